@@ -1,0 +1,152 @@
+// The arm64 arch side of dynamic ftrace with CALL_OPS and direct calls (arch/arm64/kernel/ftrace.c):
+// patch-site literal updates, branch generation and validated text patching, reachability and module
+// PLTs, and where a direct trampoline address is handed to ftrace_caller.
+
+import { FTRACE_ADDR, ftrace_find_unique_ops } from "./core.ts";
+import { ERRNO, type Ret } from "./errno.ts";
+import { FTRACE_FL, hasFlag } from "./flags.ts";
+import { InsnError, MOV_X9_X30_WORD, NOP_WORD, encode, genBranch, reachableByBl, toHex } from "./insn.ts";
+import type { ArchHooks, DynFtrace, FtraceOps, Kernel } from "./kernel.ts";
+import { warn } from "./kernel.ts";
+import { literalAddr, moduleTextAt } from "./layout.ts";
+
+/** AARCH64_BREAK_FAULT: what aarch64_insn_gen_branch_imm returns for an unencodable branch. */
+export const AARCH64_BREAK_FAULT = 0xd4202000;
+
+/** aarch64_insn_gen_branch_imm: a B/BL word, or AARCH64_BREAK_FAULT (with an error logged) if out of range. */
+export function aarch64_insn_gen_branch_imm(k: Kernel, pc: bigint, addr: bigint, link: boolean): number {
+  try {
+    return encode(genBranch(pc, addr, link));
+  } catch (e) {
+    if (e instanceof InsnError) {
+      warn(k, `aarch64_insn_gen_branch_imm: ${e.message}`);
+      return AARCH64_BREAK_FAULT;
+    }
+    throw e;
+  }
+}
+
+/** reachable_by_bl */
+export function reachable_by_bl(addr: bigint, pc: bigint): boolean {
+  return reachableByBl(pc, addr);
+}
+
+function recOwner(k: Kernel, rec: DynFtrace): string {
+  return rec.fn;
+}
+
+/** ftrace_modify_code: validated single-instruction patch (aarch64_insn_patch_text_nosync). */
+export function ftrace_modify_code(k: Kernel, rec: DynFtrace, pc: bigint, old: number, nw: number, validate: boolean): Ret {
+  if (validate) {
+    if (!k.mem.has(pc)) return -ERRNO.EFAULT;
+    const replaced = k.mem.read32(pc);
+    if (replaced !== old >>> 0) {
+      warn(k, `ftrace_modify_code: ${recOwner(k, rec)} at ${toHex(pc)} holds 0x${replaced.toString(16).padStart(8, "0")}, expected 0x${(old >>> 0).toString(16).padStart(8, "0")}`);
+      return -ERRNO.EINVAL;
+    }
+  }
+  const before = k.mem.read32(pc);
+  k.mem.write32(pc, nw);
+  k.events.push({ kind: "write", what: "insn", fn: recOwner(k, rec), addr: pc, old: BigInt(before), new: BigInt(nw >>> 0) });
+  return 0;
+}
+
+/** ftrace_rec_set_ops: one 8-byte store of the ops pointer into the literal (aarch64_insn_write_literal_u64). */
+export function ftrace_rec_set_ops(k: Kernel, rec: DynFtrace, ops: FtraceOps): Ret {
+  const lit = literalAddr(rec.ip);
+  const before = k.mem.read64(lit);
+  k.mem.write64(lit, ops.addr);
+  k.events.push({ kind: "write", what: "literal", fn: recOwner(k, rec), addr: lit, old: before, new: ops.addr });
+  return 0;
+}
+
+/** arm64_rec_get_ops: the unique ops when CALL_OPS_EN, else ftrace_list_ops. */
+export function arm64_rec_get_ops(k: Kernel, rec: DynFtrace): FtraceOps {
+  if (hasFlag(rec.flags, FTRACE_FL.CALL_OPS_EN)) {
+    const ops = ftrace_find_unique_ops(k, rec);
+    if (ops !== null) return ops;
+    warn(k, `arm64_rec_get_ops: ${rec.fn} has CALL_OPS_EN but no unique ops`);
+  }
+  return k.listOps;
+}
+
+/** ftrace_rec_update_ops */
+export function ftrace_rec_update_ops(k: Kernel, rec: DynFtrace): Ret {
+  return ftrace_rec_set_ops(k, rec, arm64_rec_get_ops(k, rec));
+}
+
+/** ftrace_find_callable_addr: the address the BL at rec->ip must target to reach addr, or null. */
+export function ftrace_find_callable_addr(k: Kernel, rec: DynFtrace, addr: bigint): bigint | null {
+  const pc = rec.ip;
+  let target = addr;
+  // An unreachable custom trampoline is reached through ftrace_caller and ops->direct_call.
+  if (target !== FTRACE_ADDR(k) && !reachable_by_bl(target, pc)) target = FTRACE_ADDR(k);
+  if (reachable_by_bl(target, pc)) return target;
+  const mod = moduleTextAt(k.layout, pc);
+  if (mod === undefined) {
+    warn(k, `ftrace_find_callable_addr: ${rec.fn} at ${toHex(pc)} cannot reach ${toHex(target)} and is not in a module`);
+    return null;
+  }
+  if (mod.plt === null) {
+    warn(k, `ftrace: no module PLT for ${rec.fn} in ${mod.name}`);
+    return null;
+  }
+  return mod.plt;
+}
+
+/** ftrace_make_call: literal first, then NOP -> BL. */
+export function ftrace_make_call(k: Kernel, rec: DynFtrace, addr: bigint): Ret {
+  const ret = ftrace_rec_update_ops(k, rec);
+  if (ret !== 0) return ret;
+  const target = k.design.arch.ftrace_find_callable_addr(k, rec, addr);
+  if (target === null) return -ERRNO.EINVAL;
+  return ftrace_modify_code(k, rec, rec.ip, NOP_WORD, aarch64_insn_gen_branch_imm(k, rec.ip, target, true), true);
+}
+
+/** ftrace_modify_call: literal first, then BL old -> BL new (also when only the ops changed). */
+export function ftrace_modify_call(k: Kernel, rec: DynFtrace, oldAddr: bigint, addr: bigint): Ret {
+  const ret = ftrace_rec_update_ops(k, rec);
+  if (ret !== 0) return ret;
+  const from = k.design.arch.ftrace_find_callable_addr(k, rec, oldAddr);
+  if (from === null) return -ERRNO.EINVAL;
+  const to = k.design.arch.ftrace_find_callable_addr(k, rec, addr);
+  if (to === null) return -ERRNO.EINVAL;
+  const old = aarch64_insn_gen_branch_imm(k, rec.ip, from, true);
+  const nw = aarch64_insn_gen_branch_imm(k, rec.ip, to, true);
+  return ftrace_modify_code(k, rec, rec.ip, old, nw, true);
+}
+
+/** ftrace_make_nop: literal := ftrace_nop_ops first, then BL -> NOP. */
+export function ftrace_make_nop(k: Kernel, rec: DynFtrace, addr: bigint): Ret {
+  const ret = ftrace_rec_set_ops(k, rec, k.nopOps);
+  if (ret !== 0) return ret;
+  const target = k.design.arch.ftrace_find_callable_addr(k, rec, addr);
+  if (target === null) return -ERRNO.EINVAL;
+  return ftrace_modify_code(k, rec, rec.ip, aarch64_insn_gen_branch_imm(k, rec.ip, target, true), NOP_WORD, true);
+}
+
+/** ftrace_init_nop: literal := ftrace_nop_ops, then the NOP before rec->ip becomes MOV X9, X30. */
+export function ftrace_init_nop(k: Kernel, rec: DynFtrace): Ret {
+  const ret = ftrace_rec_set_ops(k, rec, k.nopOps);
+  if (ret !== 0) return ret;
+  return ftrace_modify_code(k, rec, rec.ip - 4n, NOP_WORD, MOV_X9_X30_WORD, true);
+}
+
+/** arch_ftrace_set_direct_caller: fregs->direct_tramp = addr. */
+export function arch_ftrace_set_direct_caller(k: Kernel, fregs: bigint, addr: bigint): void {
+  const off = k.design.fregs.direct_tramp;
+  if (off === null) {
+    warn(k, "arch_ftrace_set_direct_caller: this design's ftrace_regs has no direct_tramp slot");
+    return;
+  }
+  k.mem.write64(fregs + BigInt(off), addr);
+}
+
+export const UPSTREAM_ARCH: ArchHooks = {
+  ftrace_init_nop,
+  ftrace_make_call,
+  ftrace_make_nop,
+  ftrace_modify_call,
+  ftrace_find_callable_addr,
+  arch_ftrace_set_direct_caller,
+};

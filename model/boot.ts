@@ -1,0 +1,142 @@
+// Building a kernel from a layout and a design: the compiled patch-sites, ftrace_caller and the other
+// trampolines as assembled words, the stub ops, the C helpers at their addresses, and then what boot and
+// module load do for every record (ftrace_process_locs -> ftrace_init_nop). Also allocates scenario ops.
+
+import { assemble, type Listing } from "./asm.ts";
+import { setDirectCall, setOpsFunc } from "./core.ts";
+import { FTRACE_OPS_FL } from "./flags.ts";
+import { BTI_C_WORD, NOP_WORD, toHex } from "./insn.ts";
+import type { Design, DynFtrace, FtraceOps, HostFn, Kernel, OpsKind } from "./kernel.ts";
+import { patchSite, validateLayout, type Layout } from "./layout.ts";
+import { Memory } from "./memory.ts";
+import { FTRACE_OPS_SIZE } from "./structs.ts";
+import { TRAMP_HELPER_OFFSET, modulePlt, testDirectTrampoline } from "./entry.ts";
+
+export class BootError extends Error {}
+
+const CTEXT_SLOT = 0x10n;
+
+function place(k: Kernel, name: string, base: bigint, listing: Listing): void {
+  const externals = (sym: string): bigint | undefined => {
+    for (const [addr, s] of k.symbols) if (s === sym) return addr;
+    return undefined;
+  };
+  const out = assemble(listing, base, externals);
+  out.words.forEach((w, i) => k.mem.write32(base + BigInt(i) * 4n, w));
+  k.symbols.set(base, name);
+  for (const [label, addr] of out.labels) if (addr !== base) k.symbols.set(addr, label);
+  k.codeRegions.push([base, base + BigInt(out.words.length) * 4n, name]);
+}
+
+function addHost(k: Kernel, name: string, fn: HostFn, at?: bigint): bigint {
+  const addr = at ?? k.nextCtext;
+  if (at === undefined) k.nextCtext += CTEXT_SLOT;
+  k.hosts.set(addr, fn);
+  k.symbols.set(addr, name);
+  return addr;
+}
+
+function newOps(name: string, addr: bigint, kind: OpsKind, coreData: boolean, handler: bigint): FtraceOps {
+  return {
+    name,
+    addr,
+    kind,
+    coreData,
+    handler,
+    flags: kind === "stub" ? FTRACE_OPS_FL.STUB : 0,
+    funcHash: { filter: new Set(), notrace: new Set() },
+    oldHash: null,
+    func: kind === "direct" ? 0n : handler,
+    trampoline: 0n,
+    direct_call: 0n,
+  };
+}
+
+/** Put an ops object into memory (the members ftrace_caller loads) and the symbol table. */
+function publishOps(k: Kernel, ops: FtraceOps): void {
+  setOpsFunc(k, ops, ops.func);
+  setDirectCall(k, ops, ops.direct_call);
+  k.symbols.set(ops.addr, ops.name);
+}
+
+/** The C helpers of kernel/trace/ftrace.c, one slot each at the start of the C text area. */
+const HELPERS = [
+  ["ftrace_ops_list_func", { kind: "ftrace_ops_list_func" }],
+  ["ftrace_ops_nop_func", { kind: "ftrace_ops_nop_func" }],
+  ["call_direct_funcs", { kind: "call_direct_funcs" }],
+  ["ftrace_stub", { kind: "ftrace_stub" }],
+] as const satisfies ReadonlyArray<readonly [string, HostFn]>;
+
+/** Boot a kernel: lay out text and data, then ftrace_init_nop every record. */
+export function boot(layout: Layout, design: Design): Kernel {
+  validateLayout(layout);
+  const ks = layout.kernel;
+  const helperAt = (i: number): bigint => ks.ctext + BigInt(i) * CTEXT_SLOT;
+  const helpers = { list_func: helperAt(0), nop_func: helperAt(1), call_direct_funcs: helperAt(2), ftrace_stub: helperAt(3) };
+  const recs: DynFtrace[] = layout.functions.map((f) => ({ fn: f.name, ip: patchSite(f).ip, flags: 0 }));
+  const k: Kernel = {
+    layout,
+    design,
+    mem: new Memory(),
+    recs,
+    opsList: [],
+    ops: new Map(),
+    listOps: newOps("ftrace_list_ops", ks.ftrace_list_ops, "stub", true, helpers.list_func),
+    nopOps: newOps("ftrace_nop_ops", ks.ftrace_nop_ops, "stub", true, helpers.nop_func),
+    listEnd: newOps("ftrace_list_end", ks.data, "stub", true, helpers.ftrace_stub),
+    tmpOps: newOps("tmp_ops", ks.data + FTRACE_OPS_SIZE, "stub", true, helpers.ftrace_stub),
+    directFunctions: new Map(),
+    removedOps: null,
+    disabled: false,
+    hosts: new Map(),
+    symbols: new Map(),
+    codeRegions: [],
+    events: [],
+    nextHeap: ks.heap,
+    nextCtext: helperAt(HELPERS.length),
+    helpers,
+  };
+  HELPERS.forEach(([name, fn], i) => addHost(k, name, fn, helperAt(i)));
+  for (const ops of [k.listOps, k.nopOps, k.listEnd, k.tmpOps]) publishOps(k, ops);
+
+  addHost(k, "caller+0x4", { kind: "caller_return" }, ks.callerReturn);
+  place(k, "ftrace_caller", ks.ftrace_caller, design.ftraceCaller({ fregs: design.fregs }));
+  if (design.directCalls) place(k, "ftrace_stub_direct_tramp", ks.ftrace_stub_direct_tramp, design.stubDirectTramp);
+  for (const m of layout.modules) if (m.plt !== null) place(k, `${m.name}.ftrace_plt`, m.plt, modulePlt(ks.ftrace_caller));
+  for (const t of layout.trampolines) {
+    addHost(k, `${t.name}.func`, { kind: "direct_func", tramp: t.name }, t.addr + TRAMP_HELPER_OFFSET);
+    place(k, t.name, t.addr, testDirectTrampoline(`${t.name}.func`));
+  }
+
+  for (const f of layout.functions) {
+    const site = patchSite(f);
+    // As compiled: two pre-function NOPs (the literal slot), an optional BTI C, two entry NOPs.
+    k.mem.write32(site.literal, NOP_WORD);
+    k.mem.write32(site.literal + 4n, NOP_WORD);
+    if (f.bti) k.mem.write32(f.addr, BTI_C_WORD);
+    k.mem.write32(site.movInsn, NOP_WORD);
+    k.mem.write32(site.ip, NOP_WORD);
+    addHost(k, `${f.name}.body`, { kind: "body", fn: f.name }, site.body);
+    k.symbols.set(f.addr, f.name);
+    k.codeRegions.push([site.literal, site.body, f.name]);
+  }
+  for (const rec of recs) {
+    const ret = design.arch.ftrace_init_nop(k, rec);
+    if (ret !== 0) throw new BootError(`ftrace_init_nop failed for ${rec.fn} at ${toHex(rec.ip)} (${ret})`);
+  }
+  k.events = [];
+  return k;
+}
+
+/** The ops object a scenario names, created on first use (heap, so DYNAMIC once registered). */
+export function opsByName(k: Kernel, name: string, kind: OpsKind): FtraceOps {
+  const existing = k.ops.get(name);
+  if (existing !== undefined) return existing;
+  const addr = k.nextHeap;
+  k.nextHeap += FTRACE_OPS_SIZE;
+  const handler = kind === "ordinary" ? addHost(k, `${name}.func`, { kind: "ops_func", ops: name }) : k.helpers.call_direct_funcs;
+  const ops = newOps(name, addr, kind, false, handler);
+  publishOps(k, ops);
+  k.ops.set(name, ops);
+  return ops;
+}

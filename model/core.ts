@@ -1,0 +1,554 @@
+// The generic ftrace core (kernel/trace/ftrace.c) as far as dispatch depends on it: hashes and
+// ftrace_ops_test, the record flags and reference counts (__ftrace_hash_rec_update), the per-record
+// decision (ftrace_check_record), address selection (ftrace_get_addr_new/curr), the update loop
+// (__ftrace_replace_code), registration (ftrace_startup/ftrace_shutdown), live filter changes, and the
+// direct-call API. Modelled as written, including its known quirks; the arch hooks come from the design.
+
+import { ERRNO, type Ret } from "./errno.ts";
+import { FTRACE_FL, FTRACE_NOCLEAR_FLAGS, FTRACE_OPS_FL, FTRACE_REF_MAX, hasFlag, recCount, setFlag } from "./flags.ts";
+import { toHex } from "./insn.ts";
+import type { DynFtrace, FtraceOps, FuncHash, IpSet, Kernel } from "./kernel.ts";
+import { warn } from "./kernel.ts";
+import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC } from "./structs.ts";
+
+const EMPTY: IpSet = new Set<bigint>();
+
+/** ftrace_hash_empty */
+export function hashEmpty(h: IpSet): boolean {
+  return h.size === 0;
+}
+
+/** hash_contains_ip: in the filter (or the filter is empty) and not in the notrace hash. */
+export function hash_contains_ip(ip: bigint, h: FuncHash): boolean {
+  return (hashEmpty(h.filter) || h.filter.has(ip)) && (hashEmpty(h.notrace) || !h.notrace.has(ip));
+}
+
+/** ftrace_ops_test (without WITH_REGS, which arm64 lacks): does this ops trace ip? */
+export function ftrace_ops_test(ops: FtraceOps, ip: bigint): boolean {
+  return hash_contains_ip(ip, ops.funcHash);
+}
+
+/** FTRACE_ADDR == FTRACE_REGS_ADDR == ftrace_caller on arm64. */
+export function FTRACE_ADDR(k: Kernel): bigint {
+  return k.layout.kernel.ftrace_caller;
+}
+
+/** ftrace_ops_get_func(ops) == ops->func: no RECURSION or RCU assist wrapper needed. */
+export function ftrace_ops_get_func_is_func(ops: FtraceOps): boolean {
+  return (ops.flags & (FTRACE_OPS_FL.RECURSION | FTRACE_OPS_FL.RCU)) === 0;
+}
+
+/** Writes ops->func and mirrors it into the ops object in memory (FTRACE_OPS_FUNC). */
+export function setOpsFunc(k: Kernel, ops: FtraceOps, func: bigint): void {
+  ops.func = func;
+  k.mem.write64(ops.addr + BigInt(FTRACE_OPS_FUNC), func);
+}
+
+/** WRITE_ONCE(ops->direct_call, addr): one 8-byte store a concurrent ftrace_caller may observe. */
+export function setDirectCall(k: Kernel, ops: FtraceOps, addr: bigint): void {
+  ops.direct_call = addr;
+  k.mem.write64(ops.addr + BigInt(FTRACE_OPS_DIRECT_CALL), addr);
+}
+
+/** do_for_each_ftrace_op: the list, or the ftrace_list_end sentinel alone when the list is empty. */
+function opsWalk(k: Kernel): ReadonlyArray<FtraceOps> {
+  return k.opsList.length === 0 ? [k.listEnd] : k.opsList;
+}
+
+/** ftrace_find_unique_ops: the one ops whose hashes contain rec->ip, or null if several do. */
+export function ftrace_find_unique_ops(k: Kernel, rec: DynFtrace): FtraceOps | null {
+  let found: FtraceOps | null = null;
+  for (const op of opsWalk(k)) {
+    if (!hash_contains_ip(rec.ip, op.funcHash)) continue;
+    if (found !== null) return null;
+    found = op;
+  }
+  return found;
+}
+
+/** skip_record: disabled records that are not currently enabled are left alone. */
+function skip_record(rec: DynFtrace): boolean {
+  return hasFlag(rec.flags, FTRACE_FL.DISABLED) && !hasFlag(rec.flags, FTRACE_FL.ENABLED);
+}
+
+/** test_rec_ops_needs_regs: does some listed ops with SAVE_REGS still trace rec? */
+function test_rec_ops_needs_regs(k: Kernel, rec: DynFtrace): boolean {
+  return k.opsList.some((op) => hasFlag(op.flags, FTRACE_OPS_FL.SAVE_REGS) && hash_contains_ip(rec.ip, op.funcHash));
+}
+
+/** ftrace_find_tramp_ops_any_other */
+function ftrace_find_tramp_ops_any_other(k: Kernel, rec: DynFtrace, exclude: FtraceOps): FtraceOps | null {
+  return k.opsList.find((op) => op !== exclude && op.trampoline !== 0n && hash_contains_ip(rec.ip, op.funcHash)) ?? null;
+}
+
+/** ftrace_find_tramp_ops_new */
+function ftrace_find_tramp_ops_new(k: Kernel, rec: DynFtrace): FtraceOps | null {
+  return k.opsList.find((op) => op.trampoline !== 0n && hash_contains_ip(rec.ip, op.funcHash)) ?? null;
+}
+
+/** ftrace_find_tramp_ops_curr: removed ops first (by old hash), skip ADDING, MODIFYING by old hash. */
+function ftrace_find_tramp_ops_curr(k: Kernel, rec: DynFtrace): FtraceOps | null {
+  const r = k.removedOps;
+  if (r !== null && r.trampoline !== 0n && r.oldHash !== null && hash_contains_ip(rec.ip, r.oldHash)) return r;
+  for (const op of k.opsList) {
+    if (op.trampoline === 0n || hasFlag(op.flags, FTRACE_OPS_FL.ADDING)) continue;
+    const modifying = hasFlag(op.flags, FTRACE_OPS_FL.MODIFYING);
+    if (modifying && op.oldHash !== null && hash_contains_ip(rec.ip, op.oldHash)) return op;
+    if (!modifying && hash_contains_ip(rec.ip, op.funcHash)) return op;
+  }
+  return null;
+}
+
+/** ftrace_kill: ftrace is disabled for good after a bug; sites stay as they are. */
+export function ftrace_kill(k: Kernel): void {
+  k.disabled = true;
+}
+
+/** FTRACE_WARN_ON: warn and kill ftrace. */
+function ftraceWarnOn(k: Kernel, message: string): void {
+  warn(k, message);
+  ftrace_kill(k);
+}
+
+/** __ftrace_hash_rec_update: account one ops entering (inc) or leaving its records; true if any needs patching. */
+export function __ftrace_hash_rec_update(k: Kernel, ops: FtraceOps, inc: boolean): boolean {
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return false;
+  const { filter, notrace } = ops.funcHash;
+  const all = hashEmpty(filter);
+  let update = false;
+  let count = 0;
+  for (const rec of k.recs) {
+    if (skip_record(rec)) continue;
+    const match = all ? !notrace.has(rec.ip) : filter.has(rec.ip) && !notrace.has(rec.ip);
+    if (!match) continue;
+    let f = rec.flags;
+    if (inc) {
+      f = (f + 1) >>> 0;
+      if (recCount(f) === FTRACE_REF_MAX) {
+        ftraceWarnOn(k, `ftrace: ref count of ${rec.fn} hit FTRACE_REF_MAX`);
+        return false;
+      }
+      if (hasFlag(ops.flags, FTRACE_OPS_FL.DIRECT)) f = setFlag(f, FTRACE_FL.DIRECT, true);
+      f = setFlag(f, FTRACE_FL.TRAMP, recCount(f) === 1 && ops.trampoline !== 0n);
+      if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS)) f = setFlag(f, FTRACE_FL.REGS, true);
+    } else {
+      if (recCount(f) === 0) {
+        ftraceWarnOn(k, `ftrace: ref count of ${rec.fn} already 0 on removal of ${ops.name}`);
+        return false;
+      }
+      f = (f - 1) >>> 0;
+      if (hasFlag(ops.flags, FTRACE_OPS_FL.DIRECT)) f = setFlag(f, FTRACE_FL.DIRECT, false);
+      rec.flags = f;
+      if (recCount(f) > 0 && hasFlag(f, FTRACE_FL.REGS) && hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS)) {
+        if (!test_rec_ops_needs_regs(k, rec)) f = setFlag(f, FTRACE_FL.REGS, false);
+      }
+      f = setFlag(f, FTRACE_FL.TRAMP, recCount(f) === 1 && ftrace_find_tramp_ops_any_other(k, rec, ops) !== null);
+    }
+    // CALL_OPS is judged on the ops being added or removed, in both directions (as written).
+    f = setFlag(f, FTRACE_FL.CALL_OPS, recCount(f) === 1 && ftrace_ops_get_func_is_func(ops));
+    rec.flags = f;
+    count++;
+    update = update || ftrace_check_record(rec, true, false) !== "IGNORE";
+    if (!all && count === filter.size) return update;
+  }
+  return update;
+}
+
+export type UpdateKind = "IGNORE" | "MAKE_CALL" | "MAKE_NOP" | "MODIFY_CALL";
+
+/** ftrace_check_record: compare wanted and installed state; with update, make rec->flags say what will be installed. */
+export function ftrace_check_record(rec: DynFtrace, enable: boolean, update: boolean): UpdateKind {
+  if (skip_record(rec)) return "IGNORE";
+  const F = FTRACE_FL;
+  const cnt = recCount(rec.flags);
+  const on = (bit: number): boolean => hasFlag(rec.flags, bit);
+  let flag = enable && cnt > 0 ? F.ENABLED : 0;
+  if (flag !== 0) {
+    if (on(F.REGS) !== on(F.REGS_EN)) flag |= F.REGS;
+    if (on(F.TRAMP) !== on(F.TRAMP_EN)) flag |= F.TRAMP;
+    if (cnt === 1 ? on(F.DIRECT) !== on(F.DIRECT_EN) : on(F.DIRECT_EN)) flag |= F.DIRECT;
+    if (cnt === 1 ? on(F.CALL_OPS) !== on(F.CALL_OPS_EN) : on(F.CALL_OPS_EN)) flag |= F.CALL_OPS;
+    flag >>>= 0;
+  }
+  if (((rec.flags & F.ENABLED) >>> 0) === flag) return "IGNORE";
+  if (flag !== 0) {
+    flag = (flag ^ (rec.flags & F.ENABLED)) >>> 0;
+    if (update) {
+      let f = (rec.flags | F.ENABLED | F.TOUCHED) >>> 0;
+      if (hasFlag(flag, F.REGS)) f = setFlag(f, F.REGS_EN, hasFlag(f, F.REGS));
+      if (hasFlag(flag, F.TRAMP)) f = setFlag(f, F.TRAMP_EN, hasFlag(f, F.TRAMP));
+      if (hasFlag(f, F.DIRECT | F.IPMODIFY)) f = setFlag(f, F.MODIFIED, true);
+      if (hasFlag(flag, F.DIRECT)) f = setFlag(f, F.DIRECT_EN, cnt === 1 && hasFlag(f, F.DIRECT));
+      if (hasFlag(flag, F.CALL_OPS)) f = setFlag(f, F.CALL_OPS_EN, cnt === 1 && hasFlag(f, F.CALL_OPS));
+      rec.flags = f;
+    }
+    return hasFlag(flag, F.ENABLED) ? "MAKE_CALL" : "MODIFY_CALL";
+  }
+  if (update) {
+    rec.flags =
+      cnt === 0
+        ? (rec.flags & FTRACE_NOCLEAR_FLAGS) >>> 0
+        : (rec.flags & ~(F.ENABLED | F.TRAMP_EN | F.REGS_EN | F.DIRECT_EN | F.CALL_OPS_EN)) >>> 0;
+  }
+  return "MAKE_NOP";
+}
+
+/** ftrace_find_rec_direct: the direct_functions entry for ip, or 0. */
+export function ftrace_find_rec_direct(k: Kernel, ip: bigint): bigint {
+  return k.directFunctions.get(ip) ?? 0n;
+}
+
+/** ftrace_get_addr_new: where the site should branch, from the wanted bits. */
+export function ftrace_get_addr_new(k: Kernel, rec: DynFtrace): bigint {
+  if (hasFlag(rec.flags, FTRACE_FL.DIRECT) && recCount(rec.flags) === 1) {
+    const addr = ftrace_find_rec_direct(k, rec.ip);
+    if (addr !== 0n) return addr;
+    warn(k, `ftrace_get_addr_new: ${rec.fn} wants a direct call but has no direct_functions entry`);
+  }
+  if (hasFlag(rec.flags, FTRACE_FL.TRAMP)) {
+    const ops = ftrace_find_tramp_ops_new(k, rec);
+    if (ops === null || ops.trampoline === 0n) {
+      ftraceWarnOn(k, `ftrace_get_addr_new: no trampoline ops for ${rec.fn}`);
+      return FTRACE_ADDR(k);
+    }
+    return ops.trampoline;
+  }
+  return FTRACE_ADDR(k);
+}
+
+/** ftrace_get_addr_curr: where the site branches now, from the _EN bits. */
+export function ftrace_get_addr_curr(k: Kernel, rec: DynFtrace): bigint {
+  if (hasFlag(rec.flags, FTRACE_FL.DIRECT_EN)) {
+    const addr = ftrace_find_rec_direct(k, rec.ip);
+    if (addr !== 0n) return addr;
+    warn(k, `ftrace_get_addr_curr: ${rec.fn} has DIRECT_EN but no direct_functions entry`);
+  }
+  if (hasFlag(rec.flags, FTRACE_FL.TRAMP_EN)) {
+    const ops = ftrace_find_tramp_ops_curr(k, rec);
+    if (ops === null) {
+      ftraceWarnOn(k, `ftrace_get_addr_curr: no current trampoline ops for ${rec.fn}`);
+      return FTRACE_ADDR(k);
+    }
+    return ops.trampoline;
+  }
+  return FTRACE_ADDR(k);
+}
+
+/** __ftrace_replace_code: decide and call the arch hook for one record. */
+export function __ftrace_replace_code(k: Kernel, rec: DynFtrace, enable: boolean): Ret {
+  const newAddr = ftrace_get_addr_new(k, rec);
+  const oldAddr = ftrace_get_addr_curr(k, rec);
+  const what = ftrace_update_record(rec, enable);
+  const arch = k.design.arch;
+  switch (what) {
+    case "IGNORE":
+      return 0;
+    case "MAKE_CALL":
+      return arch.ftrace_make_call(k, rec, newAddr);
+    case "MAKE_NOP":
+      return arch.ftrace_make_nop(k, rec, oldAddr);
+    case "MODIFY_CALL":
+      return arch.ftrace_modify_call(k, rec, oldAddr, newAddr);
+  }
+}
+
+/** ftrace_update_record */
+function ftrace_update_record(rec: DynFtrace, enable: boolean): UpdateKind {
+  return ftrace_check_record(rec, enable, true);
+}
+
+/** ftrace_replace_code: every record, stopping at the first failure (ftrace_bug kills ftrace). */
+export function ftrace_replace_code(k: Kernel, enable: boolean): void {
+  for (const rec of k.recs) {
+    if (skip_record(rec)) continue;
+    const failed = __ftrace_replace_code(k, rec, enable);
+    if (failed !== 0) {
+      ftrace_bug(k, failed, rec);
+      return;
+    }
+  }
+}
+
+/** ftrace_bug: report the failed record and kill ftrace. */
+export function ftrace_bug(k: Kernel, failed: Ret, rec: DynFtrace): void {
+  k.events.push({ kind: "bug", message: `ftrace_bug: ${rec.fn} (ip ${toHex(rec.ip)}) failed with ${failed}` });
+  ftrace_kill(k);
+}
+
+/** ftrace_run_update_code with FTRACE_UPDATE_CALLS (arm64 runs it without stop_machine). */
+function ftrace_run_update_code(k: Kernel): void {
+  ftrace_replace_code(k, true);
+}
+
+function ipSetOf(ips: Iterable<bigint>): IpSet {
+  return new Set(ips);
+}
+
+/** __ftrace_hash_update_ipmodify: keep FTRACE_FL_IPMODIFY and refuse address-sensitive conflicts. */
+function __ftrace_hash_update_ipmodify(k: Kernel, ops: FtraceOps, oldHash: IpSet | null, newHash: IpSet | null, updateTarget: boolean): Ret {
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return 0;
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.IPMODIFY | FTRACE_OPS_FL.DIRECT)) return 0;
+  const isIpmodify = hasFlag(ops.flags, FTRACE_OPS_FL.IPMODIFY);
+  if (oldHash === null || newHash === null) return -ERRNO.EINVAL;
+  const changed: DynFtrace[] = [];
+  for (const rec of k.recs) {
+    if (hasFlag(rec.flags, FTRACE_FL.DISABLED)) continue;
+    const inOld = oldHash.has(rec.ip);
+    const inNew = newHash.has(rec.ip);
+    if (inOld === inNew && !updateTarget) continue;
+    if (inNew) {
+      if (hasFlag(rec.flags, FTRACE_FL.IPMODIFY)) {
+        if (isIpmodify) {
+          for (const r of changed) r.flags = setFlag(r.flags, FTRACE_FL.IPMODIFY, !hasFlag(r.flags, FTRACE_FL.IPMODIFY));
+          return -ERRNO.EBUSY;
+        }
+        // A direct ops meeting an IPMODIFY ops needs ops->ops_func to agree; the model's ops have none.
+        return -ERRNO.EBUSY;
+      } else if (isIpmodify) {
+        rec.flags = setFlag(rec.flags, FTRACE_FL.IPMODIFY, true);
+        changed.push(rec);
+      }
+    } else if (isIpmodify) {
+      rec.flags = setFlag(rec.flags, FTRACE_FL.IPMODIFY, false);
+      changed.push(rec);
+    }
+  }
+  return 0;
+}
+
+/** ftrace_hash_ipmodify_enable */
+function ftrace_hash_ipmodify_enable(k: Kernel, ops: FtraceOps): Ret {
+  const h = ops.funcHash.filter;
+  return __ftrace_hash_update_ipmodify(k, ops, EMPTY, hashEmpty(h) ? null : h, false);
+}
+
+/** ftrace_hash_ipmodify_disable */
+function ftrace_hash_ipmodify_disable(k: Kernel, ops: FtraceOps): void {
+  const h = ops.funcHash.filter;
+  __ftrace_hash_update_ipmodify(k, ops, hashEmpty(h) ? null : h, EMPTY, false);
+}
+
+/** __register_ftrace_function: checks, then push the ops at the head of ftrace_ops_list. */
+function __register_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.DELETED)) return -ERRNO.EINVAL;
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) {
+    warn(k, `__register_ftrace_function: ${ops.name} is already enabled`);
+    return -ERRNO.EBUSY;
+  }
+  // arm64 has no DYNAMIC_FTRACE_WITH_REGS.
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS) && !hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS_IF_SUPPORTED)) return -ERRNO.EINVAL;
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS_IF_SUPPORTED)) ops.flags |= FTRACE_OPS_FL.SAVE_REGS;
+  if (!ops.coreData) ops.flags |= FTRACE_OPS_FL.DYNAMIC;
+  k.opsList = [ops, ...k.opsList];
+  return 0;
+}
+
+/** __unregister_ftrace_function: unlink from ftrace_ops_list; -1 if it was not there. */
+function __unregister_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
+  if (!k.opsList.includes(ops)) return -ERRNO.EPERM;
+  k.opsList = k.opsList.filter((o) => o !== ops);
+  return 0;
+}
+
+/** ftrace_startup */
+export function ftrace_startup(k: Kernel, ops: FtraceOps): Ret {
+  if (k.disabled) return -ERRNO.ENODEV;
+  const ret = __register_ftrace_function(k, ops);
+  if (ret !== 0) return ret;
+  ops.flags |= FTRACE_OPS_FL.ENABLED | FTRACE_OPS_FL.ADDING;
+  const ipm = ftrace_hash_ipmodify_enable(k, ops);
+  if (ipm < 0) {
+    __unregister_ftrace_function(k, ops);
+    ops.flags &= ~(FTRACE_OPS_FL.ENABLED | FTRACE_OPS_FL.ADDING);
+    return ipm;
+  }
+  if (__ftrace_hash_rec_update(k, ops, true)) ftrace_run_update_code(k);
+  ops.flags &= ~FTRACE_OPS_FL.ADDING;
+  return 0;
+}
+
+/** ftrace_shutdown */
+export function ftrace_shutdown(k: Kernel, ops: FtraceOps): Ret {
+  if (k.disabled) return -ERRNO.ENODEV;
+  const ret = __unregister_ftrace_function(k, ops);
+  if (ret !== 0) return ret;
+  ftrace_hash_ipmodify_disable(k, ops);
+  const update = __ftrace_hash_rec_update(k, ops, false);
+  ops.flags &= ~FTRACE_OPS_FL.ENABLED;
+  if (update) {
+    ops.flags |= FTRACE_OPS_FL.REMOVING;
+    k.removedOps = ops;
+    ops.oldHash = { ...ops.funcHash };
+    ftrace_run_update_code(k);
+    if (k.opsList.length === 0) {
+      for (const rec of k.recs) {
+        if ((rec.flags & ~FTRACE_NOCLEAR_FLAGS) >>> 0 !== 0) {
+          warn(k, `ftrace_shutdown: ${rec.fn} still has flags ${toHex(BigInt(rec.flags))} with no ops registered`);
+          break;
+        }
+      }
+    }
+    ops.oldHash = null;
+    k.removedOps = null;
+    ops.flags &= ~FTRACE_OPS_FL.REMOVING;
+  }
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.DYNAMIC)) {
+    k.events.push({ kind: "sync", what: "synchronize_rcu_tasks_rude" });
+    k.events.push({ kind: "sync", what: "synchronize_rcu_tasks" });
+  }
+  return 0;
+}
+
+/** ftrace_ops_init */
+function ftrace_ops_init(ops: FtraceOps): void {
+  ops.flags |= FTRACE_OPS_FL.INITIALIZED;
+}
+
+/** register_ftrace_function_nolock */
+function register_ftrace_function_nolock(k: Kernel, ops: FtraceOps): Ret {
+  ftrace_ops_init(ops);
+  return ftrace_startup(k, ops);
+}
+
+/** prepare_direct_functions_for_ipmodify: an IPMODIFY ops may not join an enabled direct ops without ops_func. */
+function prepare_direct_functions_for_ipmodify(k: Kernel, ops: FtraceOps): Ret {
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.IPMODIFY)) return 0;
+  for (const ip of ops.funcHash.filter) {
+    const clash = k.opsList.some(
+      (op) => hasFlag(op.flags, FTRACE_OPS_FL.DIRECT) && hasFlag(op.flags, FTRACE_OPS_FL.ENABLED) && op.funcHash.filter.has(ip),
+    );
+    if (clash) return -ERRNO.EBUSY;
+  }
+  return 0;
+}
+
+/** register_ftrace_function */
+export function register_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
+  const ret = prepare_direct_functions_for_ipmodify(k, ops);
+  if (ret !== 0) return ret;
+  return register_ftrace_function_nolock(k, ops);
+}
+
+/** unregister_ftrace_function */
+export function unregister_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
+  return ftrace_shutdown(k, ops);
+}
+
+/** ftrace_hash_move + ftrace_ops_update_code: replace one hash of an ops, live if it is enabled. */
+function ftrace_hash_move_and_update_ops(k: Kernel, ops: FtraceOps, which: "filter" | "notrace", ips: IpSet): Ret {
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.IPMODIFY) && which === "notrace") return -ERRNO.EINVAL;
+  const oldHash: FuncHash = { ...ops.funcHash };
+  if (which === "filter") {
+    const ret = __ftrace_hash_update_ipmodify(
+      k,
+      ops,
+      hashEmpty(ops.funcHash.filter) ? null : ops.funcHash.filter,
+      hashEmpty(ips) ? null : ips,
+      false,
+    );
+    if (ret < 0) return ret;
+  }
+  // ftrace_hash_rec_disable_modify, publish the new hash, ftrace_hash_rec_enable_modify.
+  __ftrace_hash_rec_update(k, ops, false);
+  ops.funcHash[which] = ips;
+  __ftrace_hash_rec_update(k, ops, true);
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) {
+    // ftrace_run_modify_code
+    ops.flags |= FTRACE_OPS_FL.MODIFYING;
+    ops.oldHash = oldHash;
+    ftrace_run_update_code(k);
+    ops.oldHash = null;
+    ops.flags &= ~FTRACE_OPS_FL.MODIFYING;
+  }
+  return 0;
+}
+
+/** ftrace_set_filter(ops, ..., reset=1) with the given functions; empty means every function. */
+export function ftrace_set_filter(k: Kernel, ops: FtraceOps, ips: Iterable<bigint>): Ret {
+  if (k.disabled) return -ERRNO.ENODEV;
+  ftrace_ops_init(ops);
+  return ftrace_hash_move_and_update_ops(k, ops, "filter", ipSetOf(ips));
+}
+
+/** ftrace_set_notrace(ops, ..., reset=1) */
+export function ftrace_set_notrace(k: Kernel, ops: FtraceOps, ips: Iterable<bigint>): Ret {
+  if (k.disabled) return -ERRNO.ENODEV;
+  ftrace_ops_init(ops);
+  return ftrace_hash_move_and_update_ops(k, ops, "notrace", ipSetOf(ips));
+}
+
+/** check_direct_multi: the ops must be initialised and carry MULTI_FLAGS (just DIRECT on arm64). */
+function check_direct_multi(ops: FtraceOps): Ret {
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.INITIALIZED)) return -ERRNO.EINVAL;
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.DIRECT)) return -ERRNO.EINVAL;
+  return 0;
+}
+
+/** reset_direct / remove_direct_functions_hash: drop the ops' entries whose address is addr. */
+function remove_direct_functions_hash(k: Kernel, filter: IpSet, addr: bigint): void {
+  const next = new Map(k.directFunctions);
+  for (const ip of filter) if (next.get(ip) === addr) next.delete(ip);
+  k.directFunctions = next;
+}
+
+/** register_ftrace_direct(ops, addr) */
+export function register_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint): Ret {
+  if (ops.func !== 0n || ops.trampoline !== 0n) return -ERRNO.EINVAL;
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.INITIALIZED)) return -ERRNO.EINVAL;
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return -ERRNO.EINVAL;
+  const filter = ops.funcHash.filter;
+  if (hashEmpty(filter)) return -ERRNO.EINVAL;
+  for (const ip of filter) if (ftrace_find_rec_direct(k, ip) !== 0n) return -ERRNO.EBUSY;
+  const next = new Map(k.directFunctions);
+  for (const ip of filter) next.set(ip, addr);
+  k.directFunctions = next;
+  setOpsFunc(k, ops, k.helpers.call_direct_funcs);
+  ops.flags |= FTRACE_OPS_FL.DIRECT;
+  ops.trampoline = FTRACE_ADDR(k);
+  setDirectCall(k, ops, addr);
+  const err = register_ftrace_function_nolock(k, ops);
+  if (err !== 0) {
+    remove_direct_functions_hash(k, filter, addr);
+    setOpsFunc(k, ops, 0n);
+    ops.trampoline = 0n;
+  }
+  return err;
+}
+
+/** unregister_ftrace_direct(ops, addr, free_filters) */
+export function unregister_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint, freeFilters: boolean): Ret {
+  if (check_direct_multi(ops) !== 0) return -ERRNO.EINVAL;
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return -ERRNO.EINVAL;
+  const filter = ops.funcHash.filter;
+  const err = unregister_ftrace_function(k, ops);
+  remove_direct_functions_hash(k, filter, addr);
+  setOpsFunc(k, ops, 0n);
+  ops.trampoline = 0n;
+  if (freeFilters) {
+    // ftrace_free_filter empties the hashes in place.
+    ops.funcHash.filter = EMPTY;
+    ops.funcHash.notrace = EMPTY;
+  }
+  return err;
+}
+
+/** modify_ftrace_direct(ops, addr) and __modify_ftrace_direct's temporary-ops sequence. */
+export function modify_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint): Ret {
+  if (check_direct_multi(ops) !== 0) return -ERRNO.EINVAL;
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return -ERRNO.EINVAL;
+  const tmp = k.tmpOps;
+  ftrace_ops_init(tmp);
+  tmp.funcHash = ops.funcHash;
+  setDirectCall(k, tmp, addr);
+  let err = register_ftrace_function_nolock(k, tmp);
+  if (err !== 0) return err;
+  err = __ftrace_hash_update_ipmodify(k, ops, ops.funcHash.filter, ops.funcHash.filter, true);
+  if (err === 0) {
+    const next = new Map(k.directFunctions);
+    for (const ip of ops.funcHash.filter) if (next.has(ip)) next.set(ip, addr);
+    k.directFunctions = next;
+    setDirectCall(k, ops, addr);
+  }
+  unregister_ftrace_function(k, tmp);
+  return err;
+}

@@ -1,0 +1,479 @@
+// A small A64 interpreter over the model's memory, and the call of a traced function run through it:
+// the caller's BL, the patch-site, ftrace_caller or a module PLT, direct trampolines, and the C functions
+// (ops callbacks, ftrace_ops_list_func, call_direct_funcs, the function body) run as TypeScript at their
+// addresses. Stands for a CPU executing the kernel text; the observations are what properties judge.
+
+import { match } from "ts-pattern";
+import { ftrace_ops_test } from "./core.ts";
+import { FTRACE_OPS_FL, hasFlag } from "./flags.ts";
+import { decode, disasm, toHex, type Insn } from "./insn.ts";
+import type { FtraceOps, HostFn, Kernel } from "./kernel.ts";
+import { symbolize } from "./kernel.ts";
+import { U64_MASK } from "./memory.ts";
+import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC } from "./structs.ts";
+
+export type Path = "untraced" | "direct-bl" | "caller-direct" | "caller-ops" | "caller-list" | "caller-nop";
+
+export interface RegSnapshot {
+  /** x0..x9 */
+  readonly x: ReadonlyArray<bigint>;
+  readonly x30: bigint;
+  readonly sp: bigint;
+}
+
+export interface HandlerCall {
+  /** The ops whose callback ran. */
+  readonly ops: string;
+  readonly ip: bigint;
+  readonly parentIp: bigint;
+  /** The ops pointer the callback received, by name. */
+  readonly op: string;
+}
+
+export interface TrampEntry {
+  readonly tramp: string;
+  readonly regs: RegSnapshot;
+  /** The instruction that branched there. */
+  readonly via: string;
+}
+
+export interface BranchEvent {
+  readonly kind: "br" | "blr" | "ret";
+  readonly reg: number;
+  readonly from: bigint;
+  readonly to: bigint;
+  /** What the branch landed on: disassembly of the target word, or the C function's name. */
+  readonly landing: string;
+  /** Whether a return-stack predictor would have predicted this RET correctly (always true for BR/BLR). */
+  readonly predicted: boolean;
+}
+
+export interface Boundary {
+  readonly at: string;
+  readonly sp: bigint;
+}
+
+export interface TraceLine {
+  readonly pc: bigint;
+  readonly where: string;
+  readonly text: string;
+}
+
+export interface CallObservation {
+  readonly fn: string;
+  readonly path: Path;
+  readonly handlers: ReadonlyArray<HandlerCall>;
+  readonly tramps: ReadonlyArray<TrampEntry>;
+  /** Times each body ran (normally only fn's). */
+  readonly bodies: ReadonlyArray<{ readonly fn: string; readonly regs: RegSnapshot; readonly calleeSaved: ReadonlyArray<bigint> }>;
+  readonly returned: boolean;
+  readonly returnTarget: bigint | null;
+  readonly final: RegSnapshot | null;
+  readonly finalCalleeSaved: ReadonlyArray<bigint>;
+  readonly branches: ReadonlyArray<BranchEvent>;
+  readonly boundaries: ReadonlyArray<Boundary>;
+  readonly trace: ReadonlyArray<TraceLine>;
+  /** Breaches of the register, stack, BTI and return-stack rules seen during the call. */
+  readonly violations: ReadonlyArray<string>;
+  readonly fault: string | null;
+}
+
+/** The values a call starts with, so that hand-offs can be checked against them. */
+export interface CallSetup {
+  readonly args: ReadonlyArray<bigint>;
+  readonly calleeSaved: ReadonlyArray<bigint>;
+  readonly fp: bigint;
+  readonly sp: bigint;
+  readonly lr: bigint;
+}
+
+export const MAX_STEPS = 4000;
+
+export function defaultSetup(k: Kernel): CallSetup {
+  return {
+    args: Array.from({ length: 9 }, (_, i) => 0xa000000000000000n + BigInt(i)),
+    calleeSaved: Array.from({ length: 10 }, (_, i) => 0xc500000000000000n + BigInt(19 + i)),
+    fp: k.layout.kernel.stackTop + 0x40n,
+    sp: k.layout.kernel.stackTop,
+    lr: k.layout.kernel.callerReturn,
+  };
+}
+
+interface Cpu {
+  readonly x: bigint[];
+  sp: bigint;
+  pc: bigint;
+  /** Return-stack predictor: pushed by BL/BLR, popped by RET. */
+  readonly rs: bigint[];
+}
+
+interface Recorder {
+  handlers: HandlerCall[];
+  tramps: TrampEntry[];
+  bodies: Array<{ fn: string; regs: RegSnapshot; calleeSaved: bigint[] }>;
+  branches: BranchEvent[];
+  boundaries: Boundary[];
+  trace: TraceLine[];
+  violations: string[];
+  siteTarget: bigint | null;
+  opCalled: bigint | null;
+  lastBranch: string;
+}
+
+const wrap = (v: bigint): bigint => v & U64_MASK;
+
+function snap(cpu: Cpu): RegSnapshot {
+  return { x: cpu.x.slice(0, 10), x30: cpu.x[30]!, sp: cpu.sp };
+}
+
+function name(k: Kernel, addr: bigint): string {
+  return symbolize(k, addr) ?? toHex(addr);
+}
+
+/** Register read: 31 is XZR or SP depending on the field. */
+function rd(cpu: Cpu, r: number, sp31: boolean): bigint {
+  return r === 31 ? (sp31 ? cpu.sp : 0n) : cpu.x[r]!;
+}
+
+function wr(cpu: Cpu, r: number, v: bigint, sp31: boolean): void {
+  if (r === 31) {
+    if (sp31) cpu.sp = wrap(v);
+    return;
+  }
+  cpu.x[r] = wrap(v);
+}
+
+function spCheck(k: Kernel, cpu: Cpu, rn: number, rec: Recorder): void {
+  if (rn === 31 && cpu.sp % 16n !== 0n)
+    rec.violations.push(`SP alignment fault: sp=${toHex(cpu.sp)} used as a base register at ${name(k, cpu.pc)}`);
+}
+
+/** Which landing pads accept an indirect branch (BTYPE rules of the Arm ARM, SCTLR_EL1.BT=0 for PAC*SP). */
+function landingOk(kind: "br" | "blr", reg: number, target: Insn | "host"): boolean {
+  const viaX16X17 = reg === 16 || reg === 17;
+  if (target === "host") return kind === "blr" || viaX16X17;
+  return match(target)
+    .with({ kind: "bti" }, (b) => b.target === "jc" || (b.target === "c" ? kind === "blr" || viaX16X17 : b.target === "j" ? kind === "br" : false))
+    .with({ kind: "hint" }, (h) => (h.imm === 25 || h.imm === 27) && (kind === "blr" || viaX16X17))
+    .otherwise(() => false);
+}
+
+function indirect(k: Kernel, cpu: Cpu, rec: Recorder, kind: "br" | "blr" | "ret", reg: number, to: bigint): void {
+  const host = k.hosts.get(to);
+  const landing = host !== undefined ? (symbolize(k, to) ?? "C function") : k.mem.has(to) ? disasm(decode(k.mem.read32(to)), to, (a) => symbolize(k, a)) : "unmapped";
+  let predicted = true;
+  if (kind === "ret") {
+    const expect = cpu.rs.pop();
+    predicted = expect === to;
+    if (!predicted) rec.violations.push(`RET used as a forward branch to ${name(k, to)} at ${name(k, cpu.pc)}`);
+  } else if (k.layout.bti) {
+    const target = host !== undefined ? "host" : k.mem.has(to) ? decode(k.mem.read32(to)) : null;
+    if (target !== null && !landingOk(kind, reg, target))
+      rec.violations.push(`BTI: ${kind} x${reg} at ${name(k, cpu.pc)} lands on "${landing}" at ${name(k, to)}`);
+  }
+  rec.branches.push({ kind, reg, from: cpu.pc, to, landing, predicted });
+}
+
+/** Execute one A64 instruction; returns a fault message or null. */
+function step(k: Kernel, cpu: Cpu, insn: Insn, rec: Recorder): string | null {
+  const pc = cpu.pc;
+  const next = pc + 4n;
+  const mem = k.mem;
+  const ea = (rn: number, off: number): bigint => wrap(rd(cpu, rn, true) + BigInt(off));
+  let fault: string | null = null;
+  match(insn)
+    .with({ kind: "nop" }, { kind: "bti" }, { kind: "hint" }, () => {
+      cpu.pc = next;
+    })
+    .with({ kind: "orr_reg" }, (i) => {
+      wr(cpu, i.rd, rd(cpu, i.rn, false) | rd(cpu, i.rm, false), false);
+      cpu.pc = next;
+    })
+    .with({ kind: "add_imm" }, { kind: "sub_imm" }, (i) => {
+      const imm = BigInt(i.imm12) << (i.lsl12 ? 12n : 0n);
+      const a = rd(cpu, i.rn, true);
+      wr(cpu, i.rd, i.kind === "add_imm" ? a + imm : a - imm, true);
+      cpu.pc = next;
+    })
+    .with({ kind: "and_imm" }, (i) => {
+      wr(cpu, i.rd, rd(cpu, i.rn, false) & i.imm, true);
+      cpu.pc = next;
+    })
+    .with({ kind: "ldr_imm" }, { kind: "ldur" }, (i) => {
+      spCheck(k, cpu, i.rn, rec);
+      const a = ea(i.rn, i.kind === "ldr_imm" ? i.imm : i.simm9);
+      if (a % 4n !== 0n) fault = `misaligned load at ${toHex(a)}`;
+      else wr(cpu, i.rt, mem.read64(a), false);
+      cpu.pc = next;
+    })
+    .with({ kind: "str_imm" }, { kind: "stur" }, (i) => {
+      spCheck(k, cpu, i.rn, rec);
+      const a = ea(i.rn, i.kind === "str_imm" ? i.imm : i.simm9);
+      if (a % 4n !== 0n) fault = `misaligned store at ${toHex(a)}`;
+      else mem.write64(a, rd(cpu, i.rt, false));
+      cpu.pc = next;
+    })
+    .with({ kind: "ldp" }, { kind: "stp" }, (i) => {
+      spCheck(k, cpu, i.rn, rec);
+      const base = rd(cpu, i.rn, true);
+      const a = wrap(i.mode === "post" ? base : base + BigInt(i.imm));
+      if (a % 4n !== 0n) {
+        fault = `misaligned pair access at ${toHex(a)}`;
+        return;
+      }
+      if (i.kind === "stp") {
+        mem.write64(a, rd(cpu, i.rt, false));
+        mem.write64(a + 8n, rd(cpu, i.rt2, false));
+      } else {
+        const v1 = mem.read64(a);
+        const v2 = mem.read64(a + 8n);
+        wr(cpu, i.rt, v1, false);
+        wr(cpu, i.rt2, v2, false);
+      }
+      if (i.mode !== "offset") wr(cpu, i.rn, base + BigInt(i.imm), true);
+      cpu.pc = next;
+    })
+    .with({ kind: "cbz" }, { kind: "cbnz" }, (i) => {
+      const zero = rd(cpu, i.rt, false) === 0n;
+      cpu.pc = zero === (i.kind === "cbz") ? wrap(pc + BigInt(i.offset)) : next;
+    })
+    .with({ kind: "b" }, (i) => {
+      cpu.pc = wrap(pc + BigInt(i.offset));
+    })
+    .with({ kind: "bl" }, (i) => {
+      cpu.x[30] = next;
+      cpu.rs.push(next);
+      cpu.pc = wrap(pc + BigInt(i.offset));
+    })
+    .with({ kind: "br" }, (i) => {
+      const to = rd(cpu, i.rn, false);
+      indirect(k, cpu, rec, "br", i.rn, to);
+      cpu.pc = to;
+    })
+    .with({ kind: "blr" }, (i) => {
+      const to = rd(cpu, i.rn, false);
+      indirect(k, cpu, rec, "blr", i.rn, to);
+      cpu.x[30] = next;
+      cpu.rs.push(next);
+      cpu.pc = to;
+    })
+    .with({ kind: "ret" }, (i) => {
+      const to = rd(cpu, i.rn, false);
+      indirect(k, cpu, rec, "ret", i.rn, to);
+      cpu.pc = to;
+    })
+    .with({ kind: "adrp" }, (i) => {
+      wr(cpu, i.rd, (pc & ~0xfffn) + BigInt(i.offset), false);
+      cpu.pc = next;
+    })
+    .with({ kind: "movz" }, (i) => {
+      wr(cpu, i.rd, BigInt(i.imm16) << BigInt(16 * i.hw), false);
+      cpu.pc = next;
+    })
+    .with({ kind: "movk" }, (i) => {
+      const sh = BigInt(16 * i.hw);
+      wr(cpu, i.rd, (rd(cpu, i.rd, false) & ~(0xffffn << sh)) | (BigInt(i.imm16) << sh), false);
+      cpu.pc = next;
+    })
+    .with({ kind: "brk" }, (i) => {
+      fault = `BRK #0x${i.imm16.toString(16)} at ${name(k, pc)}`;
+    })
+    .with({ kind: "unknown" }, (i) => {
+      fault = `undefined instruction 0x${i.word.toString(16).padStart(8, "0")} at ${name(k, pc)}`;
+    })
+    .exhaustive();
+  return fault;
+}
+
+function opsAt(k: Kernel, addr: bigint): FtraceOps | undefined {
+  for (const ops of [k.listOps, k.nopOps, k.listEnd, k.tmpOps, ...k.ops.values()]) if (ops.addr === addr) return ops;
+  return undefined;
+}
+
+/**
+ * Run a C callback `func(ip, parent_ip, op, fregs)` as the kernel would call it from C or from
+ * ftrace_caller. Returns a problem message if func is not a callable C function.
+ */
+function callCallback(k: Kernel, func: bigint, ip: bigint, pip: bigint, op: bigint, fregs: bigint, rec: Recorder): string | null {
+  const host = k.hosts.get(func);
+  if (host === undefined) return `call of ${name(k, func)}, which is not a C function`;
+  runHost(k, host, [ip, pip, op, fregs], rec, null);
+  return null;
+}
+
+/** The TypeScript body of a C function; args are x0..x3. */
+function runHost(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: Recorder, cpu: Cpu | null): void {
+  const [ip = 0n, pip = 0n, op = 0n, fregs = 0n] = args;
+  match(host)
+    .with({ kind: "ops_func" }, (h) => {
+      rec.handlers.push({ ops: h.ops, ip, parentIp: pip, op: name(k, op) });
+    })
+    .with({ kind: "call_direct_funcs" }, () => {
+      // call_direct_funcs: READ_ONCE(ops->direct_call), then arch_ftrace_set_direct_caller.
+      const ops = opsAt(k, op);
+      rec.handlers.push({ ops: ops?.name ?? name(k, op), ip, parentIp: pip, op: name(k, op) });
+      const addr = k.mem.read64(op + BigInt(FTRACE_OPS_DIRECT_CALL));
+      if (addr !== 0n) k.design.arch.arch_ftrace_set_direct_caller(k, fregs, addr);
+    })
+    .with({ kind: "ftrace_ops_list_func" }, () => {
+      // arch_ftrace_ops_list_func: walk ftrace_ops_list, call every non-stub ops that traces ip.
+      for (const o of k.opsList) {
+        if (hasFlag(o.flags, FTRACE_OPS_FL.STUB)) continue;
+        if (!ftrace_ops_test(o, ip)) continue;
+        const func = k.mem.read64(o.addr + BigInt(FTRACE_OPS_FUNC));
+        if (func === 0n) {
+          rec.violations.push(`ftrace_ops_list_func: ${o.name} has a NULL func`);
+          return;
+        }
+        const problem = callCallback(k, func, ip, pip, o.addr, fregs, rec);
+        if (problem !== null) rec.violations.push(`ftrace_ops_list_func: ${problem}`);
+      }
+    })
+    .with({ kind: "ftrace_ops_nop_func" }, { kind: "ftrace_stub" }, { kind: "direct_func" }, { kind: "caller_return" }, () => {})
+    .with({ kind: "body" }, (h) => {
+      if (cpu !== null) rec.bodies.push({ fn: h.fn, regs: snap(cpu), calleeSaved: cpu.x.slice(19, 29) });
+    })
+    .exhaustive();
+}
+
+/** Caller-saved registers a C function may leave with any value (AAPCS64 x0-x17). */
+function clobberCallerSaved(cpu: Cpu): void {
+  for (let r = 0; r <= 17; r++) cpu.x[r] = 0xdead000000000000n + BigInt(r);
+}
+
+function pathOf(k: Kernel, rec: Recorder, trampAddrs: ReadonlyMap<bigint, string>): Path {
+  if (rec.siteTarget === null) return "untraced";
+  if (trampAddrs.has(rec.siteTarget)) return "direct-bl";
+  if (rec.opCalled === null) return "caller-direct";
+  if (rec.opCalled === k.listOps.addr) return "caller-list";
+  if (rec.opCalled === k.nopOps.addr) return "caller-nop";
+  return "caller-ops";
+}
+
+function trampolineAddrs(k: Kernel): Map<bigint, string> {
+  const m = new Map<bigint, string>(k.layout.trampolines.map((t) => [t.addr, t.name]));
+  if (k.design.directCalls) m.set(k.layout.kernel.ftrace_stub_direct_tramp, "ftrace_stub_direct_tramp");
+  return m;
+}
+
+function inFtraceCaller(k: Kernel, pc: bigint): boolean {
+  const region = k.codeRegions.find(([, , n]) => n === "ftrace_caller");
+  return region !== undefined && pc >= region[0] && pc < region[1];
+}
+
+/** Check a hand-off against the call's setup; returns the mismatches as messages. */
+function checkHandoff(where: string, got: RegSnapshot, want: { x: ReadonlyArray<bigint>; x9?: bigint; x30: bigint; sp: bigint }, k: Kernel): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < want.x.length; i++) {
+    if (got.x[i] !== want.x[i]) out.push(`${where}: x${i} = ${toHex(got.x[i] ?? 0n)}, expected argument ${toHex(want.x[i]!)}`);
+  }
+  if (want.x9 !== undefined && got.x[9] !== want.x9) out.push(`${where}: x9 = ${name(k, got.x[9] ?? 0n)}, expected the caller's return address ${name(k, want.x9)}`);
+  if (got.x30 !== want.x30) out.push(`${where}: x30 = ${name(k, got.x30)}, expected ${name(k, want.x30)}`);
+  if (got.sp !== want.sp) out.push(`${where}: sp = ${toHex(got.sp)}, expected ${toHex(want.sp)}`);
+  return out;
+}
+
+/** Call function `fn` from a C caller and run until control returns to the caller (or faults). */
+export function callFunction(k: Kernel, fn: string, setup: CallSetup = defaultSetup(k)): CallObservation {
+  const f = k.layout.functions.find((x) => x.name === fn);
+  const drec = k.recs.find((r) => r.fn === fn);
+  if (f === undefined || drec === undefined) throw new Error(`unknown function ${fn}`);
+  const x: bigint[] = Array.from({ length: 31 }, (_, i) => 0xdead000000000000n + BigInt(i));
+  setup.args.forEach((v, i) => (x[i] = v));
+  setup.calleeSaved.forEach((v, i) => (x[19 + i] = v));
+  x[29] = setup.fp;
+  x[30] = setup.lr;
+  const cpu: Cpu = { x, sp: setup.sp, pc: f.addr, rs: [setup.lr] };
+  const rec: Recorder = {
+    handlers: [],
+    tramps: [],
+    bodies: [],
+    branches: [],
+    boundaries: [],
+    trace: [],
+    violations: [],
+    siteTarget: null,
+    opCalled: null,
+    lastBranch: `bl ${fn}`,
+  };
+  const tramps = trampolineAddrs(k);
+  const calleeSaved = (): bigint[] => [...cpu.x.slice(19, 29)];
+  let fault: string | null = null;
+  let returned = false;
+  let steps = 0;
+  for (; steps < MAX_STEPS; steps++) {
+    const pc = cpu.pc;
+    if (pc === setup.lr) {
+      returned = true;
+      break;
+    }
+    const trampName = tramps.get(pc);
+    if (trampName !== undefined) {
+      const regs = snap(cpu);
+      rec.tramps.push({ tramp: trampName, regs, via: rec.lastBranch });
+      rec.violations.push(...checkHandoff(`entry of ${trampName}`, regs, { x: setup.args, x9: setup.lr, x30: drec.ip + 4n, sp: setup.sp }, k));
+    }
+    const host = k.hosts.get(pc);
+    if (host !== undefined) {
+      const where = name(k, pc);
+      rec.trace.push({ pc, where, text: `<C function ${where}>` });
+      rec.boundaries.push({ at: where, sp: cpu.sp });
+      if (cpu.sp % 16n !== 0n) rec.violations.push(`sp ${toHex(cpu.sp)} is not 16-byte aligned on entry to ${where}`);
+      if (host.kind === "body") {
+        rec.violations.push(...checkHandoff(`body of ${host.fn}`, snap(cpu), { x: setup.args, x30: setup.lr, sp: setup.sp }, k));
+        calleeSaved().forEach((v, i) => {
+          if (v !== setup.calleeSaved[i]) rec.violations.push(`body of ${host.fn}: x${19 + i} = ${toHex(v)}, expected ${toHex(setup.calleeSaved[i] ?? 0n)}`);
+        });
+        if (cpu.x[29] !== setup.fp) rec.violations.push(`body of ${host.fn}: x29 = ${toHex(cpu.x[29]!)}, expected the caller's fp ${toHex(setup.fp)}`);
+      }
+      runHost(k, host, cpu.x.slice(0, 4), rec, cpu);
+      clobberCallerSaved(cpu);
+      const to = cpu.x[30]!;
+      indirect(k, cpu, rec, "ret", 30, to);
+      rec.lastBranch = `ret from ${where}`;
+      cpu.pc = to;
+      continue;
+    }
+    if (!k.mem.has(pc)) {
+      fault = `instruction fetch from unmapped ${name(k, pc)}`;
+      break;
+    }
+    const insn = decode(k.mem.read32(pc));
+    const text = disasm(insn, pc, (a) => symbolize(k, a));
+    rec.trace.push({ pc, where: name(k, pc), text });
+    if (pc === drec.ip && insn.kind === "bl") rec.siteTarget = wrap(pc + BigInt(insn.offset));
+    if (insn.kind === "blr" && inFtraceCaller(k, pc) && rec.opCalled === null) rec.opCalled = cpu.x[2]!;
+    if (insn.kind === "bl" || insn.kind === "b" || insn.kind === "br" || insn.kind === "blr" || insn.kind === "ret")
+      rec.lastBranch = `${text} at ${name(k, pc)}`;
+    fault = step(k, cpu, insn, rec);
+    if (fault !== null) break;
+  }
+  if (fault === null && !returned) fault = `no return to the caller after ${MAX_STEPS} steps`;
+  if (returned) {
+    if (cpu.sp !== setup.sp) rec.violations.push(`return to caller: sp = ${toHex(cpu.sp)}, expected ${toHex(setup.sp)}`);
+    calleeSaved().forEach((v, i) => {
+      if (v !== setup.calleeSaved[i]) rec.violations.push(`return to caller: x${19 + i} = ${toHex(v)}, expected ${toHex(setup.calleeSaved[i] ?? 0n)}`);
+    });
+    if (cpu.x[29] !== setup.fp) rec.violations.push(`return to caller: x29 = ${toHex(cpu.x[29]!)}, expected ${toHex(setup.fp)}`);
+  }
+  const bodiesOfFn = rec.bodies.filter((b) => b.fn === fn).length;
+  if (fault === null && bodiesOfFn !== 1) rec.violations.push(`body of ${fn} ran ${bodiesOfFn} times`);
+  for (const b of rec.bodies) if (b.fn !== fn) rec.violations.push(`body of ${b.fn} ran during a call of ${fn}`);
+  if (fault !== null) rec.violations.push(`fault: ${fault}`);
+  return {
+    fn,
+    path: pathOf(k, rec, tramps),
+    handlers: rec.handlers,
+    tramps: rec.tramps,
+    bodies: rec.bodies,
+    returned,
+    returnTarget: returned ? setup.lr : null,
+    final: returned ? snap(cpu) : null,
+    finalCalleeSaved: calleeSaved(),
+    branches: rec.branches,
+    boundaries: rec.boundaries,
+    trace: rec.trace,
+    violations: rec.violations,
+    fault,
+  };
+}

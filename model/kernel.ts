@@ -1,0 +1,134 @@
+// The state of one modelled kernel: memory (text and data), the ftrace core's objects (ops, ftrace_ops_list,
+// dyn_ftrace records, direct_functions), the C functions that live at addresses, and the design (variant)
+// whose trampoline code and arch hooks are in use. Stands for the globals of kernel/trace/ftrace.c plus the
+// text and data of the arm64 kernel image and its modules.
+
+import type { Listing } from "./asm.ts";
+import type { Ret } from "./errno.ts";
+import type { Layout } from "./layout.ts";
+import type { Memory } from "./memory.ts";
+import type { FtraceRegsLayout } from "./structs.ts";
+
+/** A set of rec->ip values. */
+export type IpSet = ReadonlySet<bigint>;
+
+/** struct ftrace_ops_hash: filter (empty = every function) and notrace. Shared by tmp_ops and its direct ops. */
+export interface FuncHash {
+  filter: IpSet;
+  notrace: IpSet;
+}
+
+export type OpsKind = "ordinary" | "direct" | "stub";
+
+/** struct ftrace_ops, as far as dispatch depends on it. func and direct_call are mirrored in memory. */
+export interface FtraceOps {
+  readonly name: string;
+  readonly addr: bigint;
+  readonly kind: OpsKind;
+  /** Static ops in core kernel data (never freed); heap ops become FTRACE_OPS_FL_DYNAMIC. */
+  readonly coreData: boolean;
+  /** Address of the C callback this ops was created with (its handler, or call_direct_funcs once direct). */
+  readonly handler: bigint;
+  flags: number;
+  funcHash: FuncHash;
+  /** ops->old_hash while REMOVING or MODIFYING, else null. */
+  oldHash: FuncHash | null;
+  func: bigint;
+  trampoline: bigint;
+  direct_call: bigint;
+}
+
+/** struct dyn_ftrace: one per traceable function. */
+export interface DynFtrace {
+  readonly fn: string;
+  readonly ip: bigint;
+  flags: number;
+}
+
+/** C functions the interpreter runs as TypeScript when the pc reaches their address. */
+export type HostFn =
+  | { readonly kind: "ops_func"; readonly ops: string }
+  | { readonly kind: "ftrace_ops_list_func" }
+  | { readonly kind: "ftrace_ops_nop_func" }
+  | { readonly kind: "call_direct_funcs" }
+  | { readonly kind: "ftrace_stub" }
+  | { readonly kind: "body"; readonly fn: string }
+  | { readonly kind: "caller_return" }
+  | { readonly kind: "direct_func"; readonly tramp: string };
+
+/** What a step did to the kernel, in order: the raw material for site tables and for interleavings. */
+export type KernelEvent =
+  | { readonly kind: "write"; readonly what: "literal" | "insn"; readonly fn: string; readonly addr: bigint; readonly old: bigint; readonly new: bigint }
+  | { readonly kind: "warn"; readonly message: string }
+  | { readonly kind: "bug"; readonly message: string }
+  | { readonly kind: "sync"; readonly what: "synchronize_rcu_tasks_rude" | "synchronize_rcu_tasks" };
+
+/** The arm64 arch hooks (arch/arm64/kernel/ftrace.c); a variant may replace any of them. */
+export interface ArchHooks {
+  readonly ftrace_init_nop: (k: Kernel, rec: DynFtrace) => Ret;
+  readonly ftrace_make_call: (k: Kernel, rec: DynFtrace, addr: bigint) => Ret;
+  readonly ftrace_make_nop: (k: Kernel, rec: DynFtrace, addr: bigint) => Ret;
+  readonly ftrace_modify_call: (k: Kernel, rec: DynFtrace, oldAddr: bigint, addr: bigint) => Ret;
+  readonly ftrace_find_callable_addr: (k: Kernel, rec: DynFtrace, addr: bigint) => bigint | null;
+  readonly arch_ftrace_set_direct_caller: (k: Kernel, fregs: bigint, addr: bigint) => void;
+}
+
+/** Addresses the trampoline listings refer to, resolved at boot. */
+export interface TrampolineConsts {
+  readonly fregs: FtraceRegsLayout;
+}
+
+/** A spec variant: the design under test. */
+export interface Design {
+  readonly name: string;
+  readonly description: string;
+  readonly fregs: FtraceRegsLayout;
+  /** The ftrace_caller listing (labels allowed); assembled at the kernel's ftrace_caller address. */
+  readonly ftraceCaller: (c: TrampolineConsts) => Listing;
+  readonly stubDirectTramp: Listing;
+  readonly arch: ArchHooks;
+  /** Whether DYNAMIC_FTRACE_WITH_DIRECT_CALLS is built in. */
+  readonly directCalls: boolean;
+}
+
+export interface Kernel {
+  readonly layout: Layout;
+  readonly design: Design;
+  readonly mem: Memory;
+  readonly recs: ReadonlyArray<DynFtrace>;
+  /** ftrace_ops_list, newest first (without the ftrace_list_end sentinel). */
+  opsList: FtraceOps[];
+  readonly ops: Map<string, FtraceOps>;
+  readonly listOps: FtraceOps;
+  readonly nopOps: FtraceOps;
+  readonly listEnd: FtraceOps;
+  readonly tmpOps: FtraceOps;
+  /** direct_functions: ip -> direct trampoline. */
+  directFunctions: Map<bigint, bigint>;
+  removedOps: FtraceOps | null;
+  /** ftrace_disabled: set by ftrace_kill after a ftrace_bug. */
+  disabled: boolean;
+  readonly hosts: Map<bigint, HostFn>;
+  readonly symbols: Map<bigint, string>;
+  /** Code regions for symbolizing addresses inside them: [start, end, name]. */
+  readonly codeRegions: Array<readonly [bigint, bigint, string]>;
+  events: KernelEvent[];
+  nextHeap: bigint;
+  nextCtext: bigint;
+  /** Set by a step whose kind a variant does not support (e.g. direct calls in call-ops-only). */
+  readonly helpers: { readonly list_func: bigint; readonly nop_func: bigint; readonly call_direct_funcs: bigint; readonly ftrace_stub: bigint };
+}
+
+export function warn(k: Kernel, message: string): void {
+  k.events.push({ kind: "warn", message });
+}
+
+/** Name an address for tables and disassembly: a symbol, or symbol+offset inside a known code region. */
+export function symbolize(k: Kernel, addr: bigint): string | undefined {
+  const exact = k.symbols.get(addr);
+  if (exact !== undefined) return exact;
+  for (const [lo, hi, name] of k.codeRegions) {
+    if (addr > lo && addr < hi) return `${name}+0x${(addr - lo).toString(16)}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,169 @@
+// Where everything lives: kernel text, module text with an ftrace PLT each, traced functions and their
+// patch-sites, direct trampolines, kernel data (the stub ops), the heap for dynamic ops, and the stack.
+// Stands for the CALL_OPS patch-site layout of -fpatchable-function-entry=4,2 and for
+// ftrace_call_adjust (arch/arm64/kernel/ftrace.c), which turns a recorded site into rec->ip.
+
+import { toHex } from "./insn.ts";
+
+export const SZ_128M = 0x8000000n;
+export const AARCH64_INSN_SIZE = 4n;
+
+export interface KernelSymbols {
+  /** Start of kernel text (the default region holds ftrace_caller and the C helpers). */
+  readonly text: bigint;
+  readonly textSize: bigint;
+  readonly ftrace_caller: bigint;
+  readonly ftrace_stub_direct_tramp: bigint;
+  readonly ftrace_list_ops: bigint;
+  readonly ftrace_nop_ops: bigint;
+  /** Where C functions (handlers, list func, call_direct_funcs) are placed, one slot each. */
+  readonly ctext: bigint;
+  /** Kernel data for static (core data) ops such as tmp_ops. */
+  readonly data: bigint;
+  /** Heap for dynamic ops (not core kernel data, so FTRACE_OPS_FL_DYNAMIC). */
+  readonly heap: bigint;
+  /** Initial stack pointer of a call (16-byte aligned, grows down). */
+  readonly stackTop: bigint;
+  /** The address the caller's BL returns to. */
+  readonly callerReturn: bigint;
+}
+
+export const DEFAULT_KERNEL: KernelSymbols = {
+  text: 0xffff800008000000n,
+  textSize: 0x2000000n,
+  ftrace_caller: 0xffff800008002000n,
+  ftrace_stub_direct_tramp: 0xffff800008002400n,
+  ftrace_list_ops: 0xffff800009000000n,
+  ftrace_nop_ops: 0xffff800009000100n,
+  ctext: 0xffff800008100000n,
+  data: 0xffff800009010000n,
+  heap: 0xffff000004000000n,
+  stackTop: 0xffff80000f000000n,
+  callerReturn: 0xffff800008200004n,
+};
+
+export interface ModuleLayout {
+  readonly name: string;
+  readonly text: bigint;
+  readonly textSize: bigint;
+  /** The module's ftrace PLT (mod->arch.ftrace_trampolines[FTRACE_PLT_IDX]), or null if it has none. */
+  readonly plt: bigint | null;
+}
+
+export const DEFAULT_MODULE_TEXT_SIZE = 0x200000n;
+
+export interface FunctionLayout {
+  readonly name: string;
+  /** The function symbol: 8-byte aligned. */
+  readonly addr: bigint;
+  readonly module: string | null;
+  readonly bti: boolean;
+}
+
+export interface TrampolineLayout {
+  readonly name: string;
+  readonly addr: bigint;
+}
+
+export interface Layout {
+  /** CONFIG_ARM64_BTI_KERNEL: functions start with BTI C and all text is guarded. */
+  readonly bti: boolean;
+  readonly kernel: KernelSymbols;
+  readonly modules: ReadonlyArray<ModuleLayout>;
+  readonly functions: ReadonlyArray<FunctionLayout>;
+  readonly trampolines: ReadonlyArray<TrampolineLayout>;
+}
+
+export class LayoutError extends Error {}
+
+/** The patch-site of one function, as the addresses that matter. */
+export interface PatchSite {
+  /** The 8-byte literal (two pre-function NOPs when compiled). */
+  readonly literal: bigint;
+  /** The instruction that becomes MOV X9, X30. */
+  readonly movInsn: bigint;
+  /** rec->ip: the instruction that becomes BL. */
+  readonly ip: bigint;
+  /** First instruction of the body proper. */
+  readonly body: bigint;
+}
+
+/** ftrace_call_adjust: the compiler records the first pre-function NOP; rec->ip is the NOP that becomes BL. */
+export function ftrace_call_adjust(recorded: bigint, btiAtEntry: boolean): bigint {
+  if (recorded % 8n !== 0n) throw new LayoutError(`misaligned patch-site ${toHex(recorded)}: the literal slot must be 8-byte aligned`);
+  return recorded + 2n * AARCH64_INSN_SIZE + (btiAtEntry ? AARCH64_INSN_SIZE : 0n) + AARCH64_INSN_SIZE;
+}
+
+/** ftrace_rec_set_ops: the literal is ALIGN_DOWN(rec->ip - 12, 8), with or without BTI. */
+export function literalAddr(ip: bigint): bigint {
+  const a = ip - 12n;
+  return a - (a % 8n + 8n) % 8n;
+}
+
+/** ftrace_caller's `bic x11, x30, #7; ldr x11, [x11, #-16]`: the literal from LR = rec->ip + 4. */
+export function literalFromLr(lr: bigint): bigint {
+  return (lr & ~7n) - 16n;
+}
+
+export function patchSite(fn: FunctionLayout): PatchSite {
+  const ip = ftrace_call_adjust(fn.addr - 8n, fn.bti);
+  return { literal: literalAddr(ip), movInsn: ip - 4n, ip, body: ip + 4n };
+}
+
+export function moduleOf(layout: Layout, fn: FunctionLayout): ModuleLayout | undefined {
+  return fn.module === null ? undefined : layout.modules.find((m) => m.name === fn.module);
+}
+
+/** __module_text_address: the module whose text holds addr. */
+export function moduleTextAt(layout: Layout, addr: bigint): ModuleLayout | undefined {
+  return layout.modules.find((m) => addr >= m.text && addr < m.text + m.textSize);
+}
+
+export function withinKernelText(k: KernelSymbols, addr: bigint): boolean {
+  return addr >= k.text && addr < k.text + k.textSize;
+}
+
+/** Checks what the kernel would refuse or what cannot be laid out; throws LayoutError with one line. */
+export function validateLayout(layout: Layout): void {
+  const names = new Set<string>();
+  const claim = (name: string, what: string): void => {
+    if (names.has(name)) throw new LayoutError(`duplicate name "${name}" (${what})`);
+    names.add(name);
+  };
+  for (const m of layout.modules) {
+    claim(m.name, "module");
+    if (m.text % 4096n !== 0n) throw new LayoutError(`module ${m.name}: text ${toHex(m.text)} is not page aligned`);
+    if (m.plt !== null && m.plt % 8n !== 0n) throw new LayoutError(`module ${m.name}: PLT ${toHex(m.plt)} is not 8-byte aligned`);
+  }
+  const spans: Array<{ name: string; lo: bigint; hi: bigint }> = [];
+  for (const f of layout.functions) {
+    claim(f.name, "function");
+    if (f.addr % 8n !== 0n) throw new LayoutError(`function ${f.name}: symbol ${toHex(f.addr)} is not 8-byte aligned`);
+    if (f.module === null) {
+      if (!withinKernelText(layout.kernel, f.addr)) throw new LayoutError(`function ${f.name}: ${toHex(f.addr)} is outside kernel text`);
+    } else {
+      const m = layout.modules.find((x) => x.name === f.module);
+      if (m === undefined) throw new LayoutError(`function ${f.name}: unknown module "${f.module}"`);
+      if (f.addr < m.text || f.addr >= m.text + m.textSize) throw new LayoutError(`function ${f.name}: ${toHex(f.addr)} is outside module ${m.name}'s text`);
+    }
+    spans.push({ name: f.name, lo: f.addr - 8n, hi: f.addr + 16n });
+  }
+  for (const t of layout.trampolines) {
+    claim(t.name, "trampoline");
+    if (t.addr % 8n !== 0n) throw new LayoutError(`trampoline ${t.name}: ${toHex(t.addr)} is not 8-byte aligned`);
+    spans.push({ name: t.name, lo: t.addr, hi: t.addr + TRAMPOLINE_SPAN });
+  }
+  const k = layout.kernel;
+  spans.push({ name: "ftrace_caller", lo: k.ftrace_caller, hi: k.ftrace_caller + 0x200n });
+  spans.push({ name: "ftrace_stub_direct_tramp", lo: k.ftrace_stub_direct_tramp, hi: k.ftrace_stub_direct_tramp + 0x10n });
+  for (const m of layout.modules) if (m.plt !== null) spans.push({ name: `${m.name}.ftrace_plt`, lo: m.plt, hi: m.plt + 16n });
+  spans.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+  for (let i = 1; i < spans.length; i++) {
+    const prev = spans[i - 1]!;
+    const cur = spans[i]!;
+    if (cur.lo < prev.hi) throw new LayoutError(`${cur.name} at ${toHex(cur.lo)} overlaps ${prev.name}`);
+  }
+}
+
+/** Bytes a test trampoline occupies (code, then its C helper). */
+export const TRAMPOLINE_SPAN = 0x100n;
