@@ -25,7 +25,7 @@ function place(k: Kernel, name: string, base: bigint, listing: Listing): void {
   out.words.forEach((w, i) => k.mem.write32(base + BigInt(i) * 4n, w));
   k.symbols.set(base, name);
   for (const [label, addr] of out.labels) if (addr !== base) k.symbols.set(addr, label);
-  k.codeRegions.push([base, base + BigInt(out.words.length) * 4n, name]);
+  k.codeRegions.push([base, base + BigInt(out.words.length) * 4n, name, base]);
 }
 
 function addHost(k: Kernel, name: string, fn: HostFn, at?: bigint): bigint {
@@ -118,7 +118,7 @@ export function boot(layout: Layout, design: Design): Kernel {
     k.mem.write32(site.ip, NOP_WORD);
     addHost(k, `${f.name}.body`, { kind: "body", fn: f.name }, site.body);
     k.symbols.set(f.addr, f.name);
-    k.codeRegions.push([site.literal, site.body, f.name]);
+    k.codeRegions.push([site.literal, site.body, f.name, f.addr]);
   }
   for (const rec of recs) {
     const ret = design.arch.ftrace_init_nop(k, rec);

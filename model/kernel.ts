@@ -110,8 +110,8 @@ export interface Kernel {
   disabled: boolean;
   readonly hosts: Map<bigint, HostFn>;
   readonly symbols: Map<bigint, string>;
-  /** Code regions for symbolizing addresses inside them: [start, end, name]. */
-  readonly codeRegions: Array<readonly [bigint, bigint, string]>;
+  /** Code regions for symbolizing addresses inside them: [start, end, name, the address name stands for]. */
+  readonly codeRegions: Array<readonly [bigint, bigint, string, bigint]>;
   events: KernelEvent[];
   nextHeap: bigint;
   nextCtext: bigint;
@@ -127,8 +127,8 @@ export function warn(k: Kernel, message: string): void {
 export function symbolize(k: Kernel, addr: bigint): string | undefined {
   const exact = k.symbols.get(addr);
   if (exact !== undefined) return exact;
-  for (const [lo, hi, name] of k.codeRegions) {
-    if (addr > lo && addr < hi) return `${name}+0x${(addr - lo).toString(16)}`;
+  for (const [lo, hi, name, base] of k.codeRegions) {
+    if (addr >= lo && addr < hi) return addr >= base ? `${name}+0x${(addr - base).toString(16)}` : `${name}-0x${(base - addr).toString(16)}`;
   }
   return undefined;
 }

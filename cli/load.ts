@@ -1,0 +1,39 @@
+// Reading scenario files from disk for the command line: every problem becomes one line naming the file.
+
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { LayoutError } from "../model/layout.ts";
+import { parseScenario, ScenarioError, type Scenario } from "../model/scenario.ts";
+
+/** A problem with the user's input: printed as one line, exit code 2. */
+export class InputError extends Error {}
+
+export function loadScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(`${file}: cannot read (${code ?? "error"})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${file}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  try {
+    return parseScenario(json);
+  } catch (e) {
+    if (e instanceof ScenarioError || e instanceof LayoutError) throw new InputError(`${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Scenario files of a directory, sorted by name. */
+export function scenarioFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => join(dir, f));
+}

@@ -1,0 +1,434 @@
+// Scenario files (../shared/SCENARIO.md): the schema, the layout they describe, and running their steps on the
+// model. Pure: takes parsed JSON, returns per-step results; reading files and printing belong to cli/.
+// Each API step stands for what a kernel user writes: ftrace_set_filter (and _notrace) on the ops, then the
+// register call, exactly as the samples in samples/ftrace do.
+
+import { z } from "zod";
+import { boot, opsByName } from "./boot.ts";
+import {
+  ftrace_set_filter,
+  ftrace_set_notrace,
+  modify_ftrace_direct,
+  register_ftrace_direct,
+  register_ftrace_function,
+  unregister_ftrace_direct,
+  unregister_ftrace_function,
+} from "./core.ts";
+import { ERRNO, errName, type Ret } from "./errno.ts";
+import { callFunction, type CallObservation, type Path } from "./exec.ts";
+import { FTRACE_OPS_FL, USER_OPS_FLAGS, formatRecFlags } from "./flags.ts";
+import { decode, disasm, toHex } from "./insn.ts";
+import type { FtraceOps, Kernel, KernelEvent, OpsKind } from "./kernel.ts";
+import { symbolize } from "./kernel.ts";
+import { DEFAULT_KERNEL, DEFAULT_MODULE_TEXT_SIZE, LayoutError, literalAddr, type KernelSymbols, type Layout } from "./layout.ts";
+import { variantByName, VARIANT_NAMES } from "./variants/index.ts";
+
+export class ScenarioError extends Error {}
+
+const HEX = /^0x[0-9a-fA-F]{1,16}$/;
+const hexAddr = z.string().regex(HEX, "expected a hex address like 0xffff800008010008");
+const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, "expected a name (letters, digits, _ . -)");
+const nameOrAddr = z.string().min(1);
+const fnList = z.array(name);
+const flag = z.enum(USER_OPS_FLAGS);
+
+const expectCall = z
+  .object({
+    path: z.enum(["untraced", "direct-bl", "caller-direct", "caller-ops", "caller-list", "caller-nop"]).optional(),
+    handlers: z.array(z.string()).optional(),
+    tramp: z.string().nullable().optional(),
+    body: z.number().int().optional(),
+    returned: z.boolean().optional(),
+    violations: z.array(z.string()).optional(),
+  })
+  .strict();
+
+const siteExpect = z.object({ literal: z.string().optional(), insn: z.string().optional() }).strict();
+const expectApi = z
+  .object({
+    ret: z.union([z.literal(0), z.string().regex(/^-E[A-Z]+$/)]).optional(),
+    sites: z.record(z.string(), siteExpect).optional(),
+  })
+  .strict();
+
+const opsStep = { ops: name };
+const stepSchema = z.discriminatedUnion("do", [
+  z
+    .object({
+      do: z.literal("register_ftrace_function"),
+      ...opsStep,
+      filter: fnList.default([]),
+      notrace: fnList.default([]),
+      flags: z.array(flag).default([]),
+      expect: expectApi.optional(),
+    })
+    .strict(),
+  z.object({ do: z.literal("unregister_ftrace_function"), ...opsStep, expect: expectApi.optional() }).strict(),
+  z.object({ do: z.literal("ftrace_set_filter"), ...opsStep, filter: fnList, expect: expectApi.optional() }).strict(),
+  z.object({ do: z.literal("ftrace_set_notrace"), ...opsStep, notrace: fnList, expect: expectApi.optional() }).strict(),
+  z.object({ do: z.literal("register_ftrace_direct"), ...opsStep, filter: fnList, addr: nameOrAddr, expect: expectApi.optional() }).strict(),
+  z
+    .object({
+      do: z.literal("unregister_ftrace_direct"),
+      ...opsStep,
+      addr: nameOrAddr.optional(),
+      free_filters: z.boolean().default(true),
+      expect: expectApi.optional(),
+    })
+    .strict(),
+  z.object({ do: z.literal("modify_ftrace_direct"), ...opsStep, addr: nameOrAddr, expect: expectApi.optional() }).strict(),
+  z.object({ do: z.literal("call"), fn: name, expect: expectCall.optional() }).strict(),
+]);
+
+const kernelSchema = z
+  .object({
+    text: hexAddr,
+    text_size: hexAddr,
+    ftrace_caller: hexAddr,
+    ftrace_stub_direct_tramp: hexAddr,
+    ftrace_list_ops: hexAddr,
+    ftrace_nop_ops: hexAddr,
+  })
+  .partial()
+  .strict();
+
+export const scenarioSchema = z
+  .object({
+    $schema: z.string().optional(),
+    description: z.string().optional(),
+    variant: z.string().default("upstream"),
+    config: z.object({ bti: z.boolean().default(false) }).strict().default({ bti: false }),
+    kernel: kernelSchema.default({}),
+    modules: z
+      .array(
+        z
+          .object({ name, text: hexAddr, size: hexAddr.optional(), plt: z.union([z.boolean(), hexAddr]).default(true) })
+          .strict(),
+      )
+      .default([]),
+    functions: z.array(z.object({ name, addr: hexAddr, module: name.optional(), bti: z.boolean().optional() }).strict()).min(1),
+    trampolines: z.array(z.object({ name, addr: hexAddr }).strict()).default([]),
+    steps: z.array(stepSchema),
+    counterexample: z
+      .object({
+        property: z.string(),
+        variant: z.string().optional(),
+        seed: z.number().int(),
+        path: z.string(),
+        message: z.string(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type Step = Scenario["steps"][number];
+
+function issuePath(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") || "(top level)";
+}
+
+/** Validate parsed JSON as a scenario; throws ScenarioError with one line naming the key. */
+export function parseScenario(json: unknown): Scenario {
+  const r = scenarioSchema.safeParse(json);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    if (first === undefined) throw new ScenarioError("invalid scenario");
+    const where = issuePath(first.path);
+    const what = first.code === "unrecognized_keys" ? `unknown key(s) ${first.keys.map((x) => `"${x}"`).join(", ")}` : first.message;
+    throw new ScenarioError(`${where}: ${what}`);
+  }
+  const s = r.data;
+  if (variantByName(s.variant) === undefined) throw new ScenarioError(`variant: unknown variant "${s.variant}" (known: ${VARIANT_NAMES.join(", ")})`);
+  checkNames(s);
+  return s;
+}
+
+const RESERVED = new Set(["ftrace_list_ops", "ftrace_nop_ops", "ftrace_list_end", "tmp_ops", "ftrace_caller", "ftrace_stub_direct_tramp"]);
+
+/** Ops names must not clash with other names, and one name is one kind of ops throughout. */
+function checkNames(s: Scenario): void {
+  const fns = new Set(s.functions.map((f) => f.name));
+  const tramps = new Set(s.trampolines.map((t) => t.name));
+  const kinds = new Map<string, { kind: OpsKind; step: number }>();
+  s.steps.forEach((st, i) => {
+    const at = `steps[${i}]`;
+    if (st.do === "call") {
+      if (!fns.has(st.fn)) throw new ScenarioError(`${at}.fn: unknown function "${st.fn}"`);
+      return;
+    }
+    if (RESERVED.has(st.ops) || fns.has(st.ops) || tramps.has(st.ops)) throw new ScenarioError(`${at}.ops: "${st.ops}" is already the name of a function, trampoline or kernel object`);
+    const filters = "filter" in st ? st.filter : "notrace" in st ? st.notrace : [];
+    for (const fn of [...filters, ...(st.do === "register_ftrace_function" ? st.notrace : [])]) {
+      if (!fns.has(fn)) throw new ScenarioError(`${at}: unknown function "${fn}"`);
+    }
+    const kind: OpsKind | null = st.do === "register_ftrace_function" ? "ordinary" : st.do.includes("direct") ? "direct" : null;
+    if (kind === null) return;
+    const prev = kinds.get(st.ops);
+    if (prev !== undefined && prev.kind !== kind)
+      throw new ScenarioError(`${at}.ops: "${st.ops}" was used as a ${prev.kind} ops in steps[${prev.step}]; use another name`);
+    kinds.set(st.ops, { kind, step: i });
+  });
+}
+
+function hex(s: string): bigint {
+  return BigInt(s);
+}
+
+/** Trampolines named in steps by address but not declared get a test trampoline of their own. */
+function impliedTrampolines(s: Scenario, kernel: KernelSymbols): Array<{ name: string; addr: bigint }> {
+  const declared = new Set(s.trampolines.map((t) => t.name));
+  const out = new Map<bigint, string>();
+  s.steps.forEach((st, i) => {
+    if (!("addr" in st) || st.addr === undefined) return;
+    const a = st.addr;
+    if (HEX.test(a)) {
+      const v = hex(a);
+      if (v % 4n !== 0n) throw new ScenarioError(`steps[${i}].addr: ${a} is not 4-byte aligned`);
+      const known = s.trampolines.some((t) => hex(t.addr) === v) || v === kernel.ftrace_stub_direct_tramp || v === kernel.ftrace_caller;
+      if (!known) out.set(v, `tramp_${a.toLowerCase().replace(/^0x/, "")}`);
+    } else if (!declared.has(a) && a !== "ftrace_stub_direct_tramp" && a !== "ftrace_caller") {
+      throw new ScenarioError(`steps[${i}].addr: unknown trampoline "${a}"`);
+    }
+  });
+  return [...out].map(([addr, n]) => ({ name: n, addr }));
+}
+
+export function scenarioLayout(s: Scenario): Layout {
+  const kk = s.kernel;
+  const kernel: KernelSymbols = {
+    ...DEFAULT_KERNEL,
+    ...(kk.text !== undefined ? { text: hex(kk.text) } : {}),
+    ...(kk.text_size !== undefined ? { textSize: hex(kk.text_size) } : {}),
+    ...(kk.ftrace_caller !== undefined ? { ftrace_caller: hex(kk.ftrace_caller) } : {}),
+    ...(kk.ftrace_stub_direct_tramp !== undefined ? { ftrace_stub_direct_tramp: hex(kk.ftrace_stub_direct_tramp) } : {}),
+    ...(kk.ftrace_list_ops !== undefined ? { ftrace_list_ops: hex(kk.ftrace_list_ops) } : {}),
+    ...(kk.ftrace_nop_ops !== undefined ? { ftrace_nop_ops: hex(kk.ftrace_nop_ops) } : {}),
+  };
+  for (const [key, v] of Object.entries(kernel)) if (v % 4n !== 0n) throw new ScenarioError(`kernel.${key}: ${toHex(v)} is not 4-byte aligned`);
+  return {
+    bti: s.config.bti,
+    kernel,
+    modules: s.modules.map((m) => {
+      const text = hex(m.text);
+      const textSize = m.size !== undefined ? hex(m.size) : DEFAULT_MODULE_TEXT_SIZE;
+      return { name: m.name, text, textSize, plt: m.plt === false ? null : m.plt === true ? text + textSize : hex(m.plt) };
+    }),
+    functions: s.functions.map((f) => ({ name: f.name, addr: hex(f.addr), module: f.module ?? null, bti: f.bti ?? s.config.bti })),
+    trampolines: [...s.trampolines.map((t) => ({ name: t.name, addr: hex(t.addr) })), ...impliedTrampolines(s, kernel)],
+  };
+}
+
+/** What one patch-site holds, in the terms scenario files use. */
+export interface SiteView {
+  readonly fn: string;
+  readonly literal: string;
+  readonly insn: string;
+  readonly mov: string;
+  readonly flags: string;
+}
+
+export function siteView(k: Kernel, fn: string): SiteView {
+  const rec = k.recs.find((r) => r.fn === fn);
+  if (rec === undefined) throw new ScenarioError(`unknown function "${fn}"`);
+  const lit = k.mem.read64(literalAddr(rec.ip));
+  const sym = (a: bigint): string | undefined => symbolize(k, a);
+  const literal = lit === 0xd503201fd503201fn ? "(nops)" : (k.symbols.get(lit) ?? toHex(lit));
+  return {
+    fn,
+    literal,
+    insn: disasm(decode(k.mem.read32(rec.ip)), rec.ip, sym),
+    mov: disasm(decode(k.mem.read32(rec.ip - 4n)), rec.ip - 4n, sym),
+    flags: formatRecFlags(rec.flags),
+  };
+}
+
+export type ApiDo = Exclude<Step["do"], "call">;
+
+export type StepResult =
+  | {
+      readonly step: number;
+      readonly do: ApiDo;
+      readonly ops: string;
+      readonly ret: string | 0;
+      readonly sites: ReadonlyArray<SiteView>;
+      readonly before: ReadonlyArray<SiteView>;
+      readonly events: ReadonlyArray<KernelEvent>;
+      readonly failures: ReadonlyArray<string>;
+    }
+  | {
+      readonly step: number;
+      readonly do: "call";
+      readonly fn: string;
+      readonly path: Path;
+      readonly handlers: ReadonlyArray<string>;
+      readonly tramp: string | null;
+      readonly body: number;
+      readonly returned: boolean;
+      readonly violations: ReadonlyArray<string>;
+      readonly obs: CallObservation;
+      readonly failures: ReadonlyArray<string>;
+    };
+
+function resolveAddr(k: Kernel, a: string): bigint {
+  if (HEX.test(a)) return hex(a);
+  if (a === "ftrace_stub_direct_tramp") return k.layout.kernel.ftrace_stub_direct_tramp;
+  if (a === "ftrace_caller") return k.layout.kernel.ftrace_caller;
+  const t = k.layout.trampolines.find((x) => x.name === a);
+  if (t === undefined) throw new ScenarioError(`unknown trampoline "${a}"`);
+  return t.addr;
+}
+
+function ipsOf(k: Kernel, fns: ReadonlyArray<string>): bigint[] {
+  return fns.map((fn) => {
+    const rec = k.recs.find((r) => r.fn === fn);
+    if (rec === undefined) throw new ScenarioError(`unknown function "${fn}"`);
+    return rec.ip;
+  });
+}
+
+/** ftrace_set_filter then ftrace_set_notrace, stopping at the first error (as a caller checking returns would). */
+function setHashes(k: Kernel, ops: FtraceOps, filter: ReadonlyArray<string>, notrace: ReadonlyArray<string> | null): Ret {
+  const r = ftrace_set_filter(k, ops, ipsOf(k, filter));
+  if (r !== 0 || notrace === null) return r;
+  return ftrace_set_notrace(k, ops, ipsOf(k, notrace));
+}
+
+/** Run one API step on the kernel: the ftrace calls a kernel user would make for it. */
+export function applyApi(k: Kernel, st: Exclude<Step, { do: "call" }>): Ret {
+  const directOnly = (): Ret | null => (k.design.directCalls ? null : -ERRNO.ENOTSUPP);
+  switch (st.do) {
+    case "register_ftrace_function": {
+      const ops = opsByName(k, st.ops, "ordinary");
+      const r = setHashes(k, ops, st.filter, st.notrace);
+      if (r !== 0) return r;
+      for (const f of st.flags) ops.flags |= FTRACE_OPS_FL[f];
+      return register_ftrace_function(k, ops);
+    }
+    case "unregister_ftrace_function":
+      return unregister_ftrace_function(k, opsByName(k, st.ops, "ordinary"));
+    case "ftrace_set_filter":
+      return ftrace_set_filter(k, opsFor(k, st.ops), ipsOf(k, st.filter));
+    case "ftrace_set_notrace":
+      return ftrace_set_notrace(k, opsFor(k, st.ops), ipsOf(k, st.notrace));
+    case "register_ftrace_direct": {
+      const refused = directOnly();
+      if (refused !== null) return refused;
+      const ops = opsByName(k, st.ops, "direct");
+      const r = setHashes(k, ops, st.filter, null);
+      if (r !== 0) return r;
+      return register_ftrace_direct(k, ops, resolveAddr(k, st.addr));
+    }
+    case "unregister_ftrace_direct": {
+      const refused = directOnly();
+      if (refused !== null) return refused;
+      const ops = opsByName(k, st.ops, "direct");
+      return unregister_ftrace_direct(k, ops, st.addr === undefined ? ops.direct_call : resolveAddr(k, st.addr), st.free_filters);
+    }
+    case "modify_ftrace_direct": {
+      const refused = directOnly();
+      if (refused !== null) return refused;
+      return modify_ftrace_direct(k, opsByName(k, st.ops, "direct"), resolveAddr(k, st.addr));
+    }
+  }
+}
+
+/** An ops named by a filter step: whichever kind it was created as, or a new ordinary one. */
+function opsFor(k: Kernel, nm: string): FtraceOps {
+  return k.ops.get(nm) ?? opsByName(k, nm, "ordinary");
+}
+
+function sameList(a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function checkCall(st: Extract<Step, { do: "call" }>, r: { path: string; handlers: ReadonlyArray<string>; tramp: string | null; body: number; returned: boolean; violations: ReadonlyArray<string> }): string[] {
+  const e = st.expect;
+  if (e === undefined) return [];
+  const out: string[] = [];
+  if (e.path !== undefined && e.path !== r.path) out.push(`path is ${r.path}, expected ${e.path}`);
+  if (e.handlers !== undefined && !sameList(e.handlers, r.handlers)) out.push(`handlers are ${JSON.stringify(r.handlers)}, expected ${JSON.stringify(e.handlers)}`);
+  if (e.tramp !== undefined && e.tramp !== r.tramp) out.push(`tramp is ${r.tramp}, expected ${e.tramp}`);
+  if (e.body !== undefined && e.body !== r.body) out.push(`body ran ${r.body} times, expected ${e.body}`);
+  if (e.returned !== undefined && e.returned !== r.returned) out.push(`returned is ${r.returned}, expected ${e.returned}`);
+  if (e.violations !== undefined && !sameList(e.violations, r.violations)) out.push(`violations are ${JSON.stringify(r.violations)}, expected ${JSON.stringify(e.violations)}`);
+  return out;
+}
+
+function checkApi(k: Kernel, st: Exclude<Step, { do: "call" }>, ret: string | 0): string[] {
+  const e = st.expect;
+  if (e === undefined) return [];
+  const out: string[] = [];
+  if (e.ret !== undefined && e.ret !== ret) out.push(`ret is ${ret}, expected ${e.ret}`);
+  for (const [fn, want] of Object.entries(e.sites ?? {})) {
+    if (!k.recs.some((r) => r.fn === fn)) {
+      out.push(`expect.sites names unknown function "${fn}"`);
+      continue;
+    }
+    const got = siteView(k, fn);
+    if (want.literal !== undefined && want.literal !== got.literal) out.push(`${fn}: literal is ${got.literal}, expected ${want.literal}`);
+    if (want.insn !== undefined && want.insn !== got.insn) out.push(`${fn}: insn is "${got.insn}", expected "${want.insn}"`);
+  }
+  return out;
+}
+
+export interface ScenarioRun {
+  readonly kernel: Kernel;
+  readonly results: ReadonlyArray<StepResult>;
+  /** Steps whose `expect` did not hold, as "step N: message". */
+  readonly failures: ReadonlyArray<string>;
+}
+
+/** Boot the scenario's kernel and run one step; exported so generators can drive the same code. */
+export function runStep(k: Kernel, st: Step, index: number): StepResult {
+  const stepNo = index + 1;
+  if (st.do === "call") {
+    const obs = callFunction(k, st.fn);
+    const handlers = obs.handlers.map((h) => h.ops);
+    const r = {
+      path: obs.path,
+      handlers,
+      tramp: obs.tramps[0]?.tramp ?? null,
+      body: obs.bodies.filter((b) => b.fn === st.fn).length,
+      returned: obs.returned,
+      violations: obs.violations,
+    };
+    return { step: stepNo, do: "call", fn: st.fn, ...r, obs, failures: checkCall(st, r) };
+  }
+  const before = k.recs.map((r) => siteView(k, r.fn));
+  k.events = [];
+  const ret = errName(applyApi(k, st));
+  const events = k.events;
+  k.events = [];
+  const touched = [...new Set(events.flatMap((e) => (e.kind === "write" ? [e.fn] : [])))];
+  const sites = touched.map((fn) => siteView(k, fn));
+  return {
+    step: stepNo,
+    do: st.do,
+    ops: st.ops,
+    ret,
+    sites,
+    before: before.filter((b) => touched.includes(b.fn)),
+    events,
+    failures: checkApi(k, st, ret),
+  };
+}
+
+export function bootScenario(s: Scenario): Kernel {
+  const design = variantByName(s.variant);
+  if (design === undefined) throw new ScenarioError(`variant: unknown variant "${s.variant}"`);
+  try {
+    return boot(scenarioLayout(s), design);
+  } catch (e) {
+    if (e instanceof LayoutError) throw new ScenarioError(e.message);
+    throw e;
+  }
+}
+
+export function runScenario(s: Scenario): ScenarioRun {
+  const k = bootScenario(s);
+  const results = s.steps.map((st, i) => runStep(k, st, i));
+  const failures = results.flatMap((r) => r.failures.map((f) => `step ${r.step} (${r.do}): ${f}`));
+  return { kernel: k, results, failures };
+}
