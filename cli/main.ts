@@ -13,10 +13,18 @@ import { InputError, loadScenario, scenarioFiles } from "./load.ts";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const SCENARIO_DIR = join(ROOT, "properties", "scenarios");
 
-function runCommand(file: string, opts: { json?: boolean; trace?: boolean }): number {
+/** Where the command line writes: the process's streams, or a test's buffers. */
+export interface Io {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+}
+
+const processIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolean }): number {
   const s = loadScenario(file);
   const run = wrapInput(file, () => runScenario(s));
-  process.stdout.write((opts.json === true ? jsonLines(run) : formatRun(file, run, { trace: opts.trace === true })) + "\n");
+  io.out((opts.json === true ? jsonLines(run) : formatRun(file, run, { trace: opts.trace === true })) + "\n");
   return run.failures.length === 0 ? 0 : 1;
 }
 
@@ -29,7 +37,7 @@ function wrapInput<T>(file: string, f: () => T): T {
   }
 }
 
-function checkCommand(): number {
+function checkCommand(io: Io): number {
   const files = scenarioFiles(SCENARIO_DIR);
   let failed = 0;
   const rows: string[] = [];
@@ -45,18 +53,18 @@ function checkCommand(): number {
     );
     for (const f of run.failures) rows.push(`        ${pc.red(f)}`);
   }
-  process.stdout.write(`${pc.bold("dispatch-spec check")}: scenario suite (${files.length} files)\n${rows.join("\n")}\n`);
-  process.stdout.write(failed === 0 ? pc.green(`all ${files.length} scenarios hold their expectations\n`) : pc.red(`${failed} of ${files.length} scenarios failed\n`));
+  io.out(`${pc.bold("dispatch-spec check")}: scenario suite (${files.length} files)\n${rows.join("\n")}\n`);
+  io.out(failed === 0 ? pc.green(`all ${files.length} scenarios hold their expectations\n`) : pc.red(`${failed} of ${files.length} scenarios failed\n`));
   return failed === 0 ? 0 : 1;
 }
 
-export function main(argv: ReadonlyArray<string>): number {
+export function main(argv: ReadonlyArray<string>, io: Io = processIo): number {
   let code = 0;
   const program = new Command()
     .name("dispatch-spec")
     .description("Property-based verification of the arm64 ftrace dispatch design (CALL_OPS + DIRECT_CALLS)")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
   program
     .command("run")
     .argument("<file>", "scenario file (JSON)")
@@ -64,25 +72,23 @@ export function main(argv: ReadonlyArray<string>): number {
     .option("--trace", "print every instruction each call executed")
     .description("execute a scenario file on the model")
     .action((file: string, opts: { json?: boolean; trace?: boolean }) => {
-      code = runCommand(file, opts);
+      code = runCommand(io, file, opts);
     });
   program
     .command("check")
     .description("run the whole suite and print a summary; exit 1 if anything fails")
     .action(() => {
-      code = checkCommand();
+      code = checkCommand(io);
     });
   try {
     program.parse([...argv], { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof InputError) {
-      process.stderr.write(`dispatch-spec: ${e.message}\n`);
+      io.err(`dispatch-spec: ${e.message}\n`);
       return 2;
     }
     throw e;
   }
   return code;
 }
-
-process.exitCode = main(process.argv.slice(2));

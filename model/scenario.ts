@@ -167,9 +167,13 @@ function checkNames(s: Scenario): void {
     if (kind === null) return;
     const prev = kinds.get(st.ops);
     if (prev !== undefined && prev.kind !== kind)
-      throw new ScenarioError(`${at}.ops: "${st.ops}" was used as a ${prev.kind} ops in steps[${prev.step}]; use another name`);
+      throw new ScenarioError(`${at}.ops: "${st.ops}" names ${article(prev.kind)} ops (steps[${prev.step}]); use another name for ${article(kind)} ops`);
     kinds.set(st.ops, { kind, step: i });
   });
+}
+
+function article(kind: OpsKind): string {
+  return kind === "ordinary" ? "an ordinary" : `a ${kind}`;
 }
 
 function hex(s: string): bigint {

@@ -1,0 +1,101 @@
+// The command line as a user runs it: output of `run` (table and JSON lines), `check`, and one-line errors
+// with exit code 2 for bad input.
+
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { main, SCENARIO_DIR } from "./main.ts";
+
+function cli(...argv: string[]): { code: number; out: string; err: string } {
+  let out = "";
+  let err = "";
+  const code = main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "dispatch-spec-cli-"));
+function file(name: string, content: unknown): string {
+  const p = join(dir, name);
+  writeFileSync(p, typeof content === "string" ? content : JSON.stringify(content));
+  return p;
+}
+
+const minimal = { functions: [{ name: "f", addr: "0xffff800008010008" }], steps: [{ do: "call", fn: "f" }] };
+
+describe("dispatch-spec run", () => {
+  it("prints JSON lines in the SCENARIO.md shape", () => {
+    const r = cli("run", join(SCENARIO_DIR, "seed-example-if-supported.json"), "--json");
+    expect(r.code).toBe(0);
+    const lines = r.out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toEqual({ step: 1, do: "register_ftrace_function", ops: "A", ret: 0, sites: [{ fn: "f", literal: "A", insn: "bl ftrace_caller" }] });
+    expect(lines[2]).toEqual({ step: 3, do: "call", fn: "f", path: "caller-list", handlers: ["D", "A"], tramp: "T1", body: 1, returned: true, violations: [] });
+  });
+
+  it("prints a readable table with each rewritten site before and after", () => {
+    const r = cli("run", join(SCENARIO_DIR, "seed-example.json"));
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("register_ftrace_function A");
+    expect(r.out).toContain("-EINVAL");
+    expect(r.out).toMatch(/f\s+literal ftrace_nop_ops -> D\s+insn nop -> bl T1/);
+    expect(r.out).toMatch(/call f\s+path direct-bl/);
+  });
+
+  it("prints the instruction trace with --trace", () => {
+    const r = cli("run", join(SCENARIO_DIR, "seed-case1-direct-alone.json"), "--trace");
+    expect(r.out).toContain("ldr x17, [x11, #208]");
+    expect(r.out).toContain("br x17");
+  });
+
+  it("exits 1 when a step's expectation does not hold", () => {
+    const bad = { ...minimal, steps: [{ do: "call", fn: "f", expect: { path: "caller-ops" } }] };
+    const r = cli("run", file("wrong-expect.json", bad));
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("path is untraced, expected caller-ops");
+  });
+});
+
+describe("bad input gets one line and exit code 2", () => {
+  const cases: Array<[string, unknown, RegExp]> = [
+    ["malformed JSON", "{ not json", /not valid JSON/],
+    ["unknown top-level key", { ...minimal, colour: "red" }, /unknown key\(s\) "colour"/],
+    ["unknown step key", { ...minimal, steps: [{ do: "call", fn: "f", cpu: 1 }] }, /steps\[0\]: unknown key\(s\) "cpu"/],
+    ["unknown step kind", { ...minimal, steps: [{ do: "frobnicate" }] }, /steps\[0\]\.do/],
+    ["unknown variant", { ...minimal, variant: "v9" }, /unknown variant "v9"/],
+    ["unknown function in a call", { ...minimal, steps: [{ do: "call", fn: "nope" }] }, /unknown function "nope"/],
+    ["unknown flag", { ...minimal, steps: [{ do: "register_ftrace_function", ops: "A", flags: ["FAST"] }] }, /steps\[0\]\.flags\[0\]/],
+    ["address that is not hex", { functions: [{ name: "f", addr: "kernel" }], steps: [] }, /functions\[0\]\.addr: expected a hex address/],
+    ["function symbol not 8-byte aligned", { functions: [{ name: "f", addr: "0xffff800008010004" }], steps: [] }, /not 8-byte aligned/],
+    ["trampoline address not 4-byte aligned", { ...minimal, steps: [{ do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "0xffff80000a000002" }] }, /not 4-byte aligned/],
+    ["unknown trampoline name", { ...minimal, steps: [{ do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T9" }] }, /unknown trampoline "T9"/],
+    ["one ops name used for two kinds", { ...minimal, steps: [{ do: "register_ftrace_function", ops: "X" }, { do: "register_ftrace_direct", ops: "X", filter: ["f"], addr: "ftrace_stub_direct_tramp" }] }, /"X" names an ordinary ops \(steps\[0\]\); use another name for a direct ops/],
+    ["function outside kernel text", { functions: [{ name: "f", addr: "0xffff000000000000" }], steps: [] }, /outside kernel text/],
+  ];
+  it.each(cases)("%s", (_what, content, message) => {
+    const r = cli("run", file("bad.json", content));
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toMatch(message);
+  });
+
+  it("a missing file", () => {
+    const r = cli("run", join(dir, "absent.json"));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/cannot read \(ENOENT\)/);
+  });
+
+  it("an unknown command", () => {
+    const r = cli("frobnicate");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/unknown command/);
+  });
+});
+
+describe("dispatch-spec check", () => {
+  it("runs the corpus, prints a summary and exits 0 when it holds", () => {
+    const r = cli("check");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/all \d+ scenarios hold their expectations/);
+  });
+});
