@@ -4,6 +4,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
 import { main, SCENARIO_DIR } from "./main.ts";
 
@@ -11,7 +12,8 @@ function cli(...argv: string[]): { code: number; out: string; err: string } {
   let out = "";
   let err = "";
   const code = main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
+  // Colours depend on the terminal and on CI=true; tests read the text.
+  return { code, out: stripVTControlCharacters(out), err: stripVTControlCharacters(err) };
 }
 
 const dir = mkdtempSync(join(tmpdir(), "dispatch-spec-cli-"));
