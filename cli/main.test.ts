@@ -71,6 +71,8 @@ describe("bad input gets one line and exit code 2", () => {
     ["trampoline address not 4-byte aligned", { ...minimal, steps: [{ do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "0xffff80000a000002" }] }, /not 4-byte aligned/],
     ["unknown trampoline name", { ...minimal, steps: [{ do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T9" }] }, /unknown trampoline "T9"/],
     ["one ops name used for two kinds", { ...minimal, steps: [{ do: "register_ftrace_function", ops: "X" }, { do: "register_ftrace_direct", ops: "X", filter: ["f"], addr: "ftrace_stub_direct_tramp" }] }, /"X" names an ordinary ops \(steps\[0\]\); use another name for a direct ops/],
+    ["function on top of the model's C helpers", { functions: [{ name: "f", addr: "0xffff800008100000" }], steps: [] }, /overlaps the C helpers|the C helpers at .* overlaps f/],
+    ["module PLT out of ADRP range of ftrace_caller", { modules: [{ name: "m", text: "0xffffa00000000000" }], functions: [{ name: "f", addr: "0xffffa00000000108", module: "m" }], steps: [] }, /adrp|ADRP|out of range/],
     ["function outside kernel text", { functions: [{ name: "f", addr: "0xffff000000000000" }], steps: [] }, /outside kernel text/],
   ];
   it.each(cases)("%s", (_what, content, message) => {

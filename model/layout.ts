@@ -156,6 +156,13 @@ export function validateLayout(layout: Layout): void {
   const k = layout.kernel;
   spans.push({ name: "ftrace_caller", lo: k.ftrace_caller, hi: k.ftrace_caller + 0x200n });
   spans.push({ name: "ftrace_stub_direct_tramp", lo: k.ftrace_stub_direct_tramp, hi: k.ftrace_stub_direct_tramp + 0x10n });
+  spans.push({ name: "ftrace_list_ops", lo: k.ftrace_list_ops, hi: k.ftrace_list_ops + OPS_SPAN });
+  spans.push({ name: "ftrace_nop_ops", lo: k.ftrace_nop_ops, hi: k.ftrace_nop_ops + OPS_SPAN });
+  spans.push({ name: "the C helpers", lo: k.ctext, hi: k.ctext + CTEXT_SPAN });
+  spans.push({ name: "static ops data", lo: k.data, hi: k.data + 2n * OPS_SPAN });
+  spans.push({ name: "the heap", lo: k.heap, hi: k.heap + HEAP_SPAN });
+  spans.push({ name: "the stack", lo: k.stackTop - STACK_SPAN, hi: k.stackTop });
+  spans.push({ name: "the caller", lo: k.callerReturn - 4n, hi: k.callerReturn + 4n });
   for (const m of layout.modules) if (m.plt !== null) spans.push({ name: `${m.name}.ftrace_plt`, lo: m.plt, hi: m.plt + 16n });
   spans.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
   for (let i = 1; i < spans.length; i++) {
@@ -164,6 +171,12 @@ export function validateLayout(layout: Layout): void {
     if (cur.lo < prev.hi) throw new LayoutError(`${cur.name} at ${toHex(cur.lo)} overlaps ${prev.name}`);
   }
 }
+
+/** Address space the model reserves for its own objects; scenario objects may not overlap them. */
+export const OPS_SPAN = 0x100n;
+export const CTEXT_SPAN = 0x10000n;
+export const HEAP_SPAN = 0x100000n;
+export const STACK_SPAN = 0x10000n;
 
 /** Bytes a test trampoline occupies (code, then its C helper). */
 export const TRAMPOLINE_SPAN = 0x100n;

@@ -17,7 +17,7 @@ import {
 import { ERRNO, errName, type Ret } from "./errno.ts";
 import { callFunction, type CallObservation, type Path } from "./exec.ts";
 import { FTRACE_OPS_FL, USER_OPS_FLAGS, formatRecFlags } from "./flags.ts";
-import { decode, disasm, toHex } from "./insn.ts";
+import { InsnError, decode, disasm, toHex } from "./insn.ts";
 import type { FtraceOps, Kernel, KernelEvent, OpsKind } from "./kernel.ts";
 import { symbolize } from "./kernel.ts";
 import { DEFAULT_KERNEL, DEFAULT_MODULE_TEXT_SIZE, LayoutError, literalAddr, type KernelSymbols, type Layout } from "./layout.ts";
@@ -425,7 +425,7 @@ export function bootScenario(s: Scenario): Kernel {
   try {
     return boot(scenarioLayout(s), design);
   } catch (e) {
-    if (e instanceof LayoutError) throw new ScenarioError(e.message);
+    if (e instanceof LayoutError || e instanceof InsnError) throw new ScenarioError(e.message);
     throw e;
   }
 }
