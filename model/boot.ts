@@ -67,13 +67,25 @@ const HELPERS = [
   ["ftrace_stub", { kind: "ftrace_stub" }],
 ] as const satisfies ReadonlyArray<readonly [string, HostFn]>;
 
+/**
+ * The records in the order ftrace_process_locs leaves them: core kernel call sites sorted by address, then each
+ * module's (in load order, which is the scenario's module order) sorted by address. Modules are taken as loaded
+ * and enabled (ftrace_module_enable) before the first step, with no ops registered.
+ */
+function recordsInOrder(layout: Layout): DynFtrace[] {
+  const byIp = (a: DynFtrace, b: DynFtrace): number => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0);
+  const recsOf = (module: string | null): DynFtrace[] =>
+    layout.functions.filter((f) => f.module === module).map((f) => ({ fn: f.name, ip: patchSite(f).ip, flags: 0 })).sort(byIp);
+  return [recsOf(null), ...layout.modules.map((m) => recsOf(m.name))].flat();
+}
+
 /** Boot a kernel: lay out text and data, then ftrace_init_nop every record. */
 export function boot(layout: Layout, design: Design): Kernel {
   validateLayout(layout);
   const ks = layout.kernel;
   const helperAt = (i: number): bigint => ks.ctext + BigInt(i) * CTEXT_SLOT;
   const helpers = { list_func: helperAt(0), nop_func: helperAt(1), call_direct_funcs: helperAt(2), ftrace_stub: helperAt(3) };
-  const recs: DynFtrace[] = layout.functions.map((f) => ({ fn: f.name, ip: patchSite(f).ip, flags: 0 }));
+  const recs = recordsInOrder(layout);
   const k: Kernel = {
     layout,
     design,
@@ -88,6 +100,8 @@ export function boot(layout: Layout, design: Design): Kernel {
     directFunctions: new Map(),
     removedOps: null,
     disabled: false,
+    ftraceTraceFunction: "ftrace_stub",
+    savedFtraceFunc: "ftrace_stub",
     hosts: new Map(),
     symbols: new Map(),
     codeRegions: [],

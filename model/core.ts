@@ -5,7 +5,7 @@
 // direct-call API. Modelled as written, including its known quirks; the arch hooks come from the design.
 
 import { ERRNO, type Ret } from "./errno.ts";
-import { FTRACE_FL, FTRACE_NOCLEAR_FLAGS, FTRACE_OPS_FL, FTRACE_REF_MAX, hasFlag, recCount, setFlag } from "./flags.ts";
+import { FTRACE_FL, FTRACE_NOCLEAR_FLAGS, FTRACE_OPS_FL, FTRACE_REF_MAX, formatRecFlags, hasFlag, recCount, setFlag } from "./flags.ts";
 import { toHex } from "./insn.ts";
 import type { DynFtrace, FtraceOps, FuncHash, IpSet, Kernel } from "./kernel.ts";
 import { warn } from "./kernel.ts";
@@ -81,15 +81,15 @@ function ftrace_find_tramp_ops_any_other(k: Kernel, rec: DynFtrace, exclude: Ftr
   return k.opsList.find((op) => op !== exclude && op.trampoline !== 0n && hash_contains_ip(rec.ip, op.funcHash)) ?? null;
 }
 
-/** ftrace_find_tramp_ops_new */
+/** ftrace_find_tramp_ops_new: the first listed ops that traces rec (its trampoline is checked by the caller). */
 function ftrace_find_tramp_ops_new(k: Kernel, rec: DynFtrace): FtraceOps | null {
-  return k.opsList.find((op) => op.trampoline !== 0n && hash_contains_ip(rec.ip, op.funcHash)) ?? null;
+  return opsWalk(k).find((op) => hash_contains_ip(rec.ip, op.funcHash)) ?? null;
 }
 
 /** ftrace_find_tramp_ops_curr: removed ops first (by old hash), skip ADDING, MODIFYING by old hash. */
 function ftrace_find_tramp_ops_curr(k: Kernel, rec: DynFtrace): FtraceOps | null {
   const r = k.removedOps;
-  if (r !== null && r.trampoline !== 0n && r.oldHash !== null && hash_contains_ip(rec.ip, r.oldHash)) return r;
+  if (r !== null && r.oldHash !== null && hash_contains_ip(rec.ip, r.oldHash)) return r;
   for (const op of k.opsList) {
     if (op.trampoline === 0n || hasFlag(op.flags, FTRACE_OPS_FL.ADDING)) continue;
     const modifying = hasFlag(op.flags, FTRACE_OPS_FL.MODIFYING);
@@ -99,7 +99,7 @@ function ftrace_find_tramp_ops_curr(k: Kernel, rec: DynFtrace): FtraceOps | null
   return null;
 }
 
-/** ftrace_kill: ftrace is disabled for good after a bug; sites stay as they are. */
+/** ftrace_kill: ftrace_disabled and !ftrace_enabled for good after a bug; sites stay as they are. */
 export function ftrace_kill(k: Kernel): void {
   k.disabled = true;
 }
@@ -124,6 +124,7 @@ export function __ftrace_hash_rec_update(k: Kernel, ops: FtraceOps, inc: boolean
     let f = rec.flags;
     if (inc) {
       f = (f + 1) >>> 0;
+      rec.flags = f;
       if (recCount(f) === FTRACE_REF_MAX) {
         ftraceWarnOn(k, `ftrace: ref count of ${rec.fn} hit FTRACE_REF_MAX`);
         return false;
@@ -259,6 +260,7 @@ function ftrace_update_record(rec: DynFtrace, enable: boolean): UpdateKind {
 
 /** ftrace_replace_code: every record, stopping at the first failure (ftrace_bug kills ftrace). */
 export function ftrace_replace_code(k: Kernel, enable: boolean): void {
+  if (k.disabled) return;
   for (const rec of k.recs) {
     if (skip_record(rec)) continue;
     const failed = __ftrace_replace_code(k, rec, enable);
@@ -289,6 +291,11 @@ function __ftrace_hash_update_ipmodify(k: Kernel, ops: FtraceOps, oldHash: IpSet
   if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return 0;
   if (!hasFlag(ops.flags, FTRACE_OPS_FL.IPMODIFY | FTRACE_OPS_FL.DIRECT)) return 0;
   const isIpmodify = hasFlag(ops.flags, FTRACE_OPS_FL.IPMODIFY);
+  const isDirect = hasFlag(ops.flags, FTRACE_OPS_FL.DIRECT);
+  if (isIpmodify && isDirect) {
+    warn(k, `__ftrace_hash_update_ipmodify: ${ops.name} is both IPMODIFY and DIRECT`);
+    return 0;
+  }
   if (oldHash === null || newHash === null) return -ERRNO.EINVAL;
   const changed: DynFtrace[] = [];
   for (const rec of k.recs) {
@@ -302,6 +309,7 @@ function __ftrace_hash_update_ipmodify(k: Kernel, ops: FtraceOps, oldHash: IpSet
           for (const r of changed) r.flags = setFlag(r.flags, FTRACE_FL.IPMODIFY, !hasFlag(r.flags, FTRACE_FL.IPMODIFY));
           return -ERRNO.EBUSY;
         }
+        if (!updateTarget && hasFlag(rec.flags, FTRACE_FL.DIRECT)) ftraceWarnOn(k, `__ftrace_hash_update_ipmodify: ${rec.fn} already has a direct call`);
         // A direct ops meeting an IPMODIFY ops needs ops->ops_func to agree; the model's ops have none.
         return -ERRNO.EBUSY;
       } else if (isIpmodify) {
@@ -340,14 +348,43 @@ function __register_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
   if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS_IF_SUPPORTED)) ops.flags |= FTRACE_OPS_FL.SAVE_REGS;
   if (!ops.coreData) ops.flags |= FTRACE_OPS_FL.DYNAMIC;
   k.opsList = [ops, ...k.opsList];
+  update_ftrace_function(k);
   return 0;
 }
 
-/** __unregister_ftrace_function: unlink from ftrace_ops_list; -1 if it was not there. */
+/** __unregister_ftrace_function: -EBUSY (with a warning) unless enabled; -1 (-EPERM) if not on the list. */
 function __unregister_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) {
+    warn(k, `__unregister_ftrace_function: ${ops.name} is not enabled`);
+    return -ERRNO.EBUSY;
+  }
   if (!k.opsList.includes(ops)) return -ERRNO.EPERM;
   k.opsList = k.opsList.filter((o) => o !== ops);
+  update_ftrace_function(k);
   return 0;
+}
+
+/**
+ * update_ftrace_function: the global trace function, which CALL_OPS never calls but whose change adds
+ * FTRACE_UPDATE_TRACE_FUNC to a command (and so decides whether ftrace_shutdown runs its checks).
+ */
+function update_ftrace_function(k: Kernel): void {
+  const only = k.opsList.length === 1 ? k.opsList[0] : undefined;
+  k.ftraceTraceFunction =
+    k.opsList.length === 0
+      ? "ftrace_stub"
+      : only === undefined || hasFlag(only.flags, FTRACE_OPS_FL.DYNAMIC | FTRACE_OPS_FL.RCU)
+        ? "ftrace_ops_list_func"
+        : ftrace_ops_get_func_is_func(only)
+          ? `${only.name}.func`
+          : "ftrace_ops_assist_func";
+}
+
+/** The saved_ftrace_func comparison: true (and remember the new one) if the trace function changed. */
+function traceFuncChanged(k: Kernel): boolean {
+  const changed = k.savedFtraceFunc !== k.ftraceTraceFunction;
+  k.savedFtraceFunc = k.ftraceTraceFunction;
+  return changed;
 }
 
 /** ftrace_startup */
@@ -358,11 +395,20 @@ export function ftrace_startup(k: Kernel, ops: FtraceOps): Ret {
   ops.flags |= FTRACE_OPS_FL.ENABLED | FTRACE_OPS_FL.ADDING;
   const ipm = ftrace_hash_ipmodify_enable(k, ops);
   if (ipm < 0) {
+    // Roll back: unlink and clear ENABLED (ADDING stays set, as written).
     __unregister_ftrace_function(k, ops);
-    ops.flags &= ~(FTRACE_OPS_FL.ENABLED | FTRACE_OPS_FL.ADDING);
+    ops.flags &= ~FTRACE_OPS_FL.ENABLED;
     return ipm;
   }
-  if (__ftrace_hash_rec_update(k, ops, true)) ftrace_run_update_code(k);
+  const updateCalls = __ftrace_hash_rec_update(k, ops, true);
+  // ftrace_startup_enable
+  traceFuncChanged(k);
+  if (updateCalls && !k.disabled) ftrace_run_update_code(k);
+  if (k.disabled) {
+    // ftrace broke while patching: only unlink the ops, leaving its flags and the counts as they are.
+    __unregister_ftrace_function(k, ops);
+    return -ERRNO.ENODEV;
+  }
   ops.flags &= ~FTRACE_OPS_FL.ADDING;
   return 0;
 }
@@ -373,19 +419,19 @@ export function ftrace_shutdown(k: Kernel, ops: FtraceOps): Ret {
   const ret = __unregister_ftrace_function(k, ops);
   if (ret !== 0) return ret;
   ftrace_hash_ipmodify_disable(k, ops);
-  const update = __ftrace_hash_rec_update(k, ops, false);
+  const updateCalls = __ftrace_hash_rec_update(k, ops, false);
   ops.flags &= ~FTRACE_OPS_FL.ENABLED;
-  if (update) {
+  const traceFunc = traceFuncChanged(k);
+  if ((updateCalls || traceFunc) && !k.disabled) {
     ops.flags |= FTRACE_OPS_FL.REMOVING;
     k.removedOps = ops;
     ops.oldHash = { ...ops.funcHash };
-    ftrace_run_update_code(k);
+    if (updateCalls) ftrace_run_update_code(k);
     if (k.opsList.length === 0) {
+      // With no ops left, every record must be back to its sticky bits (FTRACE_WARN_ON_ONCE kills ftrace).
       for (const rec of k.recs) {
-        if ((rec.flags & ~FTRACE_NOCLEAR_FLAGS) >>> 0 !== 0) {
-          warn(k, `ftrace_shutdown: ${rec.fn} still has flags ${toHex(BigInt(rec.flags))} with no ops registered`);
-          break;
-        }
+        if ((rec.flags & ~FTRACE_NOCLEAR_FLAGS) >>> 0 !== 0)
+          ftraceWarnOn(k, `ftrace_shutdown: ${rec.fn} still has flags ${formatRecFlags(rec.flags)} with no ops registered`);
       }
     }
     ops.oldHash = null;
@@ -410,13 +456,17 @@ function register_ftrace_function_nolock(k: Kernel, ops: FtraceOps): Ret {
   return ftrace_startup(k, ops);
 }
 
+/** ops_references_ip: an enabled ops that traces ip (both hashes empty means every function). */
+function ops_references_ip(ops: FtraceOps, ip: bigint): boolean {
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return false;
+  return hash_contains_ip(ip, ops.funcHash);
+}
+
 /** prepare_direct_functions_for_ipmodify: an IPMODIFY ops may not join an enabled direct ops without ops_func. */
 function prepare_direct_functions_for_ipmodify(k: Kernel, ops: FtraceOps): Ret {
   if (!hasFlag(ops.flags, FTRACE_OPS_FL.IPMODIFY)) return 0;
   for (const ip of ops.funcHash.filter) {
-    const clash = k.opsList.some(
-      (op) => hasFlag(op.flags, FTRACE_OPS_FL.DIRECT) && hasFlag(op.flags, FTRACE_OPS_FL.ENABLED) && op.funcHash.filter.has(ip),
-    );
+    const clash = k.opsList.some((op) => hasFlag(op.flags, FTRACE_OPS_FL.DIRECT) && ops_references_ip(op, ip));
     if (clash) return -ERRNO.EBUSY;
   }
   return 0;
@@ -452,7 +502,8 @@ function ftrace_hash_move_and_update_ops(k: Kernel, ops: FtraceOps, which: "filt
   __ftrace_hash_rec_update(k, ops, false);
   ops.funcHash[which] = ips;
   __ftrace_hash_rec_update(k, ops, true);
-  if (hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) {
+  // ftrace_ops_update_code: nothing to patch once ftrace_kill has cleared ftrace_enabled.
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED) && !k.disabled) {
     // ftrace_run_modify_code
     ops.flags |= FTRACE_OPS_FL.MODIFYING;
     ops.oldHash = oldHash;
@@ -465,15 +516,15 @@ function ftrace_hash_move_and_update_ops(k: Kernel, ops: FtraceOps, which: "filt
 
 /** ftrace_set_filter(ops, ..., reset=1) with the given functions; empty means every function. */
 export function ftrace_set_filter(k: Kernel, ops: FtraceOps, ips: Iterable<bigint>): Ret {
-  if (k.disabled) return -ERRNO.ENODEV;
   ftrace_ops_init(ops);
+  if (k.disabled) return -ERRNO.ENODEV;
   return ftrace_hash_move_and_update_ops(k, ops, "filter", ipSetOf(ips));
 }
 
 /** ftrace_set_notrace(ops, ..., reset=1) */
 export function ftrace_set_notrace(k: Kernel, ops: FtraceOps, ips: Iterable<bigint>): Ret {
-  if (k.disabled) return -ERRNO.ENODEV;
   ftrace_ops_init(ops);
+  if (k.disabled) return -ERRNO.ENODEV;
   return ftrace_hash_move_and_update_ops(k, ops, "notrace", ipSetOf(ips));
 }
 
@@ -524,12 +575,18 @@ export function unregister_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint
   remove_direct_functions_hash(k, filter, addr);
   setOpsFunc(k, ops, 0n);
   ops.trampoline = 0n;
-  if (freeFilters) {
-    // ftrace_free_filter empties the hashes in place.
-    ops.funcHash.filter = EMPTY;
-    ops.funcHash.notrace = EMPTY;
-  }
+  if (freeFilters) ftrace_free_filter(k, ops);
   return err;
+}
+
+/** ftrace_free_filter: empty both hashes in place, unless the ops is still enabled (then only warn). */
+function ftrace_free_filter(k: Kernel, ops: FtraceOps): void {
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) {
+    warn(k, `ftrace_free_filter: ${ops.name} is still enabled`);
+    return;
+  }
+  ops.funcHash.filter = EMPTY;
+  ops.funcHash.notrace = EMPTY;
 }
 
 /** modify_ftrace_direct(ops, addr) and __modify_ftrace_direct's temporary-ops sequence. */

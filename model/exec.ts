@@ -4,7 +4,7 @@
 // addresses. Stands for a CPU executing the kernel text; the observations are what properties judge.
 
 import { match } from "ts-pattern";
-import { ftrace_ops_test } from "./core.ts";
+import { ftrace_kill, ftrace_ops_test } from "./core.ts";
 import { FTRACE_OPS_FL, hasFlag } from "./flags.ts";
 import { decode, disasm, toHex, type Insn } from "./insn.ts";
 import type { FtraceOps, HostFn, Kernel } from "./kernel.ts";
@@ -322,7 +322,9 @@ function runHost(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: Reco
         if (!ftrace_ops_test(o, ip)) continue;
         const func = k.mem.read64(o.addr + BigInt(FTRACE_OPS_FUNC));
         if (func === 0n) {
+          // FTRACE_WARN_ON(!op->func): warn, kill ftrace, stop the walk.
           rec.violations.push(`ftrace_ops_list_func: ${o.name} has a NULL func`);
+          ftrace_kill(k);
           return;
         }
         const problem = callCallback(k, func, ip, pip, o.addr, fregs, rec);

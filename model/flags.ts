@@ -21,6 +21,7 @@ export const FTRACE_OPS_FL = {
   PERMANENT: 1 << 16,
   DIRECT: 1 << 17,
   SUBOP: 1 << 18,
+  GRAPH: 1 << 19,
 } as const;
 export type OpsFlagName = keyof typeof FTRACE_OPS_FL;
 

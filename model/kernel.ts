@@ -108,6 +108,9 @@ export interface Kernel {
   removedOps: FtraceOps | null;
   /** ftrace_disabled: set by ftrace_kill after a ftrace_bug. */
   disabled: boolean;
+  /** ftrace_trace_function and saved_ftrace_func, by name (bookkeeping only under CALL_OPS). */
+  ftraceTraceFunction: string;
+  savedFtraceFunc: string;
   readonly hosts: Map<bigint, HostFn>;
   readonly symbols: Map<bigint, string>;
   /** Code regions for symbolizing addresses inside them: [start, end, name, the address name stands for]. */

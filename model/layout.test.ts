@@ -1,0 +1,146 @@
+// Tests for the CALL_OPS patch-site layout (-fpatchable-function-entry=4,2): ftrace_call_adjust turning the
+// compiler's recorded address (the first pre-function NOP, func-8) into rec->ip, the literal address as
+// ftrace_rec_set_ops computes it (ALIGN_DOWN(rec->ip - 12, 8)) and as ftrace_caller recovers it from LR, and
+// the layout checks validateLayout makes before a kernel can be booted.
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  AARCH64_INSN_SIZE,
+  DEFAULT_KERNEL,
+  LayoutError,
+  ftrace_call_adjust,
+  literalAddr,
+  literalFromLr,
+  patchSite,
+  validateLayout,
+  type Layout,
+} from "./layout.ts";
+import { F_ADDR, G_ADDR, M_ADDR, MOD_TEXT, T_NEAR, fn, layout, module, tramp } from "./testkit.ts";
+
+function layoutError(f: () => unknown): LayoutError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof LayoutError) return e;
+    throw new Error(`expected LayoutError, got ${String(e)}`);
+  }
+  throw new Error("expected LayoutError, nothing thrown");
+}
+
+describe("ftrace_call_adjust", () => {
+  it("moves the recorded first pre-function NOP (func-8) onto the BL slot at func+4 without BTI", () => {
+    expect(ftrace_call_adjust(F_ADDR - 8n, false)).toBe(F_ADDR + 4n);
+  });
+
+  it("skips the BTI C at the symbol: rec->ip = func+8", () => {
+    expect(ftrace_call_adjust(F_ADDR - 8n, true)).toBe(F_ADDR + 8n);
+  });
+
+  it("adds 12 or 16 bytes, i.e. 2 pre-function insns, the optional BTI, and the MOV slot", () => {
+    expect(ftrace_call_adjust(0x1000n, false) - 0x1000n).toBe(3n * AARCH64_INSN_SIZE);
+    expect(ftrace_call_adjust(0x1000n, true) - 0x1000n).toBe(4n * AARCH64_INSN_SIZE);
+  });
+
+  it("refuses a recorded address that is 4- but not 8-byte aligned (the literal slot would be misaligned)", () => {
+    const e = layoutError(() => ftrace_call_adjust(F_ADDR - 4n, false));
+    expect(e.message).toMatch(/misaligned patch-site/);
+    expect(() => ftrace_call_adjust(F_ADDR - 4n, true)).toThrow(LayoutError);
+    expect(() => ftrace_call_adjust(F_ADDR - 6n, false)).toThrow(LayoutError);
+  });
+});
+
+describe("literal address", () => {
+  for (const bti of [false, true]) {
+    const tag = bti ? "with BTI" : "without BTI";
+
+    it(`literalAddr(rec->ip) is func-8 ${tag}`, () => {
+      const ip = ftrace_call_adjust(F_ADDR - 8n, bti);
+      expect(literalAddr(ip)).toBe(F_ADDR - 8n);
+    });
+
+    it(`ftrace_caller's (LR & ~7) - 16 with LR = rec->ip+4 finds the same literal ${tag}`, () => {
+      const ip = ftrace_call_adjust(F_ADDR - 8n, bti);
+      expect(literalFromLr(ip + 4n)).toBe(literalAddr(ip));
+      expect(literalFromLr(ip + 4n)).toBe(F_ADDR - 8n);
+    });
+
+    it(`patchSite places literal, MOV slot, BL slot and body consistently ${tag}`, () => {
+      const s = patchSite(fn("f", F_ADDR, { bti }));
+      expect(s.literal).toBe(F_ADDR - 8n);
+      expect(s.ip).toBe(F_ADDR + (bti ? 8n : 4n));
+      expect(s.movInsn).toBe(s.ip - 4n);
+      expect(s.body).toBe(s.ip + 4n);
+      expect(s.ip - s.literal).toBe(bti ? 16n : 12n);
+    });
+  }
+
+  it("property: for every 8-byte aligned function, both ways of finding the literal agree and give func-8", () => {
+    const prop = fc.property(fc.bigInt({ min: 2n, max: (1n << 61n) - 1n }), fc.boolean(), (q, bti) => {
+      const func = q * 8n;
+      const ip = ftrace_call_adjust(func - 8n, bti);
+      const lit = literalAddr(ip);
+      return lit === func - 8n && literalFromLr(ip + 4n) === lit && lit % 8n === 0n;
+    });
+    fc.assert(prop, { seed: 7, numRuns: 500 });
+  });
+});
+
+describe("validateLayout", () => {
+  const base = (over: Partial<Layout>): Layout => ({ ...layout(), ...over });
+
+  it("accepts the default test layout", () => {
+    expect(() => validateLayout(layout())).not.toThrow();
+  });
+
+  it("rejects a function symbol that is not 8-byte aligned", () => {
+    const e = layoutError(() => validateLayout(base({ functions: [fn("f", F_ADDR + 4n)] })));
+    expect(e.message).toMatch(/function f: symbol 0x[0-9a-f]+ is not 8-byte aligned/);
+  });
+
+  it("rejects a kernel function outside kernel text", () => {
+    const outside = DEFAULT_KERNEL.text + DEFAULT_KERNEL.textSize + 0x1000n;
+    const e = layoutError(() => validateLayout(base({ functions: [fn("f", outside)] })));
+    expect(e.message).toMatch(/function f: .* is outside kernel text/);
+    const below = layoutError(() => validateLayout(base({ functions: [fn("f", DEFAULT_KERNEL.text - 0x1000n)] })));
+    expect(below.message).toMatch(/outside kernel text/);
+  });
+
+  it("rejects a module function outside its module's text", () => {
+    const e = layoutError(() => validateLayout(base({ functions: [fn("m", MOD_TEXT + 0x400000n, { module: "m1" })] })));
+    expect(e.message).toMatch(/function m: .* is outside module m1's text/);
+    // A module function placed in kernel text is also outside the module.
+    expect(() => validateLayout(base({ functions: [fn("m", F_ADDR, { module: "m1" })] }))).toThrow(LayoutError);
+  });
+
+  it("rejects a function naming an unknown module", () => {
+    const e = layoutError(() => validateLayout(base({ functions: [fn("m", M_ADDR, { module: "nope" })] })));
+    expect(e.message).toMatch(/function m: unknown module "nope"/);
+  });
+
+  it("rejects overlapping functions (each spans its literal, entry and BL slot)", () => {
+    const e = layoutError(() => validateLayout(base({ functions: [fn("f", F_ADDR), fn("g", F_ADDR + 16n)] })));
+    expect(e.message).toMatch(/g at 0x[0-9a-f]+ overlaps f/);
+    // 24 bytes apart is the closest two sites can be.
+    expect(() => validateLayout(base({ functions: [fn("f", F_ADDR), fn("g", F_ADDR + 24n)] }))).not.toThrow();
+  });
+
+  it("rejects a function overlapping a trampoline or ftrace_caller", () => {
+    expect(() => validateLayout(base({ trampolines: [tramp("T1", F_ADDR)] }))).toThrow(/overlaps/);
+    expect(() => validateLayout(base({ functions: [fn("f", DEFAULT_KERNEL.ftrace_caller + 0x10n)] }))).toThrow(/overlaps/);
+  });
+
+  it("rejects duplicate names, also across functions, trampolines and modules", () => {
+    const twoF = layoutError(() => validateLayout(base({ functions: [fn("f", F_ADDR), fn("f", G_ADDR)] })));
+    expect(twoF.message).toMatch(/duplicate name "f" \(function\)/);
+    const fnTramp = layoutError(() => validateLayout(base({ functions: [fn("f", F_ADDR)], trampolines: [tramp("f", T_NEAR)] })));
+    expect(fnTramp.message).toMatch(/duplicate name "f" \(trampoline\)/);
+    const modFn = layoutError(() => validateLayout(base({ modules: [module("f", MOD_TEXT, null)], functions: [fn("f", F_ADDR)] })));
+    expect(modFn.message).toMatch(/duplicate name "f" \(function\)/);
+  });
+
+  it("rejects a module whose text is not page aligned and a misaligned PLT", () => {
+    expect(() => validateLayout(base({ modules: [module("m1", MOD_TEXT + 8n, null)], functions: [] }))).toThrow(/not page aligned/);
+    expect(() => validateLayout(base({ modules: [module("m1", MOD_TEXT, MOD_TEXT + 0x1004n)], functions: [] }))).toThrow(/PLT .* is not 8-byte aligned/);
+  });
+});
