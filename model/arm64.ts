@@ -9,6 +9,7 @@ import { InsnError, MOV_X9_X30_WORD, NOP_WORD, encode, genBranch, reachableByBl,
 import type { ArchHooks, DynFtrace, FtraceOps, Kernel } from "./kernel.ts";
 import { warn } from "./kernel.ts";
 import { literalAddr, moduleTextAt } from "./layout.ts";
+import { mutated } from "./mutants.ts";
 
 /** AARCH64_BREAK_FAULT: what aarch64_insn_gen_branch_imm returns for an unencodable branch. */
 export const AARCH64_BREAK_FAULT = 0xd4202000;
@@ -26,8 +27,9 @@ export function aarch64_insn_gen_branch_imm(k: Kernel, pc: bigint, addr: bigint,
   }
 }
 
-/** reachable_by_bl */
-export function reachable_by_bl(addr: bigint, pc: bigint): boolean {
+/** reachable_by_bl: offset in [-SZ_128M, SZ_128M). */
+export function reachable_by_bl(k: Kernel, addr: bigint, pc: bigint): boolean {
+  if (mutated(k.design, "bl-range-off-by-4")) return reachableByBl(pc, addr) || reachableByBl(pc + 4n, addr);
   return reachableByBl(pc, addr);
 }
 
@@ -80,8 +82,8 @@ export function ftrace_find_callable_addr(k: Kernel, rec: DynFtrace, addr: bigin
   const pc = rec.ip;
   let target = addr;
   // An unreachable custom trampoline is reached through ftrace_caller and ops->direct_call.
-  if (target !== FTRACE_ADDR(k) && !reachable_by_bl(target, pc)) target = FTRACE_ADDR(k);
-  if (reachable_by_bl(target, pc)) return target;
+  if (target !== FTRACE_ADDR(k) && (!reachable_by_bl(k, target, pc) || mutated(k.design, "always-via-caller"))) target = FTRACE_ADDR(k);
+  if (reachable_by_bl(k, target, pc)) return target;
   const mod = moduleTextAt(k.layout, pc);
   if (mod === undefined) {
     warn(k, `ftrace_find_callable_addr: ${rec.fn} at ${toHex(pc)} cannot reach ${toHex(target)} and is not in a module`);
@@ -96,7 +98,7 @@ export function ftrace_find_callable_addr(k: Kernel, rec: DynFtrace, addr: bigin
 
 /** ftrace_make_call: literal first, then NOP -> BL. */
 export function ftrace_make_call(k: Kernel, rec: DynFtrace, addr: bigint): Ret {
-  const ret = ftrace_rec_update_ops(k, rec);
+  const ret = mutated(k.design, "skip-literal-update") ? 0 : ftrace_rec_update_ops(k, rec);
   if (ret !== 0) return ret;
   const target = k.design.arch.ftrace_find_callable_addr(k, rec, addr);
   if (target === null) return -ERRNO.EINVAL;

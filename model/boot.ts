@@ -114,7 +114,7 @@ export function boot(layout: Layout, design: Design): Kernel {
   for (const ops of [k.listOps, k.nopOps, k.listEnd, k.tmpOps]) publishOps(k, ops);
 
   addHost(k, "caller+0x4", { kind: "caller_return" }, ks.callerReturn);
-  place(k, "ftrace_caller", ks.ftrace_caller, design.ftraceCaller({ fregs: design.fregs }));
+  place(k, "ftrace_caller", ks.ftrace_caller, design.ftraceCaller({ fregs: design.fregs, mutations: design.mutations }));
   if (design.directCalls) place(k, "ftrace_stub_direct_tramp", ks.ftrace_stub_direct_tramp, design.stubDirectTramp);
   for (const m of layout.modules) if (m.plt !== null) place(k, `${m.name}.ftrace_plt`, m.plt, modulePlt(ks.ftrace_caller));
   for (const t of layout.trampolines) {

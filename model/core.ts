@@ -9,6 +9,7 @@ import { FTRACE_FL, FTRACE_NOCLEAR_FLAGS, FTRACE_OPS_FL, FTRACE_REF_MAX, formatR
 import { toHex } from "./insn.ts";
 import type { DynFtrace, FtraceOps, FuncHash, IpSet, Kernel } from "./kernel.ts";
 import { warn } from "./kernel.ts";
+import { mutated } from "./mutants.ts";
 import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC } from "./structs.ts";
 
 const EMPTY: IpSet = new Set<bigint>();
@@ -201,7 +202,8 @@ export function ftrace_find_rec_direct(k: Kernel, ip: bigint): bigint {
 
 /** ftrace_get_addr_new: where the site should branch, from the wanted bits. */
 export function ftrace_get_addr_new(k: Kernel, rec: DynFtrace): bigint {
-  if (hasFlag(rec.flags, FTRACE_FL.DIRECT) && recCount(rec.flags) === 1) {
+  const anyCount = mutated(k.design, "direct-addr-despite-count");
+  if (hasFlag(rec.flags, FTRACE_FL.DIRECT) && (recCount(rec.flags) === 1 || anyCount)) {
     const addr = ftrace_find_rec_direct(k, rec.ip);
     if (addr !== 0n) return addr;
     warn(k, `ftrace_get_addr_new: ${rec.fn} wants a direct call but has no direct_functions entry`);
@@ -238,8 +240,10 @@ export function ftrace_get_addr_curr(k: Kernel, rec: DynFtrace): bigint {
 /** __ftrace_replace_code: decide and call the arch hook for one record. */
 export function __ftrace_replace_code(k: Kernel, rec: DynFtrace, enable: boolean): Ret {
   const newAddr = ftrace_get_addr_new(k, rec);
-  const oldAddr = ftrace_get_addr_curr(k, rec);
+  const lateCurr = mutated(k.design, "curr-after-update");
+  let oldAddr = lateCurr ? 0n : ftrace_get_addr_curr(k, rec);
   const what = ftrace_update_record(rec, enable);
+  if (lateCurr) oldAddr = ftrace_get_addr_curr(k, rec);
   const arch = k.design.arch;
   switch (what) {
     case "IGNORE":

@@ -5,6 +5,7 @@
 
 import type { Listing } from "./asm.ts";
 import type { TrampolineConsts } from "./kernel.ts";
+import type { MutantName } from "./mutants.ts";
 import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC, ftraceCallerFrame, type FtraceRegsLayout } from "./structs.ts";
 
 /** `[sp, #off]` or `[sp]` for offset 0. */
@@ -71,9 +72,10 @@ export function upstreamFtraceCaller(c: TrampolineConsts): Listing {
   const r = c.fregs;
   if (r.direct_tramp === null) throw new Error("upstream ftrace_caller needs a direct_tramp slot");
   const frame = ftraceCallerFrame(r);
+  const m = (name: MutantName): boolean => c.mutations.has(name);
   return [
     "bti c",
-    ...LOAD_LITERAL,
+    ...(m("literal-no-align") ? ["ldr x11, [x30, #-16]"] : LOAD_LITERAL),
     `ldr x17, [x11, #${FTRACE_OPS_DIRECT_CALL}]`,
     "cbnz x17, ftrace_caller_direct",
     ...saveCallRestore(r),
@@ -84,11 +86,11 @@ export function upstreamFtraceCaller(c: TrampolineConsts): Listing {
     `add sp, sp, #${frame}`,
     "ret x9",
     "ftrace_caller_direct_late:",
-    `ldr x9, ${at(r.lr)}`,
+    ...(m("late-exit-keeps-x9") ? [] : [`ldr x9, ${at(r.lr)}`]),
     `ldr x30, ${at(r.pc)}`,
     `add sp, sp, #${frame}`,
     "ftrace_caller_direct:",
-    "br x17",
+    m("ret-instead-of-br") ? "ret x17" : "br x17",
   ];
 }
 

@@ -76,6 +76,7 @@ export interface ArchHooks {
 /** Addresses the trampoline listings refer to, resolved at boot. */
 export interface TrampolineConsts {
   readonly fregs: FtraceRegsLayout;
+  readonly mutations: ReadonlySet<string>;
 }
 
 /** A spec variant: the design under test. */
@@ -89,6 +90,8 @@ export interface Design {
   readonly arch: ArchHooks;
   /** Whether DYNAMIC_FTRACE_WITH_DIRECT_CALLS is built in. */
   readonly directCalls: boolean;
+  /** Mutation switches (model/mutants.ts) in force; empty for a real design. */
+  readonly mutations: ReadonlySet<string>;
 }
 
 export interface Kernel {

@@ -150,7 +150,7 @@ export function validateLayout(layout: Layout): void {
   }
   for (const t of layout.trampolines) {
     claim(t.name, "trampoline");
-    if (t.addr % 8n !== 0n) throw new LayoutError(`trampoline ${t.name}: ${toHex(t.addr)} is not 8-byte aligned`);
+    if (t.addr % 4n !== 0n) throw new LayoutError(`trampoline ${t.name}: ${toHex(t.addr)} is not 4-byte aligned`);
     spans.push({ name: t.name, lo: t.addr, hi: t.addr + TRAMPOLINE_SPAN });
   }
   const k = layout.kernel;

@@ -16,7 +16,7 @@ import {
 } from "./core.ts";
 import { ERRNO, errName, type Ret } from "./errno.ts";
 import { callFunction, type CallObservation, type Path } from "./exec.ts";
-import { FTRACE_OPS_FL, USER_OPS_FLAGS, formatRecFlags } from "./flags.ts";
+import { FTRACE_OPS_FL, USER_OPS_FLAGS, formatRecFlags, hasFlag } from "./flags.ts";
 import { InsnError, decode, disasm, toHex } from "./insn.ts";
 import type { FtraceOps, Kernel, KernelEvent, OpsKind } from "./kernel.ts";
 import { symbolize } from "./kernel.ts";
@@ -307,7 +307,11 @@ export function applyApi(k: Kernel, st: Exclude<Step, { do: "call" }>): Ret {
       const ops = opsByName(k, st.ops, "ordinary");
       const r = setHashes(k, ops, st.filter, st.notrace);
       if (r !== 0) return r;
-      for (const f of st.flags) ops.flags |= FTRACE_OPS_FL[f];
+      // The caller's own flag bits are what the step says; a live ops keeps its flags (registering it fails).
+      if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) {
+        for (const f of USER_OPS_FLAGS) ops.flags &= ~FTRACE_OPS_FL[f];
+        for (const f of st.flags) ops.flags |= FTRACE_OPS_FL[f];
+      }
       return register_ftrace_function(k, ops);
     }
     case "unregister_ftrace_function":

@@ -14,4 +14,5 @@ export const upstream: Design = {
   stubDirectTramp: STUB_DIRECT_TRAMP,
   arch: UPSTREAM_ARCH,
   directCalls: true,
+  mutations: new Set(),
 };

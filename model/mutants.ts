@@ -1,0 +1,42 @@
+// Deliberately broken designs: each mutant is a named switch over a variant, flipping one behaviour of the model
+// (an arch hook, a line of ftrace_caller, a core decision). Every property must kill at least one of them; the
+// gate and the benchmark use them by name. The switches are read where the behaviour lives (arm64.ts, entry.ts,
+// core.ts, exec.ts), so the mutated code sits next to the code it breaks.
+
+import type { Design } from "./kernel.ts";
+
+export const MUTANTS = {
+  "skip-literal-update": "ftrace_make_call patches NOP -> BL without first writing the literal (ftrace_rec_update_ops skipped)",
+  "drop-notrace": "the list func's ftrace_ops_test ignores the notrace hash",
+  "always-via-caller": "ftrace_find_callable_addr sends every custom trampoline through ftrace_caller, even within BL range",
+  "bl-range-off-by-4": "reachable_by_bl accepts an offset of exactly +128 MiB (offset <= SZ_128M)",
+  "curr-after-update": "__ftrace_replace_code computes the current address after ftrace_update_record changed the flags",
+  "late-exit-keeps-x9": "ftrace_caller's late direct exit does not reload x9 from fregs->lr",
+  "fregs-size-120": "struct ftrace_regs grows to 120 bytes (a slot appended after pc), so ftrace_caller reserves 152",
+  "ret-instead-of-br": "ftrace_caller leaves for the direct trampoline with RET X17 instead of BR X17",
+  "literal-no-align": "ftrace_caller loads the literal from x30 - 16 without aligning x30 down to 8 first",
+  "direct-addr-despite-count": "ftrace_get_addr_new picks the direct trampoline whenever DIRECT is set, even when other ops share the record",
+} as const;
+
+export type MutantName = keyof typeof MUTANTS;
+export const MUTANT_NAMES = Object.keys(MUTANTS) as MutantName[];
+
+export function isMutant(name: string): name is MutantName {
+  return Object.hasOwn(MUTANTS, name);
+}
+
+/** Whether the design under test carries a mutation switch. */
+export function mutated(d: Design, m: MutantName): boolean {
+  return d.mutations.has(m);
+}
+
+/** The design with one mutation switched on; named `variant+mutant`. */
+export function withMutant(d: Design, m: MutantName): Design {
+  return {
+    ...d,
+    name: `${d.name}+${m}`,
+    description: `${d.description}, mutated: ${MUTANTS[m]}`,
+    mutations: new Set([...d.mutations, m]),
+    fregs: m === "fregs-size-120" ? { ...d.fregs, size: d.fregs.size + 8 } : d.fregs,
+  };
+}
