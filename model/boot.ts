@@ -16,12 +16,22 @@ export class BootError extends Error {}
 
 const CTEXT_SLOT = 0x10n;
 
+/** Assembled listings, by text, address and the symbols they may refer to: boots repeat the same few. */
+const ASSEMBLED = new Map<string, ReturnType<typeof assemble>>();
+const ASSEMBLED_MAX = 4096;
+
 function place(k: Kernel, name: string, base: bigint, listing: Listing): void {
   const externals = (sym: string): bigint | undefined => {
     for (const [addr, s] of k.symbols) if (s === sym) return addr;
     return undefined;
   };
-  const out = assemble(listing, base, externals);
+  const key = `${base}|${k.layout.kernel.ftrace_caller}|${listing.join(";")}`;
+  let out = ASSEMBLED.get(key);
+  if (out === undefined) {
+    out = assemble(listing, base, externals);
+    if (ASSEMBLED.size >= ASSEMBLED_MAX) ASSEMBLED.clear();
+    ASSEMBLED.set(key, out);
+  }
   out.words.forEach((w, i) => k.mem.write32(base + BigInt(i) * 4n, w));
   k.symbols.set(base, name);
   for (const [label, addr] of out.labels) if (addr !== base) k.symbols.set(addr, label);
