@@ -91,7 +91,7 @@ describe("ftrace_make_call", () => {
     expect(s.mov).toBe(MOV_X9_X30_WORD);
     expect(w).toEqual([
       { kind: "write", what: "literal", fn: "f", addr: literalAddr(r.ip), old: KS.ftrace_nop_ops, new: KS.ftrace_list_ops },
-      { kind: "write", what: "insn", fn: "f", addr: r.ip, old: BigInt(NOP_WORD), new: BigInt(blFrom(k, "f", FTRACE_CALLER)) },
+      { kind: "write", what: "insn", fn: "f", addr: r.ip, old: BigInt(NOP_WORD), new: BigInt(blFrom(k, "f", FTRACE_CALLER)), meant: FTRACE_CALLER },
     ]);
   });
 
@@ -195,7 +195,7 @@ describe("ftrace_modify_call", () => {
     expect(siteWords(k, "f").insn).toBe(blFrom(k, "f", T_NEAR));
     expect(w).toEqual([
       { kind: "write", what: "literal", fn: "f", addr: literalAddr(r.ip), old: KS.ftrace_list_ops, new: KS.ftrace_list_ops },
-      { kind: "write", what: "insn", fn: "f", addr: r.ip, old: BigInt(blFrom(k, "f", FTRACE_CALLER)), new: BigInt(blFrom(k, "f", T_NEAR)) },
+      { kind: "write", what: "insn", fn: "f", addr: r.ip, old: BigInt(blFrom(k, "f", FTRACE_CALLER)), new: BigInt(blFrom(k, "f", T_NEAR)), meant: T_NEAR },
     ]);
   });
 

@@ -38,7 +38,7 @@ function recOwner(k: Kernel, rec: DynFtrace): string {
 }
 
 /** ftrace_modify_code: validated single-instruction patch (aarch64_insn_patch_text_nosync). */
-export function ftrace_modify_code(k: Kernel, rec: DynFtrace, pc: bigint, old: number, nw: number, validate: boolean): Ret {
+export function ftrace_modify_code(k: Kernel, rec: DynFtrace, pc: bigint, old: number, nw: number, validate: boolean, meant?: bigint): Ret {
   if (validate) {
     if (!k.mem.has(pc)) return -ERRNO.EFAULT;
     const replaced = k.mem.read32(pc);
@@ -49,7 +49,7 @@ export function ftrace_modify_code(k: Kernel, rec: DynFtrace, pc: bigint, old: n
   }
   const before = k.mem.read32(pc);
   k.mem.write32(pc, nw);
-  k.events.push({ kind: "write", what: "insn", fn: recOwner(k, rec), addr: pc, old: BigInt(before), new: BigInt(nw >>> 0) });
+  k.events.push({ kind: "write", what: "insn", fn: recOwner(k, rec), addr: pc, old: BigInt(before), new: BigInt(nw >>> 0), ...(meant !== undefined ? { meant } : {}) });
   return 0;
 }
 
@@ -102,7 +102,7 @@ export function ftrace_make_call(k: Kernel, rec: DynFtrace, addr: bigint): Ret {
   if (ret !== 0) return ret;
   const target = k.design.arch.ftrace_find_callable_addr(k, rec, addr);
   if (target === null) return -ERRNO.EINVAL;
-  return ftrace_modify_code(k, rec, rec.ip, NOP_WORD, aarch64_insn_gen_branch_imm(k, rec.ip, target, true), true);
+  return ftrace_modify_code(k, rec, rec.ip, NOP_WORD, aarch64_insn_gen_branch_imm(k, rec.ip, target, true), true, target);
 }
 
 /** ftrace_modify_call: literal first, then BL old -> BL new (also when only the ops changed). */
@@ -115,7 +115,7 @@ export function ftrace_modify_call(k: Kernel, rec: DynFtrace, oldAddr: bigint, a
   if (to === null) return -ERRNO.EINVAL;
   const old = aarch64_insn_gen_branch_imm(k, rec.ip, from, true);
   const nw = aarch64_insn_gen_branch_imm(k, rec.ip, to, true);
-  return ftrace_modify_code(k, rec, rec.ip, old, nw, true);
+  return ftrace_modify_code(k, rec, rec.ip, old, nw, true, to);
 }
 
 /** ftrace_make_nop: literal := ftrace_nop_ops first, then BL -> NOP. */

@@ -80,7 +80,7 @@ for (const bti of [false, true]) {
       regOrdinary(k, "A", ["f"]);
       const obs = callFunction(k, "f");
       expect(pathOf(obs)).toEqual({ path: "caller-ops", handlers: ["A"], tramp: null });
-      expect(obs.handlers).toEqual([{ ops: "A", ip: ipOf(k, "f"), parentIp: defaultSetup(k).lr, op: "A" }]);
+      expect(obs.handlers).toMatchObject([{ ops: "A", ip: ipOf(k, "f"), parentIp: defaultSetup(k).lr, op: "A" }]);
       expectClean(k, obs, "f");
     });
 
@@ -93,7 +93,7 @@ for (const bti of [false, true]) {
       expect(pathOf(obs)).toEqual({ path: "caller-list", handlers: ["B", "A"], tramp: null });
       const ip = ipOf(k, "f");
       const lr = defaultSetup(k).lr;
-      expect(obs.handlers).toEqual([
+      expect(obs.handlers).toMatchObject([
         { ops: "B", ip, parentIp: lr, op: "B" },
         { ops: "A", ip, parentIp: lr, op: "A" },
       ]);

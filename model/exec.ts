@@ -29,6 +29,8 @@ export interface HandlerCall {
   readonly parentIp: bigint;
   /** The ops pointer the callback received, by name. */
   readonly op: string;
+  /** Position among the call's handler, trampoline and body events. */
+  readonly seq: number;
 }
 
 export interface TrampEntry {
@@ -36,6 +38,7 @@ export interface TrampEntry {
   readonly regs: RegSnapshot;
   /** The instruction that branched there. */
   readonly via: string;
+  readonly seq: number;
 }
 
 export interface BranchEvent {
@@ -66,7 +69,7 @@ export interface CallObservation {
   readonly handlers: ReadonlyArray<HandlerCall>;
   readonly tramps: ReadonlyArray<TrampEntry>;
   /** Times each body ran (normally only fn's). */
-  readonly bodies: ReadonlyArray<{ readonly fn: string; readonly regs: RegSnapshot; readonly calleeSaved: ReadonlyArray<bigint> }>;
+  readonly bodies: ReadonlyArray<{ readonly fn: string; readonly regs: RegSnapshot; readonly calleeSaved: ReadonlyArray<bigint>; readonly seq: number }>;
   readonly returned: boolean;
   readonly returnTarget: bigint | null;
   readonly final: RegSnapshot | null;
@@ -111,7 +114,7 @@ interface Cpu {
 interface Recorder {
   handlers: HandlerCall[];
   tramps: TrampEntry[];
-  bodies: Array<{ fn: string; regs: RegSnapshot; calleeSaved: bigint[] }>;
+  bodies: Array<{ fn: string; regs: RegSnapshot; calleeSaved: bigint[]; seq: number }>;
   branches: BranchEvent[];
   boundaries: Boundary[];
   trace: TraceLine[];
@@ -119,6 +122,7 @@ interface Recorder {
   siteTarget: bigint | null;
   opCalled: bigint | null;
   lastBranch: string;
+  seq: number;
 }
 
 const wrap = (v: bigint): bigint => v & U64_MASK;
@@ -367,12 +371,12 @@ function runHost(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: Reco
   const [ip = 0n, pip = 0n, op = 0n, fregs = 0n] = args;
   switch (host.kind) {
     case "ops_func":
-      rec.handlers.push({ ops: host.ops, ip, parentIp: pip, op: name(k, op) });
+      rec.handlers.push({ ops: host.ops, ip, parentIp: pip, op: name(k, op), seq: rec.seq++ });
       return;
     case "call_direct_funcs": {
       // call_direct_funcs: READ_ONCE(ops->direct_call), then arch_ftrace_set_direct_caller.
       const ops = opsAt(k, op);
-      rec.handlers.push({ ops: ops?.name ?? name(k, op), ip, parentIp: pip, op: name(k, op) });
+      rec.handlers.push({ ops: ops?.name ?? name(k, op), ip, parentIp: pip, op: name(k, op), seq: rec.seq++ });
       const addr = k.mem.read64(op + BigInt(FTRACE_OPS_DIRECT_CALL));
       if (addr !== 0n) k.design.arch.arch_ftrace_set_direct_caller(k, fregs, addr);
       return;
@@ -400,7 +404,7 @@ function runHost(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: Reco
     case "caller_return":
       return;
     case "body":
-      if (cpu !== null) rec.bodies.push({ fn: host.fn, regs: snap(cpu), calleeSaved: cpu.x.slice(19, 29) });
+      if (cpu !== null) rec.bodies.push({ fn: host.fn, regs: snap(cpu), calleeSaved: cpu.x.slice(19, 29), seq: rec.seq++ });
       return;
     default:
       unreachable(host);
@@ -463,7 +467,7 @@ function poisonStack(k: Kernel, sp: bigint): void {
  */
 export function runUntil(k: Kernel, pc: bigint, regs: { x: ReadonlyArray<bigint>; sp: bigint }, stop: (insn: Insn) => boolean, maxSteps = 64): { x: ReadonlyArray<bigint>; sp: bigint; fault: string | null } {
   const cpu: Cpu = { x: [...regs.x], sp: regs.sp, pc, rs: [] };
-  const rec: Recorder = { handlers: [], tramps: [], bodies: [], branches: [], boundaries: [], trace: [], violations: [], siteTarget: null, opCalled: null, lastBranch: "" };
+  const rec: Recorder = { handlers: [], tramps: [], bodies: [], branches: [], boundaries: [], trace: [], violations: [], siteTarget: null, opCalled: null, lastBranch: "", seq: 0 };
   for (let i = 0; i < maxSteps; i++) {
     if (!k.mem.has(cpu.pc) || k.hosts.has(cpu.pc)) return { x: cpu.x, sp: cpu.sp, fault: `left the code at ${name(k, cpu.pc)}` };
     const insn = decodeCached(k.mem.read32(cpu.pc));
@@ -497,6 +501,7 @@ export function callFunction(k: Kernel, fn: string, setup: CallSetup = defaultSe
     siteTarget: null,
     opCalled: null,
     lastBranch: `bl ${fn}`,
+    seq: 0,
   };
   const tramps = trampolineAddrs(k);
   const calleeSaved = (): bigint[] => [...cpu.x.slice(19, 29)];
@@ -512,7 +517,7 @@ export function callFunction(k: Kernel, fn: string, setup: CallSetup = defaultSe
     const trampName = tramps.get(pc);
     if (trampName !== undefined) {
       const regs = snap(cpu);
-      rec.tramps.push({ tramp: trampName, regs, via: rec.lastBranch });
+      rec.tramps.push({ tramp: trampName, regs, via: rec.lastBranch, seq: rec.seq++ });
       rec.violations.push(...checkHandoff(`entry of ${trampName}`, regs, { x: setup.args, x9: setup.lr, x30: drec.ip + 4n, sp: setup.sp }, k));
     }
     const host = k.hosts.get(pc);

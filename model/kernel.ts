@@ -58,7 +58,16 @@ export type HostFn =
 
 /** What a step did to the kernel, in order: the raw material for site tables and for interleavings. */
 export type KernelEvent =
-  | { readonly kind: "write"; readonly what: "literal" | "insn"; readonly fn: string; readonly addr: bigint; readonly old: bigint; readonly new: bigint }
+  | {
+      readonly kind: "write";
+      readonly what: "literal" | "insn";
+      readonly fn: string;
+      readonly addr: bigint;
+      readonly old: bigint;
+      readonly new: bigint;
+      /** For a BL: the target the arch code meant it to reach. */
+      readonly meant?: bigint;
+    }
   | { readonly kind: "warn"; readonly message: string }
   | { readonly kind: "bug"; readonly message: string }
   | { readonly kind: "sync"; readonly what: "synchronize_rcu_tasks_rude" | "synchronize_rcu_tasks" };

@@ -1,6 +1,8 @@
-// The registry of spec variants, selected by name in scenarios, the CLI and tests.
+// The registry of spec variants, selected by name in scenarios, the CLI and tests. A name may carry mutation
+// switches after a '+', e.g. "upstream+skip-literal-update", so a mutant's counterexample replays by name.
 
 import type { Design } from "../kernel.ts";
+import { isMutant, withMutant } from "../mutants.ts";
 import { upstream } from "./upstream.ts";
 
 export const VARIANTS: ReadonlyMap<string, Design> = new Map([[upstream.name, upstream]]);
@@ -8,5 +10,11 @@ export const VARIANTS: ReadonlyMap<string, Design> = new Map([[upstream.name, up
 export const VARIANT_NAMES: ReadonlyArray<string> = [...VARIANTS.keys()];
 
 export function variantByName(name: string): Design | undefined {
-  return VARIANTS.get(name);
+  const [base = "", ...mutations] = name.split("+");
+  let d = VARIANTS.get(base);
+  for (const m of mutations) {
+    if (d === undefined || !isMutant(m)) return undefined;
+    d = withMutant(d, m);
+  }
+  return d;
 }

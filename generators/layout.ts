@@ -1,0 +1,172 @@
+// fast-check arbitraries for the world a run happens in: 1-6 functions in kernel text and in up to two modules
+// (near the kernel, or far enough to need the module's ftrace PLT), with and without BTI C, and 1-4 direct
+// trampolines biased to the BL-range edges around each function (-128 MiB, -128 MiB +/- 4, +128 MiB - 4,
+// +128 MiB), far away, inside module text, or ordinary. Values come out in scenario-file form.
+
+import fc from "fast-check";
+import { toHex } from "../model/insn.ts";
+import { DEFAULT_KERNEL, DEFAULT_MODULE_TEXT_SIZE, validateLayout, type Layout } from "../model/layout.ts";
+
+export const KERNEL_TEXT = DEFAULT_KERNEL.text;
+const MiB = 0x100000n;
+const SZ_128M = 128n * MiB;
+
+/** Where a module's text may sit: two near the kernel (ftrace_caller in BL range), two far (PLT needed). */
+export const MODULE_BASES = {
+  near: [KERNEL_TEXT - 64n * MiB, KERNEL_TEXT - 96n * MiB],
+  far: [0xffff800080000000n, 0xffff800090000000n],
+} as const;
+
+export const FUNCTION_NAMES = ["f", "g", "h", "p", "q", "r"] as const;
+
+export interface ModuleSpec {
+  readonly name: string;
+  readonly text: string;
+  readonly plt: true;
+}
+export interface FunctionSpec {
+  readonly name: string;
+  readonly addr: string;
+  readonly module?: string;
+  readonly bti: boolean;
+}
+export interface TrampolineSpec {
+  readonly name: string;
+  readonly addr: string;
+}
+export interface LayoutSpec {
+  readonly config: { readonly bti: boolean };
+  readonly modules: ReadonlyArray<ModuleSpec>;
+  readonly functions: ReadonlyArray<FunctionSpec>;
+  readonly trampolines: ReadonlyArray<TrampolineSpec>;
+}
+
+/** Offsets from a function's rec->ip at which a trampoline tests the BL range. */
+export const EDGE_OFFSETS = {
+  "-128M-4": -SZ_128M - 4n,
+  "-128M": -SZ_128M,
+  "-128M+4": -SZ_128M + 4n,
+  "+128M-4": SZ_128M - 4n,
+  "+128M": SZ_128M,
+} as const;
+export type EdgeName = keyof typeof EDGE_OFFSETS;
+export type TrampolineClass = EdgeName | "far" | "module-text" | "ordinary";
+export const TRAMPOLINE_CLASSES: ReadonlyArray<TrampolineClass> = [...(Object.keys(EDGE_OFFSETS) as EdgeName[]), "far", "module-text", "ordinary"];
+
+type TrampolineChoice = { readonly cls: TrampolineClass; readonly fn: number; readonly n: number };
+
+const moduleArb = fc.record({ far: fc.boolean() });
+const functionArb = fc.record({ region: fc.nat({ max: 2 }), slot: fc.nat({ max: 4000 }), bti: fc.boolean() });
+const trampolineArb: fc.Arbitrary<TrampolineChoice> = fc.record({
+  cls: fc.oneof(
+    { weight: 5, arbitrary: fc.constantFrom<TrampolineClass>(...(Object.keys(EDGE_OFFSETS) as EdgeName[])) },
+    { weight: 2, arbitrary: fc.constant<TrampolineClass>("far") },
+    { weight: 1, arbitrary: fc.constant<TrampolineClass>("module-text") },
+    { weight: 2, arbitrary: fc.constant<TrampolineClass>("ordinary") },
+  ),
+  fn: fc.nat({ max: 5 }),
+  n: fc.nat({ max: 7 }),
+});
+
+/** rec->ip of a function (BL after MOV, after an optional BTI C). */
+function ipOf(f: FunctionSpec): bigint {
+  return BigInt(f.addr) + (f.bti ? 8n : 4n);
+}
+
+function toLayout(s: LayoutSpec): Layout {
+  return {
+    bti: s.config.bti,
+    kernel: DEFAULT_KERNEL,
+    modules: s.modules.map((m) => ({ name: m.name, text: BigInt(m.text), textSize: DEFAULT_MODULE_TEXT_SIZE, plt: BigInt(m.text) + DEFAULT_MODULE_TEXT_SIZE })),
+    functions: s.functions.map((f) => ({ name: f.name, addr: BigInt(f.addr), module: f.module ?? null, bti: f.bti })),
+    trampolines: s.trampolines.map((t) => ({ name: t.name, addr: BigInt(t.addr) })),
+  };
+}
+
+function fits(s: LayoutSpec): boolean {
+  try {
+    validateLayout(toLayout(s));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function build(
+  bti: boolean,
+  mods: ReadonlyArray<{ far: boolean }>,
+  fns: ReadonlyArray<{ region: number; slot: number; bti: boolean }>,
+  tramps: ReadonlyArray<TrampolineChoice>,
+): LayoutSpec {
+  const modules: ModuleSpec[] = mods.map((m, i) => ({ name: `m${i + 1}`, text: toHex((m.far ? MODULE_BASES.far : MODULE_BASES.near)[i]!), plt: true }));
+  const used = new Set<string>();
+  const functions: FunctionSpec[] = [];
+  for (const f of fns) {
+    const region = f.region === 0 || modules.length === 0 ? 0 : ((f.region - 1) % modules.length) + 1;
+    const key = `${region}:${f.slot}`;
+    if (used.has(key)) continue;
+    used.add(key);
+    const name = FUNCTION_NAMES[functions.length]!;
+    if (region === 0) {
+      // The upper half of kernel text; the lower half holds ftrace_caller and the model's C helpers.
+      functions.push({ name, addr: toHex(KERNEL_TEXT + 0x1000000n + BigInt(f.slot) * 0x1000n), bti: f.bti });
+    } else {
+      const m = modules[region - 1]!;
+      functions.push({ name, addr: toHex(BigInt(m.text) + 0x1000n + BigInt(f.slot % 400) * 0x200n), module: m.name, bti: f.bti });
+    }
+  }
+  let spec: LayoutSpec = { config: { bti }, modules, functions, trampolines: [] };
+  for (const t of tramps) {
+    const addr = trampolineAddr(spec, t);
+    const name = `T${spec.trampolines.length + 1}`;
+    const next: LayoutSpec = { ...spec, trampolines: [...spec.trampolines, { name, addr: toHex(addr) }] };
+    if (fits(next)) spec = next;
+  }
+  validateLayout(toLayout(spec));
+  return spec;
+}
+
+function trampolineAddr(s: LayoutSpec, t: TrampolineChoice): bigint {
+  const f = s.functions[t.fn % s.functions.length]!;
+  const n = BigInt(t.n);
+  switch (t.cls) {
+    case "far":
+      return 0xffff8000c0000000n + n * 0x1000n;
+    case "module-text": {
+      const m = s.modules[t.n % Math.max(1, s.modules.length)];
+      if (m !== undefined) return BigInt(m.text) + 0x100000n + n * 0x400n;
+      return KERNEL_TEXT + 0x2100000n + n * 0x400n;
+    }
+    case "ordinary":
+      return KERNEL_TEXT + 0x2100000n + n * 0x400n;
+    default:
+      return ipOf(f) + EDGE_OFFSETS[t.cls];
+  }
+}
+
+/** A layout in scenario form; always valid (trampolines that would overlap something are left out). */
+export const layoutArb: fc.Arbitrary<LayoutSpec> = fc
+  .tuple(
+    fc.boolean(),
+    fc.array(moduleArb, { maxLength: 2 }),
+    fc.array(functionArb, { minLength: 1, maxLength: 6 }),
+    fc.array(trampolineArb, { minLength: 1, maxLength: 4 }),
+  )
+  .map(([bti, mods, fns, tramps]) => build(bti, mods, fns, tramps));
+
+/** Which classes a trampoline address falls in, judged from the final layout (not from how it was drawn). */
+export function classify(s: LayoutSpec, addr: bigint): TrampolineClass[] {
+  const out = new Set<TrampolineClass>();
+  for (const f of s.functions) {
+    const d = addr - ipOf(f);
+    for (const [name, off] of Object.entries(EDGE_OFFSETS) as Array<[EdgeName, bigint]>) if (d === off) out.add(name);
+  }
+  if (s.modules.some((m) => addr >= BigInt(m.text) && addr < BigInt(m.text) + DEFAULT_MODULE_TEXT_SIZE)) out.add("module-text");
+  const reachable = s.functions.some((f) => {
+    const d = addr - ipOf(f);
+    return d >= -SZ_128M && d < SZ_128M;
+  });
+  if (!reachable) out.add("far");
+  if (out.size === 0) out.add("ordinary");
+  return [...out];
+}

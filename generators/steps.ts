@@ -1,0 +1,106 @@
+// fast-check arbitraries for what kernel users do: register and unregister ordinary ops (filter subsets with the
+// empty "every function" filter, notrace subsets, SAVE_REGS, RECURSION/RCU callbacks that need the assist
+// wrapper), change a live filter, register/unregister/modify direct ops, and call functions. Intents are drawn
+// freely and then normalised against a record of what is registered, so that any shrink of the intent list is
+// still a well-formed sequence and the counterexample is a short, readable scenario.
+
+import fc from "fast-check";
+import type { UserOpsFlag } from "../model/flags.ts";
+import type { Step } from "../model/scenario.ts";
+
+export const ORDINARY_OPS = ["A", "B", "C"] as const;
+export const DIRECT_OPS = ["D", "E"] as const;
+
+/** A function set drawn as indices; empty means every function (often drawn on purpose). */
+const fnSet = fc.oneof({ weight: 1, arbitrary: fc.constant<number[]>([]) }, { weight: 3, arbitrary: fc.uniqueArray(fc.nat({ max: 5 }), { minLength: 1, maxLength: 3 }) });
+const notraceSet = fc.oneof({ weight: 3, arbitrary: fc.constant<number[]>([]) }, { weight: 1, arbitrary: fc.uniqueArray(fc.nat({ max: 5 }), { minLength: 1, maxLength: 2 }) });
+const flagSet: fc.Arbitrary<UserOpsFlag[]> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant<UserOpsFlag[]>([]) },
+  { weight: 1, arbitrary: fc.constant<UserOpsFlag[]>(["SAVE_REGS_IF_SUPPORTED"]) },
+  { weight: 1, arbitrary: fc.constant<UserOpsFlag[]>(["SAVE_REGS"]) },
+  { weight: 1, arbitrary: fc.constant<UserOpsFlag[]>(["RECURSION"]) },
+  { weight: 1, arbitrary: fc.constant<UserOpsFlag[]>(["RCU"]) },
+);
+
+export type Intent =
+  | { readonly kind: "register"; readonly ops: number; readonly filter: number[]; readonly notrace: number[]; readonly flags: UserOpsFlag[] }
+  | { readonly kind: "unregister"; readonly ops: number }
+  | { readonly kind: "set_filter"; readonly ops: number; readonly filter: number[] }
+  | { readonly kind: "register_direct"; readonly ops: number; readonly filter: number[]; readonly tramp: number }
+  | { readonly kind: "unregister_direct"; readonly ops: number }
+  | { readonly kind: "modify_direct"; readonly ops: number; readonly tramp: number }
+  | { readonly kind: "call"; readonly fn: number };
+
+const opsIdx = fc.nat({ max: ORDINARY_OPS.length - 1 });
+const directIdx = fc.nat({ max: DIRECT_OPS.length - 1 });
+const trampIdx = fc.nat({ max: 4 });
+
+export const intentArb: fc.Arbitrary<Intent> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("register" as const), ops: opsIdx, filter: fnSet, notrace: notraceSet, flags: flagSet }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("unregister" as const), ops: opsIdx }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("set_filter" as const), ops: opsIdx, filter: fnSet }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("register_direct" as const), ops: directIdx, filter: fnSet, tramp: trampIdx }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("unregister_direct" as const), ops: directIdx }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("modify_direct" as const), ops: directIdx, tramp: trampIdx }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("call" as const), fn: fc.nat({ max: 5 }) }) },
+);
+
+export const intentsArb = fc.array(intentArb, { minLength: 1, maxLength: 12 });
+
+/**
+ * Turn intents into scenario steps for a layout with these functions and trampolines. Registering an ops that is
+ * already registered is dropped: the step would first change the live ops' filter (as a caller doing
+ * ftrace_set_filter then register would), which is API misuse rather than a design question. Everything else,
+ * including unregistering what is not registered, stays and must give the kernel's error code.
+ */
+export function normalise(intents: ReadonlyArray<Intent>, functions: ReadonlyArray<string>, trampolines: ReadonlyArray<string>): Step[] {
+  const live = new Set<string>();
+  const fnNames = (ix: ReadonlyArray<number>): string[] => [...new Set(ix.map((i) => functions[i % functions.length]!))];
+  const trampName = (i: number): string => (trampolines.length === 0 ? "ftrace_stub_direct_tramp" : (trampolines[i % (trampolines.length + 1)] ?? "ftrace_stub_direct_tramp"));
+  const steps: Step[] = [];
+  for (const it of intents) {
+    switch (it.kind) {
+      case "register": {
+        const ops = ORDINARY_OPS[it.ops]!;
+        if (live.has(ops)) continue;
+        const flags = it.flags;
+        steps.push({ do: "register_ftrace_function", ops, filter: fnNames(it.filter), notrace: fnNames(it.notrace), flags });
+        // SAVE_REGS alone is refused on arm64; the ops stays unregistered.
+        if (!(flags.includes("SAVE_REGS") && !flags.includes("SAVE_REGS_IF_SUPPORTED"))) live.add(ops);
+        break;
+      }
+      case "unregister": {
+        const ops = ORDINARY_OPS[it.ops]!;
+        steps.push({ do: "unregister_ftrace_function", ops });
+        live.delete(ops);
+        break;
+      }
+      case "set_filter":
+        steps.push({ do: "ftrace_set_filter", ops: ORDINARY_OPS[it.ops]!, filter: fnNames(it.filter) });
+        break;
+      case "register_direct": {
+        const ops = DIRECT_OPS[it.ops]!;
+        if (live.has(ops)) continue;
+        const filter = fnNames(it.filter);
+        steps.push({ do: "register_ftrace_direct", ops, filter, addr: trampName(it.tramp) });
+        // Whether it registers depends on -EINVAL/-EBUSY; track it as live only when it certainly did not fail
+        // for an empty filter. A failed -EBUSY leaves it unregistered, and a later register is then kept.
+        if (filter.length > 0) live.add(ops);
+        break;
+      }
+      case "unregister_direct": {
+        const ops = DIRECT_OPS[it.ops]!;
+        steps.push({ do: "unregister_ftrace_direct", ops, free_filters: true });
+        live.delete(ops);
+        break;
+      }
+      case "modify_direct":
+        steps.push({ do: "modify_ftrace_direct", ops: DIRECT_OPS[it.ops]!, addr: trampName(it.tramp) });
+        break;
+      case "call":
+        steps.push({ do: "call", fn: functions[it.fn % functions.length]! });
+        break;
+    }
+  }
+  return steps;
+}

@@ -1,0 +1,30 @@
+// All properties, in the order the README and the check table list them.
+
+import { blRange } from "./bl-range.ts";
+import { branchHygiene } from "./branch-hygiene.ts";
+import { exactHandlers } from "./exact-handlers.ts";
+import { literalDiscovery } from "./literal-discovery.ts";
+import { literalValid } from "./literal-valid.ts";
+import { modifyValidates } from "./modify-validates.ts";
+import { pathSelection } from "./path-selection.ts";
+import type { Property } from "./property.ts";
+import { referenceAgreement } from "./reference-agreement.ts";
+import { stackAligned } from "./stack-aligned.ts";
+import { trampolineContract } from "./trampoline-contract.ts";
+
+export const PROPERTIES: ReadonlyArray<Property> = [
+  literalValid,
+  exactHandlers,
+  pathSelection,
+  blRange,
+  modifyValidates,
+  trampolineContract,
+  stackAligned,
+  branchHygiene,
+  literalDiscovery,
+  referenceAgreement,
+];
+
+export function propertyByName(name: string): Property | undefined {
+  return PROPERTIES.find((p) => p.name === name);
+}

@@ -1,0 +1,31 @@
+// literal-discovery: ftrace_caller finds each site's literal from LR alone, with and without BTI C.
+
+import { runUntil } from "../model/exec.ts";
+import { toHex } from "../model/insn.ts";
+import type { Kernel } from "../model/kernel.ts";
+import { literalAddr, literalFromLr } from "../model/layout.ts";
+import type { Property } from "./property.ts";
+
+/** Run ftrace_caller from its entry as the site's BL would, until it has loaded x11; compare with the literal. */
+function discovers(k: Kernel): string | null {
+  for (const rec of k.recs) {
+    const lr = rec.ip + 4n;
+    if (literalFromLr(lr) !== literalAddr(rec.ip)) return `${rec.fn}: (x30 & ~7) - 16 = ${toHex(literalFromLr(lr))}, literal is at ${toHex(literalAddr(rec.ip))}`;
+    const x = Array.from({ length: 31 }, () => 0n);
+    x[30] = lr;
+    const out = runUntil(k, k.layout.kernel.ftrace_caller, { x, sp: k.layout.kernel.stackTop }, (i) => (i.kind === "ldr_imm" || i.kind === "ldur") && i.rt === 11);
+    const want = k.mem.read64(literalAddr(rec.ip));
+    if (out.fault !== null) return `${rec.fn}: ftrace_caller faulted loading the literal: ${out.fault}`;
+    if (out.x[11] !== want) return `${rec.fn}${k.layout.functions.find((f) => f.name === rec.fn)?.bti === true ? " (BTI C)" : ""}: ftrace_caller loaded x11 = ${toHex(out.x[11] ?? 0n)}, the literal holds ${toHex(want)}`;
+  }
+  return null;
+}
+
+export const literalDiscovery: Property = {
+  name: "literal-discovery",
+  says: "For both patch-site layouts (with and without BTI C) and every aligned placement, ftrace_caller's (x30 & ~7) - 16 finds the literal and loads the ops it holds.",
+  guards: "ftrace_call_adjust's layout (literal at ALIGN_DOWN(rec->ip - 12, 8)) and the literal load at the start of ftrace_caller",
+  needsCalls: false,
+  atBoot: discovers,
+  check: ({ k, result }) => (result.do === "call" ? null : discovers(k)),
+};

@@ -1,0 +1,28 @@
+// path-selection: each patch-site is in the state SPEC.md §7's three cases prescribe for the ops that trace it.
+
+import { decode, disasm } from "../model/insn.ts";
+import type { Property } from "./property.ts";
+import { expected } from "./reference.ts";
+import { siteState, symbolOr } from "./sites.ts";
+
+export const pathSelection: Property = {
+  name: "path-selection",
+  says: "Each site's literal and BL target match the seed's three cases: NOP when untraced; BL to a lone direct ops' trampoline when in range, else ftrace_caller (or the module PLT) with the direct ops as literal; the single ops or ftrace_list_ops with ftrace_caller otherwise.",
+  guards: "ftrace_get_addr_new, ftrace_find_callable_addr (BL range, module PLT), arm64_rec_get_ops",
+  needsCalls: false,
+  check: ({ k, ref }) => {
+    for (const rec of k.recs) {
+      const want = expected(ref, rec.fn);
+      const s = siteState(k, rec);
+      const lit = s.ops?.name ?? symbolOr(k, s.literal);
+      if (lit !== want.literal) return `${rec.fn}: literal is ${lit}, expected ${want.literal} (${want.path})`;
+      const insn = disasm(decode(s.word), rec.ip, (a) => k.symbols.get(a));
+      if (want.target.kind === "nop") {
+        if (!s.isNop) return `${rec.fn}: site is "${insn}", expected nop (untraced)`;
+      } else if (s.blTarget !== want.target.to) {
+        return `${rec.fn}: site is "${insn}", expected bl ${want.target.what} (${want.path})`;
+      }
+    }
+    return null;
+  },
+};

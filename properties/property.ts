@@ -1,0 +1,134 @@
+// What a property is and how one is run: a named invariant checked after every step of a generated run against
+// the model (and, where it needs one, the reference), with fast-check doing the generating and the shrinking.
+// A failure comes back as a scenario file (../shared/SCENARIO.md with a `counterexample` block) that
+// `dispatch-spec run` replays.
+
+import fc from "fast-check";
+import { boot } from "../model/boot.ts";
+import { callFunction, type CallObservation } from "../model/exec.ts";
+import type { Design, Kernel } from "../model/kernel.ts";
+import { runStep, scenarioLayout, type Scenario, type Step, type StepResult } from "../model/scenario.ts";
+import { runArb } from "../generators/run.ts";
+import { applyRef, initRef, type RefState } from "./reference.ts";
+
+export interface CallCheck {
+  readonly fn: string;
+  readonly obs: CallObservation;
+}
+
+/** Everything a property may look at after one step. */
+export interface StepContext {
+  readonly k: Kernel;
+  readonly ref: RefState;
+  /** 0-based index of the step just run. */
+  readonly index: number;
+  readonly step: Step;
+  readonly result: StepResult;
+  /** The return code the reference expects for an API step (null for a call). */
+  readonly expectedRet: 0 | string | null;
+  /** Calls to judge: the step's own call, or (for properties that need them) a call of every function. */
+  readonly calls: ReadonlyArray<CallCheck>;
+}
+
+export interface Property {
+  readonly name: string;
+  /** What it says, in one sentence. */
+  readonly says: string;
+  /** The kernel behaviour it guards. */
+  readonly guards: string;
+  /** Whether to call every function after each API step (costly; only for properties about dispatch). */
+  readonly needsCalls: boolean;
+  /** Checked once after boot, before any step (e.g. a layout fact of the design). */
+  readonly atBoot?: (k: Kernel) => string | null;
+  /** A violation message, or null if the property holds after this step. */
+  readonly check: (ctx: StepContext) => string | null;
+}
+
+export interface Failure {
+  /** Index of the step after which the property failed (-1: at boot). */
+  readonly index: number;
+  readonly message: string;
+  /** The function whose call showed the failure, when it was an implicit call after an API step. */
+  readonly fn: string | null;
+}
+
+/** Run one scenario on a design and return the first violation of the property, if any. */
+export function checkRun(p: Property, s: Scenario, design: Design): Failure | null {
+  const k = boot(scenarioLayout(s), design);
+  const atBoot = p.atBoot?.(k) ?? null;
+  if (atBoot !== null) return { index: -1, message: atBoot, fn: null };
+  const ref = initRef(s);
+  for (let index = 0; index < s.steps.length; index++) {
+    const step = s.steps[index]!;
+    const expectedRet = applyRef(ref, step);
+    const result = runStep(k, step, index);
+    const calls: CallCheck[] =
+      result.do === "call" ? [{ fn: result.fn, obs: result.obs }] : p.needsCalls ? k.layout.functions.map((f) => ({ fn: f.name, obs: callFunction(k, f.name) })) : [];
+    const ctx: StepContext = { k, ref, index, step, result, expectedRet, calls };
+    for (const c of calls.length > 0 ? calls : [null]) {
+      const message = p.check(c === null ? ctx : { ...ctx, calls: [c] });
+      if (message !== null) return { index, message, fn: result.do === "call" || c === null ? null : c.fn };
+    }
+  }
+  return null;
+}
+
+export class PropertyViolation extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+}
+
+export interface RunOptions {
+  readonly seed: number;
+  readonly numRuns: number;
+  readonly path?: string;
+}
+
+export interface Outcome {
+  readonly property: string;
+  readonly variant: string;
+  readonly runs: number;
+  readonly ok: boolean;
+  readonly seed: number;
+  readonly ms: number;
+  /** On failure: fast-check's replay path, the shrunk scenario (truncated at the failure) and the message. */
+  readonly path?: string;
+  readonly counterexample?: Scenario;
+  readonly message?: string;
+  /** An exception that is not a property violation (a bug in the suite or the model). */
+  readonly error?: string;
+}
+
+/** The counterexample as a scenario file: the steps up to the failure, plus the implicit call that showed it. */
+export function counterexampleScenario(s: Scenario, f: Failure, meta: { property: string; variant: string; seed: number; path: string }): Scenario {
+  const steps: Step[] = s.steps.slice(0, f.index + 1);
+  if (f.fn !== null) steps.push({ do: "call", fn: f.fn });
+  return { ...s, variant: meta.variant, steps, counterexample: { property: meta.property, variant: meta.variant, seed: meta.seed, path: meta.path, message: f.message } };
+}
+
+/** Check a property on a design over generated runs; shrinks a failure to a short scenario. */
+export function runProperty(p: Property, design: Design, opts: RunOptions): Outcome {
+  const started = performance.now();
+  const prop = fc.property(runArb(design.name), (s) => {
+    const f = checkRun(p, s, design);
+    if (f !== null) throw new PropertyViolation(f);
+  });
+  const details = fc.check(prop, { seed: opts.seed, numRuns: opts.numRuns, ...(opts.path !== undefined ? { path: opts.path } : {}) });
+  const ms = performance.now() - started;
+  const base = { property: p.name, variant: design.name, runs: details.numRuns, seed: opts.seed, ms };
+  if (!details.failed) return { ...base, ok: true };
+  const s = details.counterexample?.[0];
+  const err = details.errorInstance;
+  if (s === undefined || !(err instanceof PropertyViolation)) {
+    return { ...base, ok: false, path: details.counterexamplePath ?? "", error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+  }
+  const path = details.counterexamplePath ?? "";
+  return {
+    ...base,
+    ok: false,
+    path,
+    message: err.failure.message,
+    counterexample: counterexampleScenario(s, err.failure, { property: p.name, variant: design.name, seed: opts.seed, path }),
+  };
+}

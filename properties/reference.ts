@@ -1,0 +1,259 @@
+// The reference: a small, independent statement of what the ftrace API and the arm64 design promise, written
+// from SPEC.md and the kernel's documented behaviour rather than from the model. It knows only the registered
+// ops (filters, notrace, flags, trampolines) and the layout, never rec->flags or memory; properties compare the
+// model against it. Its rules for return codes follow kernel/trace/ftrace.c's documented errors.
+
+import type { Path } from "../model/exec.ts";
+import type { UserOpsFlag } from "../model/flags.ts";
+import type { Scenario, Step } from "../model/scenario.ts";
+
+export type RefKind = "ordinary" | "direct";
+
+export interface RefOps {
+  readonly name: string;
+  readonly kind: RefKind;
+  filter: ReadonlySet<string>;
+  notrace: ReadonlySet<string>;
+  flags: ReadonlySet<UserOpsFlag>;
+  /** The direct trampoline (direct ops). */
+  tramp: bigint | null;
+  registered: boolean;
+}
+
+export interface RefFunction {
+  readonly name: string;
+  readonly addr: bigint;
+  readonly ip: bigint;
+  readonly module: string | null;
+}
+
+export interface RefState {
+  readonly functions: ReadonlyArray<RefFunction>;
+  readonly modules: ReadonlyMap<string, { text: bigint; size: bigint; plt: bigint | null }>;
+  readonly trampolines: ReadonlyMap<bigint, string>;
+  readonly ftraceCaller: bigint;
+  readonly ops: Map<string, RefOps>;
+  /** Registered ops, newest first. */
+  order: string[];
+  /** Which functions have a direct caller, and where (the kernel's direct_functions). */
+  readonly entries: Map<string, bigint>;
+  /**
+   * Per function, whether the last ops to enter or leave it can be called without the assist wrapper. The kernel
+   * as written decides CALL_OPS (a lone ops called straight from the literal) on that ops, not on the one left.
+   */
+  readonly lastMoverCallable: Map<string, boolean>;
+}
+
+const SZ_128M = 1n << 27n;
+const TWO64 = 1n << 64n;
+
+/** A BL at `from` can reach `to`: signed distance in [-128 MiB, +128 MiB). */
+export function blReaches(from: bigint, to: bigint): boolean {
+  let d = to - from;
+  if (d >= TWO64 / 2n) d -= TWO64;
+  if (d < -TWO64 / 2n) d += TWO64;
+  return d >= -SZ_128M && d < SZ_128M;
+}
+
+const DEFAULT_FTRACE_CALLER = 0xffff800008002000n;
+const DEFAULT_STUB_TRAMP = 0xffff800008002400n;
+const DEFAULT_MODULE_SIZE = 0x200000n;
+
+export function initRef(s: Scenario): RefState {
+  const bti = s.config.bti;
+  const modules = new Map(
+    s.modules.map((m) => {
+      const text = BigInt(m.text);
+      const size = m.size === undefined ? DEFAULT_MODULE_SIZE : BigInt(m.size);
+      return [m.name, { text, size, plt: m.plt === false ? null : m.plt === true ? text + size : BigInt(m.plt) }] as const;
+    }),
+  );
+  const trampolines = new Map<bigint, string>(s.trampolines.map((t) => [BigInt(t.addr), t.name]));
+  trampolines.set(s.kernel.ftrace_stub_direct_tramp === undefined ? DEFAULT_STUB_TRAMP : BigInt(s.kernel.ftrace_stub_direct_tramp), "ftrace_stub_direct_tramp");
+  return {
+    // The BL sits after the MOV, which follows the optional BTI C at the symbol.
+    functions: s.functions.map((f) => ({ name: f.name, addr: BigInt(f.addr), ip: BigInt(f.addr) + ((f.bti ?? bti) ? 8n : 4n), module: f.module ?? null })),
+    modules,
+    trampolines,
+    ftraceCaller: s.kernel.ftrace_caller === undefined ? DEFAULT_FTRACE_CALLER : BigInt(s.kernel.ftrace_caller),
+    ops: new Map(),
+    order: [],
+    entries: new Map(),
+    lastMoverCallable: new Map(),
+  };
+}
+
+/** The functions an ops traces (filter empty = every function; notrace removes). */
+function tracedBy(ref: RefState, o: { filter: ReadonlySet<string>; notrace: ReadonlySet<string> }): string[] {
+  return ref.functions.map((f) => f.name).filter((fn) => (o.filter.size === 0 || o.filter.has(fn)) && !o.notrace.has(fn));
+}
+
+/** An ops entered or left these functions: remember whether it could be called directly. */
+function moved(ref: RefState, fns: ReadonlyArray<string>, callable: boolean): void {
+  for (const fn of fns) ref.lastMoverCallable.set(fn, callable);
+}
+
+function tramplineAddr(ref: RefState, a: string): bigint {
+  if (a.startsWith("0x")) return BigInt(a);
+  if (a === "ftrace_caller") return ref.ftraceCaller;
+  for (const [addr, n] of ref.trampolines) if (n === a) return addr;
+  throw new Error(`reference: unknown trampoline ${a}`);
+}
+
+function opsOf(ref: RefState, name: string, kind: RefKind): RefOps {
+  const o = ref.ops.get(name);
+  if (o !== undefined) return o;
+  const fresh: RefOps = { name, kind, filter: new Set(), notrace: new Set(), flags: new Set(), tramp: null, registered: false };
+  ref.ops.set(name, fresh);
+  return fresh;
+}
+
+/** Apply one step; the return code the kernel documents for it (0 or an error name), or null for a call. */
+export function applyRef(ref: RefState, st: Step): 0 | string | null {
+  switch (st.do) {
+    case "call":
+      return null;
+    case "register_ftrace_function": {
+      const o = opsOf(ref, st.ops, "ordinary");
+      const before = o.registered ? tracedBy(ref, o) : [];
+      o.filter = new Set(st.filter);
+      o.notrace = new Set(st.notrace);
+      if (o.registered) {
+        // The step's ftrace_set_filter changed the live ops before the register call failed.
+        moved(ref, [...before, ...tracedBy(ref, o)], !needsAssist(o));
+        return "-EBUSY";
+      }
+      o.flags = new Set(st.flags);
+      // No DYNAMIC_FTRACE_WITH_REGS on arm64: SAVE_REGS needs SAVE_REGS_IF_SUPPORTED.
+      if (o.flags.has("SAVE_REGS") && !o.flags.has("SAVE_REGS_IF_SUPPORTED")) return "-EINVAL";
+      o.registered = true;
+      ref.order = [o.name, ...ref.order];
+      moved(ref, tracedBy(ref, o), !needsAssist(o));
+      return 0;
+    }
+    case "unregister_ftrace_function": {
+      const o = opsOf(ref, st.ops, "ordinary");
+      if (!o.registered) return "-EBUSY";
+      o.registered = false;
+      ref.order = ref.order.filter((n) => n !== o.name);
+      moved(ref, tracedBy(ref, o), !needsAssist(o));
+      return 0;
+    }
+    case "ftrace_set_filter":
+    case "ftrace_set_notrace": {
+      const o = ref.ops.get(st.ops) ?? opsOf(ref, st.ops, "ordinary");
+      const before = tracedBy(ref, o);
+      if (st.do === "ftrace_set_filter") o.filter = new Set(st.filter);
+      else o.notrace = new Set(st.notrace);
+      if (o.registered) moved(ref, [...before, ...tracedBy(ref, o)], !needsAssist(o));
+      return 0;
+    }
+    case "register_ftrace_direct": {
+      const d = opsOf(ref, st.ops, "direct");
+      d.filter = new Set(st.filter);
+      if (d.registered) return "-EINVAL";
+      if (d.filter.size === 0) return "-EINVAL";
+      if ([...d.filter].some((fn) => ref.entries.has(fn))) return "-EBUSY";
+      const addr = tramplineAddr(ref, st.addr);
+      for (const fn of d.filter) ref.entries.set(fn, addr);
+      d.tramp = addr;
+      d.registered = true;
+      ref.order = [d.name, ...ref.order];
+      moved(ref, tracedBy(ref, d), true);
+      return 0;
+    }
+    case "unregister_ftrace_direct": {
+      const d = opsOf(ref, st.ops, "direct");
+      if (!d.registered) return "-EINVAL";
+      const addr = st.addr === undefined ? d.tramp : tramplineAddr(ref, st.addr);
+      d.registered = false;
+      ref.order = ref.order.filter((n) => n !== d.name);
+      moved(ref, tracedBy(ref, d), true);
+      for (const fn of d.filter) if (ref.entries.get(fn) === addr) ref.entries.delete(fn);
+      if (st.free_filters) {
+        d.filter = new Set();
+        d.notrace = new Set();
+      }
+      return 0;
+    }
+    case "modify_ftrace_direct": {
+      const d = opsOf(ref, st.ops, "direct");
+      if (!d.registered) return "-EINVAL";
+      const addr = tramplineAddr(ref, st.addr);
+      for (const fn of d.filter) if (ref.entries.has(fn)) ref.entries.set(fn, addr);
+      d.tramp = addr;
+      // The temporary stub ops (directly callable) enters and leaves every function of the direct ops.
+      moved(ref, tracedBy(ref, d), true);
+      return 0;
+    }
+  }
+}
+
+/** The registered ops that trace fn, newest first. */
+export function tracers(ref: RefState, fn: string): RefOps[] {
+  return ref.order
+    .map((n) => ref.ops.get(n))
+    .filter((o): o is RefOps => o !== undefined && (o.filter.size === 0 || o.filter.has(fn)) && !o.notrace.has(fn));
+}
+
+/** An ops whose callback needs ftrace's recursion or RCU protection (ftrace_ops_assist_func). */
+export function needsAssist(o: RefOps): boolean {
+  return o.flags.has("RECURSION") || o.flags.has("RCU");
+}
+
+export type BlTarget = { readonly kind: "nop" } | { readonly kind: "bl"; readonly to: bigint; readonly what: string };
+
+export interface Expected {
+  readonly path: Path;
+  /** Which ops' callbacks run, in order. */
+  readonly handlers: ReadonlyArray<string>;
+  /** Name of the direct trampoline entered, or null. */
+  readonly tramp: string | null;
+  /** The ops the literal holds, by name. */
+  readonly literal: string;
+  readonly target: BlTarget;
+}
+
+function fnOf(ref: RefState, fn: string): RefFunction {
+  const f = ref.functions.find((x) => x.name === fn);
+  if (f === undefined) throw new Error(`reference: unknown function ${fn}`);
+  return f;
+}
+
+/** Where a site that goes through ftrace_caller branches: ftrace_caller itself, or its module's ftrace PLT. */
+function callerTarget(ref: RefState, f: RefFunction): BlTarget {
+  if (blReaches(f.ip, ref.ftraceCaller)) return { kind: "bl", to: ref.ftraceCaller, what: "ftrace_caller" };
+  const m = f.module === null ? undefined : ref.modules.get(f.module);
+  if (m === undefined || m.plt === null) throw new Error(`reference: ${f.name} cannot reach ftrace_caller and has no module PLT`);
+  return { kind: "bl", to: m.plt, what: `${f.module}.ftrace_plt` };
+}
+
+function trampName(ref: RefState, addr: bigint): string {
+  return ref.trampolines.get(addr) ?? `0x${addr.toString(16)}`;
+}
+
+/**
+ * SPEC.md §7 for fn given the registered ops: what its patch-site holds and what a call of it does. A lone ops is
+ * called straight from the literal (CALL_OPS) when the last ops to enter or leave fn was directly callable, as
+ * the kernel writes the rule; otherwise the literal is ftrace_list_ops.
+ */
+export function expected(ref: RefState, fn: string): Expected {
+  const f = fnOf(ref, fn);
+  const ts = tracers(ref, fn);
+  const direct = ts.find((o) => o.kind === "direct");
+  const tramp = direct === undefined || direct.tramp === null ? null : trampName(ref, direct.tramp);
+  const only = ts.length === 1 ? ts[0] : undefined;
+  if (only === undefined) {
+    if (ts.length === 0) return { path: "untraced", handlers: [], tramp: null, literal: "ftrace_nop_ops", target: { kind: "nop" } };
+    return { path: "caller-list", handlers: ts.map((o) => o.name), tramp, literal: "ftrace_list_ops", target: callerTarget(ref, f) };
+  }
+  const callOps = ref.lastMoverCallable.get(fn) ?? true;
+  const literal = callOps ? only.name : "ftrace_list_ops";
+  if (only.kind === "direct" && only.tramp !== null) {
+    // DIRECT_EN depends only on the count: a reachable trampoline is called by the site itself.
+    if (blReaches(f.ip, only.tramp)) return { path: "direct-bl", handlers: [], tramp, literal, target: { kind: "bl", to: only.tramp, what: tramp ?? "" } };
+    if (callOps) return { path: "caller-direct", handlers: [], tramp, literal, target: callerTarget(ref, f) };
+    return { path: "caller-list", handlers: [only.name], tramp, literal, target: callerTarget(ref, f) };
+  }
+  return { path: callOps ? "caller-ops" : "caller-list", handlers: [only.name], tramp: null, literal, target: callerTarget(ref, f) };
+}
