@@ -17,6 +17,9 @@ export const MODULE_BASES = {
   far: [0xffff800080000000n, 0xffff800090000000n],
 } as const;
 
+/** Function slots in a module's text (0x200 apart, below the module-text trampolines at +1 MiB). */
+const MODULE_SLOTS = 400;
+
 export const FUNCTION_NAMES = ["f", "g", "h", "p", "q", "r"] as const;
 
 export interface ModuleSpec {
@@ -103,7 +106,8 @@ function build(
   const functions: FunctionSpec[] = [];
   for (const f of fns) {
     const region = f.region === 0 || modules.length === 0 ? 0 : ((f.region - 1) % modules.length) + 1;
-    const key = `${region}:${f.slot}`;
+    const slot = region === 0 ? f.slot : f.slot % MODULE_SLOTS;
+    const key = `${region}:${slot}`;
     if (used.has(key)) continue;
     used.add(key);
     const name = FUNCTION_NAMES[functions.length]!;
@@ -112,7 +116,7 @@ function build(
       functions.push({ name, addr: toHex(KERNEL_TEXT + 0x1000000n + BigInt(f.slot) * 0x1000n), bti: f.bti });
     } else {
       const m = modules[region - 1]!;
-      functions.push({ name, addr: toHex(BigInt(m.text) + 0x1000n + BigInt(f.slot % 400) * 0x200n), module: m.name, bti: f.bti });
+      functions.push({ name, addr: toHex(BigInt(m.text) + 0x1000n + BigInt(slot) * 0x200n), module: m.name, bti: f.bti });
     }
   }
   let spec: LayoutSpec = { config: { bti }, modules, functions, trampolines: [] };

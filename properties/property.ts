@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { boot } from "../model/boot.ts";
 import { callFunction, type CallObservation } from "../model/exec.ts";
 import type { Design, Kernel } from "../model/kernel.ts";
+import type { MutantName } from "../model/mutants.ts";
 import { runStep, scenarioLayout, type Scenario, type Step, type StepResult } from "../model/scenario.ts";
 import { runArb } from "../generators/run.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
@@ -36,6 +37,8 @@ export interface Property {
   readonly says: string;
   /** The kernel behaviour it guards. */
   readonly guards: string;
+  /** The mutant this property must kill, and the most steps its shrunk counterexample may have. */
+  readonly killedBy: { readonly mutant: MutantName; readonly maxSteps: number };
   /** Whether to call every function after each API step (costly; only for properties about dispatch). */
   readonly needsCalls: boolean;
   /** Checked once after boot, before any step (e.g. a layout fact of the design). */

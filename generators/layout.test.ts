@@ -1,0 +1,81 @@
+// The generators produce what the properties need: every trampoline edge class around the BL range occurs,
+// layouts are always valid, and steps are well-formed (no register of an ops that is already registered).
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_KERNEL, DEFAULT_MODULE_TEXT_SIZE, validateLayout } from "../model/layout.ts";
+import { reachableByBl } from "../model/insn.ts";
+import { classify, layoutArb, TRAMPOLINE_CLASSES, type TrampolineClass } from "./layout.ts";
+import { runArb } from "./run.ts";
+
+const SEED = 20261125;
+
+describe("layoutArb", () => {
+  const samples = fc.sample(layoutArb, { seed: SEED, numRuns: 2000 });
+
+  it("hits every trampoline class, including each BL-range edge", () => {
+    const counts = new Map<TrampolineClass, number>(TRAMPOLINE_CLASSES.map((c) => [c, 0]));
+    for (const s of samples) for (const t of s.trampolines) for (const c of classify(s, BigInt(t.addr))) counts.set(c, (counts.get(c) ?? 0) + 1);
+    for (const c of TRAMPOLINE_CLASSES) expect(counts.get(c), `class ${c}`).toBeGreaterThan(20);
+  });
+
+  it("classifies edges by the real distance: -128 MiB and +128 MiB - 4 reachable, one instruction beyond not", () => {
+    let checked = 0;
+    for (const s of samples) {
+      for (const t of s.trampolines) {
+        for (const f of s.functions) {
+          const ip = BigInt(f.addr) + (f.bti ? 8n : 4n);
+          const d = BigInt(t.addr) - ip;
+          if (d === -0x8000000n || d === 0x7fffffcn) (expect(reachableByBl(ip, BigInt(t.addr))).toBe(true), checked++);
+          if (d === -0x8000004n || d === 0x8000000n) (expect(reachableByBl(ip, BigInt(t.addr))).toBe(false), checked++);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(100);
+  });
+
+  it("mixes kernel and module functions, near and far modules, with and without BTI C", () => {
+    const fns = samples.flatMap((s) => s.functions);
+    expect(fns.some((f) => f.module === undefined)).toBe(true);
+    expect(fns.some((f) => f.module !== undefined)).toBe(true);
+    expect(fns.some((f) => f.bti) && fns.some((f) => !f.bti)).toBe(true);
+    const far = samples.flatMap((s) => s.modules).filter((m) => !reachableByBl(BigInt(m.text), DEFAULT_KERNEL.ftrace_caller));
+    expect(far.length).toBeGreaterThan(0);
+    expect(samples.flatMap((s) => s.modules).length).toBeGreaterThan(far.length);
+    expect(Math.max(...samples.map((s) => s.functions.length))).toBe(6);
+  });
+
+  it("always yields a valid layout", () => {
+    for (const s of samples.slice(0, 300)) {
+      expect(() =>
+        validateLayout({
+          bti: s.config.bti,
+          kernel: DEFAULT_KERNEL,
+          modules: s.modules.map((m) => ({ name: m.name, text: BigInt(m.text), textSize: DEFAULT_MODULE_TEXT_SIZE, plt: BigInt(m.text) + DEFAULT_MODULE_TEXT_SIZE })),
+          functions: s.functions.map((f) => ({ name: f.name, addr: BigInt(f.addr), module: f.module ?? null, bti: f.bti })),
+          trampolines: s.trampolines.map((t) => ({ name: t.name, addr: BigInt(t.addr) })),
+        }),
+      ).not.toThrow();
+    }
+  });
+});
+
+describe("runArb", () => {
+  it("never registers an ops that is still registered, and uses every step kind", () => {
+    const kinds = new Set<string>();
+    for (const s of fc.sample(runArb("upstream"), { seed: SEED, numRuns: 500 })) {
+      const live = new Set<string>();
+      for (const st of s.steps) {
+        kinds.add(st.do);
+        if (st.do === "register_ftrace_function" || st.do === "register_ftrace_direct") {
+          expect(live.has(st.ops)).toBe(false);
+          if (st.do === "register_ftrace_direct" ? st.filter.length > 0 : !st.flags.includes("SAVE_REGS") || st.flags.includes("SAVE_REGS_IF_SUPPORTED")) live.add(st.ops);
+        }
+        if (st.do === "unregister_ftrace_function" || st.do === "unregister_ftrace_direct") live.delete(st.ops);
+      }
+    }
+    expect([...kinds].sort()).toEqual(
+      ["call", "ftrace_set_filter", "modify_ftrace_direct", "register_ftrace_direct", "register_ftrace_function", "unregister_ftrace_direct", "unregister_ftrace_function"].sort(),
+    );
+  });
+});
