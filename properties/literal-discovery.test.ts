@@ -13,7 +13,7 @@ import { upstream } from "../model/variants/upstream.ts";
 describe("literal-discovery over placements", () => {
   it("finds the literal for every 8-byte aligned placement in a page, with and without BTI C", () => {
     for (const bti of [false, true]) {
-      const functions = Array.from({ length: 64 }, (_, i) => ({ name: `f${i}`, addr: DEFAULT_KERNEL.text + 0x1000000n + BigInt(i) * 0x40n + 8n * BigInt(i % 8), module: null, bti }));
+      const functions = Array.from({ length: 64 }, (_, i) => ({ name: `f${i}`, addr: DEFAULT_KERNEL.text + 0x1000000n + BigInt(i) * 0x80n + 8n * BigInt(i % 8), module: null, bti }));
       const k = boot({ bti, kernel: DEFAULT_KERNEL, modules: [], functions, trampolines: [] }, upstream);
       expect(literalDiscovery.atBoot?.(k) ?? null).toBeNull();
     }
