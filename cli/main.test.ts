@@ -8,10 +8,10 @@ import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
 import { main, SCENARIO_DIR } from "./main.ts";
 
-function cli(...argv: string[]): { code: number; out: string; err: string } {
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
-  const code = main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
   // Colours depend on the terminal and on CI=true; tests read the text.
   return { code, out: stripVTControlCharacters(out), err: stripVTControlCharacters(err) };
 }
@@ -26,16 +26,16 @@ function file(name: string, content: unknown): string {
 const minimal = { functions: [{ name: "f", addr: "0xffff800008010008" }], steps: [{ do: "call", fn: "f" }] };
 
 describe("dispatch-spec run", () => {
-  it("prints JSON lines in the SCENARIO.md shape", () => {
-    const r = cli("run", join(SCENARIO_DIR, "seed-example-if-supported.json"), "--json");
+  it("prints JSON lines in the SCENARIO.md shape", async () => {
+    const r = await cli("run", join(SCENARIO_DIR, "seed-example-if-supported.json"), "--json");
     expect(r.code).toBe(0);
     const lines = r.out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toEqual({ step: 1, do: "register_ftrace_function", ops: "A", ret: 0, sites: [{ fn: "f", literal: "A", insn: "bl ftrace_caller" }] });
     expect(lines[2]).toEqual({ step: 3, do: "call", fn: "f", path: "caller-list", handlers: ["D", "A"], tramp: "T1", body: 1, returned: true, violations: [] });
   });
 
-  it("prints a readable table with each rewritten site before and after", () => {
-    const r = cli("run", join(SCENARIO_DIR, "seed-example.json"));
+  it("prints a readable table with each rewritten site before and after", async () => {
+    const r = await cli("run", join(SCENARIO_DIR, "seed-example.json"));
     expect(r.code).toBe(0);
     expect(r.out).toContain("register_ftrace_function A");
     expect(r.out).toContain("-EINVAL");
@@ -43,15 +43,15 @@ describe("dispatch-spec run", () => {
     expect(r.out).toMatch(/call f\s+path direct-bl/);
   });
 
-  it("prints the instruction trace with --trace", () => {
-    const r = cli("run", join(SCENARIO_DIR, "seed-case1-direct-alone.json"), "--trace");
+  it("prints the instruction trace with --trace", async () => {
+    const r = await cli("run", join(SCENARIO_DIR, "seed-case1-direct-alone.json"), "--trace");
     expect(r.out).toContain("ldr x17, [x11, #208]");
     expect(r.out).toContain("br x17");
   });
 
-  it("exits 1 when a step's expectation does not hold", () => {
+  it("exits 1 when a step's expectation does not hold", async () => {
     const bad = { ...minimal, steps: [{ do: "call", fn: "f", expect: { path: "caller-ops" } }] };
-    const r = cli("run", file("wrong-expect.json", bad));
+    const r = await cli("run", file("wrong-expect.json", bad));
     expect(r.code).toBe(1);
     expect(r.out).toContain("path is untraced, expected caller-ops");
   });
@@ -75,31 +75,45 @@ describe("bad input gets one line and exit code 2", () => {
     ["module PLT out of ADRP range of ftrace_caller", { modules: [{ name: "m", text: "0xffffa00000000000" }], functions: [{ name: "f", addr: "0xffffa00000000108", module: "m" }], steps: [] }, /adrp|ADRP|out of range/],
     ["function outside kernel text", { functions: [{ name: "f", addr: "0xffff000000000000" }], steps: [] }, /outside kernel text/],
   ];
-  it.each(cases)("%s", (_what, content, message) => {
-    const r = cli("run", file("bad.json", content));
+  it.each(cases)("%s", async (_what, content, message) => {
+    const r = await cli("run", file("bad.json", content));
     expect(r.code).toBe(2);
     expect(r.out).toBe("");
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err).toMatch(message);
   });
 
-  it("a missing file", () => {
-    const r = cli("run", join(dir, "absent.json"));
+  it("a missing file", async () => {
+    const r = await cli("run", join(dir, "absent.json"));
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/cannot read \(ENOENT\)/);
   });
 
-  it("an unknown command", () => {
-    const r = cli("frobnicate");
+  it("an unknown command", async () => {
+    const r = await cli("frobnicate");
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/unknown command/);
   });
 });
 
 describe("dispatch-spec check", () => {
-  it("runs the corpus, prints a summary and exits 0 when it holds", () => {
-    const r = cli("check");
+  it("runs a property and the corpus, prints the table and exits 0 when everything holds", async () => {
+    const r = await cli("check", "--runs", "30", "--seed", "7", "--property", "literal-valid", "--workers", "1");
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/all \d+ scenarios hold their expectations/);
+    expect(r.out).toContain("seed 7, 30 runs per property");
+    expect(r.out).toMatch(/literal-valid\s+30\s+holds/);
+    expect(r.out).toMatch(/scenario corpus: \d+ files, all expectations hold/);
+  });
+
+  it.each([
+    [["--runs", "0"], /--runs: expected an integer >= 1/],
+    [["--runs", "lots"], /--runs: expected an integer/],
+    [["--seed", "-3"], /--seed: expected an integer >= 0/],
+    [["--property", "nope"], /--property: unknown property "nope"/],
+  ])("rejects bad flags %j with one line and exit 2", async (flags, message) => {
+    const r = await cli("check", ...flags);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toMatch(message);
   });
 });

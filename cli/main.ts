@@ -3,11 +3,17 @@
 
 import { Command, CommanderError } from "commander";
 import { fileURLToPath } from "node:url";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import pc from "picocolors";
 import { LayoutError } from "../model/layout.ts";
-import { runScenario, ScenarioError } from "../model/scenario.ts";
+import { runScenario, ScenarioError, type Scenario } from "../model/scenario.ts";
 import { formatRun, jsonLines } from "../reports/format.ts";
+import { upstream } from "../model/variants/upstream.ts";
+import { PROPERTIES, propertyByName } from "../properties/index.ts";
+import { checkRun, type Outcome } from "../properties/property.ts";
+import { variantByName } from "../model/variants/index.ts";
+import { defaultWorkers, runJobs, silentProgress, type Progress } from "./check.ts";
 import { InputError, loadScenario, scenarioFiles } from "./load.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -21,9 +27,24 @@ export interface Io {
 
 const processIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
+/** For a counterexample file: does its property still fail on this scenario? One line for the table. */
+function verdictLine(s: Scenario): string | null {
+  const cx = s.counterexample;
+  if (cx === undefined) return null;
+  const p = propertyByName(cx.property);
+  const design = variantByName(s.variant);
+  if (p === undefined || design === undefined) return pc.yellow(`counterexample names unknown property "${cx.property}"`);
+  const f = checkRun(p, s, design);
+  return f === null
+    ? pc.green(`property ${p.name} holds on this scenario now (it failed with: ${cx.message})`)
+    : pc.red(`property ${p.name} fails after step ${f.index + 1}${f.fn !== null ? ` (call ${f.fn})` : ""}: ${f.message}`);
+}
+
 function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolean }): number {
   const s = loadScenario(file);
   const run = wrapInput(file, () => runScenario(s));
+  const verdict = opts.json === true ? null : verdictLine(s);
+  if (verdict !== null) io.out(verdict + "\n");
   io.out((opts.json === true ? jsonLines(run) : formatRun(file, run, { trace: opts.trace === true })) + "\n");
   return run.failures.length === 0 ? 0 : 1;
 }
@@ -37,28 +58,80 @@ function wrapInput<T>(file: string, f: () => T): T {
   }
 }
 
-function checkCommand(io: Io): number {
+/** The scenario corpus: every file holds the expectations it states. Returns the rows and the failures. */
+function corpus(): { rows: string[]; failed: number; files: number } {
   const files = scenarioFiles(SCENARIO_DIR);
   let failed = 0;
   const rows: string[] = [];
   for (const file of files) {
     const s = loadScenario(file);
     const run = wrapInput(file, () => runScenario(s));
-    const calls = run.results.filter((r) => r.do === "call");
-    const violations = calls.reduce((n, r) => n + (r.do === "call" ? r.violations.length : 0), 0);
-    const ok = run.failures.length === 0;
-    if (!ok) failed++;
-    rows.push(
-      `${ok ? pc.green("ok  ") : pc.red("FAIL")}  ${relative(ROOT, file).padEnd(52)} ${String(run.results.length).padStart(3)} steps ${String(calls.length).padStart(3)} calls ${String(violations).padStart(2)} violations`,
-    );
-    for (const f of run.failures) rows.push(`        ${pc.red(f)}`);
+    if (run.failures.length === 0) continue;
+    failed++;
+    rows.push(`  ${pc.red("FAIL")} ${relative(ROOT, file)}`, ...run.failures.map((f) => `       ${f}`));
   }
-  io.out(`${pc.bold("dispatch-spec check")}: scenario suite (${files.length} files)\n${rows.join("\n")}\n`);
-  io.out(failed === 0 ? pc.green(`all ${files.length} scenarios hold their expectations\n`) : pc.red(`${failed} of ${files.length} scenarios failed\n`));
-  return failed === 0 ? 0 : 1;
+  return { rows, failed, files: files.length };
 }
 
-export function main(argv: ReadonlyArray<string>, io: Io = processIo): number {
+export interface CheckFlags {
+  readonly runs?: string;
+  readonly seed?: string;
+  readonly property?: string;
+  readonly workers?: string;
+  readonly variant?: string;
+}
+
+function intFlag(name: string, v: string | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (!/^-?\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) throw new InputError(`--${name}: expected an integer >= ${min}, got "${v}"`);
+  return Number(v);
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** Write a counterexample scenario where people and CI can find it; returns its path. */
+function saveCounterexample(o: Outcome): string | null {
+  if (o.counterexample === undefined) return null;
+  const dir = join(ROOT, "reports", "out", "counterexamples");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${o.variant}--${o.property}.json`);
+  writeFileSync(file, JSON.stringify(o.counterexample, null, 2) + "\n");
+  return relative(process.cwd(), file);
+}
+
+async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Promise<number> {
+  const runs = intFlag("runs", flags.runs, 2000, 1);
+  const seed = intFlag("seed", flags.seed, Math.floor(Math.random() * 2 ** 31), 0);
+  const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
+  if (flags.property !== undefined && propertyByName(flags.property) === undefined)
+    throw new InputError(`--property: unknown property "${flags.property}" (known: ${PROPERTIES.map((p) => p.name).join(", ")})`);
+  const props = PROPERTIES.filter((p) => flags.property === undefined || p.name === flags.property);
+  const variant = flags.variant ?? upstream.name;
+  if (variantByName(variant) === undefined) throw new InputError(`--variant: unknown variant "${variant}"`);
+  io.out(`${pc.bold("dispatch-spec check")}: variant ${variant}, seed ${seed}, ${runs} runs per property\n`);
+  const jobs = props.map((p) => ({ property: p.name, variant, seed, runs }));
+  const outcomes = await runJobs(jobs, workers, progress);
+  io.out(`${"property".padEnd(22)} ${"runs".padStart(6)}  ${"result".padEnd(7)} time\n`);
+  for (const o of outcomes) {
+    const verdict = o.ok ? pc.green("holds  ") : pc.red("FAILS  ");
+    io.out(`${o.property.padEnd(22)} ${String(o.runs).padStart(6)}  ${verdict} ${seconds(o.ms)}\n`);
+  }
+  const failures = outcomes.filter((o) => !o.ok);
+  for (const o of failures) {
+    io.out(`\n${pc.red(`${o.property} fails on ${o.variant}`)}: ${o.message ?? o.error ?? ""}\n  seed ${o.seed}, path ${o.path ?? ""}\n`);
+    const file = saveCounterexample(o);
+    if (file !== null) io.out(`  counterexample: ${file}  (replay: npx dispatch-spec run ${file})\n${JSON.stringify(o.counterexample, null, 2)}\n`);
+  }
+  const c = corpus();
+  io.out(c.failed === 0 ? `scenario corpus: ${c.files} files, all expectations hold\n` : `scenario corpus: ${c.failed} of ${c.files} files fail\n${c.rows.join("\n")}\n`);
+  const ok = failures.length === 0 && c.failed === 0;
+  io.out(ok ? pc.green(`all ${outcomes.length} properties hold\n`) : pc.red(`${failures.length} propert${failures.length === 1 ? "y fails" : "ies fail"}${c.failed > 0 ? `, ${c.failed} scenario file(s) fail` : ""}\n`));
+  return ok ? 0 : 1;
+}
+
+export async function main(argv: ReadonlyArray<string>, io: Io = processIo, progress: Progress = silentProgress): Promise<number> {
   let code = 0;
   const program = new Command()
     .name("dispatch-spec")
@@ -76,12 +149,17 @@ export function main(argv: ReadonlyArray<string>, io: Io = processIo): number {
     });
   program
     .command("check")
-    .description("run the whole suite and print a summary; exit 1 if anything fails")
-    .action(() => {
-      code = checkCommand(io);
+    .description("run every property on upstream and the scenario corpus; print a table; exit 1 if anything fails")
+    .option("--runs <n>", "generated runs per property", undefined)
+    .option("--seed <s>", "fast-check seed (default: random, printed)")
+    .option("--property <name>", "check only this property")
+    .option("--workers <n>", "worker threads (default: cores, at most 2)")
+    .option("--variant <name>", "design to check, e.g. upstream or upstream+<mutant> (default: upstream)")
+    .action(async (flags: CheckFlags) => {
+      code = await checkCommand(io, flags, progress);
     });
   try {
-    program.parse([...argv], { from: "user" });
+    await program.parseAsync([...argv], { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof InputError) {

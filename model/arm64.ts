@@ -5,9 +5,9 @@
 import { FTRACE_ADDR, ftrace_find_unique_ops } from "./core.ts";
 import { ERRNO, type Ret } from "./errno.ts";
 import { FTRACE_FL, hasFlag } from "./flags.ts";
-import { InsnError, MOV_X9_X30_WORD, NOP_WORD, encode, genBranch, reachableByBl, toHex } from "./insn.ts";
+import { InsnError, MOV_X9_X30_WORD, NOP_WORD, decode, disasm, encode, genBranch, reachableByBl, toHex } from "./insn.ts";
 import type { ArchHooks, DynFtrace, FtraceOps, Kernel } from "./kernel.ts";
-import { warn } from "./kernel.ts";
+import { symbolize, warn } from "./kernel.ts";
 import { literalAddr, moduleTextAt } from "./layout.ts";
 import { mutated } from "./mutants.ts";
 
@@ -43,7 +43,8 @@ export function ftrace_modify_code(k: Kernel, rec: DynFtrace, pc: bigint, old: n
     if (!k.mem.has(pc)) return -ERRNO.EFAULT;
     const replaced = k.mem.read32(pc);
     if (replaced !== old >>> 0) {
-      warn(k, `ftrace_modify_code: ${recOwner(k, rec)} at ${toHex(pc)} holds 0x${replaced.toString(16).padStart(8, "0")}, expected 0x${(old >>> 0).toString(16).padStart(8, "0")}`);
+      const text = (w: number): string => `"${disasm(decode(w), pc, (x) => symbolize(k, x))}" (0x${(w >>> 0).toString(16).padStart(8, "0")})`;
+      warn(k, `ftrace_modify_code: ${recOwner(k, rec)} at ${toHex(pc)} holds ${text(replaced)}, expected ${text(old)}`);
       return -ERRNO.EINVAL;
     }
   }

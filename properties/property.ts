@@ -86,6 +86,8 @@ export interface RunOptions {
   readonly seed: number;
   readonly numRuns: number;
   readonly path?: string;
+  /** Called after each generated run (shrinking included), for progress lines. */
+  readonly onRun?: () => void;
 }
 
 export interface Outcome {
@@ -114,6 +116,7 @@ export function counterexampleScenario(s: Scenario, f: Failure, meta: { property
 export function runProperty(p: Property, design: Design, opts: RunOptions): Outcome {
   const started = performance.now();
   const prop = fc.property(runArb(design.name), (s) => {
+    opts.onRun?.();
     const f = checkRun(p, s, design);
     if (f !== null) throw new PropertyViolation(f);
   });

@@ -1,0 +1,71 @@
+// `dispatch-spec check`: every property on the upstream variant, spread over worker threads (one per core, at
+// most two here), with a progress line, a table of verdicts, and each failure's counterexample as a scenario.
+
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import cliProgress from "cli-progress";
+import type { Outcome } from "../properties/property.ts";
+import type { Job } from "./check-worker.ts";
+
+export interface Progress {
+  readonly start: (total: number) => void;
+  readonly tick: (runs: number) => void;
+  readonly stop: () => void;
+}
+
+export const silentProgress: Progress = { start: () => {}, tick: () => {}, stop: () => {} };
+
+/** A progress bar on stderr when it is a terminal; nothing otherwise (CI logs stay clean). */
+export function terminalProgress(): Progress {
+  if (process.stderr.isTTY !== true) return silentProgress;
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: "checking {bar} {value}/{total} runs ({percentage}%) {eta_formatted} left", hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+  return { start: (total) => bar.start(total, 0), tick: (runs) => bar.increment(runs), stop: () => bar.stop() };
+}
+
+function spawn(): Worker {
+  return new Worker(new URL("./worker-boot.js", import.meta.url));
+}
+
+/** Run the jobs on up to `workers` threads; outcomes come back in job order. */
+export async function runJobs(jobs: ReadonlyArray<Job>, workers: number, progress: Progress): Promise<Outcome[]> {
+  const n = Math.max(1, Math.min(workers, jobs.length));
+  const outcomes = new Array<Outcome | undefined>(jobs.length);
+  let next = 0;
+  progress.start(jobs.reduce((s, j) => s + j.runs, 0));
+  const pool = Array.from({ length: n }, spawn);
+  try {
+    await Promise.all(
+      pool.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            let current = -1;
+            const give = (): void => {
+              if (next >= jobs.length) return resolve();
+              current = next++;
+              w.postMessage(jobs[current]);
+            };
+            w.on("message", (m: { type: "progress"; runs: number } | { type: "done"; outcome: Outcome }) => {
+              if (m.type === "progress") progress.tick(m.runs);
+              else {
+                outcomes[current] = m.outcome;
+                give();
+              }
+            });
+            w.on("error", reject);
+            give();
+          }),
+      ),
+    );
+  } finally {
+    progress.stop();
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+  return outcomes.map((o, i) => o ?? { property: jobs[i]!.property, variant: jobs[i]!.variant, runs: 0, ok: false, seed: jobs[i]!.seed, ms: 0, error: "no outcome" });
+}
+
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(2, availableParallelism()));
+}
