@@ -2,30 +2,18 @@
 // `dispatch-spec check` runs the whole suite with a one-screen summary. Input problems exit 2 with one line.
 
 import { Command, CommanderError } from "commander";
-import { fileURLToPath } from "node:url";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
 import pc from "picocolors";
-import { LayoutError } from "../model/layout.ts";
-import { runScenario, ScenarioError, type Scenario } from "../model/scenario.ts";
+import { runScenario, type Scenario } from "../model/scenario.ts";
 import { formatRun, jsonLines } from "../reports/format.ts";
 import { upstream } from "../model/variants/upstream.ts";
 import { PROPERTIES, propertyByName } from "../properties/index.ts";
-import { checkRun, type Outcome } from "../properties/property.ts";
+import { checkRun } from "../properties/property.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { defaultWorkers, runJobs, silentProgress, type Progress } from "./check.ts";
-import { InputError, loadScenario, scenarioFiles } from "./load.ts";
+import { InputError, loadScenario } from "./load.ts";
+import { corpus, intFlag, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-export const SCENARIO_DIR = join(ROOT, "properties", "scenarios");
-
-/** Where the command line writes: the process's streams, or a test's buffers. */
-export interface Io {
-  readonly out: (s: string) => void;
-  readonly err: (s: string) => void;
-}
-
-const processIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+export { SCENARIO_DIR } from "./common.ts";
 
 /** For a counterexample file: does its property still fail on this scenario? One line for the table. */
 function verdictLine(s: Scenario): string | null {
@@ -49,56 +37,12 @@ function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolea
   return run.failures.length === 0 ? 0 : 1;
 }
 
-function wrapInput<T>(file: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof ScenarioError || e instanceof LayoutError) throw new InputError(`${file}: ${e.message}`);
-    throw e;
-  }
-}
-
-/** The scenario corpus: every file holds the expectations it states. Returns the rows and the failures. */
-function corpus(): { rows: string[]; failed: number; files: number } {
-  const files = scenarioFiles(SCENARIO_DIR);
-  let failed = 0;
-  const rows: string[] = [];
-  for (const file of files) {
-    const s = loadScenario(file);
-    const run = wrapInput(file, () => runScenario(s));
-    if (run.failures.length === 0) continue;
-    failed++;
-    rows.push(`  ${pc.red("FAIL")} ${relative(ROOT, file)}`, ...run.failures.map((f) => `       ${f}`));
-  }
-  return { rows, failed, files: files.length };
-}
-
 export interface CheckFlags {
   readonly runs?: string;
   readonly seed?: string;
   readonly property?: string;
   readonly workers?: string;
   readonly variant?: string;
-}
-
-function intFlag(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  if (!/^-?\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) throw new InputError(`--${name}: expected an integer >= ${min}, got "${v}"`);
-  return Number(v);
-}
-
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)}s`;
-}
-
-/** Write a counterexample scenario where people and CI can find it; returns its path. */
-function saveCounterexample(o: Outcome): string | null {
-  if (o.counterexample === undefined) return null;
-  const dir = join(ROOT, "reports", "out", "counterexamples");
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${o.variant}--${o.property}.json`);
-  writeFileSync(file, JSON.stringify(o.counterexample, null, 2) + "\n");
-  return relative(process.cwd(), file);
 }
 
 async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Promise<number> {

@@ -33,10 +33,6 @@ export function reachable_by_bl(k: Kernel, addr: bigint, pc: bigint): boolean {
   return reachableByBl(pc, addr);
 }
 
-function recOwner(k: Kernel, rec: DynFtrace): string {
-  return rec.fn;
-}
-
 /** ftrace_modify_code: validated single-instruction patch (aarch64_insn_patch_text_nosync). */
 export function ftrace_modify_code(k: Kernel, rec: DynFtrace, pc: bigint, old: number, nw: number, validate: boolean, meant?: bigint): Ret {
   if (validate) {
@@ -44,13 +40,13 @@ export function ftrace_modify_code(k: Kernel, rec: DynFtrace, pc: bigint, old: n
     const replaced = k.mem.read32(pc);
     if (replaced !== old >>> 0) {
       const text = (w: number): string => `"${disasm(decode(w), pc, (x) => symbolize(k, x))}" (0x${(w >>> 0).toString(16).padStart(8, "0")})`;
-      warn(k, `ftrace_modify_code: ${recOwner(k, rec)} at ${toHex(pc)} holds ${text(replaced)}, expected ${text(old)}`);
+      warn(k, `ftrace_modify_code: ${rec.fn} at ${toHex(pc)} holds ${text(replaced)}, expected ${text(old)}`);
       return -ERRNO.EINVAL;
     }
   }
   const before = k.mem.read32(pc);
   k.mem.write32(pc, nw);
-  k.events.push({ kind: "write", what: "insn", fn: recOwner(k, rec), addr: pc, old: BigInt(before), new: BigInt(nw >>> 0), ...(meant !== undefined ? { meant } : {}) });
+  k.events.push({ kind: "write", what: "insn", fn: rec.fn, addr: pc, old: BigInt(before), new: BigInt(nw >>> 0), ...(meant !== undefined ? { meant } : {}) });
   return 0;
 }
 
@@ -59,7 +55,7 @@ export function ftrace_rec_set_ops(k: Kernel, rec: DynFtrace, ops: FtraceOps): R
   const lit = literalAddr(rec.ip);
   const before = k.mem.read64(lit);
   k.mem.write64(lit, ops.addr);
-  k.events.push({ kind: "write", what: "literal", fn: recOwner(k, rec), addr: lit, old: before, new: ops.addr });
+  k.events.push({ kind: "write", what: "literal", fn: rec.fn, addr: lit, old: before, new: ops.addr });
   return 0;
 }
 

@@ -9,7 +9,7 @@ import type { MutantName } from "./mutants.ts";
 import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC, ftraceCallerFrame, type FtraceRegsLayout } from "./structs.ts";
 
 /** `[sp, #off]` or `[sp]` for offset 0. */
-function at(off: number): string {
+export function at(off: number): string {
   return off === 0 ? "[sp]" : `[sp, #${off}]`;
 }
 
@@ -39,12 +39,11 @@ export function restoreArgs(r: FtraceRegsLayout): string[] {
 /** Load the site's literal into x11 from LR = rec->ip + 4: align down to 8, then 16 bytes back. */
 export const LOAD_LITERAL: Listing = ["bic x11, x30, #7", "ldr x11, [x11, #-16]"];
 
-/** Build ftrace_regs and two frame records, call op->func(ip, parent_ip, op, fregs), restore x0-x8 and fp. */
-export function saveCallRestore(r: FtraceRegsLayout): string[] {
-  const frame = ftraceCallerFrame(r);
+/** Reserve ftrace_regs plus two frame records below the callsite's sp, save x0-x8, fp, lr (x9), sp and pc (x30). */
+export function frameEnter(r: FtraceRegsLayout): string[] {
   return [
     "mov x10, sp",
-    `sub sp, sp, #${frame}`,
+    `sub sp, sp, #${ftraceCallerFrame(r)}`,
     ...saveArgs(r),
     ...(r.direct_tramp === null ? [] : [`str xzr, ${at(r.direct_tramp)}`]),
     `str x29, ${at(r.fp)}`,
@@ -56,15 +55,23 @@ export function saveCallRestore(r: FtraceRegsLayout): string[] {
     `add x29, sp, #${r.size + 16}`,
     `stp x29, x30, [sp, #${r.size}]`,
     `add x29, sp, #${r.size}`,
-    "sub x0, x30, #4",
-    "mov x1, x9",
-    "mov x3, sp",
-    "mov x2, x11",
-    `ldr x4, [x2, #${FTRACE_OPS_FUNC}]`,
-    "blr x4",
-    ...restoreArgs(r),
-    `ldr x29, ${at(r.fp)}`,
   ];
+}
+
+/** ip = the BL's address, parent_ip = the callsite's LR, fregs = sp (x2 = op is set by the caller). */
+export const CALLBACK_ARGS: Listing = ["sub x0, x30, #4", "mov x1, x9", "mov x3, sp"];
+
+/** Call op->func with the ops pointer already in x2. */
+export const CALL_OP_FUNC: Listing = [`ldr x4, [x2, #${FTRACE_OPS_FUNC}]`, "blr x4"];
+
+/** Restore x0-x8 and the callsite's fp from ftrace_regs. */
+export function frameRestore(r: FtraceRegsLayout): string[] {
+  return [...restoreArgs(r), `ldr x29, ${at(r.fp)}`];
+}
+
+/** Build ftrace_regs and two frame records, call op->func(ip, parent_ip, op = x11, fregs), restore x0-x8 and fp. */
+export function saveCallRestore(r: FtraceRegsLayout): string[] {
+  return [...frameEnter(r), ...CALLBACK_ARGS, "mov x2, x11", ...CALL_OP_FUNC, ...frameRestore(r)];
 }
 
 /** The merged design's ftrace_caller: early direct exit, ops call, late direct exit or return to the body. */

@@ -465,17 +465,23 @@ function poisonStack(k: Kernel, sp: bigint): void {
  * of interest (or `maxSteps`); returns the registers then. For probes of a listing's prefix, e.g. how
  * ftrace_caller finds the literal.
  */
-export function runUntil(k: Kernel, pc: bigint, regs: { x: ReadonlyArray<bigint>; sp: bigint }, stop: (insn: Insn) => boolean, maxSteps = 64): { x: ReadonlyArray<bigint>; sp: bigint; fault: string | null } {
+export function runUntil(
+  k: Kernel,
+  pc: bigint,
+  regs: { x: ReadonlyArray<bigint>; sp: bigint },
+  stop: (insn: Insn) => boolean,
+  maxSteps = 64,
+): { x: ReadonlyArray<bigint>; sp: bigint; fault: string | null; insn: Insn | null } {
   const cpu: Cpu = { x: [...regs.x], sp: regs.sp, pc, rs: [] };
   const rec: Recorder = { handlers: [], tramps: [], bodies: [], branches: [], boundaries: [], trace: [], violations: [], siteTarget: null, opCalled: null, lastBranch: "", seq: 0 };
   for (let i = 0; i < maxSteps; i++) {
-    if (!k.mem.has(cpu.pc) || k.hosts.has(cpu.pc)) return { x: cpu.x, sp: cpu.sp, fault: `left the code at ${name(k, cpu.pc)}` };
+    if (!k.mem.has(cpu.pc) || k.hosts.has(cpu.pc)) return { x: cpu.x, sp: cpu.sp, fault: `left the code at ${name(k, cpu.pc)}`, insn: null };
     const insn = decodeCached(k.mem.read32(cpu.pc));
     const fault = step(k, cpu, insn, rec);
-    if (fault !== null) return { x: cpu.x, sp: cpu.sp, fault };
-    if (stop(insn)) return { x: cpu.x, sp: cpu.sp, fault: null };
+    if (fault !== null) return { x: cpu.x, sp: cpu.sp, fault, insn };
+    if (stop(insn)) return { x: cpu.x, sp: cpu.sp, fault: null, insn };
   }
-  return { x: cpu.x, sp: cpu.sp, fault: `no stop after ${maxSteps} instructions` };
+  return { x: cpu.x, sp: cpu.sp, fault: `no stop after ${maxSteps} instructions`, insn: null };
 }
 
 /** Call function `fn` from a C caller and run until control returns to the caller (or faults). */

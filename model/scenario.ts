@@ -301,7 +301,8 @@ function setHashes(k: Kernel, ops: FtraceOps, filter: ReadonlyArray<string>, not
 
 /** Run one API step on the kernel: the ftrace calls a kernel user would make for it. */
 export function applyApi(k: Kernel, st: Exclude<Step, { do: "call" }>): Ret {
-  const directOnly = (): Ret | null => (k.design.directCalls ? null : -ERRNO.ENOTSUPP);
+  // Without DYNAMIC_FTRACE_WITH_DIRECT_CALLS the direct API is inline stubs returning -ENODEV.
+  const directOnly = (): Ret | null => (k.design.directCalls ? null : -ERRNO.ENODEV);
   switch (st.do) {
     case "register_ftrace_function": {
       const ops = opsByName(k, st.ops, "ordinary");

@@ -37,7 +37,7 @@ export const blRange: Property = {
   guards: "reachable_by_bl, ftrace_find_callable_addr, aarch64_insn_gen_branch_imm",
   needsCalls: false,
   atBoot: edgesAgree,
-  check: ({ k, result }) => {
+  check: ({ result }) => {
     if (result.do === "call") return null;
     for (const e of result.events) {
       if (e.kind !== "write" || e.what !== "insn" || e.meant === undefined) continue;

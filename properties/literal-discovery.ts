@@ -6,17 +6,19 @@ import type { Kernel } from "../model/kernel.ts";
 import { literalAddr, literalFromLr } from "../model/layout.ts";
 import type { Property } from "./property.ts";
 
-/** Run ftrace_caller from its entry as the site's BL would, until it has loaded x11; compare with the literal. */
+/** Run ftrace_caller from its entry as the site's BL would, up to its first load (the literal); compare values. */
 function discovers(k: Kernel): string | null {
   for (const rec of k.recs) {
     const lr = rec.ip + 4n;
     if (literalFromLr(lr) !== literalAddr(rec.ip)) return `${rec.fn}: (x30 & ~7) - 16 = ${toHex(literalFromLr(lr))}, literal is at ${toHex(literalAddr(rec.ip))}`;
     const x = Array.from({ length: 31 }, () => 0n);
     x[30] = lr;
-    const out = runUntil(k, k.layout.kernel.ftrace_caller, { x, sp: k.layout.kernel.stackTop }, (i) => (i.kind === "ldr_imm" || i.kind === "ldur") && i.rt === 11);
+    const out = runUntil(k, k.layout.kernel.ftrace_caller, { x, sp: k.layout.kernel.stackTop }, (i) => i.kind === "ldr_imm" || i.kind === "ldur");
     const want = k.mem.read64(literalAddr(rec.ip));
     if (out.fault !== null) return `${rec.fn}: ftrace_caller faulted loading the literal: ${out.fault}`;
-    if (out.x[11] !== want) return `${rec.fn}${k.layout.functions.find((f) => f.name === rec.fn)?.bti === true ? " (BTI C)" : ""}: ftrace_caller loaded x11 = ${toHex(out.x[11] ?? 0n)}, the literal holds ${toHex(want)}`;
+    const rt = out.insn !== null && (out.insn.kind === "ldr_imm" || out.insn.kind === "ldur") ? out.insn.rt : 11;
+    const got = out.x[rt] ?? 0n;
+    if (got !== want) return `${rec.fn}${k.layout.functions.find((f) => f.name === rec.fn)?.bti === true ? " (BTI C)" : ""}: ftrace_caller loaded x${rt} = ${toHex(got)}, the literal holds ${toHex(want)}`;
   }
   return null;
 }

@@ -60,7 +60,7 @@ export function checkRun(p: Property, s: Scenario, design: Design): Failure | nu
   const k = boot(scenarioLayout(s), design);
   const atBoot = p.atBoot?.(k) ?? null;
   if (atBoot !== null) return { index: -1, message: atBoot, fn: null };
-  const ref = initRef(s);
+  const ref = initRef(s, { directCalls: design.directCalls });
   for (let index = 0; index < s.steps.length; index++) {
     const step = s.steps[index]!;
     const expectedRet = applyRef(ref, step);

@@ -28,6 +28,8 @@ export interface RefFunction {
 }
 
 export interface RefState {
+  /** Whether the design has DYNAMIC_FTRACE_WITH_DIRECT_CALLS (else the direct API returns -ENODEV). */
+  readonly directCalls: boolean;
   readonly functions: ReadonlyArray<RefFunction>;
   readonly modules: ReadonlyMap<string, { text: bigint; size: bigint; plt: bigint | null }>;
   readonly trampolines: ReadonlyMap<bigint, string>;
@@ -59,7 +61,7 @@ const DEFAULT_FTRACE_CALLER = 0xffff800008002000n;
 const DEFAULT_STUB_TRAMP = 0xffff800008002400n;
 const DEFAULT_MODULE_SIZE = 0x200000n;
 
-export function initRef(s: Scenario): RefState {
+export function initRef(s: Scenario, opts: { directCalls: boolean } = { directCalls: true }): RefState {
   const bti = s.config.bti;
   const modules = new Map(
     s.modules.map((m) => {
@@ -71,6 +73,7 @@ export function initRef(s: Scenario): RefState {
   const trampolines = new Map<bigint, string>(s.trampolines.map((t) => [BigInt(t.addr), t.name]));
   trampolines.set(s.kernel.ftrace_stub_direct_tramp === undefined ? DEFAULT_STUB_TRAMP : BigInt(s.kernel.ftrace_stub_direct_tramp), "ftrace_stub_direct_tramp");
   return {
+    directCalls: opts.directCalls,
     // The BL sits after the MOV, which follows the optional BTI C at the symbol.
     functions: s.functions.map((f) => ({ name: f.name, addr: BigInt(f.addr), ip: BigInt(f.addr) + ((f.bti ?? bti) ? 8n : 4n), module: f.module ?? null })),
     modules,
@@ -110,6 +113,7 @@ function opsOf(ref: RefState, name: string, kind: RefKind): RefOps {
 
 /** Apply one step; the return code the kernel documents for it (0 or an error name), or null for a call. */
 export function applyRef(ref: RefState, st: Step): 0 | string | null {
+  if (!ref.directCalls && (st.do === "register_ftrace_direct" || st.do === "unregister_ftrace_direct" || st.do === "modify_ftrace_direct")) return "-ENODEV";
   switch (st.do) {
     case "call":
       return null;

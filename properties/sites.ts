@@ -3,6 +3,7 @@
 
 import { decode, NOP_WORD, type Insn } from "../model/insn.ts";
 import type { DynFtrace, FtraceOps, Kernel } from "../model/kernel.ts";
+import { symbolize } from "../model/kernel.ts";
 import { literalAddr } from "../model/layout.ts";
 
 export interface SiteState {
@@ -37,5 +38,5 @@ export function siteState(k: Kernel, rec: DynFtrace): SiteState {
 }
 
 export function symbolOr(k: Kernel, addr: bigint): string {
-  return k.symbols.get(addr) ?? `0x${addr.toString(16)}`;
+  return symbolize(k, addr) ?? `0x${addr.toString(16)}`;
 }

@@ -1,0 +1,68 @@
+// Shared pieces of the command line: where things are, the output sink, flag parsing, and writing
+// counterexample files.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import pc from "picocolors";
+import { LayoutError } from "../model/layout.ts";
+import { runScenario, ScenarioError } from "../model/scenario.ts";
+import type { Outcome } from "../properties/property.ts";
+import { InputError, loadScenario, scenarioFiles } from "./load.ts";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const SCENARIO_DIR = join(ROOT, "properties", "scenarios");
+export const COUNTEREXAMPLE_DIR = join(ROOT, "reports", "counterexamples");
+
+/** Where the command line writes: the process's streams, or a test's buffers. */
+export interface Io {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+}
+
+export const processIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+export function wrapInput<T>(file: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof ScenarioError || e instanceof LayoutError) throw new InputError(`${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The scenario corpus: every file holds the expectations it states. Returns the rows and the failures. */
+export function corpus(): { rows: string[]; failed: number; files: number } {
+  const files = scenarioFiles(SCENARIO_DIR);
+  let failed = 0;
+  const rows: string[] = [];
+  for (const file of files) {
+    const s = loadScenario(file);
+    const run = wrapInput(file, () => runScenario(s));
+    if (run.failures.length === 0) continue;
+    failed++;
+    rows.push(`  ${pc.red("FAIL")} ${relative(ROOT, file)}`, ...run.failures.map((f) => `       ${f}`));
+  }
+  return { rows, failed, files: files.length };
+}
+
+export function intFlag(name: string, v: string | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (!/^-?\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) throw new InputError(`--${name}: expected an integer >= ${min}, got "${v}"`);
+  return Number(v);
+}
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** Write a counterexample scenario where people and CI can find it; returns its path. */
+export function saveCounterexample(o: Outcome): string | null {
+  if (o.counterexample === undefined) return null;
+  const dir = COUNTEREXAMPLE_DIR;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${o.variant}--${o.property}.json`);
+  writeFileSync(file, JSON.stringify(o.counterexample, null, 2) + "\n");
+  return relative(process.cwd(), file);
+}
+

@@ -1,0 +1,76 @@
+// The gate: every property on every variant, and each mutant on the property that must kill it, compared with
+// the committed expected verdicts (reports/expected.json). Pure: it plans the cells and judges outcomes; running
+// them and printing belong to cli/.
+
+import { z } from "zod";
+import { VARIANT_NAMES } from "../model/variants/index.ts";
+import { PROPERTIES } from "../properties/index.ts";
+import type { Outcome } from "../properties/property.ts";
+
+export type Verdict = "holds" | "fails";
+
+/** One cell of the gate: a design (variant, or variant+mutant) and a property. */
+export interface Cell {
+  readonly design: string;
+  readonly property: string;
+  readonly kind: "variant" | "mutant";
+}
+
+export const expectedSchema = z
+  .object({
+    $comment: z.string().optional(),
+    variants: z.record(z.string(), z.record(z.string(), z.enum(["holds", "fails"]))),
+    mutants: z.record(z.string(), z.record(z.string(), z.enum(["holds", "fails"]))),
+    notes: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+export type Expected = z.infer<typeof expectedSchema>;
+
+/** Every property on every variant, then each property's mutant on that property. */
+export function gateCells(): Cell[] {
+  const variants = VARIANT_NAMES.flatMap((v) => PROPERTIES.map((p) => ({ design: v, property: p.name, kind: "variant" as const })));
+  const mutants = PROPERTIES.map((p) => ({ design: `upstream+${p.killedBy.mutant}`, property: p.name, kind: "mutant" as const }));
+  return [...variants, ...mutants];
+}
+
+export function verdictOf(o: Outcome): Verdict {
+  return o.ok ? "holds" : "fails";
+}
+
+export function expectedVerdict(e: Expected, c: Cell): Verdict | undefined {
+  return (c.kind === "variant" ? e.variants : e.mutants)[c.design]?.[c.property];
+}
+
+export interface Judged {
+  readonly cell: Cell;
+  readonly outcome: Outcome;
+  readonly got: Verdict;
+  readonly want: Verdict | undefined;
+  /** The verdict differs from the expected one (or there is none), or the run broke. */
+  readonly changed: boolean;
+}
+
+export function judge(e: Expected, cells: ReadonlyArray<Cell>, outcomes: ReadonlyArray<Outcome>): Judged[] {
+  return cells.map((cell, i) => {
+    const outcome = outcomes[i]!;
+    const got = verdictOf(outcome);
+    const want = expectedVerdict(e, cell);
+    return { cell, outcome, got, want, changed: want !== got || outcome.error !== undefined };
+  });
+}
+
+/** The expected file that the observed verdicts would make (for --update), keeping notes. */
+export function updatedExpected(e: Expected, judged: ReadonlyArray<Judged>): Expected {
+  const variants: Record<string, Record<string, Verdict>> = {};
+  const mutants: Record<string, Record<string, Verdict>> = {};
+  for (const j of judged) {
+    const into = j.cell.kind === "variant" ? variants : mutants;
+    (into[j.cell.design] ??= {})[j.cell.property] = j.got;
+  }
+  return { ...(e.$comment !== undefined ? { $comment: e.$comment } : {}), variants, mutants, ...(e.notes !== undefined ? { notes: e.notes } : {}) };
+}
+
+/** Lines describing what an update would change. */
+export function changes(judged: ReadonlyArray<Judged>): string[] {
+  return judged.filter((j) => j.want !== j.got).map((j) => `${j.cell.design} x ${j.cell.property}: ${j.want ?? "(none)"} -> ${j.got}`);
+}
