@@ -11,6 +11,7 @@ import { checkRun } from "../properties/property.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { defaultWorkers, runJobs, silentProgress, type Progress } from "./check.ts";
 import { InputError, loadScenario } from "./load.ts";
+import { GATE_SEED, gateCommand, type GateFlags } from "./gate.ts";
 import { corpus, intFlag, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
 
 export { SCENARIO_DIR } from "./common.ts";
@@ -101,6 +102,17 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--variant <name>", "design to check, e.g. upstream or upstream+<mutant> (default: upstream)")
     .action(async (flags: CheckFlags) => {
       code = await checkCommand(io, flags, progress);
+    });
+  program
+    .command("gate")
+    .description("every property on every variant and each mutant on its property, against reports/expected.json")
+    .option("--runs <n>", "generated runs per cell (default 2000)")
+    .option("--seed <s>", `fast-check seed, or "random" (default ${GATE_SEED})`)
+    .option("--workers <n>", "worker threads (default: cores, at most 2)")
+    .option("--expected <file>", "expected verdicts (default reports/expected.json)")
+    .option("--update", "rewrite the expected verdicts from this run and print what changed")
+    .action(async (flags: GateFlags) => {
+      code = await gateCommand(io, flags, progress);
     });
   try {
     await program.parseAsync([...argv], { from: "user" });

@@ -1,0 +1,62 @@
+// The gate as CI runs it (pinned seed, fewer runs than npm run check): every verdict equals
+// reports/expected.json, expected failures come with short counterexamples that name the defect, and a
+// defect reintroduced where a design is expected to hold makes the gate exit 1 with a counterexample file.
+
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
+import { describe, expect, it } from "vitest";
+import { silentProgress } from "./check.ts";
+import { COUNTEREXAMPLE_DIR } from "./common.ts";
+import { EXPECTED_FILE, gateCommand, loadExpected } from "./gate.ts";
+import { main } from "./main.ts";
+
+async function gate(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await main(["gate", ...argv], { out: (s) => (out += s), err: (s) => (err += s) }, silentProgress);
+  return { code, out: stripVTControlCharacters(out), err: stripVTControlCharacters(err) };
+}
+
+describe("dispatch-spec gate", () => {
+  it("matches reports/expected.json on every variant and mutant (pinned seed)", { timeout: 120_000 }, async () => {
+    const r = await gate("--runs", "150", "--workers", "2");
+    expect(r.err).toBe("");
+    expect(r.out).toContain("every verdict is as expected");
+    expect(r.code).toBe(0);
+    // v1-posted's two review findings, each with a short counterexample naming the defect.
+    const stack = JSON.parse(readFileSync(join(COUNTEREXAMPLE_DIR, "v1-posted--stack-aligned.json"), "utf8")) as { steps: unknown[]; counterexample: { message: string } };
+    expect(stack.steps.length).toBeLessThanOrEqual(4);
+    expect(stack.counterexample.message).toMatch(/ftrace_regs is 120 bytes: sp is 8 mod 16/);
+    const ret = JSON.parse(readFileSync(join(COUNTEREXAMPLE_DIR, "v1-posted--branch-hygiene.json"), "utf8")) as { steps: unknown[]; counterexample: { message: string } };
+    expect(ret.steps.length).toBeLessThanOrEqual(4);
+    expect(ret.counterexample.message).toMatch(/ret x12 .*RET used as a forward branch/);
+  });
+
+  it("exits 1 with a counterexample naming the defect when a design expected to hold fails", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dispatch-spec-gate-"));
+    const expected = loadExpected(EXPECTED_FILE);
+    // Claim that the v1 RET-as-forward-branch defect, put into upstream, holds: the gate must disagree.
+    const file = join(dir, "expected.json");
+    writeFileSync(file, JSON.stringify({ ...expected, mutants: { ...expected.mutants, "upstream+ret-instead-of-br": { "branch-hygiene": "holds" } } }));
+    let out = "";
+    const code = await gateCommand({ out: (s) => (out += s), err: () => {} }, { runs: "60", expected: file, workers: "2" }, silentProgress);
+    out = stripVTControlCharacters(out);
+    expect(code).toBe(1);
+    expect(out).toMatch(/UNEXPECTED upstream\+ret-instead-of-br x branch-hygiene: .*RET used as a forward branch/);
+    expect(out).toContain("upstream+ret-instead-of-br x branch-hygiene: holds -> fails");
+    const cx = JSON.parse(readFileSync(join(COUNTEREXAMPLE_DIR, "upstream+ret-instead-of-br--branch-hygiene.json"), "utf8")) as { counterexample: { property: string } };
+    expect(cx.counterexample.property).toBe("branch-hygiene");
+  }, 120_000);
+
+  it("refuses a malformed expected file with one line and exit 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dispatch-spec-gate-"));
+    const file = join(dir, "bad.json");
+    writeFileSync(file, JSON.stringify({ variants: { upstream: { "literal-valid": "maybe" } }, mutants: {} }));
+    const r = await gate("--expected", file);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toMatch(/variants\.upstream\.literal-valid/);
+  });
+});

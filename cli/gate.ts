@@ -1,0 +1,121 @@
+// `dispatch-spec gate`: every property on every variant and each mutant on its property, compared with the
+// committed reports/expected.json; a verdict table with changes highlighted, counterexample files for every
+// failure, exit 1 on any difference. `--update` rewrites expected.json from the run, printing what changed.
+
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pc from "picocolors";
+import { PROPERTIES } from "../properties/index.ts";
+import type { Outcome } from "../properties/property.ts";
+import { changes, expectedSchema, gateCells, judge, updatedExpected, type Expected, type Judged } from "../reports/gate.ts";
+import { defaultWorkers, runJobs, type Progress } from "./check.ts";
+import { corpus, intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
+import { InputError } from "./load.ts";
+
+export const EXPECTED_FILE = join(ROOT, "reports", "expected.json");
+
+/** The seed the gate uses unless told otherwise, so that CI's verdicts are reproducible. */
+export const GATE_SEED = 20261125;
+
+export interface GateFlags {
+  readonly runs?: string;
+  readonly seed?: string;
+  readonly workers?: string;
+  readonly update?: boolean;
+  readonly expected?: string;
+}
+
+export function loadExpected(file: string): Expected {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new InputError(`${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : `not valid JSON (${(e as Error).message.split("\n")[0]})`}`);
+  }
+  const r = expectedSchema.safeParse(json);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new InputError(`${file}: ${i?.path.join(".") ?? ""}: ${i?.message ?? "invalid"}`);
+  }
+  return r.data;
+}
+
+/** Short column heads so the table fits a terminal. */
+const SHORT: Readonly<Record<string, string>> = {
+  "literal-valid": "literal",
+  "exact-handlers": "handlers",
+  "path-selection": "path",
+  "bl-range": "bl-range",
+  "modify-validates": "modify",
+  "trampoline-contract": "tramp-abi",
+  "stack-aligned": "stack",
+  "branch-hygiene": "branch",
+  "literal-discovery": "discover",
+  "reference-agreement": "reference",
+};
+
+function cellText(j: Judged, width: number): string {
+  const text = j.outcome.error !== undefined ? "ERROR" : j.got;
+  const padded = (j.changed ? `${text}!` : text).padEnd(width);
+  if (j.changed) return pc.inverse(pc.yellow(padded));
+  return j.got === "holds" ? pc.green(padded) : pc.red(padded);
+}
+
+export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
+  const names = PROPERTIES.map((p) => p.name);
+  const w = 10;
+  const variantRows = judged.filter((j) => j.cell.kind === "variant");
+  const designs = [...new Set(variantRows.map((j) => j.cell.design))];
+  const lines = [`${"variant".padEnd(16)}${names.map((n) => (SHORT[n] ?? n).padEnd(w)).join("")}`];
+  for (const d of designs) {
+    const row = names.map((n) => {
+      const j = variantRows.find((x) => x.cell.design === d && x.cell.property === n);
+      return j === undefined ? "".padEnd(w) : cellText(j, w);
+    });
+    lines.push(`${d.padEnd(16)}${row.join("")}`);
+  }
+  lines.push("", `${"mutant".padEnd(36)}${"property".padEnd(22)}verdict (must fail)`);
+  for (const j of judged.filter((x) => x.cell.kind === "mutant")) lines.push(`${j.cell.design.padEnd(36)}${j.cell.property.padEnd(22)}${cellText(j, 7)}`);
+  return lines;
+}
+
+export async function gateCommand(io: Io, flags: GateFlags, progress: Progress): Promise<number> {
+  const runs = intFlag("runs", flags.runs, 2000, 1);
+  const seed = flags.seed === "random" ? Math.floor(Math.random() * 2 ** 31) : intFlag("seed", flags.seed, GATE_SEED, 0);
+  const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
+  const file = flags.expected ?? EXPECTED_FILE;
+  const expected = loadExpected(file);
+  const cells = gateCells();
+  io.out(`${pc.bold("dispatch-spec gate")}: ${cells.length} cells, seed ${seed}, ${runs} runs per cell, expected verdicts from ${file === EXPECTED_FILE ? "reports/expected.json" : file}\n`);
+  const started = performance.now();
+  const outcomes: Outcome[] = await runJobs(
+    cells.map((c) => ({ property: c.property, variant: c.design, seed, runs })),
+    workers,
+    progress,
+  );
+  const judged = judge(expected, cells, outcomes);
+  io.out(verdictTable(judged).join("\n") + "\n");
+  for (const j of judged.filter((x) => x.got === "fails" || x.outcome.error !== undefined)) {
+    const o = j.outcome;
+    const saved = saveCounterexample(o);
+    const mark = j.changed ? pc.yellow("UNEXPECTED ") : "";
+    io.out(`${mark}${o.variant} x ${o.property}: ${o.message ?? o.error ?? ""}${saved !== null ? `\n    ${o.counterexample?.steps.length ?? 0} steps, seed ${o.seed}, path ${o.path ?? ""}: ${saved}` : ""}\n`);
+  }
+  const diff = changes(judged);
+  const broken = judged.filter((j) => j.outcome.error !== undefined);
+  io.out(`${seconds(performance.now() - started)} for ${cells.length} cells\n`);
+  const c = corpus();
+  io.out(c.failed === 0 ? `scenario corpus: ${c.files} files, all expectations hold\n` : `scenario corpus: ${c.failed} of ${c.files} files fail\n${c.rows.join("\n")}\n`);
+  if (flags.update === true) {
+    if (broken.length > 0) throw new InputError(`--update refused: ${broken.length} cell(s) broke with an error, not a verdict`);
+    writeFileSync(file, JSON.stringify(updatedExpected(expected, judged), null, 2) + "\n");
+    io.out(diff.length === 0 ? "expected verdicts unchanged\n" : `updated ${file}:\n${diff.map((d) => `  ${d}`).join("\n")}\n`);
+    return 0;
+  }
+  if (diff.length === 0 && broken.length === 0 && c.failed === 0) {
+    io.out(pc.green("every verdict is as expected\n"));
+    return 0;
+  }
+  if (diff.length + broken.length > 0) io.out(pc.red(`${diff.length + broken.length} verdict(s) differ from reports/expected.json:\n`) + diff.map((d) => `  ${d}\n`).join(""));
+  return 1;
+}
