@@ -9,6 +9,7 @@ import { LayoutError } from "../model/layout.ts";
 import { runScenario, ScenarioError } from "../model/scenario.ts";
 import type { Outcome } from "../properties/property.ts";
 import { InputError, loadScenario, scenarioFiles } from "./load.ts";
+import { replayFile } from "./replay.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const SCENARIO_DIR = join(ROOT, "properties", "scenarios");
@@ -31,19 +32,33 @@ export function wrapInput<T>(file: string, f: () => T): T {
   }
 }
 
-/** The scenario corpus: every file holds the expectations it states. Returns the rows and the failures. */
+export const CORPUS_DIR = join(ROOT, "properties", "corpus");
+
+/**
+ * The scenario corpus (every file holds the expectations it states) and the regression corpus (every
+ * counterexample keeps its recorded outcome). Returns failing rows and counts.
+ */
 export function corpus(): { rows: string[]; failed: number; files: number } {
-  const files = scenarioFiles(SCENARIO_DIR);
-  let failed = 0;
   const rows: string[] = [];
-  for (const file of files) {
+  let failed = 0;
+  const scenarios = scenarioFiles(SCENARIO_DIR);
+  for (const file of scenarios) {
     const s = loadScenario(file);
     const run = wrapInput(file, () => runScenario(s));
     if (run.failures.length === 0) continue;
     failed++;
     rows.push(`  ${pc.red("FAIL")} ${relative(ROOT, file)}`, ...run.failures.map((f) => `       ${f}`));
   }
-  return { rows, failed, files: files.length };
+  const regressions = scenarioFiles(CORPUS_DIR);
+  for (const file of regressions) {
+    const r = replayFile(file);
+    const outcome = r.scenario.counterexample?.outcome ?? "fails";
+    const kept = outcome === "holds" ? r.failure === null : r.failure?.message === r.recorded;
+    if (kept) continue;
+    failed++;
+    rows.push(`  ${pc.red("FAIL")} ${relative(ROOT, file)}: recorded ${outcome === "holds" ? "holds" : `"${r.recorded}"`}, now ${r.failure === null ? "holds" : `"${r.failure.message}"`}`);
+  }
+  return { rows, failed, files: scenarios.length + regressions.length };
 }
 
 export function intFlag(name: string, v: string | undefined, dflt: number, min: number): number {

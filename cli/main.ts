@@ -12,6 +12,7 @@ import { variantByName } from "../model/variants/index.ts";
 import { defaultWorkers, runJobs, silentProgress, type Progress } from "./check.ts";
 import { InputError, loadScenario } from "./load.ts";
 import { GATE_SEED, gateCommand, type GateFlags } from "./gate.ts";
+import { replayCommand, type ReplayFlags } from "./replay.ts";
 import { corpus, intFlag, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
 
 export { SCENARIO_DIR } from "./common.ts";
@@ -102,6 +103,18 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--variant <name>", "design to check, e.g. upstream or upstream+<mutant> (default: upstream)")
     .action(async (flags: CheckFlags) => {
       code = await checkCommand(io, flags, progress);
+    });
+  program
+    .command("replay")
+    .argument("[file]", "counterexample scenario file")
+    .option("--seed <s>", "seed printed by a failure")
+    .option("--path <p>", "fast-check path printed by a failure")
+    .option("--property <name>", "the property that failed")
+    .option("--variant <name>", "the design it failed on (default upstream)")
+    .option("--runs <n>", "runs of the original check (default 2000)")
+    .description("re-run a counterexample and print its trace; exit 1 if the property still fails, 0 if it holds")
+    .action((file: string | undefined, flags: ReplayFlags) => {
+      code = replayCommand(io, file, flags);
     });
   program
     .command("gate")

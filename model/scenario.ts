@@ -116,6 +116,8 @@ export const scenarioSchema = z
         seed: z.number().int(),
         path: z.string(),
         message: z.string(),
+        /** The recorded outcome a corpus file must keep: the property still fails (default) or now holds. */
+        outcome: z.enum(["fails", "holds"]).optional(),
       })
       .strict()
       .optional(),

@@ -1,0 +1,93 @@
+// `dispatch-spec replay`: re-run a counterexample deterministically, from its scenario file or from the numbers a
+// failure printed (seed, path, property, variant), print the readable trace, and exit 1 if the property still
+// fails, 0 if it holds.
+
+import pc from "picocolors";
+import { stripVTControlCharacters } from "node:util";
+import { variantByName } from "../model/variants/index.ts";
+import { runScenario, type Scenario } from "../model/scenario.ts";
+import { propertyByName } from "../properties/index.ts";
+import { checkRun, runProperty, type Failure, type Property } from "../properties/property.ts";
+import { traceLines } from "../reports/trace.ts";
+import type { Design } from "../model/kernel.ts";
+import { intFlag, saveCounterexample, type Io } from "./common.ts";
+import { InputError, loadScenario } from "./load.ts";
+
+export interface Replay {
+  readonly property: Property;
+  readonly design: Design;
+  readonly scenario: Scenario;
+  readonly failure: Failure | null;
+  readonly lines: ReadonlyArray<string>;
+}
+
+function propertyNamed(name: string, where: string): Property {
+  const p = propertyByName(name);
+  if (p === undefined) throw new InputError(`${where}: unknown property "${name}"`);
+  return p;
+}
+
+function designNamed(name: string, where: string): Design {
+  const d = variantByName(name);
+  if (d === undefined) throw new InputError(`${where}: unknown variant "${name}"`);
+  return d;
+}
+
+/** Replay a scenario against a property on a design: the failure (or null) and the readable trace. */
+export function replayScenario(s: Scenario, p: Property, design: Design): Replay {
+  const failure = checkRun(p, s, design);
+  const run = runScenario({ ...s, variant: design.name });
+  const lines = traceLines(s.steps, run, failure === null ? null : { property: p.name, index: failure.index, fn: failure.fn, message: failure.message });
+  return { property: p, design, scenario: s, failure, lines };
+}
+
+/** Replay a counterexample file (it must carry a `counterexample` block). */
+export function replayFile(file: string): Replay & { readonly recorded: string } {
+  const s = loadScenario(file);
+  const cx = s.counterexample;
+  if (cx === undefined) throw new InputError(`${file}: no "counterexample" block to replay (use "dispatch-spec run" for a plain scenario)`);
+  const p = propertyNamed(cx.property, file);
+  const design = designNamed(cx.variant ?? s.variant, file);
+  return { ...replayScenario(s, p, design), recorded: cx.message };
+}
+
+function report(io: Io, r: Replay, recorded: string | null): number {
+  io.out(r.lines.map((l) => (l.includes(" x ") && l.trimStart().startsWith("x ") ? pc.red(l) : l)).join("\n") + "\n");
+  if (r.failure === null) {
+    io.out(pc.green(`${r.property.name} holds on ${r.design.name} for this scenario\n`));
+    return 0;
+  }
+  io.out(pc.red(`${r.property.name} still fails on ${r.design.name}: ${r.failure.message}\n`));
+  if (recorded !== null && stripVTControlCharacters(recorded) !== r.failure.message) io.out(pc.yellow(`(the file recorded a different message: ${recorded})\n`));
+  return 1;
+}
+
+export interface ReplayFlags {
+  readonly seed?: string;
+  readonly path?: string;
+  readonly property?: string;
+  readonly variant?: string;
+  readonly runs?: string;
+}
+
+export function replayCommand(io: Io, file: string | undefined, flags: ReplayFlags): number {
+  if (file !== undefined) {
+    if (flags.seed !== undefined || flags.path !== undefined) throw new InputError("replay: give either FILE or --seed/--path/--property, not both");
+    const r = replayFile(file);
+    return report(io, r, r.recorded);
+  }
+  if (flags.seed === undefined || flags.path === undefined || flags.property === undefined)
+    throw new InputError("replay: give a counterexample FILE, or --seed S --path P --property X [--variant V]");
+  const seed = intFlag("seed", flags.seed, 0, 0);
+  if (!/^\d+(:\d+)*$/.test(flags.path)) throw new InputError(`--path: expected a fast-check path like 3:1:0, got "${flags.path}"`);
+  const p = propertyNamed(flags.property, "--property");
+  const design = designNamed(flags.variant ?? "upstream", "--variant");
+  const out = runProperty(p, design, { seed, numRuns: intFlag("runs", flags.runs, 2000, 1), path: flags.path });
+  if (out.ok || out.counterexample === undefined) {
+    io.out(pc.green(`${p.name} holds on ${design.name} at seed ${seed}, path ${flags.path}\n`));
+    return out.error === undefined ? 0 : 1;
+  }
+  const saved = saveCounterexample(out);
+  if (saved !== null) io.out(`counterexample saved: ${saved}\n`);
+  return report(io, replayScenario(out.counterexample, p, design), out.message ?? null);
+}

@@ -1,0 +1,83 @@
+// The machine-readable result of a `check` or `gate` run (results.json), from which every report is rendered:
+// summary.md, junit.xml and index.html. The schema is versioned; fields are only ever added.
+
+export type Verdict = "holds" | "fails";
+
+/** Counts of what a run exercised, per design. Keys are readable labels. */
+export interface Coverage {
+  /** Patch-site states seen after steps, e.g. "literal=ordinary ops, insn=bl ftrace_caller". */
+  readonly siteStates: Readonly<Record<string, number>>;
+  /** Site rewrites, e.g. "insn nop -> bl", "literal ftrace_nop_ops -> ordinary ops". */
+  readonly transitions: Readonly<Record<string, number>>;
+  /** Dispatch paths of calls, e.g. "caller-list". */
+  readonly paths: Readonly<Record<string, number>>;
+  /** Trampoline-address classes in generated layouts, e.g. "-128M-4", "far". */
+  readonly trampolineClasses: Readonly<Record<string, number>>;
+  /** API return codes by call, e.g. "register_ftrace_direct -EBUSY". */
+  readonly apiReturns: Readonly<Record<string, number>>;
+}
+
+/** The labels a design is expected to reach in each coverage section; any with a zero count is flagged. */
+export interface CoverageExpectations {
+  readonly siteStates: ReadonlyArray<string>;
+  readonly transitions: ReadonlyArray<string>;
+  readonly paths: ReadonlyArray<string>;
+  readonly trampolineClasses: ReadonlyArray<string>;
+  readonly apiReturns: ReadonlyArray<string>;
+}
+
+export interface CellResult {
+  /** Variant name, or variant+mutant. */
+  readonly design: string;
+  readonly property: string;
+  readonly kind: "variant" | "mutant";
+  readonly verdict: Verdict;
+  /** The committed expectation (gate), or null (check). */
+  readonly expected: Verdict | null;
+  /** Differs from the expectation, or the run broke. */
+  readonly changed: boolean;
+  readonly runs: number;
+  readonly ms: number;
+  readonly seed: number;
+  /** fast-check's replay path of the failure. */
+  readonly path: string | null;
+  /** The violation, in kernel terms. */
+  readonly message: string | null;
+  /** An exception that is not a verdict (a bug in the suite). */
+  readonly error: string | null;
+  readonly counterexample: {
+    /** Where the scenario file was written, relative to the working directory. */
+    readonly file: string | null;
+    readonly steps: number;
+    /** The readable trace of the replay, as plain text lines. */
+    readonly trace: ReadonlyArray<string>;
+  } | null;
+}
+
+export interface Results {
+  readonly schema: "dispatch-spec/results@1";
+  readonly command: "check" | "gate";
+  readonly seed: number;
+  readonly runs: number;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly cells: ReadonlyArray<CellResult>;
+  /** Per design (variant or variant+mutant). */
+  readonly coverage: Readonly<Record<string, Coverage>>;
+  readonly coverageExpected: Readonly<Record<string, CoverageExpectations>>;
+  readonly corpus: { readonly files: number; readonly failed: number; readonly failures: ReadonlyArray<string> };
+  /** Everything as expected (gate) or everything holds (check), and the corpus holds. */
+  readonly ok: boolean;
+}
+
+/** Labels expected but never reached, per section. */
+export function unreached(c: Coverage, e: CoverageExpectations): Record<keyof CoverageExpectations, string[]> {
+  const miss = (got: Readonly<Record<string, number>>, want: ReadonlyArray<string>): string[] => want.filter((w) => (got[w] ?? 0) === 0);
+  return {
+    siteStates: miss(c.siteStates, e.siteStates),
+    transitions: miss(c.transitions, e.transitions),
+    paths: miss(c.paths, e.paths),
+    trampolineClasses: miss(c.trampolineClasses, e.trampolineClasses),
+    apiReturns: miss(c.apiReturns, e.apiReturns),
+  };
+}
