@@ -1,19 +1,18 @@
 // Shared pieces of the command line: where things are, the output sink, flag parsing, and writing
 // counterexample files.
 
-import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import pc from "picocolors";
 import { LayoutError } from "../model/layout.ts";
 import { runScenario, ScenarioError } from "../model/scenario.ts";
-import type { Outcome } from "../properties/property.ts";
+import { writeCounterexample, type Outcome } from "../properties/property.ts";
 import { InputError, loadScenario, scenarioFiles } from "./load.ts";
 import { replayFile } from "./replay.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const SCENARIO_DIR = join(ROOT, "properties", "scenarios");
-export const COUNTEREXAMPLE_DIR = join(ROOT, "reports", "counterexamples");
+export { COUNTEREXAMPLE_DIR } from "../properties/property.ts";
 
 /** Where the command line writes: the process's streams, or a test's buffers. */
 export interface Io {
@@ -71,13 +70,9 @@ export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
-/** Write a counterexample scenario where people and CI can find it; returns its path. */
+/** Write a counterexample scenario where people and CI can find it; returns its path relative to the cwd. */
 export function saveCounterexample(o: Outcome): string | null {
   if (o.counterexample === undefined) return null;
-  const dir = COUNTEREXAMPLE_DIR;
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${o.variant}--${o.property}.json`);
-  writeFileSync(file, JSON.stringify(o.counterexample, null, 2) + "\n");
-  return relative(process.cwd(), file);
+  return relative(process.cwd(), writeCounterexample(o.counterexample));
 }
 

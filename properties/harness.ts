@@ -1,24 +1,35 @@
 // The shared shape of every property's test file: the property holds on `upstream` over a pinned seed, and it
-// kills its mutant with a shrunk counterexample of at most the stated number of steps. Kept in one place so each
+// kills its mutant with a shrunk counterexample of at most the stated number of steps. A failure is saved as a
+// scenario file under reports/counterexamples/ and reported with its seed and path. Kept in one place so each
 // property's test file is its name and nothing else to get wrong.
 
-import { test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { withMutant } from "../model/mutants.ts";
 import { upstream } from "../model/variants/upstream.ts";
-import { runArb } from "../generators/run.ts";
-import { checkRun, runProperty, type Property } from "./property.ts";
+import { runProperty, writeCounterexample, type Outcome, type Property } from "./property.ts";
 
 /** Seeds and run counts for the test suite (npm test); `npm run check` runs more. */
 export const TEST_SEED = 20261125;
 export const TEST_RUNS = 250;
 const MUTANT_RUNS = 1000;
 
+/** A failed outcome as a test failure message, after saving its counterexample. */
+export function failureReport(o: Outcome): string {
+  const file = o.counterexample === undefined ? null : writeCounterexample(o.counterexample);
+  return [
+    `${o.property} fails on ${o.variant}: ${o.message ?? o.error ?? ""}`,
+    `seed ${o.seed}, path ${o.path ?? ""}`,
+    ...(file !== null ? [`counterexample: ${file} (replay: npx dispatch-spec replay ${file})`] : []),
+  ].join("\n");
+}
+
 export function describeProperty(p: Property): void {
+  // Test names carry no seed: CI history and mutation testing track tests by name.
   describe(`property ${p.name}`, () => {
-    test.prop([runArb(upstream.name)], { seed: TEST_SEED, numRuns: TEST_RUNS })(`holds on upstream`, (s) => {
-      const f = checkRun(p, s, upstream);
-      if (f !== null) throw new Error(`${p.name} violated after step ${f.index + 1}: ${f.message}\nscenario: ${JSON.stringify({ ...s, steps: s.steps.slice(0, f.index + 1) })}`);
+    it("holds on upstream", () => {
+      const out = runProperty(p, upstream, { seed: TEST_SEED, numRuns: TEST_RUNS });
+      if (!out.ok) throw new Error(failureReport(out));
+      expect(out.runs).toBe(TEST_RUNS);
     });
 
     it(`kills the mutant ${p.killedBy.mutant} with at most ${p.killedBy.maxSteps} steps`, () => {

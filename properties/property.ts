@@ -4,6 +4,9 @@
 // `dispatch-spec run` replays.
 
 import fc from "fast-check";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { boot } from "../model/boot.ts";
 import { callFunction, type CallObservation } from "../model/exec.ts";
 import type { Design, Kernel } from "../model/kernel.ts";
@@ -110,6 +113,18 @@ export function counterexampleScenario(s: Scenario, f: Failure, meta: { property
   const steps: Step[] = s.steps.slice(0, f.index + 1);
   if (f.fn !== null) steps.push({ do: "call", fn: f.fn });
   return { ...s, variant: meta.variant, steps, counterexample: { property: meta.property, variant: meta.variant, seed: meta.seed, path: meta.path, message: f.message } };
+}
+
+/** Where counterexample scenario files go (check, gate and vitest alike). */
+export const COUNTEREXAMPLE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "reports", "counterexamples");
+
+/** Save a counterexample scenario as `<variant>--<property>.json`; returns the path. */
+export function writeCounterexample(s: Scenario): string {
+  const cx = s.counterexample;
+  const file = join(COUNTEREXAMPLE_DIR, `${cx?.variant ?? s.variant}--${cx?.property ?? "scenario"}.json`);
+  mkdirSync(COUNTEREXAMPLE_DIR, { recursive: true });
+  writeFileSync(file, JSON.stringify(s, null, 2) + "\n");
+  return file;
 }
 
 /** Check a property on a design over generated runs; shrinks a failure to a short scenario. */
