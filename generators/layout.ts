@@ -159,18 +159,20 @@ export const layoutArb: fc.Arbitrary<LayoutSpec> = fc
   .map(([bti, mods, fns, tramps]) => build(bti, mods, fns, tramps));
 
 /** Which classes a trampoline address falls in, judged from the final layout (not from how it was drawn). */
-export function classify(s: LayoutSpec, addr: bigint): TrampolineClass[] {
+export function classifyAddress(layout: Layout, addr: bigint): TrampolineClass[] {
   const out = new Set<TrampolineClass>();
-  for (const f of s.functions) {
-    const d = addr - ipOf(f);
+  const ips = layout.functions.map((f) => f.addr + (f.bti ? 8n : 4n));
+  for (const ip of ips) {
+    const d = addr - ip;
     for (const [name, off] of Object.entries(EDGE_OFFSETS) as Array<[EdgeName, bigint]>) if (d === off) out.add(name);
   }
-  if (s.modules.some((m) => addr >= BigInt(m.text) && addr < BigInt(m.text) + DEFAULT_MODULE_TEXT_SIZE)) out.add("module-text");
-  const reachable = s.functions.some((f) => {
-    const d = addr - ipOf(f);
-    return d >= -SZ_128M && d < SZ_128M;
-  });
-  if (!reachable) out.add("far");
+  if (layout.modules.some((m) => addr >= m.text && addr < m.text + m.textSize)) out.add("module-text");
+  if (!ips.some((ip) => addr - ip >= -SZ_128M && addr - ip < SZ_128M)) out.add("far");
   if (out.size === 0) out.add("ordinary");
   return [...out];
+}
+
+/** The same, for a layout in scenario form. */
+export function classify(s: LayoutSpec, addr: bigint): TrampolineClass[] {
+  return classifyAddress(toLayout(s), addr);
 }

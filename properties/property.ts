@@ -14,6 +14,8 @@ import type { MutantName } from "../model/mutants.ts";
 import { runStep, scenarioLayout, type Scenario, type Step, type StepResult } from "../model/scenario.ts";
 import { runArb } from "../generators/run.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
+import { CoverageCollector, observeLayout, observeStep } from "../reports/coverage.ts";
+import type { Coverage } from "../reports/results.ts";
 
 export interface CallCheck {
   readonly fn: string;
@@ -59,8 +61,9 @@ export interface Failure {
 }
 
 /** Run one scenario on a design and return the first violation of the property, if any. */
-export function checkRun(p: Property, s: Scenario, design: Design): Failure | null {
+export function checkRun(p: Property, s: Scenario, design: Design, coverage?: CoverageCollector): Failure | null {
   const k = boot(scenarioLayout(s), design);
+  if (coverage !== undefined) observeLayout(coverage, k);
   const atBoot = p.atBoot?.(k) ?? null;
   if (atBoot !== null) return { index: -1, message: atBoot, fn: null };
   const ref = initRef(s, { directCalls: design.directCalls });
@@ -71,6 +74,7 @@ export function checkRun(p: Property, s: Scenario, design: Design): Failure | nu
     const calls: CallCheck[] =
       result.do === "call" ? [{ fn: result.fn, obs: result.obs }] : p.needsCalls ? k.layout.functions.map((f) => ({ fn: f.name, obs: callFunction(k, f.name) })) : [];
     const ctx: StepContext = { k, ref, index, step, result, expectedRet, calls };
+    if (coverage !== undefined) observeStep(coverage, k, result, calls);
     for (const c of calls.length > 0 ? calls : [null]) {
       const message = p.check(c === null ? ctx : { ...ctx, calls: [c] });
       if (message !== null) return { index, message, fn: result.do === "call" || c === null ? null : c.fn };
@@ -106,6 +110,8 @@ export interface Outcome {
   readonly message?: string;
   /** An exception that is not a property violation (a bug in the suite or the model). */
   readonly error?: string;
+  /** What the runs exercised. */
+  readonly coverage?: Coverage;
 }
 
 /** The counterexample as a scenario file: the steps up to the failure, plus the implicit call that showed it. */
@@ -130,14 +136,15 @@ export function writeCounterexample(s: Scenario): string {
 /** Check a property on a design over generated runs; shrinks a failure to a short scenario. */
 export function runProperty(p: Property, design: Design, opts: RunOptions): Outcome {
   const started = performance.now();
+  const coverage = new CoverageCollector();
   const prop = fc.property(runArb(design.name), (s) => {
     opts.onRun?.();
-    const f = checkRun(p, s, design);
+    const f = checkRun(p, s, design, coverage);
     if (f !== null) throw new PropertyViolation(f);
   });
   const details = fc.check(prop, { seed: opts.seed, numRuns: opts.numRuns, ...(opts.path !== undefined ? { path: opts.path } : {}) });
   const ms = performance.now() - started;
-  const base = { property: p.name, variant: design.name, runs: details.numRuns, seed: opts.seed, ms };
+  const base = { property: p.name, variant: design.name, runs: details.numRuns, seed: opts.seed, ms, coverage: coverage.result() };
   if (!details.failed) return { ...base, ok: true };
   const s = details.counterexample?.[0];
   const err = details.errorInstance;

@@ -1,0 +1,631 @@
+// The reports rendered from a run's Results: summary.md for a CI job summary or PR comment, junit.xml for CI test
+// views, and index.html, one self-contained page for people. Pure: Results in, text out; writing files is cli/'s.
+
+import { stripVTControlCharacters } from "node:util";
+import { unreached, type CellResult, type Coverage, type CoverageExpectations, type Results } from "./results.ts";
+
+type Section = keyof CoverageExpectations;
+
+/** Coverage sections in reading order, with the names people see. */
+const SECTIONS: ReadonlyArray<readonly [Section, string]> = [
+  ["siteStates", "site states"],
+  ["transitions", "transitions"],
+  ["paths", "dispatch paths"],
+  ["trampolineClasses", "trampoline classes"],
+  ["apiReturns", "API returns"],
+];
+
+/** Traces longer than this are cut in summary.md (the counterexample file has the whole run). */
+export const MARKDOWN_TRACE_LINES = 60;
+
+const EMPTY_COVERAGE: Coverage = { siteStates: {}, transitions: {}, paths: {}, trampolineClasses: {}, apiReturns: {} };
+
+// ---- shared views of a run ----
+
+function uniq(xs: ReadonlyArray<string>): string[] {
+  return [...new Set(xs)];
+}
+
+function ofKind(r: Results, kind: CellResult["kind"]): CellResult[] {
+  return r.cells.filter((c) => c.kind === kind);
+}
+
+function designs(cells: ReadonlyArray<CellResult>): string[] {
+  return uniq(cells.map((c) => c.design));
+}
+
+function properties(cells: ReadonlyArray<CellResult>): string[] {
+  return uniq(cells.map((c) => c.property));
+}
+
+function cellAt(cells: ReadonlyArray<CellResult>, design: string, property: string): CellResult | undefined {
+  return cells.find((c) => c.design === design && c.property === property);
+}
+
+/** What a cell shows: its verdict, or "error" when the run broke. */
+function shown(c: CellResult): "holds" | "fails" | "error" {
+  return c.error !== null ? "error" : c.verdict;
+}
+
+/** The expectation a cell was judged against: the committed one (gate), or "holds" (check). */
+function expectation(c: CellResult): "holds" | "fails" {
+  return c.expected ?? "holds";
+}
+
+/** Why a changed cell is flagged, e.g. "expected holds, got fails". */
+function mismatch(c: CellResult): string {
+  return `expected ${expectation(c)}, got ${shown(c)}`;
+}
+
+/** Cells worth a section: every failure, every change, every error; changes first. */
+function noteworthy(r: Results): CellResult[] {
+  const all = r.cells.filter((c) => c.verdict === "fails" || c.changed || c.error !== null);
+  return [...all.filter((c) => c.changed), ...all.filter((c) => !c.changed)];
+}
+
+/** Every design with coverage or coverage expectations, in the order the cells name them. */
+function coverageDesigns(r: Results): string[] {
+  return uniq([...designs(r.cells), ...Object.keys(r.coverage), ...Object.keys(r.coverageExpected)]).filter(
+    (d) => r.coverage[d] !== undefined || r.coverageExpected[d] !== undefined,
+  );
+}
+
+function coverageOf(r: Results, design: string): Coverage {
+  return r.coverage[design] ?? EMPTY_COVERAGE;
+}
+
+/** Labels expected but never reached, per section, for one design (none when nothing is expected). */
+function missing(r: Results, design: string): Record<Section, string[]> {
+  const e = r.coverageExpected[design];
+  if (e === undefined) return { siteStates: [], transitions: [], paths: [], trampolineClasses: [], apiReturns: [] };
+  return unreached(coverageOf(r, design), e);
+}
+
+function missingCount(r: Results, design: string): number {
+  return Object.values(missing(r, design)).reduce((n, xs) => n + xs.length, 0);
+}
+
+/** A section's rows: expected labels first (in their order, zero when unreached), then anything else reached. */
+function sectionRows(r: Results, design: string, s: Section): Array<{ label: string; count: number; expected: boolean }> {
+  const got = coverageOf(r, design)[s];
+  const want = r.coverageExpected[design]?.[s] ?? [];
+  const extra = Object.keys(got).filter((k) => !want.includes(k));
+  return [
+    ...want.map((label) => ({ label, count: got[label] ?? 0, expected: true })),
+    ...extra.map((label) => ({ label, count: got[label] ?? 0, expected: false })),
+  ];
+}
+
+function duration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** One line on the whole run, e.g. "every verdict as expected" or "2 unexpected verdicts, corpus: 1 of 14 files fail". */
+function headline(r: Results): string {
+  const changed = r.cells.filter((c) => c.changed).length;
+  const parts = [
+    ...(changed > 0 ? [plural(changed, "unexpected verdict")] : []),
+    ...(r.corpus.failed > 0 ? [`corpus: ${r.corpus.failed} of ${r.corpus.files} files fail`] : []),
+  ];
+  if (parts.length > 0) return parts.join(", ");
+  if (!r.ok) return "failed";
+  return r.command === "gate" ? "every verdict as expected" : "every property holds";
+}
+
+function corpusLine(r: Results): string {
+  return r.corpus.failed === 0
+    ? `${plural(r.corpus.files, "scenario file")}, all expectations hold`
+    : `${r.corpus.failed} of ${plural(r.corpus.files, "scenario file")} fail`;
+}
+
+function finishedAt(r: Results): string {
+  const t = Date.parse(r.startedAt);
+  return Number.isNaN(t) ? r.startedAt : new Date(t + r.durationMs).toISOString();
+}
+
+/** Text as it may be shown anywhere: no terminal colour codes, no characters XML 1.0 forbids. */
+function clean(s: string): string {
+  return stripVTControlCharacters(s).replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, "");
+}
+
+function traceOf(c: CellResult): ReadonlyArray<string> {
+  return c.counterexample?.trace ?? [];
+}
+
+function firstLine(s: string): string {
+  return s.split("\n")[0] ?? "";
+}
+
+// ---- summary.md ----
+
+/** Inline text: nothing in it starts markup, an HTML tag or a table column. */
+function md(s: string): string {
+  return clean(s)
+    .replace(/\s*\n\s*/g, " ")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/([\\`*_[\]|#~])/g, "\\$1");
+}
+
+/** A code span that survives backticks in its text. */
+function mdCode(s: string): string {
+  const text = clean(s).replace(/\s*\n\s*/g, " ");
+  const runs = text.match(/`+/g) ?? [];
+  const fence = "`".repeat(Math.max(0, ...runs.map((x) => x.length)) + 1);
+  const pad = text.startsWith("`") || text.endsWith("`") ? " " : "";
+  return `${fence}${pad}${text}${pad}${fence}`.replace(/\|/g, "\\|");
+}
+
+function mdRow(cells: ReadonlyArray<string>): string {
+  return `| ${cells.join(" | ")} |`;
+}
+
+function mdTable(head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string[] {
+  return [mdRow(head), mdRow(head.map(() => "---")), ...rows.map(mdRow)];
+}
+
+function mdCell(c: CellResult | undefined): string {
+  if (c === undefined) return "—";
+  if (c.changed) return `**${shown(c)}** ⚠️ (expected ${expectation(c)})`;
+  return shown(c);
+}
+
+function mdVerdicts(r: Results): string[] {
+  const cells = ofKind(r, "variant");
+  if (cells.length === 0) return [];
+  const props = properties(cells);
+  const rows = designs(cells).map((d) => [mdCode(d), ...props.map((p) => mdCell(cellAt(cells, d, p)))]);
+  return ["### Verdicts", "", ...mdTable(["variant", ...props.map(md)], rows), ""];
+}
+
+function mdMutants(r: Results): string[] {
+  const cells = ofKind(r, "mutant");
+  if (cells.length === 0) return [];
+  const rows = cells.map((c) => [mdCode(c.design), md(c.property), mdCell(c)]);
+  return ["### Mutants (each must fail its property)", "", ...mdTable(["mutant", "property", "verdict"], rows), ""];
+}
+
+/** A fenced block longer than any backtick run inside it. */
+function mdFence(lines: ReadonlyArray<string>): string[] {
+  const runs = lines.flatMap((l) => l.match(/`{3,}/g) ?? []);
+  const fence = "`".repeat(Math.max(3, ...runs.map((x) => x.length + 1)));
+  return [`${fence}text`, ...lines, fence];
+}
+
+function mdTrace(c: CellResult): string[] {
+  const trace = traceOf(c).map(clean);
+  if (trace.length === 0) return [];
+  const cut = trace.length - MARKDOWN_TRACE_LINES;
+  const where = c.counterexample?.file != null ? ` (the whole run is in ${mdCode(c.counterexample.file)})` : "";
+  const note = cut > 0 ? [`*Trace truncated: showing ${MARKDOWN_TRACE_LINES} of ${trace.length} lines, ${plural(cut, "line")} left out${where}.*`, ""] : [];
+  return [...mdFence(trace.slice(0, MARKDOWN_TRACE_LINES)), "", ...note];
+}
+
+function mdFacts(c: CellResult): string {
+  const ce = c.counterexample;
+  return [
+    ...(c.changed ? [`**${mismatch(c)}**`] : []),
+    `seed ${mdCode(String(c.seed))}`,
+    ...(c.path !== null ? [`path ${mdCode(c.path)}`] : []),
+    ...(ce?.file != null ? [`counterexample ${mdCode(ce.file)}`] : []),
+    ...(ce !== null ? [plural(ce.steps, "step")] : []),
+    `${plural(c.runs, "run")} in ${duration(c.ms)}`,
+  ].join(" · ");
+}
+
+function mdFailure(c: CellResult): string[] {
+  const mark = c.changed ? "⚠️ Unexpected" : c.kind === "mutant" ? "Mutant killed" : "Expected failure";
+  const text = c.error ?? c.message;
+  return [
+    `#### ${mark}: ${mdCode(c.design)} × ${mdCode(c.property)}`,
+    "",
+    ...(text !== null ? [`> ${c.error !== null ? "**error:** " : ""}${md(text)}`, ""] : []),
+    mdFacts(c),
+    "",
+    ...mdTrace(c),
+  ];
+}
+
+function mdFailures(r: Results): string[] {
+  const cells = noteworthy(r);
+  const changed = cells.filter((c) => c.changed);
+  const known = cells.filter((c) => !c.changed);
+  const open = changed.length > 0 ? ["### Unexpected verdicts", "", ...changed.flatMap(mdFailure)] : [];
+  const closed =
+    known.length > 0
+      ? [`<details><summary>${plural(known.length, "expected failure")} (known findings and killed mutants)</summary>`, "", ...known.flatMap(mdFailure), "</details>", ""]
+      : [];
+  return [...open, ...closed];
+}
+
+function mdSectionCounts(r: Results, design: string, s: Section, name: string): string | null {
+  const rows = sectionRows(r, design, s);
+  if (rows.length === 0) return null;
+  const reached = rows.filter((x) => x.expected && x.count > 0).length;
+  const want = rows.filter((x) => x.expected).length;
+  const items = rows.map((x) => (x.expected && x.count === 0 ? `**${md(x.label)} 0 ⚠️**` : `${md(x.label)} ${x.count}`));
+  return `- ${name} (${reached}/${want} expected reached): ${items.join(" · ")}`;
+}
+
+function mdCoverage(r: Results): string[] {
+  const ds = coverageDesigns(r);
+  if (ds.length === 0) return [];
+  const lost = ds.flatMap((d) =>
+    SECTIONS.flatMap(([s, name]) => {
+      const xs = missing(r, d)[s];
+      return xs.length > 0 ? [`- ${mdCode(d)} · ${name}: ${xs.map(mdCode).join(", ")}`] : [];
+    }),
+  );
+  const head =
+    lost.length > 0
+      ? [`> [!WARNING]`, `> **Never reached** — expected by the generators but exercised zero times:`, "", ...lost, ""]
+      : ["Every expected coverage label was reached.", ""];
+  const perDesign = ds.flatMap((d) => {
+    const n = missingCount(r, d);
+    const lines = SECTIONS.flatMap(([s, name]) => mdSectionCounts(r, d, s, name) ?? []);
+    return [`<details><summary>${escapeHtml(d)}${n > 0 ? ` — ⚠️ ${n} never reached` : ""}</summary>`, "", ...lines, "", "</details>", ""];
+  });
+  return ["### Coverage", "", ...head, ...perDesign];
+}
+
+function mdCorpus(r: Results): string[] {
+  const fails = r.corpus.failures.map((f) => `- ${md(f)}`);
+  return [`**Corpus:** ${r.corpus.failed === 0 ? "✅" : "❌"} ${corpusLine(r)}`, "", ...fails, ...(fails.length > 0 ? [""] : [])];
+}
+
+/** summary.md: for a CI job summary or a PR comment. */
+export function renderSummaryMarkdown(r: Results): string {
+  const title = `## ${r.ok ? "✅" : "❌"} dispatch-spec ${r.command}: ${md(headline(r))}`;
+  const meta = `${mdCode(r.command)} · seed ${mdCode(String(r.seed))} · ${plural(r.runs, "run")} per cell · ${duration(r.durationMs)} · ${plural(r.cells.length, "cell")} · started ${md(r.startedAt)}`;
+  return [title, "", meta, "", ...mdVerdicts(r), ...mdMutants(r), ...mdFailures(r), ...mdCorpus(r), ...mdCoverage(r)].join("\n").trimEnd() + "\n";
+}
+
+// ---- junit.xml ----
+
+function xml(s: string): string {
+  return clean(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
+}
+
+/** An attribute value: escaped, with line breaks kept as character references. */
+function xmlAttr(s: string): string {
+  return xml(s).replace(/\r/g, "&#13;").replace(/\n/g, "&#10;").replace(/\t/g, "&#9;");
+}
+
+function attrs(a: Readonly<Record<string, string | number>>): string {
+  return Object.entries(a)
+    .map(([k, v]) => ` ${k}="${xmlAttr(String(v))}"`)
+    .join("");
+}
+
+function secs(ms: number): string {
+  return (ms / 1000).toFixed(3);
+}
+
+/** The body of a failure, error or expected failure: what was judged, where to replay it, then the trace. */
+function junitBody(c: CellResult): string {
+  const ce = c.counterexample;
+  const facts = [
+    mismatch(c),
+    ...(c.message !== null ? [c.message] : []),
+    `seed ${c.seed}${c.path !== null ? `, path ${c.path}` : ""}`,
+    ...(ce?.file != null ? [`counterexample ${ce.file} (${plural(ce.steps, "step")})`] : []),
+  ];
+  const trace = traceOf(c);
+  return [...facts, ...(trace.length > 0 ? ["", ...trace] : [])].join("\n");
+}
+
+function junitOutcome(c: CellResult): string {
+  if (c.error !== null) return `\n      <error${attrs({ message: firstLine(c.error), type: "error" })}>${xml(`${c.error}\n\n${junitBody(c)}`)}</error>\n    `;
+  if (c.changed) return `\n      <failure${attrs({ message: c.message ?? mismatch(c), type: "unexpected-verdict" })}>${xml(junitBody(c))}</failure>\n    `;
+  if (c.verdict === "fails") return `\n      <system-out>${xml(`expected failure: ${junitBody(c)}`)}</system-out>\n    `;
+  return "";
+}
+
+function junitCase(c: CellResult): string {
+  const a = attrs({ classname: `dispatch-spec.${c.design}`, name: c.property, time: secs(c.ms) });
+  const body = junitOutcome(c);
+  return body === "" ? `    <testcase${a}/>` : `    <testcase${a}>${body}</testcase>`;
+}
+
+interface Tally {
+  readonly tests: number;
+  readonly failures: number;
+  readonly errors: number;
+  readonly ms: number;
+}
+
+function tally(cells: ReadonlyArray<CellResult>): Tally {
+  return {
+    tests: cells.length,
+    failures: cells.filter((c) => c.error === null && c.changed).length,
+    errors: cells.filter((c) => c.error !== null).length,
+    ms: cells.reduce((n, c) => n + c.ms, 0),
+  };
+}
+
+function tallyAttrs(t: Tally): Record<string, string | number> {
+  return { tests: t.tests, failures: t.failures, errors: t.errors, skipped: 0, time: secs(t.ms) };
+}
+
+function junitSuite(r: Results, design: string): string {
+  const cells = r.cells.filter((c) => c.design === design);
+  const head = `  <testsuite${attrs({ name: design, ...tallyAttrs(tally(cells)), timestamp: r.startedAt })}>`;
+  return [head, ...cells.map(junitCase), "  </testsuite>"].join("\n");
+}
+
+/** junit.xml: one testsuite per design, one testcase per cell; only changes and errors count against the run. */
+export function renderJunit(r: Results): string {
+  const root = attrs({ name: `dispatch-spec ${r.command}`, ...tallyAttrs(tally(r.cells)), time: secs(r.durationMs), timestamp: r.startedAt });
+  return ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites${root}>`, ...designs(r.cells).map((d) => junitSuite(r, d)), "</testsuites>", ""].join("\n");
+}
+
+// ---- index.html ----
+
+function escapeHtml(s: string): string {
+  return clean(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+}
+
+/** A name that may break after its hyphens and plus signs in a narrow column. */
+function breakable(s: string): string {
+  return escapeHtml(s).replace(/([-+])/g, "$1<wbr>");
+}
+
+function anchor(c: CellResult): string {
+  return `cell-${`${c.design}--${c.property}`.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+}
+
+const CSS = `
+:root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--ok:#1a7f37;--ok-bg:#dafbe1;--bad:#cf222e;--bad-bg:#ffebe9;
+--warn:#9a6700;--warn-bg:#fff8c5;--accent:#0969da;--mono:ui-monospace,SFMono-Regular,"SF Mono",Menlo,Consolas,"Liberation Mono",monospace}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI","Noto Sans",Helvetica,Arial,sans-serif;color:var(--fg);background:var(--bg)}
+main,.top-inner,footer{max-width:1200px;margin:0 auto;padding:0 24px}
+code,pre,.mono{font-family:var(--mono);font-size:12.5px}
+a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
+.top{background:#fff;border-bottom:1px solid var(--line);border-top:6px solid var(--ok)}
+.top.bad{border-top-color:var(--bad)}
+.top-inner{display:flex;gap:18px;align-items:center;padding-top:20px;padding-bottom:20px}
+.badge{flex:none;width:52px;height:52px;border-radius:50%;display:grid;place-items:center;font-size:28px;font-weight:700;color:#fff;background:var(--ok)}
+.bad .badge{background:var(--bad)}
+h1{margin:0;font-size:22px;font-weight:600}
+h1 .status{color:var(--ok)}.bad h1 .status{color:var(--bad)}
+.meta{margin:4px 0 0;color:var(--muted)}
+.meta span+span::before{content:"·";margin:0 8px;color:var(--line)}
+.stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px;margin:24px 0 8px}
+.stat{background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px 16px}
+.stat b{display:block;font-size:24px;font-weight:600;line-height:1.2}
+.stat span{color:var(--muted);font-size:12.5px}
+.stat.bad{border-color:var(--bad);background:var(--bad-bg)}.stat.bad b{color:var(--bad)}
+.stat.warn{border-color:#d4a72c;background:var(--warn-bg)}.stat.warn b{color:var(--warn)}
+section{margin:28px 0}
+h2{font-size:17px;font-weight:600;margin:0 0 12px;padding-bottom:6px;border-bottom:1px solid var(--line)}
+h2 small{font-weight:400;color:var(--muted);font-size:13px;margin-left:8px}
+.card{background:#fff;border:1px solid var(--line);border-radius:8px;overflow:hidden}
+table{border-collapse:collapse;width:100%}
+th,td{padding:7px 10px;text-align:left;vertical-align:middle}
+thead th{background:var(--bg);font-size:12px;font-weight:600;color:var(--muted);border-bottom:1px solid var(--line)}
+tbody tr+tr>*{border-top:1px solid #eaeef2}
+table.verdicts{table-layout:fixed}
+table.verdicts th:first-child{width:170px}
+table.verdicts td.v{text-align:center;padding:5px}
+.v span.pill{display:block;padding:5px 4px;border-radius:6px;font-weight:600;font-size:12.5px;line-height:1.3}
+.holds span.pill{background:var(--ok-bg);color:var(--ok)}
+.fails span.pill{background:var(--bad-bg);color:var(--bad)}
+.error span.pill{background:#eaeef2;color:var(--fg)}
+.v.unexpected span.pill{outline:2px dashed var(--warn);outline-offset:1px;box-shadow:0 0 0 4px var(--warn-bg)}
+.v span.pill small{display:block;font-weight:400;font-size:11px;color:var(--warn)}
+.v a{color:inherit;text-decoration:none}
+.legend{display:flex;flex-wrap:wrap;gap:16px;margin:10px 2px 0;color:var(--muted);font-size:12.5px}
+.legend i{display:inline-block;width:12px;height:12px;border-radius:3px;vertical-align:-1px;margin-right:6px}
+.legend .lh{background:var(--ok-bg);border:1px solid var(--ok)}.legend .lf{background:var(--bad-bg);border:1px solid var(--bad)}
+.legend .lu{outline:2px dashed var(--warn);outline-offset:1px;background:var(--bad-bg)}
+td.name{font-family:var(--mono);font-size:12.5px;font-weight:600;word-break:break-word}
+.tag{display:inline-block;padding:1px 8px;border-radius:999px;font-size:11.5px;font-weight:600;white-space:nowrap}
+.tag.ok{background:var(--ok-bg);color:var(--ok)}.tag.bad{background:var(--bad-bg);color:var(--bad)}.tag.warn{background:var(--warn-bg);color:var(--warn)}
+.tag.muted{background:#eaeef2;color:var(--muted)}
+.failure{background:#fff;border:1px solid var(--line);border-left:4px solid var(--bad);border-radius:8px;padding:14px 18px;margin:0 0 14px}
+.failure.unexpected{border-color:#d4a72c;border-left-color:var(--warn);box-shadow:0 0 0 3px var(--warn-bg)}
+.failure.known{border-left-color:#8c959f}
+.failure h3{margin:0 0 8px;font-size:15px;font-weight:600;display:flex;gap:10px;align-items:center;flex-wrap:wrap}
+.failure h3 code{font-size:14px}
+.msg{margin:0 0 10px;padding:8px 12px;background:var(--bad-bg);border-radius:6px;font-family:var(--mono);font-size:12.5px;white-space:pre-wrap;word-break:break-word}
+.known .msg{background:var(--bg)}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0 0 10px;font-size:13px}
+dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;font-family:var(--mono);font-size:12.5px;word-break:break-all}
+details>summary{cursor:pointer;color:var(--accent);font-size:13px;user-select:none}
+pre.trace{margin:8px 0 0;padding:10px 12px;background:#0d1117;color:#e6edf3;border-radius:6px;overflow:auto;max-height:36em;line-height:1.45;white-space:pre}
+.cov-alert{background:var(--warn-bg);border:1px solid #d4a72c;border-radius:8px;padding:10px 16px;margin:0 0 14px}
+.cov-alert strong{color:var(--warn)}
+.cov-alert ul{margin:6px 0 0;padding-left:20px}
+.cov-ok{color:var(--ok);margin:0 0 14px}
+.cov-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:14px}
+.cov-grid .card h3{margin:0;padding:10px 14px;font-size:13.5px;font-family:var(--mono);display:flex;justify-content:space-between;align-items:center;gap:8px;border-bottom:1px solid var(--line);background:var(--bg)}
+table.cov td,table.cov th{padding:3px 14px;font-size:12.5px}
+table.cov th.sec{padding-top:10px;font-size:11.5px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;border-top:0}
+table.cov td.n{text-align:right;font-variant-numeric:tabular-nums;width:70px;font-family:var(--mono)}
+table.cov td.l{word-break:break-word}
+table.cov tr.extra td.l{color:var(--muted)}
+table.cov tr.never td{background:var(--bad-bg);color:var(--bad);font-weight:600}
+table.cov tr.never td.l::after{content:"never reached";margin-left:8px;padding:0 6px;border-radius:999px;background:var(--bad);color:#fff;font-size:10.5px;font-weight:600;vertical-align:1px}
+table.cov tbody tr:last-child td{padding-bottom:10px}
+.corpus{padding:12px 16px}
+.corpus ul{margin:6px 0 0;padding-left:20px;font-family:var(--mono);font-size:12.5px}
+footer{color:var(--muted);font-size:12.5px;padding-top:8px;padding-bottom:32px}
+`;
+
+function tag(kind: "ok" | "bad" | "warn" | "muted", text: string): string {
+  return `<span class="tag ${kind}">${escapeHtml(text)}</span>`;
+}
+
+function htmlTitle(c: CellResult): string {
+  const head = c.changed ? `UNEXPECTED: ${mismatch(c)}` : shown(c) === "holds" ? "holds" : c.kind === "mutant" ? "fails, as a mutant must" : "fails, as expected";
+  const text = c.error ?? c.message;
+  return text !== null ? `${head}\n${text}` : head;
+}
+
+function htmlCell(c: CellResult | undefined): string {
+  if (c === undefined) return `<td class="v"><span class="tag muted">not run</span></td>`;
+  const cls = ["v", shown(c), ...(c.changed ? ["unexpected"] : [])].join(" ");
+  const label = c.changed ? `⚠ ${shown(c)}<small>expected ${expectation(c)}</small>` : shown(c);
+  const pill = `<span class="pill">${label}</span>`;
+  const linked = noteworthyCell(c) ? `<a href="#${anchor(c)}">${pill}</a>` : pill;
+  return `<td class="${cls}" title="${escapeHtml(htmlTitle(c))}">${linked}</td>`;
+}
+
+function noteworthyCell(c: CellResult): boolean {
+  return c.verdict === "fails" || c.changed || c.error !== null;
+}
+
+function htmlLegend(): string {
+  return `<div class="legend"><span><i class="lh"></i>holds</span><span><i class="lf"></i>fails</span><span><i class="lu"></i>⚠ unexpected: differs from the expectation</span><span>Hover a cell for its message; click a failure for its counterexample.</span></div>`;
+}
+
+function htmlVerdicts(r: Results): string {
+  const cells = ofKind(r, "variant");
+  if (cells.length === 0) return "";
+  const props = properties(cells);
+  const head = `<tr><th>variant</th>${props.map((p) => `<th>${breakable(p)}</th>`).join("")}</tr>`;
+  const rows = designs(cells).map((d) => `<tr><td class="name">${escapeHtml(d)}</td>${props.map((p) => htmlCell(cellAt(cells, d, p))).join("")}</tr>`);
+  const sub = `${plural(designs(cells).length, "variant")} × ${plural(props.length, "property", "properties")}`;
+  return `<section id="verdicts"><h2>Verdicts<small>${sub}</small></h2><div class="card"><table class="verdicts"><thead>${head}</thead><tbody>${rows.join("")}</tbody></table></div>${htmlLegend()}</section>`;
+}
+
+function htmlMutantRow(c: CellResult): string {
+  const status = c.changed ? tag("bad", `⚠ survived: ${mismatch(c)}`) : shown(c) === "fails" ? tag("ok", "killed") : tag("muted", shown(c));
+  const msg = c.message !== null ? `<a href="#${anchor(c)}">${escapeHtml(c.message)}</a>` : "";
+  return `<tr><td class="name">${escapeHtml(c.design)}</td><td><code>${escapeHtml(c.property)}</code></td>${htmlCell(c)}<td>${status}</td><td>${msg}</td></tr>`;
+}
+
+function htmlMutants(r: Results): string {
+  const cells = ofKind(r, "mutant");
+  if (cells.length === 0) return "";
+  const head = `<tr><th style="width:28%">mutant</th><th style="width:17%">property</th><th style="width:90px">verdict</th><th style="width:150px">status</th><th>counterexample message</th></tr>`;
+  const killed = cells.filter((c) => !c.changed && c.verdict === "fails").length;
+  return `<section id="mutants"><h2>Mutants<small>each must fail the property that guards against it · ${killed} of ${cells.length} killed</small></h2><div class="card"><table class="verdicts mutants"><thead>${head}</thead><tbody>${cells.map(htmlMutantRow).join("")}</tbody></table></div></section>`;
+}
+
+function htmlFacts(c: CellResult): string {
+  const ce = c.counterexample;
+  const rows: Array<readonly [string, string]> = [
+    ...(c.changed ? [["judged", mismatch(c)] as const] : []),
+    ["seed", String(c.seed)],
+    ...(c.path !== null ? [["path", c.path] as const] : []),
+    ...(ce?.file != null ? [["file", ce.file] as const] : []),
+    ...(ce !== null ? [["steps", String(ce.steps)] as const] : []),
+    ["runs", `${c.runs} in ${duration(c.ms)}`],
+  ];
+  return `<dl class="facts">${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join("")}</dl>`;
+}
+
+function htmlTrace(c: CellResult): string {
+  const trace = traceOf(c);
+  if (trace.length === 0) return "";
+  const open = c.changed || trace.length <= 12 ? " open" : "";
+  return `<details${open}><summary>trace (${plural(trace.length, "line")})</summary><pre class="trace">${escapeHtml(trace.join("\n"))}</pre></details>`;
+}
+
+function htmlFailure(c: CellResult): string {
+  const cls = c.changed ? "unexpected" : "known";
+  const badge = c.changed ? tag("warn", "⚠ unexpected") : c.kind === "mutant" ? tag("ok", "mutant killed") : tag("muted", "expected failure");
+  const text = c.error ?? c.message;
+  const msg = text !== null ? `<div class="msg">${c.error !== null ? "error: " : ""}${escapeHtml(text)}</div>` : "";
+  return `<article class="failure ${cls}" id="${anchor(c)}"><h3>${badge}<code>${escapeHtml(c.design)}</code>×<code>${escapeHtml(c.property)}</code></h3>${msg}${htmlFacts(c)}${htmlTrace(c)}</article>`;
+}
+
+function htmlFailures(r: Results): string {
+  const cells = noteworthy(r);
+  if (cells.length === 0) return "";
+  const changed = cells.filter((c) => c.changed).length;
+  const sub = `${changed} unexpected · ${cells.length - changed} expected`;
+  return `<section id="failures"><h2>Failures<small>${sub}</small></h2>${cells.map(htmlFailure).join("")}</section>`;
+}
+
+function htmlCovSection(r: Results, design: string, s: Section, name: string): string {
+  const rows = sectionRows(r, design, s);
+  const body = rows.map((x) => {
+    const cls = x.expected ? (x.count === 0 ? "never" : "") : "extra";
+    const title = x.expected ? (x.count === 0 ? "expected, never reached" : "expected") : "reached, not in the expectations";
+    return `<tr class="${cls}" title="${title}"><td class="l">${escapeHtml(x.label)}</td><td class="n">${x.count}</td></tr>`;
+  });
+  const none = rows.length === 0 ? `<tr class="extra"><td class="l">none</td><td class="n">—</td></tr>` : "";
+  return `<tr><th class="sec" colspan="2">${escapeHtml(name)}</th></tr>${body.join("")}${none}`;
+}
+
+function htmlCovCard(r: Results, design: string): string {
+  const n = missingCount(r, design);
+  const status = r.coverageExpected[design] === undefined ? tag("muted", "no expectations") : n > 0 ? tag("bad", `${n} never reached`) : tag("ok", "all reached");
+  const sections = SECTIONS.map(([s, name]) => htmlCovSection(r, design, s, name)).join("");
+  return `<div class="card"><h3><span>${escapeHtml(design)}</span>${status}</h3><table class="cov"><tbody>${sections}</tbody></table></div>`;
+}
+
+function htmlCovAlert(r: Results, ds: ReadonlyArray<string>): string {
+  const lost = ds.flatMap((d) =>
+    SECTIONS.flatMap(([s, name]) => {
+      const xs = missing(r, d)[s];
+      return xs.length > 0 ? [`<li><code>${escapeHtml(d)}</code> · ${escapeHtml(name)}: ${xs.map((x) => `<code>${escapeHtml(x)}</code>`).join(", ")}</li>`] : [];
+    }),
+  );
+  if (lost.length === 0) return `<p class="cov-ok">✓ Every expected coverage label was reached.</p>`;
+  return `<div class="cov-alert"><strong>⚠ Never reached</strong> — expected by the generators but exercised zero times:<ul>${lost.join("")}</ul></div>`;
+}
+
+function htmlCoverage(r: Results): string {
+  const ds = coverageDesigns(r);
+  if (ds.length === 0) return "";
+  return `<section id="coverage"><h2>Coverage<small>what the generated runs exercised, per design</small></h2>${htmlCovAlert(r, ds)}<div class="cov-grid">${ds.map((d) => htmlCovCard(r, d)).join("")}</div></section>`;
+}
+
+function htmlCorpus(r: Results): string {
+  const status = r.corpus.failed === 0 ? tag("ok", "holds") : tag("bad", "fails");
+  const list = r.corpus.failures.length > 0 ? `<ul>${r.corpus.failures.map((f) => `<li>${escapeHtml(f)}</li>`).join("")}</ul>` : "";
+  return `<section id="corpus"><h2>Scenario corpus</h2><div class="card corpus">${status} ${escapeHtml(corpusLine(r))}${list}</div></section>`;
+}
+
+function htmlStat(value: string | number, label: string, kind = ""): string {
+  return `<div class="stat ${kind}"><b>${escapeHtml(String(value))}</b><span>${escapeHtml(label)}</span></div>`;
+}
+
+function htmlStats(r: Results): string {
+  const changed = r.cells.filter((c) => c.changed).length;
+  const errors = r.cells.filter((c) => c.error !== null).length;
+  const known = r.cells.filter((c) => !c.changed && c.verdict === "fails").length;
+  const lost = coverageDesigns(r).reduce((n, d) => n + missingCount(r, d), 0);
+  return `<div class="stats">${[
+    htmlStat(r.cells.length, "cells (design × property)"),
+    htmlStat(changed, "unexpected verdicts", changed > 0 ? "bad" : ""),
+    htmlStat(errors, "errors", errors > 0 ? "bad" : ""),
+    htmlStat(known, "expected failures"),
+    htmlStat(`${r.corpus.files - r.corpus.failed}/${r.corpus.files}`, "corpus files hold", r.corpus.failed > 0 ? "bad" : ""),
+    htmlStat(lost, "coverage labels never reached", lost > 0 ? "warn" : ""),
+  ].join("")}</div>`;
+}
+
+function htmlHeader(r: Results): string {
+  const meta = [`<code>${escapeHtml(r.command)}</code>`, `seed <code>${r.seed}</code>`, `${plural(r.runs, "run")} per cell`, duration(r.durationMs), `started ${escapeHtml(r.startedAt)}`];
+  return `<header class="top ${r.ok ? "ok" : "bad"}"><div class="top-inner"><div class="badge" aria-hidden="true">${r.ok ? "✓" : "✗"}</div><div><h1>dispatch-spec ${escapeHtml(r.command)}: <span class="status">${escapeHtml(headline(r))}</span></h1><p class="meta">${meta.map((m) => `<span>${m}</span>`).join("")}</p></div></div></header>`;
+}
+
+export interface HtmlOptions {
+  /** When the page was generated (ISO 8601); the run's end by default, so the page is a function of the results. */
+  readonly generatedAt?: string;
+}
+
+/** index.html: one self-contained page (inline CSS, no scripts, no external resources). */
+export function renderHtml(r: Results, opts: HtmlOptions = {}): string {
+  const title = `${r.ok ? "✅" : "❌"} dispatch-spec ${r.command}: ${headline(r)}`;
+  const footer = `<footer>Generated ${escapeHtml(opts.generatedAt ?? finishedAt(r))} from ${escapeHtml(r.schema)} · run started ${escapeHtml(r.startedAt)}, took ${duration(r.durationMs)}</footer>`;
+  const main = [htmlStats(r), htmlVerdicts(r), htmlMutants(r), htmlFailures(r), htmlCorpus(r), htmlCoverage(r)].join("\n");
+  return [
+    "<!DOCTYPE html>",
+    `<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title><style>${CSS}</style></head>`,
+    `<body>${htmlHeader(r)}<main>\n${main}\n</main>${footer}</body></html>`,
+    "",
+  ].join("\n");
+}
