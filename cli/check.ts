@@ -15,9 +15,30 @@ export interface Progress {
 
 export const silentProgress: Progress = { start: () => {}, tick: () => {}, stop: () => {} };
 
-/** A progress bar on stderr when it is a terminal; nothing otherwise (CI logs stay clean). */
+/** On a log (not a terminal): one line at most every 10 s, so a long run shows it is alive without flooding. */
+export function lineProgress(write: (s: string) => void, now: () => number = () => Date.now()): Progress {
+  let total = 0;
+  let done = 0;
+  let last = 0;
+  return {
+    start: (t) => {
+      total = t;
+      done = 0;
+      last = now();
+    },
+    tick: (runs) => {
+      done += runs;
+      if (now() - last < 10_000) return;
+      last = now();
+      write(`progress: ${done}/${total} runs (${Math.floor((100 * done) / Math.max(1, total))}%)\n`);
+    },
+    stop: () => {},
+  };
+}
+
+/** A progress bar on stderr when it is a terminal; a periodic line when it is a log. */
 export function terminalProgress(): Progress {
-  if (process.stderr.isTTY !== true) return silentProgress;
+  if (process.stderr.isTTY !== true) return lineProgress((s) => process.stderr.write(s));
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: "checking {bar} {value}/{total} runs ({percentage}%) {eta_formatted} left", hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,

@@ -11,6 +11,7 @@ import { silentProgress } from "./check.ts";
 import { COUNTEREXAMPLE_DIR } from "./common.ts";
 import { EXPECTED_FILE, gateCommand, loadExpected } from "./gate.ts";
 import { main } from "./main.ts";
+import { replayFile } from "./replay.ts";
 
 async function gate(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -32,6 +33,13 @@ describe("dispatch-spec gate", () => {
     const ret = JSON.parse(readFileSync(join(COUNTEREXAMPLE_DIR, "v1-posted--branch-hygiene.json"), "utf8")) as { steps: unknown[]; counterexample: { message: string } };
     expect(ret.steps.length).toBeLessThanOrEqual(4);
     expect(ret.counterexample.message).toMatch(/ret x12 .*RET used as a forward branch/);
+    // Replaying any counterexample the gate wrote reproduces the same message.
+    const written = [...r.out.matchAll(/(reports\/counterexamples\/\S+\.json)/g)].map((m) => m[1]!);
+    expect(written.length).toBe(12);
+    for (const f of written) {
+      const rep = replayFile(f);
+      expect(rep.failure?.message, f).toBe(rep.recorded);
+    }
   });
 
   it("exits 1 with a counterexample naming the defect when a design expected to hold fails", async () => {

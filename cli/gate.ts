@@ -11,6 +11,7 @@ import { changes, expectedSchema, gateCells, judge, updatedExpected, type Expect
 import { defaultWorkers, runJobs, type Progress } from "./check.ts";
 import { corpus, intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
 import { InputError } from "./load.ts";
+import { buildResults, writeReport } from "./report.ts";
 
 export const EXPECTED_FILE = join(ROOT, "reports", "expected.json");
 
@@ -23,6 +24,7 @@ export interface GateFlags {
   readonly workers?: string;
   readonly update?: boolean;
   readonly expected?: string;
+  readonly report?: string;
 }
 
 export function loadExpected(file: string): Expected {
@@ -88,6 +90,7 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   const cells = gateCells();
   io.out(`${pc.bold("dispatch-spec gate")}: ${cells.length} cells, seed ${seed}, ${runs} runs per cell, expected verdicts from ${file === EXPECTED_FILE ? "reports/expected.json" : file}\n`);
   const started = performance.now();
+  const startedAt = new Date();
   const outcomes: Outcome[] = await runJobs(
     cells.map((c) => ({ property: c.property, variant: c.design, seed, runs })),
     workers,
@@ -95,9 +98,11 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   );
   const judged = judge(expected, cells, outcomes);
   io.out(verdictTable(judged).join("\n") + "\n");
+  const files = new Map<Judged, string>();
   for (const j of judged.filter((x) => x.got === "fails" || x.outcome.error !== undefined)) {
     const o = j.outcome;
     const saved = saveCounterexample(o);
+    if (saved !== null) files.set(j, saved);
     const mark = j.changed ? pc.yellow("UNEXPECTED ") : "";
     io.out(`${mark}${o.variant} x ${o.property}: ${o.message ?? o.error ?? ""}${saved !== null ? `\n    ${o.counterexample?.steps.length ?? 0} steps, seed ${o.seed}, path ${o.path ?? ""}: ${saved}` : ""}\n`);
   }
@@ -106,6 +111,19 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   io.out(`${seconds(performance.now() - started)} for ${cells.length} cells\n`);
   const c = corpus();
   io.out(c.failed === 0 ? `scenario corpus: ${c.files} files, all expectations hold\n` : `scenario corpus: ${c.failed} of ${c.files} files fail\n${c.rows.join("\n")}\n`);
+  if (flags.report !== undefined) {
+    const results = buildResults({
+      command: "gate",
+      seed,
+      runs,
+      startedAt,
+      durationMs: performance.now() - started,
+      cells: judged.map((j) => ({ design: j.cell.design, property: j.cell.property, kind: j.cell.kind, outcome: j.outcome, expected: j.want ?? null, changed: j.changed, file: files.get(j) ?? null })),
+      corpus: { files: c.files, failed: c.failed, failures: c.rows },
+      ok: diff.length === 0 && broken.length === 0 && c.failed === 0,
+    });
+    io.out(`report: ${writeReport(flags.report, results).join(", ")}\n`);
+  }
   if (flags.update === true) {
     if (broken.length > 0) throw new InputError(`--update refused: ${broken.length} cell(s) broke with an error, not a verdict`);
     writeFileSync(file, JSON.stringify(updatedExpected(expected, judged), null, 2) + "\n");

@@ -13,6 +13,8 @@ import { defaultWorkers, runJobs, silentProgress, type Progress } from "./check.
 import { InputError, loadScenario } from "./load.ts";
 import { GATE_SEED, gateCommand, type GateFlags } from "./gate.ts";
 import { replayCommand, type ReplayFlags } from "./replay.ts";
+import { buildResults, writeReport } from "./report.ts";
+import type { Outcome } from "../properties/property.ts";
 import { corpus, intFlag, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
 
 export { SCENARIO_DIR } from "./common.ts";
@@ -45,6 +47,7 @@ export interface CheckFlags {
   readonly property?: string;
   readonly workers?: string;
   readonly variant?: string;
+  readonly report?: string;
 }
 
 async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Promise<number> {
@@ -58,6 +61,8 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   if (variantByName(variant) === undefined) throw new InputError(`--variant: unknown variant "${variant}"`);
   io.out(`${pc.bold("dispatch-spec check")}: variant ${variant}, seed ${seed}, ${runs} runs per property\n`);
   const jobs = props.map((p) => ({ property: p.name, variant, seed, runs }));
+  const started = performance.now();
+  const startedAt = new Date();
   const outcomes = await runJobs(jobs, workers, progress);
   io.out(`${"property".padEnd(22)} ${"runs".padStart(6)}  ${"result".padEnd(7)} time\n`);
   for (const o of outcomes) {
@@ -65,14 +70,29 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
     io.out(`${o.property.padEnd(22)} ${String(o.runs).padStart(6)}  ${verdict} ${seconds(o.ms)}\n`);
   }
   const failures = outcomes.filter((o) => !o.ok);
+  const files = new Map<Outcome, string>();
   for (const o of failures) {
     io.out(`\n${pc.red(`${o.property} fails on ${o.variant}`)}: ${o.message ?? o.error ?? ""}\n  seed ${o.seed}, path ${o.path ?? ""}\n`);
     const file = saveCounterexample(o);
+    if (file !== null) files.set(o, file);
     if (file !== null) io.out(`  counterexample: ${file}  (replay: npx dispatch-spec run ${file})\n${JSON.stringify(o.counterexample, null, 2)}\n`);
   }
   const c = corpus();
   io.out(c.failed === 0 ? `scenario corpus: ${c.files} files, all expectations hold\n` : `scenario corpus: ${c.failed} of ${c.files} files fail\n${c.rows.join("\n")}\n`);
   const ok = failures.length === 0 && c.failed === 0;
+  if (flags.report !== undefined) {
+    const results = buildResults({
+      command: "check",
+      seed,
+      runs,
+      startedAt,
+      durationMs: performance.now() - started,
+      cells: outcomes.map((o) => ({ design: o.variant, property: o.property, kind: "variant", outcome: o, expected: null, changed: !o.ok, file: files.get(o) ?? null })),
+      corpus: { files: c.files, failed: c.failed, failures: c.rows },
+      ok,
+    });
+    io.out(`report: ${writeReport(flags.report, results).join(", ")}\n`);
+  }
   io.out(ok ? pc.green(`all ${outcomes.length} properties hold\n`) : pc.red(`${failures.length} propert${failures.length === 1 ? "y fails" : "ies fail"}${c.failed > 0 ? `, ${c.failed} scenario file(s) fail` : ""}\n`));
   return ok ? 0 : 1;
 }
@@ -101,6 +121,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--property <name>", "check only this property")
     .option("--workers <n>", "worker threads (default: cores, at most 2)")
     .option("--variant <name>", "design to check, e.g. upstream or upstream+<mutant> (default: upstream)")
+    .option("--report <dir>", "write results.json, summary.md, junit.xml and index.html into dir")
     .action(async (flags: CheckFlags) => {
       code = await checkCommand(io, flags, progress);
     });
@@ -124,6 +145,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--workers <n>", "worker threads (default: cores, at most 2)")
     .option("--expected <file>", "expected verdicts (default reports/expected.json)")
     .option("--update", "rewrite the expected verdicts from this run and print what changed")
+    .option("--report <dir>", "write results.json, summary.md, junit.xml and index.html into dir")
     .action(async (flags: GateFlags) => {
       code = await gateCommand(io, flags, progress);
     });

@@ -1,0 +1,108 @@
+// `--report DIR` for check and gate: results.json (the stable schema of reports/results.ts), summary.md for a CI
+// job summary or PR comment, junit.xml (one testcase per design x property) and a self-contained index.html.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { stripVTControlCharacters } from "node:util";
+import { variantByName } from "../model/variants/index.ts";
+import { propertyByName } from "../properties/index.ts";
+import type { Outcome } from "../properties/property.ts";
+import { CoverageCollector, coverageExpectations } from "../reports/coverage.ts";
+import { renderHtml, renderJunit, renderSummaryMarkdown } from "../reports/render.ts";
+import type { CellResult, Coverage, CoverageExpectations, Results, Verdict } from "../reports/results.ts";
+import { replayScenario } from "./replay.ts";
+
+export interface CellInput {
+  readonly design: string;
+  readonly property: string;
+  readonly kind: "variant" | "mutant";
+  readonly outcome: Outcome;
+  readonly expected: Verdict | null;
+  readonly changed: boolean;
+  /** Where its counterexample was saved, if it failed. */
+  readonly file: string | null;
+}
+
+/** The readable trace of a failed cell's counterexample, as plain lines. */
+function traceOf(o: Outcome): string[] {
+  const p = propertyByName(o.property);
+  const d = variantByName(o.variant);
+  if (o.counterexample === undefined || p === undefined || d === undefined) return [];
+  return replayScenario(o.counterexample, p, d).lines.map((l) => stripVTControlCharacters(l));
+}
+
+export function cellResult(c: CellInput): CellResult {
+  const o = c.outcome;
+  return {
+    design: c.design,
+    property: c.property,
+    kind: c.kind,
+    verdict: o.ok ? "holds" : "fails",
+    expected: c.expected,
+    changed: c.changed,
+    runs: o.runs,
+    ms: Math.round(o.ms),
+    seed: o.seed,
+    path: o.path ?? null,
+    message: o.message ?? null,
+    error: o.error ?? null,
+    counterexample: o.counterexample === undefined ? null : { file: c.file, steps: o.counterexample.steps.length, trace: traceOf(o) },
+  };
+}
+
+export interface ResultsInput {
+  readonly command: "check" | "gate";
+  readonly seed: number;
+  readonly runs: number;
+  readonly startedAt: Date;
+  readonly durationMs: number;
+  readonly cells: ReadonlyArray<CellInput>;
+  readonly corpus: { readonly files: number; readonly failed: number; readonly failures: ReadonlyArray<string> };
+  readonly ok: boolean;
+}
+
+export function buildResults(r: ResultsInput): Results {
+  const byDesign = new Map<string, CoverageCollector>();
+  for (const c of r.cells) {
+    if (c.outcome.coverage === undefined) continue;
+    const col = byDesign.get(c.design) ?? new CoverageCollector();
+    col.merge(c.outcome.coverage);
+    byDesign.set(c.design, col);
+  }
+  const coverage: Record<string, Coverage> = {};
+  const coverageExpected: Record<string, CoverageExpectations> = {};
+  for (const [design, col] of byDesign) {
+    coverage[design] = col.result();
+    const d = variantByName(design);
+    if (d !== undefined) coverageExpected[design] = coverageExpectations(d);
+  }
+  return {
+    schema: "dispatch-spec/results@1",
+    command: r.command,
+    seed: r.seed,
+    runs: r.runs,
+    startedAt: r.startedAt.toISOString(),
+    durationMs: Math.round(r.durationMs),
+    cells: r.cells.map(cellResult),
+    coverage,
+    coverageExpected,
+    corpus: { files: r.corpus.files, failed: r.corpus.failed, failures: r.corpus.failures.map((f) => stripVTControlCharacters(f)) },
+    ok: r.ok,
+  };
+}
+
+/** Write the four report files into dir; returns their paths relative to the working directory. */
+export function writeReport(dir: string, results: Results): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files: Array<[string, string]> = [
+    ["results.json", JSON.stringify(results, null, 2) + "\n"],
+    ["summary.md", renderSummaryMarkdown(results)],
+    ["junit.xml", renderJunit(results)],
+    ["index.html", renderHtml(results)],
+  ];
+  return files.map(([name, text]) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return relative(process.cwd(), path);
+  });
+}
