@@ -59,7 +59,7 @@ describe("renderSummaryMarkdown", () => {
     expect(text).toContain("| `upstream` | holds | holds | holds |");
     expect(text).toContain("| `v1-posted` | holds | fails | holds |");
     expect(text).toContain("| `v1-fixups` | holds | holds | **fails** ⚠️ (expected holds) |");
-    expect(text).toContain(`| \`${FIXTURE_MUTANT}\` | literal\\-valid | fails |`);
+    expect(text).toContain(`| \`${FIXTURE_MUTANT}\` | literal-valid | fails |`);
   });
 
   it("gives each failing cell a section with its message, seed, path, file and trace", () => {
@@ -67,7 +67,7 @@ describe("renderSummaryMarkdown", () => {
     expect(text).toContain("#### Expected failure: `v1-posted` × `stack-aligned`");
     expect(text).toContain(`#### Mutant killed: \`${FIXTURE_MUTANT}\` × \`literal-valid\``);
     expect(text).toContain("path `3:1:0:0` · counterexample `reports/counterexamples/v1-fixups--branch-hygiene.json`");
-    expect(text).toContain("&lt;T1 &amp; \"body\"&gt;");
+    expect(text).toContain("> ret x17 at ftrace_caller_direct goes to &lt;T1 & \"body\">, which no call pushed");
     expect(text).toMatch(/```text\nvariant v1-fixups[^`]*symbol <&>"' \(every markup/);
   });
 
@@ -82,9 +82,9 @@ describe("renderSummaryMarkdown", () => {
   it("has the corpus line and names every unreached coverage label prominently", () => {
     expect(text).toContain("**Corpus:** ✅ 14 scenario files, all expectations hold");
     expect(text).toContain("**Never reached**");
-    expect(text).toContain(`- \`upstream\` · transitions: \`${UNREACHED_LABEL}\``);
+    expect(text).toContain(`> - \`upstream\` · transitions: \`${UNREACHED_LABEL}\``);
     expect(text).toContain("<summary>upstream — ⚠️ 1 never reached</summary>");
-    expect(text).toContain(`**${UNREACHED_LABEL.replace(">", "&gt;")} 0 ⚠️**`);
+    expect(text).toContain(`**\`${UNREACHED_LABEL}\` 0 ⚠️ never reached**`);
   });
 
   it("escapes | in table cells", () => {
@@ -119,7 +119,7 @@ describe("renderJunit", () => {
 
   it("keeps expected failures passing, with their message in system-out", () => {
     expect(elements.filter((e) => e.name === "system-out")).toHaveLength(2);
-    expect(text).toContain("<system-out>expected failure: expected fails, got fails\nftrace_regs is 120 bytes");
+    expect(text).toContain("<system-out>fails, as expected\nftrace_regs is 120 bytes");
   });
 
   it("escapes the message in attributes and text", () => {
@@ -176,12 +176,13 @@ describe("renderHtml", () => {
   });
 
   it("marks the unreached coverage label as never reached", () => {
-    expect(html).toContain(`<tr class="never" title="expected, never reached"><td class="l">${UNREACHED_LABEL.replace(">", "&gt;")}</td><td class="n">0</td></tr>`);
+    expect(html).toContain(`<tr class="never" title="expected, never reached"><td class="l">${UNREACHED_LABEL.replace(">", "&gt;")} <span class="nr">never reached</span></td><td class="n">0</td></tr>`);
     expect(html).toContain('<span class="tag bad">1 never reached</span>');
     expect(html).toMatch(/⚠ Never reached<\/strong>[^]*<code>upstream<\/code> · transitions: <code>literal D -&gt; ftrace_list_ops<\/code>/);
   });
 
-  it("puts traces in <pre> inside <details>", () => {
-    expect(html).toMatch(/<details open><summary>trace \(7 lines\)<\/summary><pre class="trace">variant v1-fixups/);
+  it("shows unexpected failures in full and folds expected ones, traces in <pre>", () => {
+    expect(html).toMatch(/<article class="failure unexpected" id="cell-v1-fixups--branch-hygiene">[^]*<details open><summary>trace \(7 lines\)<\/summary><pre class="trace">variant v1-fixups/);
+    expect(html).toMatch(/<details class="failure known" id="cell-v1-posted--stack-aligned"><summary>[^]*ftrace_regs is 120 bytes[^]*<\/summary>[^]*<pre class="trace">variant v1-posted/);
   });
 });

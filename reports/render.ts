@@ -57,9 +57,14 @@ function mismatch(c: CellResult): string {
   return `expected ${expectation(c)}, got ${shown(c)}`;
 }
 
-/** Cells worth a section: every failure, every change, every error; changes first. */
+/** A cell worth a section of its own: a failure, a change or an error. */
+function isNoteworthy(c: CellResult): boolean {
+  return c.verdict === "fails" || c.changed || c.error !== null;
+}
+
+/** Every noteworthy cell, changes first. */
 function noteworthy(r: Results): CellResult[] {
-  const all = r.cells.filter((c) => c.verdict === "fails" || c.changed || c.error !== null);
+  const all = r.cells.filter(isNoteworthy);
   return [...all.filter((c) => c.changed), ...all.filter((c) => !c.changed)];
 }
 
@@ -138,20 +143,26 @@ function traceOf(c: CellResult): ReadonlyArray<string> {
   return c.counterexample?.trace ?? [];
 }
 
+/** Where the counterexample's scenario file was written, if it was. */
+function fileOf(c: CellResult): string | null {
+  return c.counterexample?.file ?? null;
+}
+
 function firstLine(s: string): string {
   return s.split("\n")[0] ?? "";
 }
 
 // ---- summary.md ----
 
-/** Inline text: nothing in it starts markup, an HTML tag or a table column. */
+/** Inline text: nothing in it starts emphasis, code, a link, an HTML tag or an entity. */
 function md(s: string): string {
   return clean(s)
     .replace(/\s*\n\s*/g, " ")
-    .replace(/&/g, "&amp;")
+    .replace(/&(?=#?[A-Za-z0-9]+;)/g, "&amp;")
     .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/([\\`*_[\]|#~])/g, "\\$1");
+    .replace(/([\\`*[\]~])/g, "\\$1")
+    .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, "\\_")
+    .replace(/^([#>+-])/, "\\$1");
 }
 
 /** A code span that survives backticks in its text. */
@@ -160,11 +171,12 @@ function mdCode(s: string): string {
   const runs = text.match(/`+/g) ?? [];
   const fence = "`".repeat(Math.max(0, ...runs.map((x) => x.length)) + 1);
   const pad = text.startsWith("`") || text.endsWith("`") ? " " : "";
-  return `${fence}${pad}${text}${pad}${fence}`.replace(/\|/g, "\\|");
+  return `${fence}${pad}${text}${pad}${fence}`;
 }
 
+/** A table row; a | inside a cell (even in a code span) is escaped, as GFM tables require. */
 function mdRow(cells: ReadonlyArray<string>): string {
-  return `| ${cells.join(" | ")} |`;
+  return `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
 }
 
 function mdTable(head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string[] {
@@ -203,18 +215,20 @@ function mdTrace(c: CellResult): string[] {
   const trace = traceOf(c).map(clean);
   if (trace.length === 0) return [];
   const cut = trace.length - MARKDOWN_TRACE_LINES;
-  const where = c.counterexample?.file != null ? ` (the whole run is in ${mdCode(c.counterexample.file)})` : "";
+  const file = fileOf(c);
+  const where = file !== null ? ` (the whole run is in ${mdCode(file)})` : "";
   const note = cut > 0 ? [`*Trace truncated: showing ${MARKDOWN_TRACE_LINES} of ${trace.length} lines, ${plural(cut, "line")} left out${where}.*`, ""] : [];
   return [...mdFence(trace.slice(0, MARKDOWN_TRACE_LINES)), "", ...note];
 }
 
 function mdFacts(c: CellResult): string {
   const ce = c.counterexample;
+  const file = fileOf(c);
   return [
     ...(c.changed ? [`**${mismatch(c)}**`] : []),
     `seed ${mdCode(String(c.seed))}`,
     ...(c.path !== null ? [`path ${mdCode(c.path)}`] : []),
-    ...(ce?.file != null ? [`counterexample ${mdCode(ce.file)}`] : []),
+    ...(file !== null ? [`counterexample ${mdCode(file)}`] : []),
     ...(ce !== null ? [plural(ce.steps, "step")] : []),
     `${plural(c.runs, "run")} in ${duration(c.ms)}`,
   ].join(" · ");
@@ -250,7 +264,7 @@ function mdSectionCounts(r: Results, design: string, s: Section, name: string): 
   if (rows.length === 0) return null;
   const reached = rows.filter((x) => x.expected && x.count > 0).length;
   const want = rows.filter((x) => x.expected).length;
-  const items = rows.map((x) => (x.expected && x.count === 0 ? `**${md(x.label)} 0 ⚠️**` : `${md(x.label)} ${x.count}`));
+  const items = rows.map((x) => (x.expected && x.count === 0 ? `**${mdCode(x.label)} 0 ⚠️ never reached**` : `${mdCode(x.label)} ${x.count}`));
   return `- ${name} (${reached}/${want} expected reached): ${items.join(" · ")}`;
 }
 
@@ -265,7 +279,7 @@ function mdCoverage(r: Results): string[] {
   );
   const head =
     lost.length > 0
-      ? [`> [!WARNING]`, `> **Never reached** — expected by the generators but exercised zero times:`, "", ...lost, ""]
+      ? ["> [!WARNING]", "> **Never reached**: expected of the generated runs but exercised zero times:", ">", ...lost.map((l) => `> ${l}`), ""]
       : ["Every expected coverage label was reached.", ""];
   const perDesign = ds.flatMap((d) => {
     const n = missingCount(r, d);
@@ -311,11 +325,12 @@ function secs(ms: number): string {
 /** The body of a failure, error or expected failure: what was judged, where to replay it, then the trace. */
 function junitBody(c: CellResult): string {
   const ce = c.counterexample;
+  const file = fileOf(c);
   const facts = [
-    mismatch(c),
+    c.changed ? mismatch(c) : `${shown(c)}, as expected`,
     ...(c.message !== null ? [c.message] : []),
     `seed ${c.seed}${c.path !== null ? `, path ${c.path}` : ""}`,
-    ...(ce?.file != null ? [`counterexample ${ce.file} (${plural(ce.steps, "step")})`] : []),
+    ...(ce !== null && file !== null ? [`counterexample ${file} (${plural(ce.steps, "step")})`] : []),
   ];
   const trace = traceOf(c);
   return [...facts, ...(trace.length > 0 ? ["", ...trace] : [])].join("\n");
@@ -324,7 +339,7 @@ function junitBody(c: CellResult): string {
 function junitOutcome(c: CellResult): string {
   if (c.error !== null) return `\n      <error${attrs({ message: firstLine(c.error), type: "error" })}>${xml(`${c.error}\n\n${junitBody(c)}`)}</error>\n    `;
   if (c.changed) return `\n      <failure${attrs({ message: c.message ?? mismatch(c), type: "unexpected-verdict" })}>${xml(junitBody(c))}</failure>\n    `;
-  if (c.verdict === "fails") return `\n      <system-out>${xml(`expected failure: ${junitBody(c)}`)}</system-out>\n    `;
+  if (c.verdict === "fails") return `\n      <system-out>${xml(junitBody(c))}</system-out>\n    `;
   return "";
 }
 
@@ -414,8 +429,9 @@ thead th{background:var(--bg);font-size:12px;font-weight:600;color:var(--muted);
 tbody tr+tr>*{border-top:1px solid #eaeef2}
 table.verdicts{table-layout:fixed}
 table.verdicts th:first-child{width:170px}
+table.verdicts.grid thead th+th{text-align:center}
 table.verdicts td.v{text-align:center;padding:5px}
-.v span.pill{display:block;padding:5px 4px;border-radius:6px;font-weight:600;font-size:12.5px;line-height:1.3}
+.v span.pill{display:block;max-width:150px;margin:0 auto;padding:5px 4px;border-radius:6px;font-weight:600;font-size:12.5px;line-height:1.3}
 .holds span.pill{background:var(--ok-bg);color:var(--ok)}
 .fails span.pill{background:var(--bad-bg);color:var(--bad)}
 .error span.pill{background:#eaeef2;color:var(--fg)}
@@ -430,31 +446,48 @@ td.name{font-family:var(--mono);font-size:12.5px;font-weight:600;word-break:brea
 .tag{display:inline-block;padding:1px 8px;border-radius:999px;font-size:11.5px;font-weight:600;white-space:nowrap}
 .tag.ok{background:var(--ok-bg);color:var(--ok)}.tag.bad{background:var(--bad-bg);color:var(--bad)}.tag.warn{background:var(--warn-bg);color:var(--warn)}
 .tag.muted{background:#eaeef2;color:var(--muted)}
-.failure{background:#fff;border:1px solid var(--line);border-left:4px solid var(--bad);border-radius:8px;padding:14px 18px;margin:0 0 14px}
+.failure{display:block;background:#fff;border:1px solid var(--line);border-left:4px solid var(--bad);border-radius:8px;padding:14px 18px;margin:0 0 10px}
 .failure.unexpected{border-color:#d4a72c;border-left-color:var(--warn);box-shadow:0 0 0 3px var(--warn-bg)}
-.failure.known{border-left-color:#8c959f}
+.failure.known{border-left-color:#8c959f;padding:0}
+.failure.known>summary{list-style:none;display:block;padding:10px 18px 10px 36px;position:relative;color:inherit}
+.failure.known>summary::-webkit-details-marker{display:none}
+.failure.known>summary::before{content:"▸";position:absolute;left:16px;top:10px;color:var(--muted)}
+.failure.known[open]>summary::before{content:"▾"}
+.failure.known>summary .msg{margin:0}
+.failure.known>summary h3{margin-bottom:6px}
+.failure.known>dl,.failure.known>.trace-head,.failure.known>pre{margin-left:36px;margin-right:18px}
+.failure.known>dl{margin-top:2px}
+.failure.known>pre{margin-bottom:14px}
+.trace-head{color:var(--muted);font-size:12.5px}
+.failure h3 .x{color:var(--muted);font-weight:400}
 .failure h3{margin:0 0 8px;font-size:15px;font-weight:600;display:flex;gap:10px;align-items:center;flex-wrap:wrap}
 .failure h3 code{font-size:14px}
-.msg{margin:0 0 10px;padding:8px 12px;background:var(--bad-bg);border-radius:6px;font-family:var(--mono);font-size:12.5px;white-space:pre-wrap;word-break:break-word}
-.known .msg{background:var(--bg)}
-dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0 0 10px;font-size:13px}
+.msg{display:block;margin:0 0 10px;padding:8px 12px;background:var(--bad-bg);border-radius:6px;font-family:var(--mono);font-size:12.5px;white-space:pre-wrap;word-break:break-word}
+.known .msg,.msg.quiet{background:var(--bg)}
+dl.facts{display:flex;flex-wrap:wrap;gap:4px 22px;margin:0 0 8px;font-size:13px}
+dl.facts div{display:flex;gap:6px;min-width:0}
 dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;font-family:var(--mono);font-size:12.5px;word-break:break-all}
+dl.facts .judged dd{color:var(--warn);font-weight:600}
 details>summary{cursor:pointer;color:var(--accent);font-size:13px;user-select:none}
 pre.trace{margin:8px 0 0;padding:10px 12px;background:#0d1117;color:#e6edf3;border-radius:6px;overflow:auto;max-height:36em;line-height:1.45;white-space:pre}
 .cov-alert{background:var(--warn-bg);border:1px solid #d4a72c;border-radius:8px;padding:10px 16px;margin:0 0 14px}
 .cov-alert strong{color:var(--warn)}
 .cov-alert ul{margin:6px 0 0;padding-left:20px}
 .cov-ok{color:var(--ok);margin:0 0 14px}
-.cov-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:14px}
+.cov-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:14px}
 .cov-grid .card h3{margin:0;padding:10px 14px;font-size:13.5px;font-family:var(--mono);display:flex;justify-content:space-between;align-items:center;gap:8px;border-bottom:1px solid var(--line);background:var(--bg)}
 table.cov td,table.cov th{padding:3px 14px;font-size:12.5px}
 table.cov th.sec{padding-top:10px;font-size:11.5px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;border-top:0}
-table.cov td.n{text-align:right;font-variant-numeric:tabular-nums;width:70px;font-family:var(--mono)}
+table.cov{table-layout:fixed}
+table.cov col.n{width:76px}
+table.cov td.n{text-align:right;font-variant-numeric:tabular-nums;font-family:var(--mono)}
 table.cov td.l{word-break:break-word}
 table.cov tr.extra td.l{color:var(--muted)}
 table.cov tr.never td{background:var(--bad-bg);color:var(--bad);font-weight:600}
-table.cov tr.never td.l::after{content:"never reached";margin-left:8px;padding:0 6px;border-radius:999px;background:var(--bad);color:#fff;font-size:10.5px;font-weight:600;vertical-align:1px}
+table.cov .nr{display:inline-block;white-space:nowrap;margin-left:4px;padding:1px 7px;border-radius:999px;background:var(--bad);color:#fff;font:600 10.5px/1.4 -apple-system,"Segoe UI","Noto Sans",Helvetica,Arial,sans-serif;vertical-align:1px}
 table.cov tbody tr:last-child td{padding-bottom:10px}
+details.more{margin-top:14px}
+details.more>summary{margin-bottom:12px}
 .corpus{padding:12px 16px}
 .corpus ul{margin:6px 0 0;padding-left:20px;font-family:var(--mono);font-size:12.5px}
 footer{color:var(--muted);font-size:12.5px;padding-top:8px;padding-bottom:32px}
@@ -475,12 +508,8 @@ function htmlCell(c: CellResult | undefined): string {
   const cls = ["v", shown(c), ...(c.changed ? ["unexpected"] : [])].join(" ");
   const label = c.changed ? `⚠ ${shown(c)}<small>expected ${expectation(c)}</small>` : shown(c);
   const pill = `<span class="pill">${label}</span>`;
-  const linked = noteworthyCell(c) ? `<a href="#${anchor(c)}">${pill}</a>` : pill;
+  const linked = isNoteworthy(c) ? `<a href="#${anchor(c)}">${pill}</a>` : pill;
   return `<td class="${cls}" title="${escapeHtml(htmlTitle(c))}">${linked}</td>`;
-}
-
-function noteworthyCell(c: CellResult): boolean {
-  return c.verdict === "fails" || c.changed || c.error !== null;
 }
 
 function htmlLegend(): string {
@@ -494,7 +523,7 @@ function htmlVerdicts(r: Results): string {
   const head = `<tr><th>variant</th>${props.map((p) => `<th>${breakable(p)}</th>`).join("")}</tr>`;
   const rows = designs(cells).map((d) => `<tr><td class="name">${escapeHtml(d)}</td>${props.map((p) => htmlCell(cellAt(cells, d, p))).join("")}</tr>`);
   const sub = `${plural(designs(cells).length, "variant")} × ${plural(props.length, "property", "properties")}`;
-  return `<section id="verdicts"><h2>Verdicts<small>${sub}</small></h2><div class="card"><table class="verdicts"><thead>${head}</thead><tbody>${rows.join("")}</tbody></table></div>${htmlLegend()}</section>`;
+  return `<section id="verdicts"><h2>Verdicts<small>${sub}</small></h2><div class="card"><table class="verdicts grid"><thead>${head}</thead><tbody>${rows.join("")}</tbody></table></div>${htmlLegend()}</section>`;
 }
 
 function htmlMutantRow(c: CellResult): string {
@@ -506,37 +535,57 @@ function htmlMutantRow(c: CellResult): string {
 function htmlMutants(r: Results): string {
   const cells = ofKind(r, "mutant");
   if (cells.length === 0) return "";
-  const head = `<tr><th style="width:28%">mutant</th><th style="width:17%">property</th><th style="width:90px">verdict</th><th style="width:150px">status</th><th>counterexample message</th></tr>`;
+  const head = `<tr><th style="width:28%">mutant</th><th style="width:17%">property</th><th style="width:90px;text-align:center">verdict</th><th style="width:150px">status</th><th>counterexample message</th></tr>`;
   const killed = cells.filter((c) => !c.changed && c.verdict === "fails").length;
   return `<section id="mutants"><h2>Mutants<small>each must fail the property that guards against it · ${killed} of ${cells.length} killed</small></h2><div class="card"><table class="verdicts mutants"><thead>${head}</thead><tbody>${cells.map(htmlMutantRow).join("")}</tbody></table></div></section>`;
 }
 
 function htmlFacts(c: CellResult): string {
   const ce = c.counterexample;
+  const file = fileOf(c);
   const rows: Array<readonly [string, string]> = [
     ...(c.changed ? [["judged", mismatch(c)] as const] : []),
     ["seed", String(c.seed)],
     ...(c.path !== null ? [["path", c.path] as const] : []),
-    ...(ce?.file != null ? [["file", ce.file] as const] : []),
+    ...(file !== null ? [["file", file] as const] : []),
     ...(ce !== null ? [["steps", String(ce.steps)] as const] : []),
     ["runs", `${c.runs} in ${duration(c.ms)}`],
   ];
-  return `<dl class="facts">${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join("")}</dl>`;
+  return `<dl class="facts">${rows.map(([k, v]) => `<div class="${k}"><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join("")}</dl>`;
+}
+
+function htmlPre(trace: ReadonlyArray<string>): string {
+  return `<pre class="trace">${escapeHtml(trace.join("\n"))}</pre>`;
 }
 
 function htmlTrace(c: CellResult): string {
   const trace = traceOf(c);
   if (trace.length === 0) return "";
-  const open = c.changed || trace.length <= 12 ? " open" : "";
-  return `<details${open}><summary>trace (${plural(trace.length, "line")})</summary><pre class="trace">${escapeHtml(trace.join("\n"))}</pre></details>`;
+  const open = trace.length <= 60 ? " open" : "";
+  return `<details${open}><summary>trace (${plural(trace.length, "line")})</summary>${htmlPre(trace)}</details>`;
 }
 
-function htmlFailure(c: CellResult): string {
-  const cls = c.changed ? "unexpected" : "known";
-  const badge = c.changed ? tag("warn", "⚠ unexpected") : c.kind === "mutant" ? tag("ok", "mutant killed") : tag("muted", "expected failure");
-  const text = c.error ?? c.message;
-  const msg = text !== null ? `<div class="msg">${c.error !== null ? "error: " : ""}${escapeHtml(text)}</div>` : "";
-  return `<article class="failure ${cls}" id="${anchor(c)}"><h3>${badge}<code>${escapeHtml(c.design)}</code>×<code>${escapeHtml(c.property)}</code></h3>${msg}${htmlFacts(c)}${htmlTrace(c)}</article>`;
+function htmlMessage(c: CellResult): string {
+  if (c.error !== null) return `<span class="msg">error: ${escapeHtml(c.error)}</span>`;
+  if (c.message !== null) return `<span class="msg">${escapeHtml(c.message)}</span>`;
+  return shown(c) === "holds" ? `<span class="msg quiet">no run of ${c.runs} found a violation</span>` : "";
+}
+
+function cellTitle(c: CellResult): string {
+  return `<code>${escapeHtml(c.design)}</code><span class="x">×</span><code>${escapeHtml(c.property)}</code>`;
+}
+
+/** An unexpected verdict or an error: shown in full, trace open unless it is long. */
+function htmlChanged(c: CellResult): string {
+  return `<article class="failure unexpected" id="${anchor(c)}"><h3>${tag("warn", c.error !== null ? "⚠ error" : "⚠ unexpected")}${cellTitle(c)}</h3>${htmlMessage(c)}${htmlFacts(c)}${htmlTrace(c)}</article>`;
+}
+
+/** An expected failure: one line with its message, the facts and trace folded beneath. */
+function htmlKnown(c: CellResult): string {
+  const badge = c.kind === "mutant" ? tag("ok", "mutant killed") : tag("muted", "expected failure");
+  const trace = traceOf(c);
+  const body = `${htmlFacts(c)}${trace.length > 0 ? `<div class="trace-head">trace (${plural(trace.length, "line")})</div>${htmlPre(trace)}` : ""}`;
+  return `<details class="failure known" id="${anchor(c)}"><summary><h3>${badge}${cellTitle(c)}</h3>${htmlMessage(c)}</summary>${body}</details>`;
 }
 
 function htmlFailures(r: Results): string {
@@ -544,7 +593,8 @@ function htmlFailures(r: Results): string {
   if (cells.length === 0) return "";
   const changed = cells.filter((c) => c.changed).length;
   const sub = `${changed} unexpected · ${cells.length - changed} expected`;
-  return `<section id="failures"><h2>Failures<small>${sub}</small></h2>${cells.map(htmlFailure).join("")}</section>`;
+  const items = cells.map((c) => (c.changed || c.error !== null ? htmlChanged(c) : htmlKnown(c)));
+  return `<section id="failures"><h2>Failures<small>${sub}; expected ones fold open on a click</small></h2>${items.join("")}</section>`;
 }
 
 function htmlCovSection(r: Results, design: string, s: Section, name: string): string {
@@ -552,7 +602,8 @@ function htmlCovSection(r: Results, design: string, s: Section, name: string): s
   const body = rows.map((x) => {
     const cls = x.expected ? (x.count === 0 ? "never" : "") : "extra";
     const title = x.expected ? (x.count === 0 ? "expected, never reached" : "expected") : "reached, not in the expectations";
-    return `<tr class="${cls}" title="${title}"><td class="l">${escapeHtml(x.label)}</td><td class="n">${x.count}</td></tr>`;
+    const never = cls === "never" ? ` <span class="nr">never reached</span>` : "";
+    return `<tr class="${cls}" title="${title}"><td class="l">${escapeHtml(x.label)}${never}</td><td class="n">${x.count}</td></tr>`;
   });
   const none = rows.length === 0 ? `<tr class="extra"><td class="l">none</td><td class="n">—</td></tr>` : "";
   return `<tr><th class="sec" colspan="2">${escapeHtml(name)}</th></tr>${body.join("")}${none}`;
@@ -562,7 +613,7 @@ function htmlCovCard(r: Results, design: string): string {
   const n = missingCount(r, design);
   const status = r.coverageExpected[design] === undefined ? tag("muted", "no expectations") : n > 0 ? tag("bad", `${n} never reached`) : tag("ok", "all reached");
   const sections = SECTIONS.map(([s, name]) => htmlCovSection(r, design, s, name)).join("");
-  return `<div class="card"><h3><span>${escapeHtml(design)}</span>${status}</h3><table class="cov"><tbody>${sections}</tbody></table></div>`;
+  return `<div class="card"><h3><span>${escapeHtml(design)}</span>${status}</h3><table class="cov"><colgroup><col><col class="n"></colgroup><tbody>${sections}</tbody></table></div>`;
 }
 
 function htmlCovAlert(r: Results, ds: ReadonlyArray<string>): string {
@@ -573,13 +624,19 @@ function htmlCovAlert(r: Results, ds: ReadonlyArray<string>): string {
     }),
   );
   if (lost.length === 0) return `<p class="cov-ok">✓ Every expected coverage label was reached.</p>`;
-  return `<div class="cov-alert"><strong>⚠ Never reached</strong> — expected by the generators but exercised zero times:<ul>${lost.join("")}</ul></div>`;
+  return `<div class="cov-alert"><strong>⚠ Never reached</strong>: expected of the generated runs but exercised zero times:<ul>${lost.join("")}</ul></div>`;
 }
 
+/** Variants' coverage, and any design with a label never reached, is shown; the mutants' is folded away. */
 function htmlCoverage(r: Results): string {
   const ds = coverageDesigns(r);
   if (ds.length === 0) return "";
-  return `<section id="coverage"><h2>Coverage<small>what the generated runs exercised, per design</small></h2>${htmlCovAlert(r, ds)}<div class="cov-grid">${ds.map((d) => htmlCovCard(r, d)).join("")}</div></section>`;
+  const mutants = new Set(designs(ofKind(r, "mutant")));
+  const folded = ds.filter((d) => mutants.has(d) && missingCount(r, d) === 0);
+  const shownDs = ds.filter((d) => !folded.includes(d));
+  const grid = (xs: ReadonlyArray<string>): string => `<div class="cov-grid">${xs.map((d) => htmlCovCard(r, d)).join("")}</div>`;
+  const more = folded.length > 0 ? `<details class="more"><summary>${plural(folded.length, "mutant design")}, every expected label reached</summary>${grid(folded)}</details>` : "";
+  return `<section id="coverage"><h2>Coverage<small>what the generated runs exercised, per design; grey labels were reached but are not expected</small></h2>${htmlCovAlert(r, ds)}${shownDs.length > 0 ? grid(shownDs) : ""}${more}</section>`;
 }
 
 function htmlCorpus(r: Results): string {
