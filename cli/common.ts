@@ -3,7 +3,7 @@
 
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import pc from "picocolors";
+import { pc } from "../reports/colours.ts";
 import { LayoutError } from "../model/layout.ts";
 import { runScenario, ScenarioError } from "../model/scenario.ts";
 import { writeCounterexample, type Outcome } from "../properties/property.ts";

@@ -4,7 +4,7 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pc from "picocolors";
+import { pc } from "../reports/colours.ts";
 import { PROPERTIES } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 import { changes, expectedSchema, gateCells, judge, updatedExpected, type Expected, type Judged } from "../reports/gate.ts";

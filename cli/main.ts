@@ -2,7 +2,7 @@
 // `dispatch-spec check` runs the whole suite with a one-screen summary. Input problems exit 2 with one line.
 
 import { Command, CommanderError } from "commander";
-import pc from "picocolors";
+import { pc } from "../reports/colours.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";
 import { formatRun, jsonLines } from "../reports/format.ts";
 import { upstream } from "../model/variants/upstream.ts";

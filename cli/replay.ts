@@ -2,7 +2,7 @@
 // failure printed (seed, path, property, variant), print the readable trace, and exit 1 if the property still
 // fails, 0 if it holds.
 
-import pc from "picocolors";
+import { pc } from "../reports/colours.ts";
 import { stripVTControlCharacters } from "node:util";
 import { variantByName } from "../model/variants/index.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";

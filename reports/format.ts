@@ -1,7 +1,7 @@
 // Readable text for people: step tables with the patch-site before and after each API step and the dispatch
 // of each call, and the JSON-lines form scenario tools consume (../shared/SCENARIO.md).
 
-import pc from "picocolors";
+import { pc } from "./colours.ts";
 import { toHex } from "../model/insn.ts";
 import type { ScenarioRun, SiteView, StepResult } from "../model/scenario.ts";
 
