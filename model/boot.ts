@@ -107,6 +107,8 @@ export function boot(layout: Layout, design: Design): Kernel {
     nopOps: newOps("ftrace_nop_ops", ks.ftrace_nop_ops, "stub", true, helpers.nop_func),
     listEnd: newOps("ftrace_list_end", ks.data, "stub", true, helpers.ftrace_stub),
     tmpOps: newOps("tmp_ops", ks.data + FTRACE_OPS_SIZE, "stub", true, helpers.ftrace_stub),
+    listHead: ks.data + 2n * FTRACE_OPS_SIZE,
+    freed: [],
     directFunctions: new Map(),
     removedOps: null,
     disabled: false,
@@ -122,6 +124,9 @@ export function boot(layout: Layout, design: Design): Kernel {
   };
   HELPERS.forEach(([name, fn], i) => addHost(k, name, fn, helperAt(i)));
   for (const ops of [k.listOps, k.nopOps, k.listEnd, k.tmpOps]) publishOps(k, ops);
+  // An empty ftrace_ops_list points at the ftrace_list_end sentinel.
+  k.mem.write64(k.listHead, k.listEnd.addr);
+  k.symbols.set(k.listHead, "ftrace_ops_list");
 
   addHost(k, "caller+0x4", { kind: "caller_return" }, ks.callerReturn);
   place(k, "ftrace_caller", ks.ftrace_caller, design.ftraceCaller({ fregs: design.fregs, mutations: design.mutations }));

@@ -10,7 +10,7 @@ import { toHex } from "./insn.ts";
 import type { DynFtrace, FtraceOps, FuncHash, IpSet, Kernel } from "./kernel.ts";
 import { warn } from "./kernel.ts";
 import { mutated } from "./mutants.ts";
-import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC } from "./structs.ts";
+import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC, FTRACE_OPS_NEXT } from "./structs.ts";
 
 const EMPTY: IpSet = new Set<bigint>();
 
@@ -351,7 +351,7 @@ function __register_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
   if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS) && !hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS_IF_SUPPORTED)) return -ERRNO.EINVAL;
   if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS_IF_SUPPORTED)) ops.flags |= FTRACE_OPS_FL.SAVE_REGS;
   if (!ops.coreData) ops.flags |= FTRACE_OPS_FL.DYNAMIC;
-  k.opsList = [ops, ...k.opsList];
+  add_ftrace_ops(k, ops);
   update_ftrace_function(k);
   return 0;
 }
@@ -362,10 +362,30 @@ function __unregister_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
     warn(k, `__unregister_ftrace_function: ${ops.name} is not enabled`);
     return -ERRNO.EBUSY;
   }
-  if (!k.opsList.includes(ops)) return -ERRNO.EPERM;
-  k.opsList = k.opsList.filter((o) => o !== ops);
+  if (!remove_ftrace_ops(k, ops)) return -ERRNO.EPERM;
   update_ftrace_function(k);
   return 0;
+}
+
+/** add_ftrace_ops: ops->next = head, then publish ops as the new head (two stores, in this order). */
+function add_ftrace_ops(k: Kernel, ops: FtraceOps): void {
+  k.mem.write64(ops.addr + BigInt(FTRACE_OPS_NEXT), k.mem.read64(k.listHead));
+  k.mem.write64(k.listHead, ops.addr);
+  k.opsList = [ops, ...k.opsList];
+}
+
+/** remove_ftrace_ops: unlink with one store to the pointer that points at ops; ops->next stays for walkers. */
+function remove_ftrace_ops(k: Kernel, ops: FtraceOps): boolean {
+  let slot = k.listHead;
+  for (let p = k.mem.read64(slot); p !== k.listEnd.addr && p !== 0n; p = k.mem.read64(slot)) {
+    if (p === ops.addr) {
+      k.mem.write64(slot, k.mem.read64(ops.addr + BigInt(FTRACE_OPS_NEXT)));
+      k.opsList = k.opsList.filter((o) => o !== ops);
+      return true;
+    }
+    slot = p + BigInt(FTRACE_OPS_NEXT);
+  }
+  return false;
 }
 
 /**

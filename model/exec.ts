@@ -11,7 +11,7 @@ import { decode, disasm, toHex, type Insn } from "./insn.ts";
 import type { FtraceOps, HostFn, Kernel } from "./kernel.ts";
 import { symbolize } from "./kernel.ts";
 import { U64_MASK } from "./memory.ts";
-import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC } from "./structs.ts";
+import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC, FTRACE_OPS_NEXT } from "./structs.ts";
 
 export type Path = "untraced" | "direct-bl" | "caller-direct" | "caller-ops" | "caller-list" | "caller-nop";
 
@@ -366,8 +366,24 @@ function callCallback(k: Kernel, func: bigint, ip: bigint, pip: bigint, op: bigi
   return null;
 }
 
-/** The TypeScript body of a C function; args are x0..x3. */
-function runHost(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: Recorder, cpu: Cpu | null): void {
+/** Load a pointer-sized word on behalf of C code, reporting a use-after-free if it lies in a freed object. */
+function load64(k: Kernel, addr: bigint, rec: Recorder, what: string): bigint {
+  useAfterFree(k, addr, rec, `load of ${what}`);
+  return k.mem.read64(addr);
+}
+
+/** Record a use-after-free if addr lies in an object that has been freed. */
+function useAfterFree(k: Kernel, addr: bigint, rec: Recorder, access: string): void {
+  if (k.freed.length === 0) return;
+  const f = k.freed.find((x) => addr >= x.lo && addr < x.hi);
+  if (f !== undefined) rec.violations.push(`use after free: ${access} at ${toHex(addr)} in freed ${f.what} ${f.name}`);
+}
+
+/**
+ * The TypeScript body of a C function; args are x0..x3. A generator: it yields where another CPU may act in the
+ * middle of it (between the ops of a list walk), so concurrent runs can interleave there.
+ */
+function* hostSteps(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: Recorder, cpu: Cpu | null): Generator<void, void, void> {
   const [ip = 0n, pip = 0n, op = 0n, fregs = 0n] = args;
   switch (host.kind) {
     case "ops_func":
@@ -377,27 +393,39 @@ function runHost(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: Reco
       // call_direct_funcs: READ_ONCE(ops->direct_call), then arch_ftrace_set_direct_caller.
       const ops = opsAt(k, op);
       rec.handlers.push({ ops: ops?.name ?? name(k, op), ip, parentIp: pip, op: name(k, op), seq: rec.seq++ });
-      const addr = k.mem.read64(op + BigInt(FTRACE_OPS_DIRECT_CALL));
+      const addr = load64(k, op + BigInt(FTRACE_OPS_DIRECT_CALL), rec, "ops->direct_call");
       if (addr !== 0n) k.design.arch.arch_ftrace_set_direct_caller(k, fregs, addr);
       return;
     }
-    case "ftrace_ops_list_func":
-      // arch_ftrace_ops_list_func: walk ftrace_ops_list, call every non-stub ops that traces ip.
-      for (const o of k.opsList) {
-        if (hasFlag(o.flags, FTRACE_OPS_FL.STUB)) continue;
-        const traces = mutated(k.design, "drop-notrace") ? hashEmpty(o.funcHash.filter) || o.funcHash.filter.has(ip) : ftrace_ops_test(o, ip);
-        if (!traces) continue;
-        const func = k.mem.read64(o.addr + BigInt(FTRACE_OPS_FUNC));
-        if (func === 0n) {
-          // FTRACE_WARN_ON(!op->func): warn, kill ftrace, stop the walk.
-          rec.violations.push(`ftrace_ops_list_func: ${o.name} has a NULL func`);
-          ftrace_kill(k);
+    case "ftrace_ops_list_func": {
+      // arch_ftrace_ops_list_func: walk ftrace_ops_list through op->next, calling every non-stub ops that traces
+      // ip; a removed ops keeps its next pointer, so a walker already on it carries on.
+      let a = load64(k, k.listHead, rec, "ftrace_ops_list");
+      while (a !== k.listEnd.addr && a !== 0n) {
+        const o = opsAt(k, a);
+        if (o === undefined) {
+          rec.violations.push(`ftrace_ops_list_func: ${toHex(a)} on the list is not an ops`);
           return;
         }
-        const problem = callCallback(k, func, ip, pip, o.addr, fregs, rec);
-        if (problem !== null) rec.violations.push(`ftrace_ops_list_func: ${problem}`);
+        if (!hasFlag(o.flags, FTRACE_OPS_FL.STUB)) {
+          const traces = mutated(k.design, "drop-notrace") ? hashEmpty(o.funcHash.filter) || o.funcHash.filter.has(ip) : ftrace_ops_test(o, ip);
+          if (traces) {
+            const func = load64(k, o.addr + BigInt(FTRACE_OPS_FUNC), rec, `${o.name}->func`);
+            if (func === 0n) {
+              // FTRACE_WARN_ON(!op->func): warn, kill ftrace, stop the walk.
+              rec.violations.push(`ftrace_ops_list_func: ${o.name} has a NULL func`);
+              ftrace_kill(k);
+              return;
+            }
+            const problem = callCallback(k, func, ip, pip, o.addr, fregs, rec);
+            if (problem !== null) rec.violations.push(`ftrace_ops_list_func: ${problem}`);
+          }
+        }
+        a = load64(k, o.addr + BigInt(FTRACE_OPS_NEXT), rec, `${o.name}->next`);
+        yield;
       }
       return;
+    }
     case "ftrace_ops_nop_func":
     case "ftrace_stub":
     case "direct_func":
@@ -409,6 +437,11 @@ function runHost(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: Reco
     default:
       unreachable(host);
   }
+}
+
+/** Run a C function to completion (for C-to-C calls such as the list walk calling a callback). */
+function runHost(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: Recorder, cpu: Cpu | null): void {
+  for (const _ of hostSteps(k, host, args, rec, cpu)) void _;
 }
 
 /** Caller-saved registers a C function may leave with any value (AAPCS64 x0-x17). */
@@ -484,108 +517,179 @@ export function runUntil(
   return { x: cpu.x, sp: cpu.sp, fault: `no stop after ${maxSteps} instructions`, insn: null };
 }
 
-/** Call function `fn` from a C caller and run until control returns to the caller (or faults). */
-export function callFunction(k: Kernel, fn: string, setup: CallSetup = defaultSetup(k)): CallObservation {
-  const f = k.layout.functions.find((x) => x.name === fn);
-  const drec = k.recs.find((r) => r.fn === fn);
-  if (f === undefined || drec === undefined) throw new Error(`unknown function ${fn}`);
-  const x: bigint[] = Array.from({ length: 31 }, (_, i) => 0xdead000000000000n + BigInt(i));
-  setup.args.forEach((v, i) => (x[i] = v));
-  setup.calleeSaved.forEach((v, i) => (x[19 + i] = v));
-  x[29] = setup.fp;
-  x[30] = setup.lr;
-  const cpu: Cpu = { x, sp: setup.sp, pc: f.addr, rs: [setup.lr] };
-  poisonStack(k, setup.sp);
-  const rec: Recorder = {
-    handlers: [],
-    tramps: [],
-    bodies: [],
-    branches: [],
-    boundaries: [],
-    trace: [],
-    violations: [],
-    siteTarget: null,
-    opCalled: null,
-    lastBranch: `bl ${fn}`,
-    seq: 0,
-  };
-  const tramps = trampolineAddrs(k);
-  const calleeSaved = (): bigint[] => [...cpu.x.slice(19, 29)];
-  let fault: string | null = null;
-  let returned = false;
-  let steps = 0;
-  for (; steps < MAX_STEPS; steps++) {
+/**
+ * One call of a traced function, steppable: each step executes one instruction, or one step of a C function.
+ * `callFunction` runs it to the end; concurrent runs interleave the steps of several CPUs with the updater.
+ */
+export class CallRun {
+  private readonly cpu: Cpu;
+  private readonly rec: Recorder;
+  private readonly tramps: ReadonlyMap<bigint, string>;
+  private readonly ip: bigint;
+  private host: { gen: Generator<void, void, void>; where: string } | null = null;
+  private fault: string | null = null;
+  private returned = false;
+  private steps = 0;
+  /** Set once the site's BL has executed and until the body is entered: inside ftrace's code and data. */
+  private inFtraceFlag = false;
+
+  constructor(
+    private readonly k: Kernel,
+    readonly fn: string,
+    private readonly setup: CallSetup = defaultSetup(k),
+  ) {
+    const f = k.layout.functions.find((x) => x.name === fn);
+    const drec = k.recs.find((r) => r.fn === fn);
+    if (f === undefined || drec === undefined) throw new Error(`unknown function ${fn}`);
+    this.ip = drec.ip;
+    const x: bigint[] = Array.from({ length: 31 }, (_, i) => 0xdead000000000000n + BigInt(i));
+    setup.args.forEach((v, i) => (x[i] = v));
+    setup.calleeSaved.forEach((v, i) => (x[19 + i] = v));
+    x[29] = setup.fp;
+    x[30] = setup.lr;
+    this.cpu = { x, sp: setup.sp, pc: f.addr, rs: [setup.lr] };
+    poisonStack(k, setup.sp);
+    this.rec = {
+      handlers: [],
+      tramps: [],
+      bodies: [],
+      branches: [],
+      boundaries: [],
+      trace: [],
+      violations: [],
+      siteTarget: null,
+      opCalled: null,
+      lastBranch: `bl ${fn}`,
+      seq: 0,
+    };
+    this.tramps = trampolineAddrs(k);
+  }
+
+  get done(): boolean {
+    return this.returned || this.fault !== null || this.steps >= MAX_STEPS;
+  }
+
+  /** Between the site's BL and the body: where grace periods must wait for this CPU. */
+  get inFtrace(): boolean {
+    return this.inFtraceFlag && !this.done;
+  }
+
+  /** Execute one instruction, or one step of the C function being run. */
+  step(): void {
+    if (this.done) return;
+    this.steps++;
+    const { k, cpu, rec, setup } = this;
+    if (this.host !== null) {
+      if (this.host.gen.next().done === true) this.returnFromHost(this.host.where);
+      return;
+    }
     const pc = cpu.pc;
     if (pc === setup.lr) {
-      returned = true;
-      break;
+      this.returned = true;
+      return;
     }
-    const trampName = tramps.get(pc);
+    const trampName = this.tramps.get(pc);
     if (trampName !== undefined) {
       const regs = snap(cpu);
       rec.tramps.push({ tramp: trampName, regs, via: rec.lastBranch, seq: rec.seq++ });
-      rec.violations.push(...checkHandoff(`entry of ${trampName}`, regs, { x: setup.args, x9: setup.lr, x30: drec.ip + 4n, sp: setup.sp }, k));
+      rec.violations.push(...checkHandoff(`entry of ${trampName}`, regs, { x: setup.args, x9: setup.lr, x30: this.ip + 4n, sp: setup.sp }, k));
     }
     const host = k.hosts.get(pc);
     if (host !== undefined) {
       const where = name(k, pc);
+      useAfterFree(k, pc, rec, "call");
       rec.trace.push({ pc, where, text: `<C function ${where}>` });
       rec.boundaries.push({ at: where, sp: cpu.sp });
       if (cpu.sp % 16n !== 0n) rec.violations.push(`sp ${toHex(cpu.sp)} is not 16-byte aligned on entry to ${where}`);
       if (host.kind === "body") {
+        this.inFtraceFlag = false;
         rec.violations.push(...checkHandoff(`body of ${host.fn}`, snap(cpu), { x: setup.args, x30: setup.lr, sp: setup.sp }, k));
-        calleeSaved().forEach((v, i) => {
+        cpu.x.slice(19, 29).forEach((v, i) => {
           if (v !== setup.calleeSaved[i]) rec.violations.push(`body of ${host.fn}: x${19 + i} = ${toHex(v)}, expected ${toHex(setup.calleeSaved[i] ?? 0n)}`);
         });
         if (cpu.x[29] !== setup.fp) rec.violations.push(`body of ${host.fn}: x29 = ${toHex(cpu.x[29]!)}, expected the caller's fp ${toHex(setup.fp)}`);
       }
-      runHost(k, host, cpu.x.slice(0, 4), rec, cpu);
-      clobberCallerSaved(cpu);
-      const to = cpu.x[30]!;
-      indirect(k, cpu, rec, "ret", 30, to);
-      rec.lastBranch = `ret from ${where}`;
-      cpu.pc = to;
-      continue;
+      const gen = hostSteps(k, host, cpu.x.slice(0, 4), rec, cpu);
+      if (gen.next().done === true) this.returnFromHost(where);
+      else this.host = { gen, where };
+      return;
     }
     if (!k.mem.has(pc)) {
-      fault = `instruction fetch from unmapped ${name(k, pc)}`;
-      break;
+      this.fault = `instruction fetch from unmapped ${name(k, pc)}`;
+      return;
     }
+    useAfterFree(k, pc, rec, "instruction fetch");
     const insn = decodeCached(k.mem.read32(pc));
     rec.trace.push(traceLine(k, pc, insn));
-    if (pc === drec.ip && insn.kind === "bl") rec.siteTarget = wrap(pc + BigInt(insn.offset));
+    if (pc === this.ip && insn.kind === "bl") {
+      rec.siteTarget = wrap(pc + BigInt(insn.offset));
+      this.inFtraceFlag = true;
+    }
     if (insn.kind === "blr" && inFtraceCaller(k, pc) && rec.opCalled === null) rec.opCalled = cpu.x[2]!;
     if (insn.kind === "bl" || insn.kind === "b" || insn.kind === "br" || insn.kind === "blr" || insn.kind === "ret")
       rec.lastBranch = `${disasm(insn, pc, (a) => symbolize(k, a))} at ${name(k, pc)}`;
-    fault = step(k, cpu, insn, rec);
-    if (fault !== null) break;
+    if (k.freed.length > 0 && (insn.kind === "ldr_imm" || insn.kind === "ldur")) {
+      const base = insn.rn === 31 ? cpu.sp : cpu.x[insn.rn]!;
+      useAfterFree(k, wrap(base + BigInt(insn.kind === "ldr_imm" ? insn.imm : insn.simm9)), rec, `${disasm(insn, pc)} at ${name(k, pc)}`);
+    }
+    this.fault = step(k, cpu, insn, rec);
   }
-  if (fault === null && !returned) fault = `no return to the caller after ${MAX_STEPS} steps`;
-  if (returned) {
-    if (cpu.sp !== setup.sp) rec.violations.push(`return to caller: sp = ${toHex(cpu.sp)}, expected ${toHex(setup.sp)}`);
-    calleeSaved().forEach((v, i) => {
-      if (v !== setup.calleeSaved[i]) rec.violations.push(`return to caller: x${19 + i} = ${toHex(v)}, expected ${toHex(setup.calleeSaved[i] ?? 0n)}`);
-    });
-    if (cpu.x[29] !== setup.fp) rec.violations.push(`return to caller: x29 = ${toHex(cpu.x[29]!)}, expected ${toHex(setup.fp)}`);
+
+  private returnFromHost(where: string): void {
+    const { k, cpu, rec } = this;
+    this.host = null;
+    clobberCallerSaved(cpu);
+    const to = cpu.x[30]!;
+    indirect(k, cpu, rec, "ret", 30, to);
+    rec.lastBranch = `ret from ${where}`;
+    cpu.pc = to;
   }
-  const bodiesOfFn = rec.bodies.filter((b) => b.fn === fn).length;
-  if (fault === null && bodiesOfFn !== 1) rec.violations.push(`body of ${fn} ran ${bodiesOfFn} times`);
-  for (const b of rec.bodies) if (b.fn !== fn) rec.violations.push(`body of ${b.fn} ran during a call of ${fn}`);
-  if (fault !== null) rec.violations.push(`fault: ${fault}`);
-  return {
-    fn,
-    path: pathOf(k, rec, tramps),
-    handlers: rec.handlers,
-    tramps: rec.tramps,
-    bodies: rec.bodies,
-    returned,
-    returnTarget: returned ? setup.lr : null,
-    final: returned ? snap(cpu) : null,
-    finalCalleeSaved: calleeSaved(),
-    branches: rec.branches,
-    boundaries: rec.boundaries,
-    trace: rec.trace,
-    violations: rec.violations,
-    fault,
-  };
+
+  /** Run to the end and return what the call did. */
+  finish(): CallObservation {
+    while (!this.done) this.step();
+    return this.observe();
+  }
+
+  /** What the call did (judged as finished: an unfinished call is reported as not returning). */
+  observe(): CallObservation {
+    const { k, cpu, rec, setup, fn } = this;
+    const violations = [...rec.violations];
+    let fault = this.fault;
+    const returned = this.returned;
+    if (fault === null && !returned) fault = `no return to the caller after ${MAX_STEPS} steps`;
+    const calleeSaved = [...cpu.x.slice(19, 29)];
+    if (returned) {
+      if (cpu.sp !== setup.sp) violations.push(`return to caller: sp = ${toHex(cpu.sp)}, expected ${toHex(setup.sp)}`);
+      calleeSaved.forEach((v, i) => {
+        if (v !== setup.calleeSaved[i]) violations.push(`return to caller: x${19 + i} = ${toHex(v)}, expected ${toHex(setup.calleeSaved[i] ?? 0n)}`);
+      });
+      if (cpu.x[29] !== setup.fp) violations.push(`return to caller: x29 = ${toHex(cpu.x[29]!)}, expected ${toHex(setup.fp)}`);
+    }
+    const bodiesOfFn = rec.bodies.filter((b) => b.fn === fn).length;
+    if (fault === null && bodiesOfFn !== 1) violations.push(`body of ${fn} ran ${bodiesOfFn} times`);
+    for (const b of rec.bodies) if (b.fn !== fn) violations.push(`body of ${b.fn} ran during a call of ${fn}`);
+    if (fault !== null) violations.push(`fault: ${fault}`);
+    return {
+      fn,
+      path: pathOf(k, rec, this.tramps),
+      handlers: rec.handlers,
+      tramps: rec.tramps,
+      bodies: rec.bodies,
+      returned,
+      returnTarget: returned ? setup.lr : null,
+      final: returned ? snap(cpu) : null,
+      finalCalleeSaved: calleeSaved,
+      branches: rec.branches,
+      boundaries: rec.boundaries,
+      trace: rec.trace,
+      violations,
+      fault,
+    };
+  }
+}
+
+/** Call function `fn` from a C caller and run until control returns to the caller (or faults). */
+export function callFunction(k: Kernel, fn: string, setup: CallSetup = defaultSetup(k)): CallObservation {
+  return new CallRun(k, fn, setup).finish();
 }

@@ -115,6 +115,10 @@ export interface Kernel {
   readonly nopOps: FtraceOps;
   readonly listEnd: FtraceOps;
   readonly tmpOps: FtraceOps;
+  /** Address of the ftrace_ops_list head pointer (kernel data). */
+  readonly listHead: bigint;
+  /** Objects freed so far: any later load from or branch into them is a use-after-free. */
+  readonly freed: Array<{ readonly lo: bigint; readonly hi: bigint; readonly what: "ops" | "trampoline"; readonly name: string }>;
   /** direct_functions: ip -> direct trampoline. */
   directFunctions: Map<bigint, bigint>;
   removedOps: FtraceOps | null;

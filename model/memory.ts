@@ -9,8 +9,12 @@ export const U64_MASK = (1n << 64n) - 1n;
 /** A fault raised by a memory access the model cannot perform (misaligned or unmapped). */
 export class MemoryFault extends Error {}
 
+/** Called on every store, in order: how an updater's micro-steps are recorded for interleaving. */
+export type WriteListener = (addr: bigint, size: 4 | 8, value: bigint) => void;
+
 export class Memory {
   private readonly words: Map<bigint, number>;
+  listener: WriteListener | null = null;
 
   constructor(words?: ReadonlyMap<bigint, number>) {
     this.words = new Map(words);
@@ -32,6 +36,7 @@ export class Memory {
   write32(addr: bigint, value: number): void {
     checkAligned(addr, 4);
     this.words.set(addr, value >>> 0);
+    this.listener?.(addr, 4, BigInt(value >>> 0));
   }
 
   /** A 64-bit load; 8-byte alignment is not required by the ISA for normal memory, 4 is by the model. */
@@ -47,6 +52,7 @@ export class Memory {
     const v = value & U64_MASK;
     this.words.set(addr, Number(v & 0xffffffffn));
     this.words.set(addr + 4n, Number(v >> 32n));
+    this.listener?.(addr, 8, v);
   }
 }
 

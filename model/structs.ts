@@ -33,6 +33,8 @@ export function ftraceCallerFrame(l: FtraceRegsLayout): number {
 
 /** struct ftrace_ops member offsets (FTRACE_OPS_FUNC, FTRACE_OPS_DIRECT_CALL) as seen in a real arm64 build. */
 export const FTRACE_OPS_FUNC = 0;
+/** ops->next: ftrace_ops_list is a singly linked list through this field (read by the list walk). */
+export const FTRACE_OPS_NEXT = 8;
 export const FTRACE_OPS_DIRECT_CALL = 208;
 /** Bytes the model reserves per ops object. */
 export const FTRACE_OPS_SIZE = 0x100n;
