@@ -117,7 +117,7 @@ export function ftrace_modify_call(k: Kernel, rec: DynFtrace, oldAddr: bigint, a
 
 /** ftrace_make_nop: literal := ftrace_nop_ops first, then BL -> NOP. */
 export function ftrace_make_nop(k: Kernel, rec: DynFtrace, addr: bigint): Ret {
-  const ret = ftrace_rec_set_ops(k, rec, k.nopOps);
+  const ret = mutated(k.design, "make-nop-keeps-literal") ? 0 : ftrace_rec_set_ops(k, rec, k.nopOps);
   if (ret !== 0) return ret;
   const target = k.design.arch.ftrace_find_callable_addr(k, rec, addr);
   if (target === null) return -ERRNO.EINVAL;

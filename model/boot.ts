@@ -118,6 +118,7 @@ export function boot(layout: Layout, design: Design): Kernel {
     symbols: new Map(),
     codeRegions: [],
     events: [],
+    note: null,
     nextHeap: ks.heap,
     nextCtext: helperAt(HELPERS.length),
     helpers,

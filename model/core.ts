@@ -100,6 +100,11 @@ function ftrace_find_tramp_ops_curr(k: Kernel, rec: DynFtrace): FtraceOps | null
   return null;
 }
 
+/** Tell a recorder that an ops' hashes were published (rcu_assign_pointer of the new filter/notrace). */
+function noteHash(k: Kernel, ops: FtraceOps): void {
+  k.note?.({ kind: "hash", ops: ops.name, filter: ops.funcHash.filter, notrace: ops.funcHash.notrace });
+}
+
 /** ftrace_kill: ftrace_disabled and !ftrace_enabled for good after a bug; sites stay as they are. */
 export function ftrace_kill(k: Kernel): void {
   k.disabled = true;
@@ -463,8 +468,12 @@ export function ftrace_shutdown(k: Kernel, ops: FtraceOps): Ret {
     ops.flags &= ~FTRACE_OPS_FL.REMOVING;
   }
   if (hasFlag(ops.flags, FTRACE_OPS_FL.DYNAMIC)) {
-    k.events.push({ kind: "sync", what: "synchronize_rcu_tasks_rude" });
-    k.events.push({ kind: "sync", what: "synchronize_rcu_tasks" });
+    if (!mutated(k.design, "free-without-grace")) {
+      for (const what of ["synchronize_rcu_tasks_rude", "synchronize_rcu_tasks"] as const) {
+        k.events.push({ kind: "sync", what });
+        k.note?.({ kind: "sync", what });
+      }
+    }
   }
   return 0;
 }
@@ -525,6 +534,7 @@ function ftrace_hash_move_and_update_ops(k: Kernel, ops: FtraceOps, which: "filt
   // ftrace_hash_rec_disable_modify, publish the new hash, ftrace_hash_rec_enable_modify.
   __ftrace_hash_rec_update(k, ops, false);
   ops.funcHash[which] = ips;
+  noteHash(k, ops);
   __ftrace_hash_rec_update(k, ops, true);
   // ftrace_ops_update_code: nothing to patch once ftrace_kill has cleared ftrace_enabled.
   if (hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED) && !k.disabled) {
@@ -595,12 +605,35 @@ export function unregister_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint
   if (check_direct_multi(ops) !== 0) return -ERRNO.EINVAL;
   if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return -ERRNO.EINVAL;
   const filter = ops.funcHash.filter;
+  if (mutated(k.design, "reset-direct-early")) {
+    setOpsFunc(k, ops, 0n);
+    setDirectCall(k, ops, 0n);
+  }
   const err = unregister_ftrace_function(k, ops);
   remove_direct_functions_hash(k, filter, addr);
   setOpsFunc(k, ops, 0n);
   ops.trampoline = 0n;
   if (freeFilters) ftrace_free_filter(k, ops);
   return err;
+}
+
+/** Mutant modify: retarget every site straight from the old trampoline to the new one, no temporary ops. */
+function modifyDirectInPlace(k: Kernel, ops: FtraceOps, addr: bigint): Ret {
+  const old = ops.direct_call;
+  const next = new Map(k.directFunctions);
+  for (const ip of ops.funcHash.filter) if (next.has(ip)) next.set(ip, addr);
+  k.directFunctions = next;
+  setDirectCall(k, ops, addr);
+  for (const rec of k.recs) {
+    if (!hasFlag(rec.flags, FTRACE_FL.DIRECT_EN)) continue;
+    if (!ops.funcHash.filter.has(rec.ip)) continue;
+    const r = k.design.arch.ftrace_modify_call(k, rec, old, addr);
+    if (r !== 0) {
+      ftrace_bug(k, r, rec);
+      return r;
+    }
+  }
+  return 0;
 }
 
 /** ftrace_free_filter: empty both hashes in place, unless the ops is still enabled (then only warn). */
@@ -611,15 +644,18 @@ function ftrace_free_filter(k: Kernel, ops: FtraceOps): void {
   }
   ops.funcHash.filter = EMPTY;
   ops.funcHash.notrace = EMPTY;
+  noteHash(k, ops);
 }
 
 /** modify_ftrace_direct(ops, addr) and __modify_ftrace_direct's temporary-ops sequence. */
 export function modify_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint): Ret {
   if (check_direct_multi(ops) !== 0) return -ERRNO.EINVAL;
   if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return -ERRNO.EINVAL;
+  if (mutated(k.design, "modify-direct-in-place")) return modifyDirectInPlace(k, ops, addr);
   const tmp = k.tmpOps;
   ftrace_ops_init(tmp);
   tmp.funcHash = ops.funcHash;
+  k.note?.({ kind: "hash-share", ops: tmp.name, from: ops.name });
   setDirectCall(k, tmp, addr);
   let err = register_ftrace_function_nolock(k, tmp);
   if (err !== 0) return err;

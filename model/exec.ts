@@ -569,6 +569,15 @@ export class CallRun {
     return this.returned || this.fault !== null || this.steps >= MAX_STEPS;
   }
 
+  /** How many trace lines the call has so far, and the last one (for timelines). */
+  get traceCount(): number {
+    return this.rec.trace.length;
+  }
+
+  get lastTraceLine(): TraceLine | undefined {
+    return this.rec.trace[this.rec.trace.length - 1];
+  }
+
   /** Between the site's BL and the body: where grace periods must wait for this CPU. */
   get inFtrace(): boolean {
     return this.inFtraceFlag && !this.done;

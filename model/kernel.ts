@@ -103,6 +103,15 @@ export interface Design {
   readonly mutations: ReadonlySet<string>;
 }
 
+/**
+ * What the updater did that other CPUs can see, besides stores to memory (which the memory listener reports):
+ * a hash published for an ops, an ops made to share another's hashes, a grace-period wait.
+ */
+export type UpdaterNote =
+  | { readonly kind: "hash"; readonly ops: string; readonly filter: IpSet; readonly notrace: IpSet }
+  | { readonly kind: "hash-share"; readonly ops: string; readonly from: string }
+  | { readonly kind: "sync"; readonly what: "synchronize_rcu_tasks_rude" | "synchronize_rcu_tasks" };
+
 export interface Kernel {
   readonly layout: Layout;
   readonly design: Design;
@@ -132,6 +141,8 @@ export interface Kernel {
   /** Code regions for symbolizing addresses inside them: [start, end, name, the address name stands for]. */
   readonly codeRegions: Array<readonly [bigint, bigint, string, bigint]>;
   events: KernelEvent[];
+  /** Set while an updater's micro-steps are being recorded for a concurrent run. */
+  note: ((n: UpdaterNote) => void) | null;
   nextHeap: bigint;
   nextCtext: bigint;
   /** Set by a step whose kind a variant does not support (e.g. direct calls in call-ops-only). */

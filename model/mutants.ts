@@ -16,6 +16,10 @@ export const MUTANTS = {
   "ret-instead-of-br": "ftrace_caller leaves for the direct trampoline with RET X17 instead of BR X17",
   "literal-no-align": "ftrace_caller loads the literal from x30 - 16 without aligning x30 down to 8 first",
   "direct-addr-despite-count": "ftrace_get_addr_new picks the direct trampoline whenever DIRECT is set, even when other ops share the record",
+  "free-without-grace": "ftrace_shutdown returns without the RCU-tasks grace periods, so the owner frees a dynamic ops while CPUs may still use it",
+  "make-nop-keeps-literal": "ftrace_make_nop turns the BL into a NOP but leaves the old ops in the literal",
+  "modify-direct-in-place": "modify_ftrace_direct retargets each site in place without the temporary ops, and the owner frees the old trampoline at once",
+  "reset-direct-early": "unregister_ftrace_direct clears ops->func and ops->direct_call before the sites stop calling the ops",
 } as const;
 
 export type MutantName = keyof typeof MUTANTS;

@@ -26,6 +26,22 @@ import { variantByName, VARIANT_NAMES } from "./variants/index.ts";
 export class ScenarioError extends Error {}
 
 const HEX = /^0x[0-9a-fA-F]{1,16}$/;
+const SCHEDULE_ENTRY = /^(updater|cpu([1-9]))(?: x([1-9][0-9]{0,3}))?$/;
+
+/** The schedule as actor ids per tick: 0 = updater, i = CPU i. */
+export function scheduleTicks(entries: ReadonlyArray<string>): number[] {
+  return entries.flatMap((e) => {
+    const m = SCHEDULE_ENTRY.exec(e);
+    if (m === null) throw new ScenarioError(`schedule: bad entry "${e}"`);
+    const actor = m[1] === "updater" ? 0 : Number(m[2]);
+    return Array.from({ length: m[3] === undefined ? 1 : Number(m[3]) }, () => actor);
+  });
+}
+
+/** Segments (actor, count) as schedule entries. */
+export function scheduleEntries(segments: ReadonlyArray<readonly [number, number]>): string[] {
+  return segments.map(([a, n]) => `${a === 0 ? "updater" : `cpu${a}`}${n > 1 ? ` x${n}` : ""}`);
+}
 const hexAddr = z.string().regex(HEX, "expected a hex address like 0xffff800008010008");
 const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, "expected a name (letters, digits, _ . -)");
 const nameOrAddr = z.string().min(1);
@@ -109,6 +125,10 @@ export const scenarioSchema = z
     functions: z.array(z.object({ name, addr: hexAddr, module: name.optional(), bti: z.boolean().optional() }).strict()).min(1),
     trampolines: z.array(z.object({ name, addr: hexAddr }).strict()).default([]),
     steps: z.array(stepSchema),
+    /** Concurrent scenarios: the functions each CPU calls, in order (steps then hold only API calls). */
+    cpus: z.array(z.array(name).min(1)).min(1).max(4).optional(),
+    /** Who moves at each tick: "updater x3", "cpu2 x5" (" xN" repeats; default 1). */
+    schedule: z.array(z.string().regex(SCHEDULE_ENTRY, 'expected "updater", "cpuN", optionally followed by " xN"')).optional(),
     counterexample: z
       .object({
         property: z.string(),
@@ -144,7 +164,23 @@ export function parseScenario(json: unknown): Scenario {
   const s = r.data;
   if (variantByName(s.variant) === undefined) throw new ScenarioError(`variant: unknown variant "${s.variant}" (known: ${VARIANT_NAMES.join(", ")})`);
   checkNames(s);
+  checkConcurrent(s);
   return s;
+}
+
+/** A concurrent scenario's CPUs call known functions, its steps are API calls only, its schedule names its CPUs. */
+function checkConcurrent(s: Scenario): void {
+  if (s.cpus === undefined) {
+    if (s.schedule !== undefined) throw new ScenarioError(`schedule: a schedule needs "cpus"`);
+    return;
+  }
+  const fns = new Set(s.functions.map((f) => f.name));
+  s.cpus.forEach((calls, i) => calls.forEach((fn, j) => {
+    if (!fns.has(fn)) throw new ScenarioError(`cpus[${i}][${j}]: unknown function "${fn}"`);
+  }));
+  const call = s.steps.findIndex((st) => st.do === "call");
+  if (call >= 0) throw new ScenarioError(`steps[${call}]: a concurrent scenario's calls belong under "cpus"`);
+  for (const a of scheduleTicks(s.schedule ?? [])) if (a > s.cpus.length) throw new ScenarioError(`schedule: cpu${a} does not exist (${s.cpus.length} cpus)`);
 }
 
 const RESERVED = new Set(["ftrace_list_ops", "ftrace_nop_ops", "ftrace_list_end", "tmp_ops", "ftrace_caller", "ftrace_stub_direct_tramp"]);

@@ -28,3 +28,16 @@ export const PROPERTIES: ReadonlyArray<Property> = [
 export function propertyByName(name: string): Property | undefined {
   return PROPERTIES.find((p) => p.name === name);
 }
+
+import type { ConcurrentProperty } from "./concurrency.ts";
+import { literalValidAlways } from "./literal-valid-always.ts";
+import { noUseAfterFree } from "./no-use-after-free.ts";
+import { quiescentExact } from "./quiescent-exact.ts";
+import { transitionalHandlers } from "./transitional-handlers.ts";
+
+/** Properties of concurrent runs (dispatch-spec check --concurrency). */
+export const CONCURRENT_PROPERTIES: ReadonlyArray<ConcurrentProperty> = [literalValidAlways, noUseAfterFree, transitionalHandlers, quiescentExact];
+
+export function concurrentPropertyByName(name: string): ConcurrentProperty | undefined {
+  return CONCURRENT_PROPERTIES.find((p) => p.name === name);
+}

@@ -1,0 +1,96 @@
+// Concurrent properties and how they run: a generated run is an updater's API steps interleaved, by a schedule,
+// with 2-3 CPUs calling functions (model/concurrent.ts); each property judges the whole run (every micro-step,
+// every call) against the sequential reference states the steps pass through.
+
+import fc from "fast-check";
+import { runConcurrent, type ApiStep, type CallRecord, type ConcurrentResult } from "../model/concurrent.ts";
+import type { Design } from "../model/kernel.ts";
+import type { MutantName } from "../model/mutants.ts";
+import { parseScenario, scenarioLayout, scheduleEntries, scheduleTicks, type Scenario } from "../model/scenario.ts";
+import { concurrentArb, type ConcurrentSpec } from "../generators/concurrent.ts";
+import { applyRef, initRef, type RefState } from "./reference.ts";
+import type { Outcome, RunOptions } from "./property.ts";
+
+export interface ConcurrentContext {
+  readonly result: ConcurrentResult;
+  /** Reference states: [0] before any step, [i] after API step i. */
+  readonly states: ReadonlyArray<RefState>;
+}
+
+export interface ConcurrentProperty {
+  readonly name: string;
+  readonly says: string;
+  readonly guards: string;
+  /** Mutants this property must kill, and the most schedule segments a shrunk counterexample may have. */
+  readonly kills: ReadonlyArray<{ readonly mutant: MutantName; readonly maxSegments: number }>;
+  readonly check: (ctx: ConcurrentContext) => string | null;
+}
+
+/** The reference state index before the call started and after it ended, from the steps' spans. */
+export function overlappedStates(result: ConcurrentResult, c: CallRecord): { from: number; to: number } {
+  // States advance when a step's last micro-step (its "end") is applied.
+  const endedBefore = (tick: number): number => result.stepSpans.filter((s) => s.last < tick).length;
+  const from = endedBefore(c.start);
+  const startedBy = result.stepSpans.filter((s) => s.first <= c.end).length;
+  return { from, to: Math.max(from, startedBy) };
+}
+
+export function referenceStates(s: Scenario, design: Design): RefState[] {
+  const ref = initRef(s, { directCalls: design.directCalls });
+  const states = [structuredClone(ref)];
+  for (const st of s.steps) {
+    applyRef(ref, st);
+    states.push(structuredClone(ref));
+  }
+  return states;
+}
+
+export function runConcurrentScenario(s: Scenario, design: Design): ConcurrentResult {
+  const steps = s.steps.filter((st): st is ApiStep => st.do !== "call");
+  return runConcurrent({ layout: scenarioLayout(s), design, steps, cpus: s.cpus ?? [], schedule: scheduleTicks(s.schedule ?? []) }, (st) => `${st.do} ${st.ops}`);
+}
+
+export function checkConcurrentScenario(p: ConcurrentProperty, s: Scenario, design: Design): string | null {
+  return p.check({ result: runConcurrentScenario(s, design), states: referenceStates(s, design) });
+}
+
+/** A generated spec as a scenario file (the form counterexamples are saved in). */
+export function specScenario(spec: ConcurrentSpec, variant: string): Scenario {
+  return parseScenario({
+    variant,
+    config: spec.layout.config,
+    modules: spec.layout.modules,
+    functions: spec.layout.functions,
+    trampolines: spec.layout.trampolines,
+    steps: spec.steps,
+    cpus: spec.cpus,
+    schedule: scheduleEntries(spec.schedule.filter(([, n]) => n > 0)),
+  });
+}
+
+class ConcurrentViolation extends Error {}
+
+export function runConcurrentProperty(p: ConcurrentProperty, design: Design, opts: RunOptions): Outcome {
+  const started = performance.now();
+  const prop = fc.property(concurrentArb, (spec) => {
+    opts.onRun?.();
+    const s = specScenario(spec, design.name);
+    const msg = checkConcurrentScenario(p, s, design);
+    if (msg !== null) throw new ConcurrentViolation(msg);
+  });
+  const d = fc.check(prop, { seed: opts.seed, numRuns: opts.numRuns, ...(opts.path !== undefined ? { path: opts.path } : {}) });
+  const base = { property: p.name, variant: design.name, runs: d.numRuns, seed: opts.seed, ms: performance.now() - started };
+  if (!d.failed) return { ...base, ok: true };
+  const spec = d.counterexample?.[0];
+  const err = d.errorInstance;
+  if (spec === undefined || !(err instanceof ConcurrentViolation)) return { ...base, ok: false, path: d.counterexamplePath ?? "", error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+  const path = d.counterexamplePath ?? "";
+  const s = specScenario(spec, design.name);
+  return {
+    ...base,
+    ok: false,
+    path,
+    message: err.message,
+    counterexample: { ...s, counterexample: { property: p.name, variant: design.name, seed: opts.seed, path, message: err.message } },
+  };
+}
