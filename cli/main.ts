@@ -6,13 +6,15 @@ import { pc } from "../reports/colours.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";
 import { formatRun, jsonLines } from "../reports/format.ts";
 import { upstream } from "../model/variants/upstream.ts";
-import { PROPERTIES, propertyByName } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, propertyByName } from "../properties/index.ts";
 import { checkRun } from "../properties/property.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { defaultWorkers, runJobs, silentProgress, type Progress } from "./check.ts";
 import { InputError, loadScenario } from "./load.ts";
 import { GATE_SEED, gateCommand, type GateFlags } from "./gate.ts";
-import { replayCommand, type ReplayFlags } from "./replay.ts";
+import { replayCommand, replayConcurrent, type ReplayFlags } from "./replay.ts";
+import { runConcurrentScenario } from "../properties/concurrency.ts";
+import { timelineLines } from "../reports/timeline.ts";
 import { buildResults, writeReport } from "./report.ts";
 import type { Outcome } from "../properties/property.ts";
 import { corpus, intFlag, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
@@ -32,8 +34,28 @@ function verdictLine(s: Scenario): string | null {
     : pc.red(`property ${p.name} fails after step ${f.index + 1}${f.fn !== null ? ` (call ${f.fn})` : ""}: ${f.message}`);
 }
 
+/** A concurrent scenario: the per-CPU timeline and each call's outcome (and its property's verdict). */
+function runConcurrentCommand(io: Io, file: string, s: Scenario, json: boolean): number {
+  const design = variantByName(s.variant);
+  if (design === undefined) throw new InputError(`${file}: unknown variant "${s.variant}"`);
+  const cx = s.counterexample;
+  const cp = cx === undefined ? undefined : concurrentPropertyByName(cx.property);
+  const r = cp !== undefined ? replayConcurrent(s, cp, design) : null;
+  const result = wrapInput(file, () => runConcurrentScenario(s, design));
+  if (json) {
+    const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `0x${x.toString(16)}` : x)));
+    io.out(JSON.stringify(plain({ timeline: result.timeline, calls: result.calls.map((c) => ({ cpu: c.cpu, fn: c.fn, start: c.start, end: c.end, path: c.obs.path, handlers: c.obs.handlers.map((h) => h.ops), tramps: c.obs.tramps.map((t) => t.tramp), returned: c.obs.returned, violations: c.obs.violations })) })) + "\n");
+    return 0;
+  }
+  io.out(`${file}: variant ${design.name}, ${s.cpus?.length ?? 0} CPUs, ${s.steps.length} API steps, ${result.ticks} ticks\n`);
+  io.out((r?.lines ?? timelineLines(result, s.cpus?.length ?? 0)).join("\n") + "\n");
+  if (r !== null && cp !== undefined) io.out(r.failure === null ? pc.green(`${cp.name} holds on this schedule now\n`) : pc.red(`${cp.name} fails: ${r.failure.message}\n`));
+  return 0;
+}
+
 function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolean }): number {
   const s = loadScenario(file);
+  if (s.cpus !== undefined) return runConcurrentCommand(io, file, s, opts.json === true);
   const run = wrapInput(file, () => runScenario(s));
   const verdict = opts.json === true ? null : verdictLine(s);
   if (verdict !== null) io.out(verdict + "\n");
@@ -48,19 +70,22 @@ export interface CheckFlags {
   readonly workers?: string;
   readonly variant?: string;
   readonly report?: string;
+  readonly concurrency?: boolean;
 }
 
 async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Promise<number> {
-  const runs = intFlag("runs", flags.runs, 2000, 1);
+  const concurrent = flags.concurrency === true;
+  const runs = intFlag("runs", flags.runs, concurrent ? 1000 : 2000, 1);
   const seed = intFlag("seed", flags.seed, Math.floor(Math.random() * 2 ** 31), 0);
   const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
-  if (flags.property !== undefined && propertyByName(flags.property) === undefined)
-    throw new InputError(`--property: unknown property "${flags.property}" (known: ${PROPERTIES.map((p) => p.name).join(", ")})`);
-  const props = PROPERTIES.filter((p) => flags.property === undefined || p.name === flags.property);
+  const known: ReadonlyArray<{ readonly name: string }> = concurrent ? CONCURRENT_PROPERTIES : PROPERTIES;
+  if (flags.property !== undefined && !known.some((p) => p.name === flags.property))
+    throw new InputError(`--property: unknown ${concurrent ? "concurrent " : ""}property "${flags.property}" (known: ${known.map((p) => p.name).join(", ")})`);
+  const props = known.filter((p) => flags.property === undefined || p.name === flags.property);
   const variant = flags.variant ?? upstream.name;
   if (variantByName(variant) === undefined) throw new InputError(`--variant: unknown variant "${variant}"`);
-  io.out(`${pc.bold("dispatch-spec check")}: variant ${variant}, seed ${seed}, ${runs} runs per property\n`);
-  const jobs = props.map((p) => ({ property: p.name, variant, seed, runs }));
+  io.out(`${pc.bold("dispatch-spec check")}${concurrent ? " --concurrency" : ""}: variant ${variant}, seed ${seed}, ${runs} ${concurrent ? "schedules" : "runs"} per property\n`);
+  const jobs = props.map((p) => ({ property: p.name, variant, seed, runs, concurrent }));
   const started = performance.now();
   const startedAt = new Date();
   const outcomes = await runJobs(jobs, workers, progress);
@@ -122,6 +147,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--workers <n>", "worker threads (default: cores, at most 2)")
     .option("--variant <name>", "design to check, e.g. upstream or upstream+<mutant> (default: upstream)")
     .option("--report <dir>", "write results.json, summary.md, junit.xml and index.html into dir")
+    .option("--concurrency", "check the concurrent properties: patching interleaved with calls on 2-3 CPUs")
     .action(async (flags: CheckFlags) => {
       code = await checkCommand(io, flags, progress);
     });

@@ -6,7 +6,9 @@ import { pc } from "../reports/colours.ts";
 import { stripVTControlCharacters } from "node:util";
 import { variantByName } from "../model/variants/index.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";
-import { propertyByName } from "../properties/index.ts";
+import { concurrentPropertyByName, propertyByName } from "../properties/index.ts";
+import { referenceStates, runConcurrentProperty, runConcurrentScenario, type ConcurrentProperty } from "../properties/concurrency.ts";
+import { timelineLines } from "../reports/timeline.ts";
 import { checkRun, runProperty, type Failure, type Property } from "../properties/property.ts";
 import { traceLines } from "../reports/trace.ts";
 import type { Design } from "../model/kernel.ts";
@@ -14,7 +16,7 @@ import { intFlag, saveCounterexample, type Io } from "./common.ts";
 import { InputError, loadScenario } from "./load.ts";
 
 export interface Replay {
-  readonly property: Property;
+  readonly property: Property | ConcurrentProperty;
   readonly design: Design;
   readonly scenario: Scenario;
   readonly failure: Failure | null;
@@ -41,13 +43,26 @@ export function replayScenario(s: Scenario, p: Property, design: Design): Replay
   return { property: p, design, scenario: s, failure, lines };
 }
 
+/** Replay a concurrent scenario against a concurrent property: the timeline and the violation, if any. */
+export function replayConcurrent(s: Scenario, p: ConcurrentProperty, design: Design): Replay {
+  const result = runConcurrentScenario(s, design);
+  const message = p.check({ result, states: referenceStates(s, design) });
+  const lines = [...timelineLines(result, s.cpus?.length ?? 0), ...(message === null ? [] : [`x ${p.name}: ${message}`])];
+  return { property: p, design, scenario: s, failure: message === null ? null : { index: s.steps.length - 1, message, fn: null }, lines };
+}
+
 /** Replay a counterexample file (it must carry a `counterexample` block). */
 export function replayFile(file: string): Replay & { readonly recorded: string } {
   const s = loadScenario(file);
   const cx = s.counterexample;
   if (cx === undefined) throw new InputError(`${file}: no "counterexample" block to replay (use "dispatch-spec run" for a plain scenario)`);
-  const p = propertyNamed(cx.property, file);
   const design = designNamed(cx.variant ?? s.variant, file);
+  if (s.cpus !== undefined) {
+    const cp = concurrentPropertyByName(cx.property);
+    if (cp === undefined) throw new InputError(`${file}: unknown concurrent property "${cx.property}"`);
+    return { ...replayConcurrent(s, cp, design), recorded: cx.message };
+  }
+  const p = propertyNamed(cx.property, file);
   return { ...replayScenario(s, p, design), recorded: cx.message };
 }
 
@@ -80,8 +95,19 @@ export function replayCommand(io: Io, file: string | undefined, flags: ReplayFla
     throw new InputError("replay: give a counterexample FILE, or --seed S --path P --property X [--variant V]");
   const seed = intFlag("seed", flags.seed, 0, 0);
   if (!/^\d+(:\d+)*$/.test(flags.path)) throw new InputError(`--path: expected a fast-check path like 3:1:0, got "${flags.path}"`);
-  const p = propertyNamed(flags.property, "--property");
   const design = designNamed(flags.variant ?? "upstream", "--variant");
+  const cp = concurrentPropertyByName(flags.property);
+  if (cp !== undefined) {
+    const out = runConcurrentProperty(cp, design, { seed, numRuns: intFlag("runs", flags.runs, 1000, 1), path: flags.path });
+    if (out.ok || out.counterexample === undefined) {
+      io.out(pc.green(`${cp.name} holds on ${design.name} at seed ${seed}, path ${flags.path}\n`));
+      return out.error === undefined ? 0 : 1;
+    }
+    const saved = saveCounterexample(out);
+    if (saved !== null) io.out(`counterexample saved: ${saved}\n`);
+    return report(io, replayConcurrent(out.counterexample, cp, design), out.message ?? null);
+  }
+  const p = propertyNamed(flags.property, "--property");
   const out = runProperty(p, design, { seed, numRuns: intFlag("runs", flags.runs, 2000, 1), path: flags.path });
   if (out.ok || out.counterexample === undefined) {
     io.out(pc.green(`${p.name} holds on ${design.name} at seed ${seed}, path ${flags.path}\n`));

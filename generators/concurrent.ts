@@ -1,6 +1,6 @@
 // fast-check arbitraries for concurrent runs: a small layout, a few API steps for the updater, 2-3 CPUs each
-// calling 1-3 functions, and a schedule drawn as segments (actor, length) so that shrinking removes switches
-// between actors. Objects are used the way owners use them: an ops is registered once and freed when it is
+// calling 1-5 functions, and a schedule drawn as segments (actor, length) so that shrinking removes switches
+// between actors (after it, all actors take turns). Objects are used the way owners use them: an ops is registered once and freed when it is
 // unregistered, and a trampoline serves one registration or modify target (it is freed when it stops being used).
 
 import fc from "fast-check";
@@ -52,7 +52,7 @@ export const concurrentArb: fc.Arbitrary<ConcurrentSpec> = fc
   .chain(([layout, intents, ncpu]) => {
     const fns = layout.functions.map((f) => f.name);
     const steps = ownedSteps(normalise(intents, fns, layout.trampolines.map((t) => t.name))).slice(0, 6);
-    const calls = fc.array(fc.constantFrom(...fns), { minLength: 1, maxLength: 3 });
+    const calls = fc.array(fc.constantFrom(...fns), { minLength: 1, maxLength: 5 });
     return fc.record({
       layout: fc.constant(layout),
       steps: fc.constant(steps),

@@ -7,7 +7,7 @@
 // (literals, instructions, ops->func, ops->direct_call, list links), each hash published, each grace-period wait
 // (synchronize_rcu_tasks_rude / synchronize_rcu_tasks in ftrace_shutdown), then what the ops' owner does after
 // the call returns (free the ops, free a trampoline). A schedule then interleaves those micro-steps with the
-// CPUs' instructions on the kernel the CPUs see. A grace period ends only when every CPU that was inside ftrace
+// CPUs' instructions on the kernel the CPUs see; after the schedule, all actors take turns until done. A grace period ends only when every CPU that was inside ftrace
 // (between a site's BL and the function body) when it began has left; a freed object is poisoned, and any later
 // load from it or branch into it is a use-after-free.
 
@@ -310,19 +310,18 @@ export function runConcurrent(input: ConcurrentInput, describe: (st: ApiStep) =>
     const moved = actor === 0 ? stepUpdater() : actor - 1 < cpus.length ? stepCpu(actor - 1) : false;
     if (moved) tick++;
   }
-  // Drain: the updater first whenever it can move, the CPUs in turn otherwise, until everyone is done.
+  // After the schedule: everyone in turn, one micro-step each (updater, cpu1, cpu2, ...), until all are done.
+  const actors = cpus.length + 1;
   let rr = 0;
-  while (tick < MAX_TICKS && (updaterHasWork() || cpus.some(cpuHasWork))) {
-    if (stepUpdater()) {
+  let idle = 0;
+  while (tick < MAX_TICKS && idle < actors) {
+    const actor = rr % actors;
+    rr++;
+    const moved = actor === 0 ? stepUpdater() : stepCpu(actor - 1);
+    if (moved) {
       tick++;
-      continue;
-    }
-    const order = cpus.map((_, i) => (rr + i) % cpus.length);
-    const moved = order.find((i) => cpuHasWork(cpus[i]!));
-    if (moved === undefined) break;
-    rr = moved + 1;
-    stepCpu(moved);
-    tick++;
+      idle = 0;
+    } else idle++;
   }
   return { timeline, calls, stepSpans, badLiterals, kernel: shared, ticks: tick };
 }

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { withMutant } from "../model/mutants.ts";
 import { upstream } from "../model/variants/upstream.ts";
 import { runProperty, writeCounterexample, type Outcome, type Property } from "./property.ts";
+import { runConcurrentProperty, type ConcurrentProperty } from "./concurrency.ts";
 
 /** Seeds and run counts for the test suite (npm test); `npm run check` runs more. */
 export const TEST_SEED = 20261125;
@@ -42,3 +43,26 @@ export function describeProperty(p: Property): void {
     });
   });
 }
+
+/** The same for a concurrent property: it holds on upstream, and kills each of its mutants with a short schedule. */
+export function describeConcurrentProperty(p: ConcurrentProperty): void {
+  describe(`concurrent property ${p.name}`, () => {
+    it("holds on upstream", () => {
+      const out = runConcurrentProperty(p, upstream, { seed: TEST_SEED, numRuns: CONCURRENT_TEST_RUNS });
+      if (!out.ok) throw new Error(failureReport(out));
+      expect(out.runs).toBe(CONCURRENT_TEST_RUNS);
+    });
+
+    for (const k of p.kills) {
+      it(`kills the mutant ${k.mutant} with a schedule of at most ${k.maxSegments} segments`, () => {
+        const out = runConcurrentProperty(p, withMutant(upstream, k.mutant), { seed: TEST_SEED, numRuns: 3000 });
+        expect(out.error).toBeUndefined();
+        expect(out.ok).toBe(false);
+        expect(out.counterexample?.schedule?.length ?? 0).toBeLessThanOrEqual(k.maxSegments);
+        expect(out.counterexample?.cpus?.length).toBeGreaterThanOrEqual(2);
+      });
+    }
+  });
+}
+
+const CONCURRENT_TEST_RUNS = 200;
