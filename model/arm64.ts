@@ -30,6 +30,7 @@ export function aarch64_insn_gen_branch_imm(k: Kernel, pc: bigint, addr: bigint,
 /** reachable_by_bl: offset in [-SZ_128M, SZ_128M). */
 export function reachable_by_bl(k: Kernel, addr: bigint, pc: bigint): boolean {
   if (mutated(k.design, "bl-range-off-by-4")) return reachableByBl(pc, addr) || reachableByBl(pc + 4n, addr);
+  if (mutated(k.design, "bl-range-backwards")) return reachableByBl(addr, pc);
   return reachableByBl(pc, addr);
 }
 

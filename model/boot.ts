@@ -170,3 +170,44 @@ export function opsByName(k: Kernel, name: string, kind: OpsKind): FtraceOps {
   k.ops.set(name, ops);
   return ops;
 }
+
+/** A deep copy of a kernel at rest (between API steps): what an explorer branches from. */
+export function cloneKernel(k: Kernel): Kernel {
+  const hashes = new Map<FtraceOps["funcHash"], FtraceOps["funcHash"]>();
+  const hashOf = (h: FtraceOps["funcHash"]): FtraceOps["funcHash"] => {
+    let c = hashes.get(h);
+    if (c === undefined) {
+      c = { filter: h.filter, notrace: h.notrace };
+      hashes.set(h, c);
+    }
+    return c;
+  };
+  const opsCopies = new Map<FtraceOps, FtraceOps>();
+  const opsOf = (o: FtraceOps): FtraceOps => {
+    let c = opsCopies.get(o);
+    if (c === undefined) {
+      c = { ...o, funcHash: hashOf(o.funcHash), oldHash: o.oldHash === null ? null : { ...o.oldHash } };
+      opsCopies.set(o, c);
+    }
+    return c;
+  };
+  return {
+    ...k,
+    mem: k.mem.clone(),
+    recs: k.recs.map((r) => ({ ...r })),
+    opsList: k.opsList.map(opsOf),
+    ops: new Map([...k.ops].map(([n, o]) => [n, opsOf(o)])),
+    listOps: opsOf(k.listOps),
+    nopOps: opsOf(k.nopOps),
+    listEnd: opsOf(k.listEnd),
+    tmpOps: opsOf(k.tmpOps),
+    freed: [...k.freed],
+    directFunctions: new Map(k.directFunctions),
+    removedOps: k.removedOps === null ? null : opsOf(k.removedOps),
+    hosts: new Map(k.hosts),
+    symbols: new Map(k.symbols),
+    codeRegions: [...k.codeRegions],
+    events: [],
+    note: null,
+  };
+}

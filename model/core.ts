@@ -467,7 +467,8 @@ export function ftrace_shutdown(k: Kernel, ops: FtraceOps): Ret {
     k.removedOps = null;
     ops.flags &= ~FTRACE_OPS_FL.REMOVING;
   }
-  if (hasFlag(ops.flags, FTRACE_OPS_FL.DYNAMIC)) {
+  const skipSync = mutated(k.design, "shutdown-skips-sync-without-command") && !updateCalls && !traceFunc;
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.DYNAMIC) && !skipSync) {
     if (!mutated(k.design, "free-without-grace")) {
       for (const what of ["synchronize_rcu_tasks_rude", "synchronize_rcu_tasks"] as const) {
         k.events.push({ kind: "sync", what });

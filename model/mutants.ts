@@ -20,6 +20,9 @@ export const MUTANTS = {
   "make-nop-keeps-literal": "ftrace_make_nop turns the BL into a NOP but leaves the old ops in the literal",
   "modify-direct-in-place": "modify_ftrace_direct retargets each site in place without the temporary ops, and the owner frees the old trampoline at once",
   "reset-direct-early": "unregister_ftrace_direct clears ops->func and ops->direct_call before the sites stop calling the ops",
+  "shutdown-skips-sync-without-command":
+    'before 0e792b89e680 "ftrace: Fix use-after-free for dynamic ftrace_ops": ftrace_shutdown skips the RCU-tasks waits when no site needs patching and the trace function is unchanged, though a list walker may still be on the ops',
+  "bl-range-backwards": 'before 3eefdf9d1e40 "arm64: ftrace: fix branch range checks": the BL range check computes pc - addr, allowing +128 MiB and refusing -128 MiB',
 } as const;
 
 export type MutantName = keyof typeof MUTANTS;

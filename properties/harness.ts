@@ -33,14 +33,16 @@ export function describeProperty(p: Property): void {
       expect(out.runs).toBe(TEST_RUNS);
     });
 
-    it(`kills the mutant ${p.killedBy.mutant} with at most ${p.killedBy.maxSteps} steps`, () => {
-      const out = runProperty(p, withMutant(upstream, p.killedBy.mutant), { seed: TEST_SEED, numRuns: MUTANT_RUNS });
-      expect(out.error).toBeUndefined();
-      expect(out.ok).toBe(false);
-      expect(out.counterexample?.steps.length).toBeLessThanOrEqual(p.killedBy.maxSteps);
-      expect(out.counterexample?.counterexample?.property).toBe(p.name);
-      expect(out.message).toBeTruthy();
-    });
+    for (const k of [p.killedBy, ...(p.killsAlso ?? [])]) {
+      it(`kills the mutant ${k.mutant} with at most ${k.maxSteps} steps`, () => {
+        const out = runProperty(p, withMutant(upstream, k.mutant), { seed: TEST_SEED, numRuns: MUTANT_RUNS });
+        expect(out.error).toBeUndefined();
+        expect(out.ok).toBe(false);
+        expect(out.counterexample?.steps.length).toBeLessThanOrEqual(k.maxSteps);
+        expect(out.counterexample?.counterexample?.property).toBe(p.name);
+        expect(out.message).toBeTruthy();
+      });
+    }
   });
 }
 

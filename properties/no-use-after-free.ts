@@ -9,6 +9,7 @@ export const noUseAfterFree: ConcurrentProperty = {
   kills: [
     { mutant: "free-without-grace", maxSegments: 12 },
     { mutant: "modify-direct-in-place", maxSegments: 12 },
+    { mutant: "shutdown-skips-sync-without-command", maxSegments: 12 },
   ],
   check: ({ result }) => {
     for (const c of result.calls) {

@@ -44,6 +44,8 @@ export interface Property {
   readonly guards: string;
   /** The mutant this property must kill, and the most steps its shrunk counterexample may have. */
   readonly killedBy: { readonly mutant: MutantName; readonly maxSteps: number };
+  /** Further mutants it must kill, e.g. bugs from the kernel's history. */
+  readonly killsAlso?: ReadonlyArray<{ readonly mutant: MutantName; readonly maxSteps: number }>;
   /** Whether to call every function after each API step (costly; only for properties about dispatch). */
   readonly needsCalls: boolean;
   /** Checked once after boot, before any step (e.g. a layout fact of the design). */
