@@ -13,6 +13,7 @@ import { defaultWorkers, runJobs, silentProgress, type Progress } from "./check.
 import { InputError, loadScenario } from "./load.ts";
 import { GATE_SEED, gateCommand, type GateFlags } from "./gate.ts";
 import { replayCommand, replayConcurrent, type ReplayFlags } from "./replay.ts";
+import { exploreCommand, type ExploreFlags } from "./explore.ts";
 import { runConcurrentScenario } from "../properties/concurrency.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { buildResults, writeReport } from "./report.ts";
@@ -162,6 +163,18 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .description("re-run a counterexample and print its trace; exit 1 if the property still fails, 0 if it holds")
     .action((file: string | undefined, flags: ReplayFlags) => {
       code = replayCommand(io, file, flags);
+    });
+  program
+    .command("explore")
+    .description("breadth-first over every API step in a small scope, checking every property at every state")
+    .option("--functions <n>", "functions in the scope, 1-3 (default 2)")
+    .option("--ops <n>", "ops in the scope, 1-4: ordinary ops plus one direct ops (default 3)")
+    .option("--depth <n>", "steps (default 8)")
+    .option("--variant <name>", "design (default upstream)")
+    .option("--property <name>", "check only this property")
+    .option("--time <s>", "time limit in seconds (default 60)")
+    .action((flags: ExploreFlags) => {
+      code = exploreCommand(io, flags);
     });
   program
     .command("gate")

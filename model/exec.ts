@@ -3,7 +3,6 @@
 // (ops callbacks, ftrace_ops_list_func, call_direct_funcs, the function body) run as TypeScript at their
 // addresses. Stands for a CPU executing the kernel text; the observations are what properties judge.
 
-import { match } from "ts-pattern";
 import { ftrace_kill, ftrace_ops_test, hashEmpty } from "./core.ts";
 import { mutated } from "./mutants.ts";
 import { FTRACE_OPS_FL, hasFlag } from "./flags.ts";
@@ -121,7 +120,8 @@ interface Recorder {
   violations: string[];
   siteTarget: bigint | null;
   opCalled: bigint | null;
-  lastBranch: string;
+  /** The last branch taken, as text or as the instruction and its address (formatted only when needed). */
+  lastBranch: string | { readonly insn: Insn; readonly pc: bigint };
   seq: number;
 }
 
@@ -188,10 +188,9 @@ function spCheck(k: Kernel, cpu: Cpu, rn: number, rec: Recorder): void {
 function landingOk(kind: "br" | "blr", reg: number, target: Insn | "host"): boolean {
   const viaX16X17 = reg === 16 || reg === 17;
   if (target === "host") return kind === "blr" || viaX16X17;
-  return match(target)
-    .with({ kind: "bti" }, (b) => b.target === "jc" || (b.target === "c" ? kind === "blr" || viaX16X17 : b.target === "j" ? kind === "br" : false))
-    .with({ kind: "hint" }, (h) => (h.imm === 25 || h.imm === 27) && (kind === "blr" || viaX16X17))
-    .otherwise(() => false);
+  if (target.kind === "bti") return target.target === "jc" || (target.target === "c" ? kind === "blr" || viaX16X17 : target.target === "j" && kind === "br");
+  if (target.kind === "hint") return (target.imm === 25 || target.imm === 27) && (kind === "blr" || viaX16X17);
+  return false;
 }
 
 function indirect(k: Kernel, cpu: Cpu, rec: Recorder, kind: "br" | "blr" | "ret", reg: number, to: bigint): void {
@@ -600,7 +599,9 @@ export class CallRun {
     const trampName = this.tramps.get(pc);
     if (trampName !== undefined) {
       const regs = snap(cpu);
-      rec.tramps.push({ tramp: trampName, regs, via: rec.lastBranch, seq: rec.seq++ });
+      const lb = rec.lastBranch;
+      const via = typeof lb === "string" ? lb : `${disasm(lb.insn, lb.pc, (a) => symbolize(k, a))} at ${name(k, lb.pc)}`;
+      rec.tramps.push({ tramp: trampName, regs, via, seq: rec.seq++ });
       rec.violations.push(...checkHandoff(`entry of ${trampName}`, regs, { x: setup.args, x9: setup.lr, x30: this.ip + 4n, sp: setup.sp }, k));
     }
     const host = k.hosts.get(pc);
@@ -636,7 +637,7 @@ export class CallRun {
     }
     if (insn.kind === "blr" && inFtraceCaller(k, pc) && rec.opCalled === null) rec.opCalled = cpu.x[2]!;
     if (insn.kind === "bl" || insn.kind === "b" || insn.kind === "br" || insn.kind === "blr" || insn.kind === "ret")
-      rec.lastBranch = `${disasm(insn, pc, (a) => symbolize(k, a))} at ${name(k, pc)}`;
+      rec.lastBranch = { insn, pc };
     if (k.freed.length > 0 && (insn.kind === "ldr_imm" || insn.kind === "ldur")) {
       const base = insn.rn === 31 ? cpu.sp : cpu.x[insn.rn]!;
       useAfterFree(k, wrap(base + BigInt(insn.kind === "ldr_imm" ? insn.imm : insn.simm9)), rec, `${disasm(insn, pc)} at ${name(k, pc)}`);

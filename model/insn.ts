@@ -371,7 +371,20 @@ function decodeRaw(w: number): Insn | undefined {
  * Decode a u32 word. Total: words outside the subset, and words the encoder would reject
  * (reserved bitmasks, UNPREDICTABLE pair forms), decode to `{ kind: "unknown", word }`.
  */
+/** Decoded words, memoised: decode is pure and the same few dozen words are decoded over and over. */
+const DECODE_CACHE = new Map<number, Insn>();
+const DECODE_CACHE_MAX = 1 << 16;
+
 export function decode(word: number): Insn {
+  const hit = DECODE_CACHE.get(word);
+  if (hit !== undefined) return hit;
+  const insn = decodeUncached(word);
+  if (DECODE_CACHE.size >= DECODE_CACHE_MAX) DECODE_CACHE.clear();
+  DECODE_CACHE.set(word, insn);
+  return insn;
+}
+
+function decodeUncached(word: number): Insn {
   if (!Number.isInteger(word) || word < 0 || word > 0xffffffff) fail(`word ${String(word)} is not a u32`);
   const insn = decodeRaw(word);
   if (insn === undefined) return { kind: "unknown", word };
