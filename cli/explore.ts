@@ -40,6 +40,7 @@ export function exploreCommand(io: Io, flags: ExploreFlags): number {
     io.out(pc.red(`${r.violation.property} violated at depth ${r.violation.depth}: ${r.violation.message}\n`) + `shortest scenario: ${file} (replay: npx dispatch-spec replay ${file})\n`);
     return 1;
   }
-  io.out(r.timedOut ? pc.yellow(`no violation up to depth ${r.depthReached} (time limit reached)\n`) : pc.green(`no violation up to depth ${r.depthReached}\n`));
+  const why = r.exhausted ? " (no new state beyond it: the whole scope is explored)" : r.timedOut ? " (time limit reached)" : "";
+  io.out((r.timedOut ? pc.yellow : pc.green)(`no violation up to depth ${r.depthReached}${why}\n`));
   return 0;
 }

@@ -30,6 +30,8 @@ export interface ExploreResult {
   readonly violation: { readonly property: string; readonly depth: number; readonly message: string; readonly scenario: Scenario } | null;
   /** True if the time limit stopped the search before the depth limit. */
   readonly timedOut: boolean;
+  /** True if no new state remained: the whole scope was explored (to any depth). */
+  readonly exhausted: boolean;
 }
 
 const FUNCS = [
@@ -165,13 +167,14 @@ export function explore(scope: ExploreScope, design: Design, props: ReadonlyArra
   const ordinary = opsNames(scope).ordinary;
   const actions = scopeActions(scope, design);
   const needCalls = props.some((p) => p.needsCalls);
-  const result = (depthReached: number, statesFound: number, distinct: number, violation: ExploreResult["violation"], timedOut: boolean): ExploreResult => ({
+  const result = (depthReached: number, statesFound: number, distinct: number, violation: ExploreResult["violation"], timedOut: boolean, exhausted = false): ExploreResult => ({
     statesFound,
     distinct,
     depthReached,
     ms: performance.now() - started,
     violation,
     timedOut,
+    exhausted,
   });
   for (const p of props) {
     const m = p.atBoot?.(k0) ?? null;
@@ -202,7 +205,7 @@ export function explore(scope: ExploreScope, design: Design, props: ReadonlyArra
       }
     }
     frontier = next;
-    if (frontier.length === 0) return result(scope.depth, found, visited.size, null, false);
+    if (frontier.length === 0) return result(depth, found, visited.size, null, false, true);
   }
   return result(scope.depth, found, visited.size, null, false);
 }
