@@ -11,7 +11,7 @@ import { runConcurrentProperty, type ConcurrentProperty } from "./concurrency.ts
 
 /** Seeds and run counts for the test suite (npm test); `npm run check` runs more. */
 export const TEST_SEED = 20261125;
-export const TEST_RUNS = 250;
+export const TEST_RUNS = Number(process.env["DISPATCH_SPEC_TEST_RUNS"] ?? 250);
 const MUTANT_RUNS = 1000;
 
 /** A failed outcome as a test failure message, after saving its counterexample. */
