@@ -151,8 +151,12 @@ export function __ftrace_hash_rec_update(k: Kernel, ops: FtraceOps, inc: boolean
       }
       f = setFlag(f, FTRACE_FL.TRAMP, recCount(f) === 1 && ftrace_find_tramp_ops_any_other(k, rec, ops) !== null);
     }
-    // CALL_OPS is judged on the ops being added or removed, in both directions (as written).
-    f = setFlag(f, FTRACE_FL.CALL_OPS, recCount(f) === 1 && ftrace_ops_get_func_is_func(ops));
+    // CALL_OPS is judged on the ops being added or removed, in both directions (as written); the survivor-fix
+    // variant judges a decrement by the ops that remains.
+    rec.flags = f;
+    const judged = !inc && k.design.callOpsOnSurvivor === true && recCount(f) === 1 ? ftrace_find_unique_ops(k, rec) : ops;
+    const callable = judged !== null && (mutated(k.design, "call-ops-ignores-assist") || ftrace_ops_get_func_is_func(judged));
+    f = setFlag(f, FTRACE_FL.CALL_OPS, recCount(f) === 1 && callable);
     rec.flags = f;
     count++;
     update = update || ftrace_check_record(rec, true, false) !== "IGNORE";

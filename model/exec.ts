@@ -3,7 +3,7 @@
 // (ops callbacks, ftrace_ops_list_func, call_direct_funcs, the function body) run as TypeScript at their
 // addresses. Stands for a CPU executing the kernel text; the observations are what properties judge.
 
-import { ftrace_kill, ftrace_ops_test, hashEmpty } from "./core.ts";
+import { ftrace_kill, ftrace_ops_get_func_is_func, ftrace_ops_test, hashEmpty } from "./core.ts";
 import { mutated } from "./mutants.ts";
 import { FTRACE_OPS_FL, hasFlag } from "./flags.ts";
 import { decode, disasm, toHex, type Insn } from "./insn.ts";
@@ -30,6 +30,8 @@ export interface HandlerCall {
   readonly op: string;
   /** Position among the call's handler, trampoline and body events. */
   readonly seq: number;
+  /** Who called the callback: ftrace_ops_list_func (with its recursion guard), or ftrace_caller directly. */
+  readonly via: "list" | "caller";
 }
 
 export interface TrampEntry {
@@ -385,13 +387,20 @@ function useAfterFree(k: Kernel, addr: bigint, rec: Recorder, access: string): v
 function* hostSteps(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: Recorder, cpu: Cpu | null): Generator<void, void, void> {
   const [ip = 0n, pip = 0n, op = 0n, fregs = 0n] = args;
   switch (host.kind) {
-    case "ops_func":
-      rec.handlers.push({ ops: host.ops, ip, parentIp: pip, op: name(k, op), seq: rec.seq++ });
+    case "ops_func": {
+      const via = cpu === null ? "list" : "caller";
+      rec.handlers.push({ ops: host.ops, ip, parentIp: pip, op: name(k, op), seq: rec.seq++, via });
+      const o = k.ops.get(host.ops);
+      if (via === "caller" && o !== undefined && !ftrace_ops_get_func_is_func(o)) {
+        const why = hasFlag(o.flags, FTRACE_OPS_FL.RECURSION) ? "RECURSION" : "RCU";
+        rec.violations.push(`recursion: ${o.name} needs ftrace_ops_assist_func (${why}) but ftrace_caller called ${o.name}.func directly from the literal`);
+      }
       return;
+    }
     case "call_direct_funcs": {
       // call_direct_funcs: READ_ONCE(ops->direct_call), then arch_ftrace_set_direct_caller.
       const ops = opsAt(k, op);
-      rec.handlers.push({ ops: ops?.name ?? name(k, op), ip, parentIp: pip, op: name(k, op), seq: rec.seq++ });
+      rec.handlers.push({ ops: ops?.name ?? name(k, op), ip, parentIp: pip, op: name(k, op), seq: rec.seq++, via: cpu === null ? "list" : "caller" });
       const addr = load64(k, op + BigInt(FTRACE_OPS_DIRECT_CALL), rec, "ops->direct_call");
       if (addr !== 0n) k.design.arch.arch_ftrace_set_direct_caller(k, fregs, addr);
       return;

@@ -99,6 +99,11 @@ export interface Design {
   readonly arch: ArchHooks;
   /** Whether DYNAMIC_FTRACE_WITH_DIRECT_CALLS is built in. */
   readonly directCalls: boolean;
+  /**
+   * Judge CALL_OPS on decrement by the ops that remains (ftrace_find_unique_ops) instead of the one removed:
+   * the survivor-fix variant. Unset for the kernel as written.
+   */
+  readonly callOpsOnSurvivor?: boolean;
   /** Mutation switches (model/mutants.ts) in force; empty for a real design. */
   readonly mutations: ReadonlySet<string>;
 }

@@ -22,6 +22,7 @@ export const MUTANTS = {
   "reset-direct-early": "unregister_ftrace_direct clears ops->func and ops->direct_call before the sites stop calling the ops",
   "shutdown-skips-sync-without-command":
     'before 0e792b89e680 "ftrace: Fix use-after-free for dynamic ftrace_ops": ftrace_shutdown skips the RCU-tasks waits when no site needs patching and the trace function is unchanged, though a list walker may still be on the ops',
+  "call-ops-ignores-assist": "__ftrace_hash_rec_update gives CALL_OPS to a lone ops even when it needs ftrace_ops_assist_func (RECURSION or RCU)",
   "bl-range-backwards": 'before 3eefdf9d1e40 "arm64: ftrace: fix branch range checks": the BL range check computes pc - addr, allowing +128 MiB and refusing -128 MiB',
 } as const;
 

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { withMutant } from "../model/mutants.ts";
 import { upstream } from "../model/variants/upstream.ts";
 import { v1Posted } from "../model/variants/v1-posted.ts";
+import { survivorFix } from "../model/variants/survivor-fix.ts";
 import { PROPERTIES, propertyByName } from "./index.ts";
 import { explore } from "./explore.ts";
 import { checkRun } from "./property.ts";
@@ -12,8 +13,10 @@ import { checkRun } from "./property.ts";
 const SCOPE = { functions: 2, ops: 3, depth: 3 };
 
 describe("explore", () => {
+  const holdingOnUpstream = PROPERTIES.filter((p) => p.expectedOnUpstream !== "fails");
+
   it("finds no violation on upstream up to depth 3 in the 2-function/3-ops scope", () => {
-    const r = explore(SCOPE, upstream, PROPERTIES);
+    const r = explore(SCOPE, upstream, holdingOnUpstream);
     expect(r.violation).toBeNull();
     expect(r.depthReached).toBe(3);
     expect(r.distinct).toBeGreaterThan(500);
@@ -32,12 +35,15 @@ describe("explore", () => {
     "ret-instead-of-br": 1,
     "literal-no-align": 0,
     "direct-addr-despite-count": 2,
+    "call-ops-ignores-assist": 1,
   };
   const cases = PROPERTIES.flatMap((p) => [p.killedBy, ...(p.killsAlso ?? [])].map((k) => [k.mutant, p.name] as const));
   it.each(cases)("finds %s with %s at its minimal depth, as a scenario that replays", (mutant, property) => {
     const p = propertyByName(property);
     if (p === undefined) throw new Error(property);
-    const design = withMutant(upstream, mutant);
+    const k = [p.killedBy, ...(p.killsAlso ?? [])].find((x) => x.mutant === mutant);
+    const base = k !== undefined && "base" in k && k.base === "survivor-fix" ? survivorFix : upstream;
+    const design = withMutant(base, mutant);
     const r = explore(SCOPE, design, [p]);
     expect(r.violation?.property).toBe(property);
     expect(r.violation?.depth).toBe(minimal[mutant]);
@@ -45,6 +51,14 @@ describe("explore", () => {
     if (s === undefined) throw new Error("no scenario");
     expect(s.steps.length).toBe(minimal[mutant]);
     expect(checkRun(p, s, design)).not.toBeNull();
+  });
+
+  it("finds the CALL_OPS survivor finding on upstream at depth 3, and nothing on survivor-fix", () => {
+    const p = [propertyByName("recursion-protected")!];
+    const up = explore(SCOPE, upstream, p);
+    expect(up.violation?.depth).toBe(3);
+    expect(up.violation?.message).toMatch(/needs ftrace_ops_assist_func/);
+    expect(explore(SCOPE, survivorFix, PROPERTIES).violation).toBeNull();
   });
 
   it("finds both v1-posted defects: stack-aligned at boot, branch-hygiene after one step", () => {

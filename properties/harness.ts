@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { withMutant } from "../model/mutants.ts";
 import { upstream } from "../model/variants/upstream.ts";
+import { variantByName } from "../model/variants/index.ts";
 import { runProperty, writeCounterexample, type Outcome, type Property } from "./property.ts";
 import { runConcurrentProperty, type ConcurrentProperty } from "./concurrency.ts";
 
@@ -27,15 +28,25 @@ export function failureReport(o: Outcome): string {
 export function describeProperty(p: Property): void {
   // Test names carry no seed: CI history and mutation testing track tests by name.
   describe(`property ${p.name}`, () => {
-    it("holds on upstream", () => {
-      const out = runProperty(p, upstream, { seed: TEST_SEED, numRuns: TEST_RUNS });
-      if (!out.ok) throw new Error(failureReport(out));
-      expect(out.runs).toBe(TEST_RUNS);
-    });
+    if (p.expectedOnUpstream === "fails") {
+      it("fails on upstream (the kernel as written) with a short counterexample", () => {
+        const out = runProperty(p, upstream, { seed: TEST_SEED, numRuns: TEST_RUNS });
+        expect(out.error).toBeUndefined();
+        expect(out.ok).toBe(false);
+        expect(out.counterexample?.steps.length).toBeLessThanOrEqual(4);
+      });
+    } else {
+      it("holds on upstream", () => {
+        const out = runProperty(p, upstream, { seed: TEST_SEED, numRuns: TEST_RUNS });
+        if (!out.ok) throw new Error(failureReport(out));
+        expect(out.runs).toBe(TEST_RUNS);
+      });
+    }
 
     for (const k of [p.killedBy, ...(p.killsAlso ?? [])]) {
+      const base = variantByName("base" in k && typeof k.base === "string" ? k.base : "upstream") ?? upstream;
       it(`kills the mutant ${k.mutant} with at most ${k.maxSteps} steps`, () => {
-        const out = runProperty(p, withMutant(upstream, k.mutant), { seed: TEST_SEED, numRuns: MUTANT_RUNS });
+        const out = runProperty(p, withMutant(base, k.mutant), { seed: TEST_SEED, numRuns: MUTANT_RUNS });
         expect(out.error).toBeUndefined();
         expect(out.ok).toBe(false);
         expect(out.counterexample?.steps.length).toBeLessThanOrEqual(k.maxSteps);

@@ -8,6 +8,7 @@ import { literalValid } from "./literal-valid.ts";
 import { modifyValidates } from "./modify-validates.ts";
 import { pathSelection } from "./path-selection.ts";
 import type { Property } from "./property.ts";
+import { recursionProtected } from "./recursion-protected.ts";
 import { referenceAgreement } from "./reference-agreement.ts";
 import { stackAligned } from "./stack-aligned.ts";
 import { trampolineContract } from "./trampoline-contract.ts";
@@ -23,6 +24,7 @@ export const PROPERTIES: ReadonlyArray<Property> = [
   branchHygiene,
   literalDiscovery,
   referenceAgreement,
+  recursionProtected,
 ];
 
 export function propertyByName(name: string): Property | undefined {

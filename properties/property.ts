@@ -42,8 +42,10 @@ export interface Property {
   readonly says: string;
   /** The kernel behaviour it guards. */
   readonly guards: string;
-  /** The mutant this property must kill, and the most steps its shrunk counterexample may have. */
-  readonly killedBy: { readonly mutant: MutantName; readonly maxSteps: number };
+  /** The mutant this property must kill (on `base`, default upstream), and the most steps its counterexample may have. */
+  readonly killedBy: { readonly mutant: MutantName; readonly maxSteps: number; readonly base?: string };
+  /** Set when the kernel as written violates the property (a finding): upstream must then fail it. */
+  readonly expectedOnUpstream?: "fails";
   /** Further mutants it must kill, e.g. bugs from the kernel's history. */
   readonly killsAlso?: ReadonlyArray<{ readonly mutant: MutantName; readonly maxSteps: number }>;
   /** Whether to call every function after each API step (costly; only for properties about dispatch). */
@@ -68,7 +70,7 @@ export function checkRun(p: Property, s: Scenario, design: Design, coverage?: Co
   if (coverage !== undefined) observeLayout(coverage, k);
   const atBoot = p.atBoot?.(k) ?? null;
   if (atBoot !== null) return { index: -1, message: atBoot, fn: null };
-  const ref = initRef(s, { directCalls: design.directCalls });
+  const ref = initRef(s, { directCalls: design.directCalls, callOpsOnSurvivor: design.callOpsOnSurvivor === true });
   for (let index = 0; index < s.steps.length; index++) {
     const step = s.steps[index]!;
     const expectedRet = applyRef(ref, step);

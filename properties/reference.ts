@@ -30,6 +30,8 @@ export interface RefFunction {
 export interface RefState {
   /** Whether the design has DYNAMIC_FTRACE_WITH_DIRECT_CALLS (else the direct API returns -ENODEV). */
   readonly directCalls: boolean;
+  /** The survivor-fix rule: a decrement to one ops is judged by the ops that remains. */
+  readonly callOpsOnSurvivor: boolean;
   readonly functions: ReadonlyArray<RefFunction>;
   readonly modules: ReadonlyMap<string, { text: bigint; size: bigint; plt: bigint | null }>;
   readonly trampolines: ReadonlyMap<bigint, string>;
@@ -61,7 +63,7 @@ const DEFAULT_FTRACE_CALLER = 0xffff800008002000n;
 const DEFAULT_STUB_TRAMP = 0xffff800008002400n;
 const DEFAULT_MODULE_SIZE = 0x200000n;
 
-export function initRef(s: Scenario, opts: { directCalls: boolean } = { directCalls: true }): RefState {
+export function initRef(s: Scenario, opts: { directCalls: boolean; callOpsOnSurvivor?: boolean } = { directCalls: true }): RefState {
   const bti = s.config.bti;
   const modules = new Map(
     s.modules.map((m) => {
@@ -74,6 +76,7 @@ export function initRef(s: Scenario, opts: { directCalls: boolean } = { directCa
   trampolines.set(s.kernel.ftrace_stub_direct_tramp === undefined ? DEFAULT_STUB_TRAMP : BigInt(s.kernel.ftrace_stub_direct_tramp), "ftrace_stub_direct_tramp");
   return {
     directCalls: opts.directCalls,
+    callOpsOnSurvivor: opts.callOpsOnSurvivor === true,
     // The BL sits after the MOV, which follows the optional BTI C at the symbol.
     functions: s.functions.map((f) => ({ name: f.name, addr: BigInt(f.addr), ip: BigInt(f.addr) + ((f.bti ?? bti) ? 8n : 4n), module: f.module ?? null })),
     modules,
@@ -94,6 +97,22 @@ function tracedBy(ref: RefState, o: { filter: ReadonlySet<string>; notrace: Read
 /** An ops entered or left these functions: remember whether it could be called directly. */
 function moved(ref: RefState, fns: ReadonlyArray<string>, callable: boolean): void {
   for (const fn of fns) ref.lastMoverCallable.set(fn, callable);
+}
+
+/** An ops left these functions (already unlinked): judged by the removed ops, or by the one left (survivor-fix). */
+function left(ref: RefState, fns: ReadonlyArray<string>, removed: RefOps): void {
+  for (const fn of fns) {
+    const rest = tracers(ref, fn);
+    ref.lastMoverCallable.set(fn, ref.callOpsOnSurvivor ? rest.length === 1 && !needsAssist(rest[0]!) : !needsAssist(removed));
+  }
+}
+
+/** A live filter change: leaving functions are judged while the ops still has its old hash (so the survivor rule
+ * finds two ops and refuses), entering ones by the ops itself. */
+function refiltered(ref: RefState, before: ReadonlyArray<string>, after: ReadonlyArray<string>, o: RefOps): void {
+  if (!ref.callOpsOnSurvivor) return moved(ref, [...before, ...after], !needsAssist(o));
+  for (const fn of before) if (!after.includes(fn)) ref.lastMoverCallable.set(fn, false);
+  moved(ref, after, !needsAssist(o));
 }
 
 function tramplineAddr(ref: RefState, a: string): bigint {
@@ -124,7 +143,7 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
       o.notrace = new Set(st.notrace);
       if (o.registered) {
         // The step's ftrace_set_filter changed the live ops before the register call failed.
-        moved(ref, [...before, ...tracedBy(ref, o)], !needsAssist(o));
+        refiltered(ref, before, tracedBy(ref, o), o);
         return "-EBUSY";
       }
       o.flags = new Set(st.flags);
@@ -140,7 +159,7 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
       if (!o.registered) return "-EBUSY";
       o.registered = false;
       ref.order = ref.order.filter((n) => n !== o.name);
-      moved(ref, tracedBy(ref, o), !needsAssist(o));
+      left(ref, tracedBy(ref, o), o);
       return 0;
     }
     case "ftrace_set_filter":
@@ -149,7 +168,7 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
       const before = tracedBy(ref, o);
       if (st.do === "ftrace_set_filter") o.filter = new Set(st.filter);
       else o.notrace = new Set(st.notrace);
-      if (o.registered) moved(ref, [...before, ...tracedBy(ref, o)], !needsAssist(o));
+      if (o.registered) refiltered(ref, before, tracedBy(ref, o), o);
       return 0;
     }
     case "register_ftrace_direct": {
@@ -172,7 +191,7 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
       const addr = st.addr === undefined ? d.tramp : tramplineAddr(ref, st.addr);
       d.registered = false;
       ref.order = ref.order.filter((n) => n !== d.name);
-      moved(ref, tracedBy(ref, d), true);
+      left(ref, tracedBy(ref, d), d);
       for (const fn of d.filter) if (ref.entries.get(fn) === addr) ref.entries.delete(fn);
       if (st.free_filters) {
         d.filter = new Set();

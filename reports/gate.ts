@@ -29,7 +29,9 @@ export type Expected = z.infer<typeof expectedSchema>;
 /** Every property on every variant, then each property's mutant on that property. */
 export function gateCells(): Cell[] {
   const variants = VARIANT_NAMES.flatMap((v) => PROPERTIES.map((p) => ({ design: v, property: p.name, kind: "variant" as const })));
-  const mutants = PROPERTIES.flatMap((p) => [p.killedBy, ...(p.killsAlso ?? [])].map((k) => ({ design: `upstream+${k.mutant}`, property: p.name, kind: "mutant" as const })));
+  const mutants = PROPERTIES.flatMap((p) =>
+    [p.killedBy, ...(p.killsAlso ?? [])].map((k) => ({ design: `${"base" in k && k.base !== undefined ? k.base : "upstream"}+${k.mutant}`, property: p.name, kind: "mutant" as const })),
+  );
   return [...variants, ...mutants];
 }
 

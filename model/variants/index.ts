@@ -4,11 +4,12 @@
 import type { Design } from "../kernel.ts";
 import { isMutant, withMutant } from "../mutants.ts";
 import { callOpsOnly } from "./call-ops-only.ts";
+import { survivorFix } from "./survivor-fix.ts";
 import { upstream } from "./upstream.ts";
 import { v1Fixups } from "./v1-fixups.ts";
 import { v1Posted } from "./v1-posted.ts";
 
-export const VARIANTS: ReadonlyMap<string, Design> = new Map([upstream, v1Posted, v1Fixups, callOpsOnly].map((d) => [d.name, d]));
+export const VARIANTS: ReadonlyMap<string, Design> = new Map([upstream, v1Posted, v1Fixups, callOpsOnly, survivorFix].map((d) => [d.name, d]));
 
 export const VARIANT_NAMES: ReadonlyArray<string> = [...VARIANTS.keys()];
 
