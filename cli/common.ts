@@ -76,3 +76,7 @@ export function saveCounterexample(o: Outcome): string | null {
   return relative(process.cwd(), writeCounterexample(o.counterexample));
 }
 
+/** One line (plus failing files) saying how the scenario and regression corpora fared. */
+export function corpusSummary(c: { rows: string[]; failed: number; files: number }): string {
+  return c.failed === 0 ? `scenario corpus: ${c.files} files, all expectations hold\n` : `scenario corpus: ${c.failed} of ${c.files} files fail\n${c.rows.join("\n")}\n`;
+}

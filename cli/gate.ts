@@ -9,7 +9,7 @@ import { PROPERTIES } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 import { changes, expectedSchema, gateCells, judge, updatedExpected, type Expected, type Judged } from "../reports/gate.ts";
 import { defaultWorkers, runJobs, type Progress } from "./check.ts";
-import { corpus, intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
+import { corpus, corpusSummary, intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
 import { InputError } from "./load.ts";
 import { buildResults, writeReport } from "./report.ts";
 
@@ -110,7 +110,7 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   const broken = judged.filter((j) => j.outcome.error !== undefined);
   io.out(`${seconds(performance.now() - started)} for ${cells.length} cells\n`);
   const c = corpus();
-  io.out(c.failed === 0 ? `scenario corpus: ${c.files} files, all expectations hold\n` : `scenario corpus: ${c.failed} of ${c.files} files fail\n${c.rows.join("\n")}\n`);
+  io.out(corpusSummary(c));
   if (flags.report !== undefined) {
     const results = buildResults({
       command: "gate",

@@ -18,7 +18,7 @@ import { runConcurrentScenario } from "../properties/concurrency.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { buildResults, writeReport } from "./report.ts";
 import type { Outcome } from "../properties/property.ts";
-import { corpus, intFlag, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
+import { corpus, corpusSummary, intFlag, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
 
 export { SCENARIO_DIR } from "./common.ts";
 
@@ -104,7 +104,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
     if (file !== null) io.out(`  counterexample: ${file}  (replay: npx dispatch-spec run ${file})\n${JSON.stringify(o.counterexample, null, 2)}\n`);
   }
   const c = corpus();
-  io.out(c.failed === 0 ? `scenario corpus: ${c.files} files, all expectations hold\n` : `scenario corpus: ${c.failed} of ${c.files} files fail\n${c.rows.join("\n")}\n`);
+  io.out(corpusSummary(c));
   const ok = failures.length === 0 && c.failed === 0;
   if (flags.report !== undefined) {
     const results = buildResults({
