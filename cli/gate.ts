@@ -54,6 +54,7 @@ const SHORT: Readonly<Record<string, string>> = {
   "branch-hygiene": "branch",
   "literal-discovery": "discover",
   "reference-agreement": "reference",
+  "recursion-protected": "recursion",
 };
 
 function cellText(j: Judged, width: number): string {
