@@ -3,6 +3,7 @@
 // and one-line InsnError messages naming the offending line.
 
 import { describe, expect, it } from "vitest";
+import { thrown } from "./testkit.ts";
 import { assemble, assembleLine } from "./asm.ts";
 import { InsnError, disasm, encode, type Insn } from "./insn.ts";
 
@@ -10,15 +11,7 @@ const none = (): bigint | undefined => undefined;
 const line = (text: string, pc = 0x1000n): Insn => assembleLine(text, pc, none);
 const word = (text: string, pc = 0x1000n): number => encode(line(text, pc));
 
-function insnError(fn: () => unknown): InsnError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InsnError) return e;
-    throw new Error(`expected InsnError, got ${String(e)}`);
-  }
-  throw new Error("expected InsnError, nothing thrown");
-}
+const insnError = (f: () => unknown): InsnError => thrown(InsnError, f);
 
 describe("assemble", () => {
   const base = 0xffff800008010000n;

@@ -4,6 +4,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { thrown } from "./testkit.ts";
 import { assembleLine } from "./asm.ts";
 import {
   BTI_C_WORD,
@@ -179,15 +180,7 @@ const OUTSIDE = new Set(["isb", "dsb ish", "dc cvau, x0", "ic ivau, x0", "svc #0
 
 const noSymbols = (): bigint | undefined => undefined;
 
-function insnError(fn: () => unknown): InsnError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InsnError) return e;
-    throw new Error(`expected InsnError, got ${String(e)}`);
-  }
-  throw new Error("expected InsnError, nothing thrown");
-}
+const insnError = (f: () => unknown): InsnError => thrown(InsnError, f);
 
 describe("objdump 2.40 listing", () => {
   const inSubset = ROWS.filter((r) => !OUTSIDE.has(r.text) && !RELOCATED.has(r.text));

@@ -16,17 +16,9 @@ import {
   validateLayout,
   type Layout,
 } from "./layout.ts";
-import { F_ADDR, G_ADDR, M_ADDR, MOD_TEXT, T_NEAR, fn, layout, module, tramp } from "./testkit.ts";
+import { F_ADDR, G_ADDR, M_ADDR, MOD_TEXT, T_NEAR, fn, layout, module, tramp, thrown } from "./testkit.ts";
 
-function layoutError(f: () => unknown): LayoutError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof LayoutError) return e;
-    throw new Error(`expected LayoutError, got ${String(e)}`);
-  }
-  throw new Error("expected LayoutError, nothing thrown");
-}
+const layoutError = (f: () => unknown): LayoutError => thrown(LayoutError, f);
 
 describe("ftrace_call_adjust", () => {
   it("moves the recorded first pre-function NOP (func-8) onto the BL slot at func+4 without BTI", () => {

@@ -157,3 +157,14 @@ export function symbolAddr(k: Kernel, name: string): bigint {
   for (const [addr, s] of k.symbols) if (s === name) return addr;
   throw new Error(`no symbol ${name}`);
 }
+
+/** The error `f` throws, which must be an instance of `type` (a test helper for one-line error messages). */
+export function thrown<E extends Error>(type: new (...args: never[]) => E, f: () => unknown): E {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof type) return e;
+    throw new Error(`expected ${type.name}, got ${String(e)}`);
+  }
+  throw new Error(`expected ${type.name}, nothing thrown`);
+}
