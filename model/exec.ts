@@ -393,7 +393,7 @@ function* hostSteps(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: R
       const o = k.ops.get(host.ops);
       if (via === "caller" && o !== undefined && !ftrace_ops_get_func_is_func(o)) {
         const why = hasFlag(o.flags, FTRACE_OPS_FL.RECURSION) ? "RECURSION" : "RCU";
-        rec.violations.push(`recursion: ${o.name} needs ftrace_ops_assist_func (${why}) but ftrace_caller called ${o.name}.func directly from the literal`);
+        rec.violations.push(`recursion: ${o.name} needs ftrace_ops_assist_func (${why}) but ftrace_caller called ${o.name}.func directly from the literal (caller-ops path)`);
       }
       return;
     }
