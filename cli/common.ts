@@ -5,6 +5,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pc } from "../reports/colours.ts";
 import { LayoutError } from "../model/layout.ts";
+import { InsnError } from "../model/insn.ts";
 import { runScenario, ScenarioError } from "../model/scenario.ts";
 import { writeCounterexample, type Outcome } from "../properties/property.ts";
 import { InputError, loadScenario, scenarioFiles } from "./load.ts";
@@ -26,7 +27,7 @@ export function wrapInput<T>(file: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof ScenarioError || e instanceof LayoutError) throw new InputError(`${file}: ${e.message}`);
+    if (e instanceof ScenarioError || e instanceof LayoutError || e instanceof InsnError) throw new InputError(`${file}: ${e.message}`);
     throw e;
   }
 }

@@ -41,8 +41,8 @@ function runConcurrentCommand(io: Io, file: string, s: Scenario, json: boolean):
   if (design === undefined) throw new InputError(`${file}: unknown variant "${s.variant}"`);
   const cx = s.counterexample;
   const cp = cx === undefined ? undefined : concurrentPropertyByName(cx.property);
-  const r = cp !== undefined ? replayConcurrent(s, cp, design) : null;
-  const result = wrapInput(file, () => runConcurrentScenario(s, design));
+  const r = cp !== undefined ? wrapInput(file, () => replayConcurrent(s, cp, design)) : null;
+  const result = r?.result ?? wrapInput(file, () => runConcurrentScenario(s, design));
   if (json) {
     const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `0x${x.toString(16)}` : x)));
     io.out(JSON.stringify(plain({ timeline: result.timeline, calls: result.calls.map((c) => ({ cpu: c.cpu, fn: c.fn, start: c.start, end: c.end, path: c.obs.path, handlers: c.obs.handlers.map((h) => h.ops), tramps: c.obs.tramps.map((t) => t.tramp), returned: c.obs.returned, violations: c.obs.violations })) })) + "\n");
@@ -58,7 +58,7 @@ function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolea
   const s = loadScenario(file);
   if (s.cpus !== undefined) return runConcurrentCommand(io, file, s, opts.json === true);
   const run = wrapInput(file, () => runScenario(s));
-  const verdict = opts.json === true ? null : verdictLine(s);
+  const verdict = opts.json === true ? null : wrapInput(file, () => verdictLine(s));
   if (verdict !== null) io.out(verdict + "\n");
   io.out((opts.json === true ? jsonLines(run) : formatRun(file, run, { trace: opts.trace === true })) + "\n");
   return run.failures.length === 0 ? 0 : 1;
@@ -90,15 +90,18 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   const started = performance.now();
   const startedAt = new Date();
   const outcomes = await runJobs(jobs, workers, progress);
+  // A property the kernel as written violates (a recorded finding) is expected to fail on upstream.
+  const finding = (o: Outcome): boolean => o.variant === "upstream" && propertyByName(o.property)?.expectedOnUpstream === "fails";
   io.out(`${"property".padEnd(22)} ${"runs".padStart(6)}  ${"result".padEnd(7)} time\n`);
   for (const o of outcomes) {
-    const verdict = o.ok ? pc.green("holds  ") : pc.red("FAILS  ");
-    io.out(`${o.property.padEnd(22)} ${String(o.runs).padStart(6)}  ${verdict} ${seconds(o.ms)}\n`);
+    const verdict = o.ok ? pc.green("holds  ") : finding(o) ? pc.yellow("fails  ") : pc.red("FAILS  ");
+    const note = finding(o) ? (o.ok ? pc.red("  (a known finding: expected to fail here)") : "  (expected: a known finding, see README)") : "";
+    io.out(`${o.property.padEnd(22)} ${String(o.runs).padStart(6)}  ${verdict} ${seconds(o.ms)}${note}\n`);
   }
-  const failures = outcomes.filter((o) => !o.ok);
+  const failures = outcomes.filter((o) => o.ok === finding(o));
   const files = new Map<Outcome, string>();
   for (const o of failures) {
-    io.out(`\n${pc.red(`${o.property} fails on ${o.variant}`)}: ${o.message ?? o.error ?? ""}\n  seed ${o.seed}, path ${o.path ?? ""}\n`);
+    io.out(`\n${pc.red(o.ok ? `${o.property} holds on ${o.variant}, but it is recorded as a finding that fails there` : `${o.property} fails on ${o.variant}`)}: ${o.message ?? o.error ?? ""}\n  seed ${o.seed}, path ${o.path ?? ""}\n`);
     const file = saveCounterexample(o);
     if (file !== null) files.set(o, file);
     if (file !== null) io.out(`  counterexample: ${file}  (replay: npx dispatch-spec run ${file})\n${JSON.stringify(o.counterexample, null, 2)}\n`);
@@ -113,7 +116,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
       runs,
       startedAt,
       durationMs: performance.now() - started,
-      cells: outcomes.map((o) => ({ design: o.variant, property: o.property, kind: "variant", outcome: o, expected: null, changed: !o.ok, file: files.get(o) ?? null })),
+      cells: outcomes.map((o) => ({ design: o.variant, property: o.property, kind: "variant", outcome: o, expected: finding(o) ? "fails" : null, changed: o.ok === finding(o), file: files.get(o) ?? null })),
       corpus: { files: c.files, failed: c.failed, failures: c.rows },
       ok,
     });

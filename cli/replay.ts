@@ -8,14 +8,17 @@ import { variantByName } from "../model/variants/index.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";
 import { concurrentPropertyByName, propertyByName } from "../properties/index.ts";
 import { referenceStates, runConcurrentProperty, runConcurrentScenario, type ConcurrentProperty } from "../properties/concurrency.ts";
+import type { ConcurrentResult } from "../model/concurrent.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { checkRun, runProperty, type Failure, type Property } from "../properties/property.ts";
 import { traceLines } from "../reports/trace.ts";
 import type { Design } from "../model/kernel.ts";
-import { intFlag, saveCounterexample, type Io } from "./common.ts";
+import { intFlag, saveCounterexample, wrapInput, type Io } from "./common.ts";
 import { InputError, loadScenario } from "./load.ts";
 
 export interface Replay {
+  /** A concurrent replay's run, for callers that print more of it. */
+  readonly result?: ConcurrentResult;
   readonly property: Property | ConcurrentProperty;
   readonly design: Design;
   readonly scenario: Scenario;
@@ -48,11 +51,15 @@ export function replayConcurrent(s: Scenario, p: ConcurrentProperty, design: Des
   const result = runConcurrentScenario(s, design);
   const message = p.check({ result, states: referenceStates(s, design) });
   const lines = [...timelineLines(result, s.cpus?.length ?? 0), ...(message === null ? [] : [`x ${p.name}: ${message}`])];
-  return { property: p, design, scenario: s, failure: message === null ? null : { index: s.steps.length - 1, message, fn: null }, lines };
+  return { property: p, design, scenario: s, failure: message === null ? null : { index: s.steps.length - 1, message, fn: null }, lines, result };
 }
 
 /** Replay a counterexample file (it must carry a `counterexample` block). */
 export function replayFile(file: string): Replay & { readonly recorded: string } {
+  return wrapInput(file, () => replayLoaded(file));
+}
+
+function replayLoaded(file: string): Replay & { readonly recorded: string } {
   const s = loadScenario(file);
   const cx = s.counterexample;
   if (cx === undefined) throw new InputError(`${file}: no "counterexample" block to replay (use "dispatch-spec run" for a plain scenario)`);
@@ -99,9 +106,10 @@ export function replayCommand(io: Io, file: string | undefined, flags: ReplayFla
   const cp = concurrentPropertyByName(flags.property);
   if (cp !== undefined) {
     const out = runConcurrentProperty(cp, design, { seed, numRuns: intFlag("runs", flags.runs, 1000, 1), path: flags.path });
+    if (out.error !== undefined) throw new InputError(`replay: the run broke: ${out.error.split("\n")[0] ?? ""}`);
     if (out.ok || out.counterexample === undefined) {
       io.out(pc.green(`${cp.name} holds on ${design.name} at seed ${seed}, path ${flags.path}\n`));
-      return out.error === undefined ? 0 : 1;
+      return 0;
     }
     const saved = saveCounterexample(out);
     if (saved !== null) io.out(`counterexample saved: ${saved}\n`);
@@ -109,9 +117,10 @@ export function replayCommand(io: Io, file: string | undefined, flags: ReplayFla
   }
   const p = propertyNamed(flags.property, "--property");
   const out = runProperty(p, design, { seed, numRuns: intFlag("runs", flags.runs, 2000, 1), path: flags.path });
+  if (out.error !== undefined) throw new InputError(`replay: the run broke: ${out.error.split("\n")[0] ?? ""}`);
   if (out.ok || out.counterexample === undefined) {
     io.out(pc.green(`${p.name} holds on ${design.name} at seed ${seed}, path ${flags.path}\n`));
-    return out.error === undefined ? 0 : 1;
+    return 0;
   }
   const saved = saveCounterexample(out);
   if (saved !== null) io.out(`counterexample saved: ${saved}\n`);

@@ -83,8 +83,9 @@ export function normalise(intents: ReadonlyArray<Intent>, functions: ReadonlyArr
         if (live.has(ops)) continue;
         const filter = fnNames(it.filter);
         steps.push({ do: "register_ftrace_direct", ops, filter, addr: trampName(it.tramp) });
-        // Whether it registers depends on -EINVAL/-EBUSY; track it as live only when it certainly did not fail
-        // for an empty filter. A failed -EBUSY leaves it unregistered, and a later register is then kept.
+        // Whether it registers depends on -EINVAL/-EBUSY, which this tracking does not know: it is taken as live
+        // unless the filter is empty (certain -EINVAL). So after an -EBUSY a later register of it is dropped too,
+        // a small loss of coverage that never lets a register reach a live ops.
         if (filter.length > 0) live.add(ops);
         break;
       }

@@ -14,7 +14,7 @@
 import { boot, opsByName } from "./boot.ts";
 import { errName } from "./errno.ts";
 import { CallRun, defaultSetup, type CallObservation, type CallSetup } from "./exec.ts";
-import { FTRACE_OPS_FL, hasFlag } from "./flags.ts";
+import { FTRACE_OPS_FL, formatOpsFlags, hasFlag } from "./flags.ts";
 import { decode, disasm, toHex } from "./insn.ts";
 import type { Design, Kernel, OpsKind } from "./kernel.ts";
 import { symbolize } from "./kernel.ts";
@@ -31,6 +31,7 @@ export type MicroStep =
   | { readonly kind: "begin"; readonly step: number; readonly text: string }
   | { readonly kind: "store"; readonly addr: bigint; readonly size: 4 | 8; readonly value: bigint }
   | { readonly kind: "new-ops"; readonly name: string; readonly opsKind: OpsKind }
+  | { readonly kind: "flags"; readonly ops: string; readonly flags: number }
   | { readonly kind: "hash"; readonly ops: string; readonly filter: ReadonlySet<bigint>; readonly notrace: ReadonlySet<bigint> }
   | { readonly kind: "hash-share"; readonly ops: string; readonly from: string }
   | { readonly kind: "sync"; readonly what: string }
@@ -120,6 +121,7 @@ function ownerFrees(truth: Kernel, st: ApiStep, ret: string | 0, before: { direc
 export function recordStep(truth: Kernel, st: ApiStep, index: number, text: string): { micro: MicroStep[]; ret: string | 0 } {
   const micro: MicroStep[] = [{ kind: "begin", step: index, text }];
   const known = new Set(truth.ops.keys());
+  const flagsBefore = new Map([...truth.ops.values()].map((o) => [o.name, o.flags]));
   const before = { direct: truth.ops.get(st.ops)?.direct_call ?? 0n, opsKind: truth.ops.get(st.ops)?.kind ?? null };
   truth.mem.listener = (addr, size, value) => micro.push({ kind: "store", addr, size, value });
   truth.note = (n) => micro.push(n.kind === "sync" ? { kind: "sync", what: n.what } : n);
@@ -133,7 +135,10 @@ export function recordStep(truth: Kernel, st: ApiStep, index: number, text: stri
   }
   // Ops created by the step exist before any of its stores (opsByName runs first in every step).
   const created: MicroStep[] = [...truth.ops.values()].filter((o) => !known.has(o.name)).map((o) => ({ kind: "new-ops", name: o.name, opsKind: o.kind }));
-  micro.splice(1, 0, ...created);
+  // The caller sets its ops' flags (RECURSION, RCU, ...) before the call; CPUs read them (the list walk's STUB
+  // test, who needs the assist function), so they are published right after allocation.
+  const flags: MicroStep[] = [...truth.ops.values()].filter((o) => flagsBefore.get(o.name) !== o.flags).map((o) => ({ kind: "flags", ops: o.name, flags: o.flags }));
+  micro.splice(1, 0, ...created, ...flags);
   micro.push(...ownerFrees(truth, st, ret, before));
   micro.push({ kind: "end", step: index, ret });
   return { micro, ret };
@@ -148,6 +153,8 @@ function describeMicro(k: Kernel, m: MicroStep): string {
       return `end (ret ${m.ret})`;
     case "new-ops":
       return `allocate ops ${m.name}`;
+    case "flags":
+      return `${m.ops}->flags = ${formatOpsFlags(m.flags)}`;
     case "hash":
       return `publish ${m.ops} hash`;
     case "hash-share":
@@ -180,6 +187,11 @@ function applyMicro(k: Kernel, m: MicroStep): void {
     case "new-ops":
       opsByName(k, m.name, m.opsKind);
       return;
+    case "flags": {
+      const o = k.ops.get(m.ops);
+      if (o !== undefined) o.flags = m.flags;
+      return;
+    }
     case "hash": {
       const o = k.ops.get(m.ops) ?? (m.ops === k.tmpOps.name ? k.tmpOps : undefined);
       if (o !== undefined) {

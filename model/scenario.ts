@@ -181,6 +181,19 @@ function checkConcurrent(s: Scenario): void {
   const call = s.steps.findIndex((st) => st.do === "call");
   if (call >= 0) throw new ScenarioError(`steps[${call}]: a concurrent scenario's calls belong under "cpus"`);
   for (const a of scheduleTicks(s.schedule ?? [])) if (a > s.cpus.length) throw new ScenarioError(`schedule: cpu${a} does not exist (${s.cpus.length} cpus)`);
+  // Owners free what they unregister: a freed ops or trampoline may not be used again.
+  const registered = new Set<string>();
+  const usedTramps = new Set<string>();
+  s.steps.forEach((st, i) => {
+    if (st.do === "register_ftrace_function" || st.do === "register_ftrace_direct") {
+      if (registered.has(st.ops)) throw new ScenarioError(`steps[${i}]: ${st.ops} was registered before; in a concurrent scenario its owner frees it on unregister, so use a new ops`);
+      registered.add(st.ops);
+    }
+    if ((st.do === "register_ftrace_direct" || st.do === "modify_ftrace_direct") && st.addr !== "ftrace_stub_direct_tramp") {
+      if (usedTramps.has(st.addr)) throw new ScenarioError(`steps[${i}]: trampoline ${st.addr} was used before; in a concurrent scenario its owner frees it once unused, so use a new one`);
+      usedTramps.add(st.addr);
+    }
+  });
 }
 
 const RESERVED = new Set(["ftrace_list_ops", "ftrace_nop_ops", "ftrace_list_end", "tmp_ops", "ftrace_caller", "ftrace_stub_direct_tramp"]);

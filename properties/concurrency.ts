@@ -22,7 +22,9 @@ export interface ConcurrentProperty {
   readonly says: string;
   readonly guards: string;
   /** Mutants this property must kill, and the most schedule segments a shrunk counterexample may have. */
-  readonly kills: ReadonlyArray<{ readonly mutant: MutantName; readonly maxSegments: number }>;
+  /** Mutants this property must kill, with the most schedule segments a shrunk counterexample may have; a mutant
+   * whose window is narrow may name the pinned seed and run count its test uses. */
+  readonly kills: ReadonlyArray<{ readonly mutant: MutantName; readonly maxSegments: number; readonly seed?: number; readonly runs?: number }>;
   readonly check: (ctx: ConcurrentContext) => string | null;
 }
 

@@ -33,6 +33,7 @@ export function describeProperty(p: Property): void {
         const out = runProperty(p, upstream, { seed: TEST_SEED, numRuns: TEST_RUNS });
         expect(out.error).toBeUndefined();
         expect(out.ok).toBe(false);
+        expect(out.message).toMatch(/needs ftrace_ops_assist_func but ftrace_caller called .*\.func directly/);
         expect(out.counterexample?.steps.length).toBeLessThanOrEqual(4);
       });
     } else {
@@ -68,10 +69,11 @@ export function describeConcurrentProperty(p: ConcurrentProperty): void {
 
     for (const k of p.kills) {
       it(`kills the mutant ${k.mutant} with a schedule of at most ${k.maxSegments} segments`, () => {
-        const out = runConcurrentProperty(p, withMutant(upstream, k.mutant), { seed: TEST_SEED, numRuns: 3000 });
+        const out = runConcurrentProperty(p, withMutant(upstream, k.mutant), { seed: k.seed ?? TEST_SEED, numRuns: k.runs ?? 3000 });
         expect(out.error).toBeUndefined();
         expect(out.ok).toBe(false);
-        expect(out.counterexample?.schedule?.length ?? 0).toBeLessThanOrEqual(k.maxSegments);
+        expect(out.counterexample?.schedule).toBeDefined();
+        expect(out.counterexample?.schedule?.length).toBeLessThanOrEqual(k.maxSegments);
         expect(out.counterexample?.cpus?.length).toBeGreaterThanOrEqual(2);
       });
     }

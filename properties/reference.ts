@@ -5,7 +5,7 @@
 
 import type { Path } from "../model/exec.ts";
 import type { UserOpsFlag } from "../model/flags.ts";
-import type { Scenario, Step } from "../model/scenario.ts";
+import { ScenarioError, type Scenario, type Step } from "../model/scenario.ts";
 
 export type RefKind = "ordinary" | "direct";
 
@@ -119,7 +119,7 @@ function tramplineAddr(ref: RefState, a: string): bigint {
   if (a.startsWith("0x")) return BigInt(a);
   if (a === "ftrace_caller") return ref.ftraceCaller;
   for (const [addr, n] of ref.trampolines) if (n === a) return addr;
-  throw new Error(`reference: unknown trampoline ${a}`);
+  throw new ScenarioError(`the reference cannot judge this scenario: unknown trampoline ${a}`);
 }
 
 function opsOf(ref: RefState, name: string, kind: RefKind): RefOps {
@@ -173,8 +173,13 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
     }
     case "register_ftrace_direct": {
       const d = opsOf(ref, st.ops, "direct");
+      const before = d.registered ? tracedBy(ref, d) : [];
       d.filter = new Set(st.filter);
-      if (d.registered) return "-EINVAL";
+      if (d.registered) {
+        // The step's ftrace_set_filter changed the live ops (without direct entries) before the call failed.
+        refiltered(ref, before, tracedBy(ref, d), d);
+        return "-EINVAL";
+      }
       if (d.filter.size === 0) return "-EINVAL";
       if ([...d.filter].some((fn) => ref.entries.has(fn))) return "-EBUSY";
       const addr = tramplineAddr(ref, st.addr);
@@ -239,7 +244,7 @@ export interface Expected {
 
 function fnOf(ref: RefState, fn: string): RefFunction {
   const f = ref.functions.find((x) => x.name === fn);
-  if (f === undefined) throw new Error(`reference: unknown function ${fn}`);
+  if (f === undefined) throw new ScenarioError(`the reference cannot judge this scenario: unknown function ${fn}`);
   return f;
 }
 
@@ -247,7 +252,7 @@ function fnOf(ref: RefState, fn: string): RefFunction {
 function callerTarget(ref: RefState, f: RefFunction): BlTarget {
   if (blReaches(f.ip, ref.ftraceCaller)) return { kind: "bl", to: ref.ftraceCaller, what: "ftrace_caller" };
   const m = f.module === null ? undefined : ref.modules.get(f.module);
-  if (m === undefined || m.plt === null) throw new Error(`reference: ${f.name} cannot reach ftrace_caller and has no module PLT`);
+  if (m === undefined || m.plt === null) throw new ScenarioError(`the reference cannot judge this scenario: ${f.name} cannot reach ftrace_caller and has no module PLT`);
   return { kind: "bl", to: m.plt, what: `${f.module}.ftrace_plt` };
 }
 
@@ -273,8 +278,10 @@ export function expected(ref: RefState, fn: string): Expected {
   const callOps = ref.lastMoverCallable.get(fn) ?? true;
   const literal = callOps ? only.name : "ftrace_list_ops";
   if (only.kind === "direct" && only.tramp !== null) {
-    // DIRECT_EN depends only on the count: a reachable trampoline is called by the site itself.
-    if (blReaches(f.ip, only.tramp)) return { path: "direct-bl", handlers: [], tramp, literal, target: { kind: "bl", to: only.tramp, what: tramp ?? "" } };
+    // DIRECT_EN depends only on the count: a reachable trampoline (its direct_functions entry) is called by the site
+    // itself. Without an entry (a live filter change of a direct ops) the site goes through ftrace_caller.
+    const entry = ref.entries.get(fn);
+    if (entry !== undefined && blReaches(f.ip, entry)) return { path: "direct-bl", handlers: [], tramp: trampName(ref, entry), literal, target: { kind: "bl", to: entry, what: trampName(ref, entry) } };
     if (callOps) return { path: "caller-direct", handlers: [], tramp, literal, target: callerTarget(ref, f) };
     return { path: "caller-list", handlers: [only.name], tramp, literal, target: callerTarget(ref, f) };
   }

@@ -27,10 +27,12 @@ export const transitionalHandlers: ConcurrentProperty = {
       if (c.obs.tramps.length > 1) return `${who}: entered ${c.obs.tramps.length} direct trampolines`;
       const t = c.obs.tramps[0];
       if (t !== undefined && !tramps.has(t.tramp)) return `${who}: entered ${t.tramp}, which is the trampoline of none of the states`;
-      const broken = c.obs.violations.find((v) => v.includes("NULL func") || v.startsWith("fault"));
+      // Any breach of the hand-off, stack or branch rules counts (recursion is recursion-protected's business).
+      const broken = c.obs.violations.find((v) => !v.startsWith("recursion:"));
       if (broken !== undefined) return `${who}: ${broken}`;
       if (!c.obs.returned) return `${who}: did not return (${c.obs.fault ?? "no fault"})`;
-      if (c.obs.bodies.filter((b) => b.fn === c.fn).length !== 1) return `${who}: the body ran ${c.obs.bodies.length} times`;
+      const bodies = c.obs.bodies.filter((b) => b.fn === c.fn).length;
+      if (bodies !== 1) return `${who}: the body ran ${bodies} times`;
     }
     return null;
   },
