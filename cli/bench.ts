@@ -69,7 +69,6 @@ function main(): void {
     const o = runProperty(p, upstream, { seed: 1, numRuns: PROPERTY_RUNS });
     return { property: p.name, runs: o.runs, runsPerSec: Math.round(o.runs / (o.ms / 1000)) };
   });
-  const minimal = new Map<string, number>();
   const mutants = PROPERTIES.flatMap((p) => [p.killedBy, ...(p.killsAlso ?? [])].map((k) => ({ p, k }))).map(({ p, k }) => {
     const mutant = k.mutant;
     const design = withMutant(variantByName("base" in k && typeof k.base === "string" ? k.base : "upstream") ?? upstream, mutant);
@@ -83,7 +82,6 @@ function main(): void {
       lengths.push(o.counterexample?.steps.length ?? -1);
     }
     const ex = explore({ functions: 2, ops: 3, depth: 4 }, design, [p], 30_000);
-    minimal.set(mutant, ex.violation?.depth ?? -1);
     return {
       mutant,
       property: p.name,

@@ -62,7 +62,7 @@ function opsNames(scope: ExploreScope): { ordinary: string[]; direct: string[] }
 }
 
 /** Every API step in the scope. Calls are not actions: every function is called after every step anyway. */
-export function scopeActions(scope: ExploreScope, design: Design): Step[] {
+export function scopeActions(scope: ExploreScope): Step[] {
   const fns = FUNCS.slice(0, Math.max(1, Math.min(3, scope.functions))).map((f) => f.name);
   const { ordinary, direct } = opsNames(scope);
   const filters: string[][] = [[], ...fns.map((f) => [f])];
@@ -77,7 +77,7 @@ export function scopeActions(scope: ExploreScope, design: Design): Step[] {
     out.push({ do: "unregister_ftrace_function", ops });
     for (const filter of filters) out.push({ do: "ftrace_set_filter", ops, filter });
   }
-  if (design.directCalls || direct.length > 0) {
+  if (direct.length > 0) {
     for (const ops of direct) {
       const dfilters = [...fns.map((f) => [f]), ...(fns.length > 1 ? [fns] : [])];
       for (const filter of dfilters) for (const addr of ["Tnear", "Tfar"]) out.push({ do: "register_ftrace_direct", ops, filter, addr });
@@ -165,7 +165,7 @@ export function explore(scope: ExploreScope, design: Design, props: ReadonlyArra
   const k0 = boot(scenarioLayout(base), design);
   const ref0 = initRef(base, { directCalls: design.directCalls, callOpsOnSurvivor: design.callOpsOnSurvivor === true });
   const ordinary = opsNames(scope).ordinary;
-  const actions = scopeActions(scope, design);
+  const actions = scopeActions(scope);
   const needCalls = props.some((p) => p.needsCalls);
   const result = (depthReached: number, statesFound: number, distinct: number, violation: ExploreResult["violation"], timedOut: boolean, exhausted = false): ExploreResult => ({
     statesFound,
