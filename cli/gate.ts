@@ -5,9 +5,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pc } from "../reports/colours.ts";
-import { PROPERTIES } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, PROPERTIES } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
-import { changes, expectedSchema, gateCells, judge, updatedExpected, type Expected, type Judged } from "../reports/gate.ts";
+import { changes, expectedSchema, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
 import { defaultWorkers, runJobs, type Progress } from "./check.ts";
 import { corpus, corpusSummary, intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
 import { InputError } from "./load.ts";
@@ -25,6 +25,15 @@ export interface GateFlags {
   readonly update?: boolean;
   readonly expected?: string;
   readonly report?: string;
+}
+
+/** Runs for a cell: concurrent cells run half as many schedules (each costs about two sequential runs); a concurrent
+ * mutant cell at least 1 000, since it stops as soon as it is killed. */
+function cellRuns(c: Cell, runs: number): number {
+  if (c.concurrent !== true) return runs;
+  if (c.runs !== undefined) return c.runs;
+  const half = Math.max(1, Math.round(runs / 2));
+  return c.kind === "mutant" ? Math.max(1000, half) : half;
 }
 
 export function loadExpected(file: string): Expected {
@@ -55,6 +64,10 @@ const SHORT: Readonly<Record<string, string>> = {
   "literal-discovery": "discover",
   "reference-agreement": "reference",
   "recursion-protected": "recursion",
+  "literal-valid-always": "c:literal",
+  "no-use-after-free": "c:uaf",
+  "transitional-handlers": "c:transit",
+  "quiescent-exact": "c:quiesce",
 };
 
 function cellText(j: Judged, width: number): string {
@@ -65,7 +78,7 @@ function cellText(j: Judged, width: number): string {
 }
 
 export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
-  const names = PROPERTIES.map((p) => p.name);
+  const names = [...PROPERTIES, ...CONCURRENT_PROPERTIES].map((p) => p.name);
   const w = 10;
   const variantRows = judged.filter((j) => j.cell.kind === "variant");
   const designs = [...new Set(variantRows.map((j) => j.cell.design))];
@@ -93,7 +106,9 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   const started = performance.now();
   const startedAt = new Date();
   const outcomes: Outcome[] = await runJobs(
-    cells.map((c) => ({ property: c.property, variant: c.design, seed, runs })),
+    // Concurrent cells run half as many schedules as sequential cells run cases (a schedule costs about twice as much).
+    // A mutant cell stops at its first failure, so it may be given more runs at no cost when it is found.
+    cells.map((c) => ({ property: c.property, variant: c.design, seed: c.seed ?? seed, runs: cellRuns(c, runs), concurrent: c.concurrent === true })),
     workers,
     progress,
   );

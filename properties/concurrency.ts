@@ -70,6 +70,16 @@ export function specScenario(spec: ConcurrentSpec, variant: string): Scenario {
   });
 }
 
+/**
+ * The breaches a concurrent property judges in a call: hand-offs, faults, NULL callbacks, use-after-free. Stack
+ * alignment, BTI and return-stack rules are the sequential properties' business (stack-aligned, branch-hygiene),
+ * and recursion is recursion-protected's; a design breaking those fails there, not twice.
+ */
+export function dispatchBreach(violations: ReadonlyArray<string>): string | undefined {
+  const elsewhere = ["recursion:", "SP alignment fault", "RET used as a forward branch", "BTI:"];
+  return violations.find((v) => !elsewhere.some((e) => v.startsWith(e)) && !/^sp 0x[0-9a-f]+ is not 16-byte aligned/.test(v));
+}
+
 class ConcurrentViolation extends Error {}
 
 export function runConcurrentProperty(p: ConcurrentProperty, design: Design, opts: RunOptions): Outcome {

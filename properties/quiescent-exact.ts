@@ -1,7 +1,7 @@
 // quiescent-exact: a call that overlaps no API step is dispatched exactly as in the sequential model.
 
 import { expected, tracers } from "./reference.ts";
-import { overlappedStates, type ConcurrentProperty } from "./concurrency.ts";
+import { dispatchBreach, overlappedStates, type ConcurrentProperty } from "./concurrency.ts";
 
 export const quiescentExact: ConcurrentProperty = {
   name: "quiescent-exact",
@@ -21,7 +21,7 @@ export const quiescentExact: ConcurrentProperty = {
       const tramp = expected(s, c.fn).tramp;
       const entered = c.obs.tramps.map((t) => t.tramp);
       if (tramp === null ? entered.length > 0 : entered.length !== 1 || entered[0] !== tramp) return `${who}: entered [${entered.join(", ")}], expected ${tramp ?? "none"}`;
-      const broken = c.obs.violations.find((v) => !v.startsWith("recursion:"));
+      const broken = dispatchBreach(c.obs.violations);
       if (broken !== undefined) return `${who}: ${broken}`;
       if (!c.obs.returned) return `${who}: did not return (${c.obs.fault ?? "no fault"})`;
       if (c.obs.bodies.filter((b) => b.fn === c.fn).length !== 1) return `${who}: the body did not run exactly once`;

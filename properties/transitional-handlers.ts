@@ -1,7 +1,7 @@
 // transitional-handlers: a call that overlaps API steps runs handlers between those of the states around it.
 
 import { tracers, expected } from "./reference.ts";
-import { overlappedStates, type ConcurrentProperty } from "./concurrency.ts";
+import { dispatchBreach, overlappedStates, type ConcurrentProperty } from "./concurrency.ts";
 
 export const transitionalHandlers: ConcurrentProperty = {
   name: "transitional-handlers",
@@ -27,8 +27,7 @@ export const transitionalHandlers: ConcurrentProperty = {
       if (c.obs.tramps.length > 1) return `${who}: entered ${c.obs.tramps.length} direct trampolines`;
       const t = c.obs.tramps[0];
       if (t !== undefined && !tramps.has(t.tramp)) return `${who}: entered ${t.tramp}, which is the trampoline of none of the states`;
-      // Any breach of the hand-off, stack or branch rules counts (recursion is recursion-protected's business).
-      const broken = c.obs.violations.find((v) => !v.startsWith("recursion:"));
+      const broken = dispatchBreach(c.obs.violations);
       if (broken !== undefined) return `${who}: ${broken}`;
       if (!c.obs.returned) return `${who}: did not return (${c.obs.fault ?? "no fault"})`;
       const bodies = c.obs.bodies.filter((b) => b.fn === c.fn).length;

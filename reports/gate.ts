@@ -4,7 +4,7 @@
 
 import { z } from "zod";
 import { VARIANT_NAMES } from "../model/variants/index.ts";
-import { PROPERTIES } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, PROPERTIES } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 
 export type Verdict = "holds" | "fails";
@@ -14,6 +14,11 @@ export interface Cell {
   readonly design: string;
   readonly property: string;
   readonly kind: "variant" | "mutant";
+  /** A property of concurrent runs (schedules rather than step sequences). */
+  readonly concurrent?: boolean;
+  /** A pinned seed and run count for a mutant whose window is narrow. */
+  readonly seed?: number;
+  readonly runs?: number;
 }
 
 export const expectedSchema = z
@@ -26,8 +31,20 @@ export const expectedSchema = z
   .strict();
 export type Expected = z.infer<typeof expectedSchema>;
 
-/** Every property on every variant, then each property's mutant on that property. */
+/** Every property (sequential, then concurrent) on every variant, then each property's mutants on it. */
 export function gateCells(): Cell[] {
+  return [...sequentialCells(), ...concurrentCells()];
+}
+
+function concurrentCells(): Cell[] {
+  const variants = VARIANT_NAMES.flatMap((v) => CONCURRENT_PROPERTIES.map((p) => ({ design: v, property: p.name, kind: "variant" as const, concurrent: true })));
+  const mutants = CONCURRENT_PROPERTIES.flatMap((p) =>
+    p.kills.map((k) => ({ design: `upstream+${k.mutant}`, property: p.name, kind: "mutant" as const, concurrent: true, ...(k.seed !== undefined ? { seed: k.seed } : {}), ...(k.runs !== undefined ? { runs: k.runs } : {}) })),
+  );
+  return [...variants, ...mutants];
+}
+
+function sequentialCells(): Cell[] {
   const variants = VARIANT_NAMES.flatMap((v) => PROPERTIES.map((p) => ({ design: v, property: p.name, kind: "variant" as const })));
   const mutants = PROPERTIES.flatMap((p) =>
     [p.killedBy, ...(p.killsAlso ?? [])].map((k) => ({ design: `${"base" in k && k.base !== undefined ? k.base : "upstream"}+${k.mutant}`, property: p.name, kind: "mutant" as const })),
