@@ -10,7 +10,7 @@ import { concurrentPropertyByName, propertyByName } from "../properties/index.ts
 import { referenceStates, runConcurrentProperty, runConcurrentScenario, type ConcurrentProperty } from "../properties/concurrency.ts";
 import type { ConcurrentResult } from "../model/concurrent.ts";
 import { timelineLines } from "../reports/timeline.ts";
-import { checkRun, runProperty, type Failure, type Property } from "../properties/property.ts";
+import { checkRun, runProperty, type Failure, type Outcome, type Property } from "../properties/property.ts";
 import { traceLines } from "../reports/trace.ts";
 import type { Design } from "../model/kernel.ts";
 import { intFlag, saveCounterexample, wrapInput, type Io } from "./common.ts";
@@ -103,26 +103,22 @@ export function replayCommand(io: Io, file: string | undefined, flags: ReplayFla
   const seed = intFlag("seed", flags.seed, 0, 0);
   if (!/^\d+(:\d+)*$/.test(flags.path)) throw new InputError(`--path: expected a fast-check path like 3:1:0, got "${flags.path}"`);
   const design = designNamed(flags.variant ?? "upstream", "--variant");
-  const cp = concurrentPropertyByName(flags.property);
-  if (cp !== undefined) {
-    const out = runConcurrentProperty(cp, design, { seed, numRuns: intFlag("runs", flags.runs, 1000, 1), path: flags.path });
-    if (out.error !== undefined) throw new InputError(`replay: the run broke: ${out.error.split("\n")[0] ?? ""}`);
-    if (out.ok || out.counterexample === undefined) {
-      io.out(pc.green(`${cp.name} holds on ${design.name} at seed ${seed}, path ${flags.path}\n`));
-      return 0;
-    }
-    const saved = saveCounterexample(out);
-    if (saved !== null) io.out(`counterexample saved: ${saved}\n`);
-    return report(io, replayConcurrent(out.counterexample, cp, design), out.message ?? null);
-  }
-  const p = propertyNamed(flags.property, "--property");
-  const out = runProperty(p, design, { seed, numRuns: intFlag("runs", flags.runs, 2000, 1), path: flags.path });
+  const name = flags.property;
+  const cp = concurrentPropertyByName(name);
+  const numRuns = intFlag("runs", flags.runs, cp !== undefined ? 1000 : 2000, 1);
+  const opts = { seed, numRuns, path: flags.path };
+  const run = ((): { name: string; out: Outcome; replay: (s: Scenario) => Replay } => {
+    if (cp !== undefined) return { name: cp.name, out: runConcurrentProperty(cp, design, opts), replay: (s) => replayConcurrent(s, cp, design) };
+    const p = propertyNamed(name, "--property");
+    return { name: p.name, out: runProperty(p, design, opts), replay: (s) => replayScenario(s, p, design) };
+  })();
+  const out = run.out;
   if (out.error !== undefined) throw new InputError(`replay: the run broke: ${out.error.split("\n")[0] ?? ""}`);
   if (out.ok || out.counterexample === undefined) {
-    io.out(pc.green(`${p.name} holds on ${design.name} at seed ${seed}, path ${flags.path}\n`));
+    io.out(pc.green(`${run.name} holds on ${design.name} at seed ${seed}, path ${flags.path}\n`));
     return 0;
   }
   const saved = saveCounterexample(out);
   if (saved !== null) io.out(`counterexample saved: ${saved}\n`);
-  return report(io, replayScenario(out.counterexample, p, design), out.message ?? null);
+  return report(io, run.replay(out.counterexample), out.message ?? null);
 }
