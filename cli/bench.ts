@@ -69,9 +69,9 @@ function main(): void {
     const o = runProperty(p, upstream, { seed: 1, numRuns: PROPERTY_RUNS });
     return { property: p.name, runs: o.runs, runsPerSec: Math.round(o.runs / (o.ms / 1000)) };
   });
-  const mutants = PROPERTIES.flatMap((p) => [p.killedBy, ...(p.killsAlso ?? [])].map((k) => ({ p, k }))).map(({ p, k }) => {
+  const mutants = PROPERTIES.flatMap((p) => p.kills.map((k) => ({ p, k }))).map(({ p, k }) => {
     const mutant = k.mutant;
-    const design = withMutant(variantByName("base" in k && typeof k.base === "string" ? k.base : "upstream") ?? upstream, mutant);
+    const design = withMutant(variantByName(k.base ?? "upstream") ?? upstream, mutant);
     const times: number[] = [];
     const runsToFail: number[] = [];
     const lengths: number[] = [];

@@ -6,7 +6,7 @@ import { symbolOr } from "./sites.ts";
 
 export const branchHygiene: Property = {
   name: "branch-hygiene",
-  killedBy: { mutant: "ret-instead-of-br", maxSteps: 2 },
+  kills: [{ mutant: "ret-instead-of-br", maxSteps: 2 }],
   says: "Every indirect branch that lands on BTI C comes from BLR or from BR X16/X17, and every RET goes to the address its matching call pushed (return-stack balance).",
   guards: "BR X17 for both direct exits of ftrace_caller (not RET), BR X16 in module PLTs, BTI C at ftrace_caller and trampolines",
   needsCalls: true,

@@ -7,7 +7,7 @@ import { expected, tracers } from "./reference.ts";
 
 export const exactHandlers: Property = {
   name: "exact-handlers",
-  killedBy: { mutant: "drop-notrace", maxSteps: 3 },
+  kills: [{ mutant: "drop-notrace", maxSteps: 3 }],
   says: "A call runs each enabled ordinary ops that traces the function once, the direct trampoline of its direct ops once (never two), then the body once, and returns to the caller with callee-saved registers and sp intact.",
   guards: "ftrace_ops_list_func and ftrace_ops_test (filter and notrace), call_direct_funcs and the late direct exit, ftrace_caller's return into the body",
   needsCalls: true,

@@ -37,11 +37,11 @@ describe("explore", () => {
     "direct-addr-despite-count": 2,
     "call-ops-ignores-assist": 1,
   };
-  const cases = PROPERTIES.flatMap((p) => [p.killedBy, ...(p.killsAlso ?? [])].map((k) => [k.mutant, p.name] as const));
+  const cases = PROPERTIES.flatMap((p) => p.kills.map((k) => [k.mutant, p.name] as const));
   it.each(cases)("finds %s with %s at its minimal depth, as a scenario that replays", (mutant, property) => {
     const p = propertyByName(property);
     if (p === undefined) throw new Error(property);
-    const k = [p.killedBy, ...(p.killsAlso ?? [])].find((x) => x.mutant === mutant);
+    const k = p.kills.find((x) => x.mutant === mutant);
     const base = k !== undefined && "base" in k && k.base === "survivor-fix" ? survivorFix : upstream;
     const design = withMutant(base, mutant);
     const r = explore(SCOPE, design, [p]);

@@ -44,8 +44,8 @@ export function describeProperty(p: Property): void {
       });
     }
 
-    for (const k of [p.killedBy, ...(p.killsAlso ?? [])]) {
-      const base = variantByName("base" in k && typeof k.base === "string" ? k.base : "upstream") ?? upstream;
+    for (const k of p.kills) {
+      const base = variantByName(k.base ?? "upstream") ?? upstream;
       it(`kills the mutant ${k.mutant} with at most ${k.maxSteps} steps`, () => {
         const out = runProperty(p, withMutant(base, k.mutant), { seed: TEST_SEED, numRuns: MUTANT_RUNS });
         expect(out.error).toBeUndefined();

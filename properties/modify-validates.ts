@@ -4,7 +4,7 @@ import type { Property } from "./property.ts";
 
 export const modifyValidates: Property = {
   name: "modify-validates",
-  killedBy: { mutant: "curr-after-update", maxSteps: 2 },
+  kills: [{ mutant: "curr-after-update", maxSteps: 2 }],
   says: "Every ftrace_modify_code finds exactly the old word it expects (no -EINVAL, no ftrace_bug), and each API call's return code is the kernel's (0, -EINVAL, -EBUSY, ...).",
   guards: "ftrace_get_addr_curr vs the installed BL (computed before ftrace_update_record), ftrace_modify_code's validation, the direct API's error paths",
   needsCalls: false,

@@ -7,7 +7,7 @@ import { siteState, symbolOr } from "./sites.ts";
 
 export const pathSelection: Property = {
   name: "path-selection",
-  killedBy: { mutant: "always-via-caller", maxSteps: 1 },
+  kills: [{ mutant: "always-via-caller", maxSteps: 1 }],
   says: "Each site's literal and BL target match the seed's three cases: NOP when untraced; BL to a lone direct ops' trampoline when in range, else ftrace_caller (or the module PLT) with the direct ops as literal; the single ops or ftrace_list_ops with ftrace_caller otherwise.",
   guards: "ftrace_get_addr_new, ftrace_find_callable_addr (BL range, module PLT), arm64_rec_get_ops",
   needsCalls: false,

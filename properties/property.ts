@@ -36,18 +36,26 @@ export interface StepContext {
   readonly calls: ReadonlyArray<CallCheck>;
 }
 
+/** A mutant a property must kill, on which design, with how short a counterexample. */
+export interface Kill {
+  readonly mutant: MutantName;
+  readonly maxSteps: number;
+  readonly base?: string;
+}
+
 export interface Property {
   readonly name: string;
   /** What it says, in one sentence. */
   readonly says: string;
   /** The kernel behaviour it guards. */
   readonly guards: string;
-  /** The mutant this property must kill (on `base`, default upstream), and the most steps its counterexample may have. */
-  readonly killedBy: { readonly mutant: MutantName; readonly maxSteps: number; readonly base?: string };
+  /**
+   * The mutants this property must kill (at least one; each on its `base`, default upstream, e.g. bugs from the
+   * kernel's history), and the most steps each counterexample may have.
+   */
+  readonly kills: readonly [Kill, ...Kill[]];
   /** Set when the kernel as written violates the property (a finding): upstream must then fail it. */
   readonly expectedOnUpstream?: "fails";
-  /** Further mutants it must kill, e.g. bugs from the kernel's history. */
-  readonly killsAlso?: ReadonlyArray<{ readonly mutant: MutantName; readonly maxSteps: number }>;
   /** Whether to call every function after each API step (costly; only for properties about dispatch). */
   readonly needsCalls: boolean;
   /** Checked once after boot, before any step (e.g. a layout fact of the design). */

@@ -11,7 +11,7 @@ export const recursionProtected: Property = {
   name: "recursion-protected",
   says: "An ops with RECURSION or RCU (ftrace_ops_get_func(ops) != ops->func) is called only through ftrace_ops_list_func or ftrace_ops_assist_func, never directly by ftrace_caller from the literal.",
   guards: "the CALL_OPS rule of __ftrace_hash_rec_update (ftrace_ops_get_func(ops) == ops->func), in both directions",
-  killedBy: { mutant: "call-ops-ignores-assist", maxSteps: 2, base: "survivor-fix" },
+  kills: [{ mutant: "call-ops-ignores-assist", maxSteps: 2, base: "survivor-fix" }],
   expectedOnUpstream: "fails",
   needsCalls: true,
   check: ({ k, calls }) => {

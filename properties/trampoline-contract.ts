@@ -7,7 +7,7 @@ import type { Property } from "./property.ts";
 
 export const trampolineContract: Property = {
   name: "trampoline-contract",
-  killedBy: { mutant: "late-exit-keeps-x9", maxSteps: 3 },
+  kills: [{ mutant: "late-exit-keeps-x9", maxSteps: 3 }],
   says: "A direct trampoline, reached by BL, by the early exit or by the late exit, sees x0-x8 = the call's arguments, x9 = the caller's return address, x30 = rec->ip + 4 and sp = the sp at the patch-site.",
   guards: "ftrace_caller's early (ftrace_caller_direct) and late (ftrace_caller_direct_late) exits, MOV X9, X30 at the site",
   needsCalls: true,
