@@ -104,7 +104,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
     io.out(`\n${pc.red(o.ok ? `${o.property} holds on ${o.variant}, but it is recorded as a finding that fails there` : `${o.property} fails on ${o.variant}`)}: ${o.message ?? o.error ?? ""}\n  seed ${o.seed}, path ${o.path ?? ""}\n`);
     const file = saveCounterexample(o);
     if (file !== null) files.set(o, file);
-    if (file !== null) io.out(`  counterexample: ${file}  (replay: npx dispatch-spec run ${file})\n${JSON.stringify(o.counterexample, null, 2)}\n`);
+    if (file !== null) io.out(`  counterexample: ${file}  (replay: npx dispatch-spec replay ${file})\n${JSON.stringify(o.counterexample, null, 2)}\n`);
   }
   const c = corpus();
   io.out(corpusSummary(c));
