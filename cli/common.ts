@@ -34,11 +34,18 @@ export function wrapInput<T>(file: string, f: () => T): T {
 
 export const CORPUS_DIR = join(ROOT, "properties", "corpus");
 
+/** What a corpus run found: failing rows (coloured, for the terminal), how many files failed, how many ran. */
+export interface CorpusRun {
+  readonly rows: ReadonlyArray<string>;
+  readonly failed: number;
+  readonly files: number;
+}
+
 /**
  * The scenario corpus (every file holds the expectations it states) and the regression corpus (every
  * counterexample keeps its recorded outcome). Returns failing rows and counts.
  */
-export function corpus(): { rows: string[]; failed: number; files: number } {
+export function corpus(): CorpusRun {
   const rows: string[] = [];
   let failed = 0;
   const scenarios = scenarioFiles(SCENARIO_DIR);
@@ -78,6 +85,6 @@ export function saveCounterexample(o: Outcome): string | null {
 }
 
 /** One line (plus failing files) saying how the scenario and regression corpora fared. */
-export function corpusSummary(c: { rows: string[]; failed: number; files: number }): string {
+export function corpusSummary(c: CorpusRun): string {
   return c.failed === 0 ? `scenario corpus: ${c.files} files, all expectations hold\n` : `scenario corpus: ${c.failed} of ${c.files} files fail\n${c.rows.join("\n")}\n`;
 }

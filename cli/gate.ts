@@ -135,7 +135,7 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
       startedAt,
       durationMs: performance.now() - started,
       cells: judged.map((j) => ({ design: j.cell.design, property: j.cell.property, kind: j.cell.kind, outcome: j.outcome, expected: j.want ?? null, changed: j.changed, file: files.get(j) ?? null })),
-      corpus: { files: c.files, failed: c.failed, failures: c.rows },
+      corpus: c,
       ok: diff.length === 0 && broken.length === 0 && c.failed === 0,
     });
     io.out(`report: ${writeReport(flags.report, results).join(", ")}\n`);

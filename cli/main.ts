@@ -117,7 +117,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
       startedAt,
       durationMs: performance.now() - started,
       cells: outcomes.map((o) => ({ design: o.variant, property: o.property, kind: "variant", outcome: o, expected: finding(o) ? "fails" : null, changed: o.ok === finding(o), file: files.get(o) ?? null })),
-      corpus: { files: c.files, failed: c.failed, failures: c.rows },
+      corpus: c,
       ok,
     });
     io.out(`report: ${writeReport(flags.report, results).join(", ")}\n`);

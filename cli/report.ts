@@ -10,6 +10,7 @@ import type { Outcome } from "../properties/property.ts";
 import { CoverageCollector, coverageExpectations } from "../reports/coverage.ts";
 import { renderHtml, renderJunit, renderSummaryMarkdown } from "../reports/render.ts";
 import type { CellResult, Coverage, CoverageExpectations, Results, Verdict } from "../reports/results.ts";
+import type { CorpusRun } from "./common.ts";
 import { replayScenario } from "./replay.ts";
 
 export interface CellInput {
@@ -57,7 +58,7 @@ export interface ResultsInput {
   readonly startedAt: Date;
   readonly durationMs: number;
   readonly cells: ReadonlyArray<CellInput>;
-  readonly corpus: { readonly files: number; readonly failed: number; readonly failures: ReadonlyArray<string> };
+  readonly corpus: CorpusRun;
   readonly ok: boolean;
 }
 
@@ -87,7 +88,7 @@ export function buildResults(r: ResultsInput): Results {
     cells: r.cells.map(cellResult),
     coverage,
     coverageExpected,
-    corpus: { files: r.corpus.files, failed: r.corpus.failed, failures: r.corpus.failures.map((f) => stripVTControlCharacters(f)) },
+    corpus: { files: r.corpus.files, failed: r.corpus.failed, failures: r.corpus.rows.map((f) => stripVTControlCharacters(f)) },
     ok: r.ok,
   };
 }
