@@ -101,7 +101,11 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   const failures = outcomes.filter((o) => o.ok === finding(o));
   const files = new Map<Outcome, string>();
   for (const o of failures) {
-    io.out(`\n${pc.red(o.ok ? `${o.property} holds on ${o.variant}, but it is recorded as a finding that fails there` : `${o.property} fails on ${o.variant}`)}: ${o.message ?? o.error ?? ""}\n  seed ${o.seed}, path ${o.path ?? ""}\n`);
+    io.out(
+      o.ok
+        ? `\n${pc.red(`${o.property} holds on ${o.variant}, but it is recorded as a finding that fails there`)}\n  seed ${o.seed}, ${o.runs} runs\n`
+        : `\n${pc.red(`${o.property} fails on ${o.variant}`)}: ${o.message ?? o.error ?? ""}\n  seed ${o.seed}, path ${o.path ?? ""}\n`,
+    );
     const file = saveCounterexample(o);
     if (file !== null) files.set(o, file);
     if (file !== null) io.out(`  counterexample: ${file}  (replay: npx dispatch-spec replay ${file})\n${JSON.stringify(o.counterexample, null, 2)}\n`);
