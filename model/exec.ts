@@ -129,18 +129,6 @@ interface Recorder {
 
 const wrap = (v: bigint): bigint => v & U64_MASK;
 
-const DECODED = new Map<number, Insn>();
-
-/** decode, memoised by word: the same few dozen words run over and over. */
-function decodeCached(word: number): Insn {
-  let insn = DECODED.get(word);
-  if (insn === undefined) {
-    insn = decode(word);
-    DECODED.set(word, insn);
-  }
-  return insn;
-}
-
 /** A trace line whose text is made only when someone reads it (getters on the prototype, no closures). */
 class LazyTraceLine implements TraceLine {
   constructor(
@@ -198,14 +186,14 @@ function landingOk(kind: "br" | "blr", reg: number, target: Insn | "host"): bool
 function indirect(k: Kernel, cpu: Cpu, rec: Recorder, kind: "br" | "blr" | "ret", reg: number, to: bigint): void {
   const host = k.hosts.get(to);
   const landingText = (): string =>
-    host !== undefined ? (symbolize(k, to) ?? "C function") : k.mem.has(to) ? disasm(decodeCached(k.mem.read32(to)), to, (a) => symbolize(k, a)) : "unmapped";
+    host !== undefined ? (symbolize(k, to) ?? "C function") : k.mem.has(to) ? disasm(decode(k.mem.read32(to)), to, (a) => symbolize(k, a)) : "unmapped";
   let predicted = true;
   if (kind === "ret") {
     const expect = cpu.rs.pop();
     predicted = expect === to;
     if (!predicted) rec.violations.push(`RET used as a forward branch to ${name(k, to)} at ${name(k, cpu.pc)}`);
   } else if (k.layout.bti) {
-    const target = host !== undefined ? "host" : k.mem.has(to) ? decodeCached(k.mem.read32(to)) : null;
+    const target = host !== undefined ? "host" : k.mem.has(to) ? decode(k.mem.read32(to)) : null;
     if (target !== null && !landingOk(kind, reg, target))
       rec.violations.push(`BTI: ${kind} x${reg} at ${name(k, cpu.pc)} lands on "${landingText()}" at ${name(k, to)}`);
   }
@@ -517,7 +505,7 @@ export function runUntil(
   const rec: Recorder = { handlers: [], tramps: [], bodies: [], branches: [], boundaries: [], trace: [], violations: [], siteTarget: null, opCalled: null, lastBranch: "", seq: 0 };
   for (let i = 0; i < maxSteps; i++) {
     if (!k.mem.has(cpu.pc) || k.hosts.has(cpu.pc)) return { x: cpu.x, sp: cpu.sp, fault: `left the code at ${name(k, cpu.pc)}`, insn: null };
-    const insn = decodeCached(k.mem.read32(cpu.pc));
+    const insn = decode(k.mem.read32(cpu.pc));
     const fault = step(k, cpu, insn, rec);
     if (fault !== null) return { x: cpu.x, sp: cpu.sp, fault, insn };
     if (stop(insn)) return { x: cpu.x, sp: cpu.sp, fault: null, insn };
@@ -638,7 +626,7 @@ export class CallRun {
       return;
     }
     useAfterFree(k, pc, rec, "instruction fetch");
-    const insn = decodeCached(k.mem.read32(pc));
+    const insn = decode(k.mem.read32(pc));
     rec.trace.push(traceLine(k, pc, insn));
     if (pc === this.ip && insn.kind === "bl") {
       rec.siteTarget = wrap(pc + BigInt(insn.offset));

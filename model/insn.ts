@@ -367,14 +367,14 @@ function decodeRaw(w: number): Insn | undefined {
   return undefined;
 }
 
-/**
- * Decode a u32 word. Total: words outside the subset, and words the encoder would reject
- * (reserved bitmasks, UNPREDICTABLE pair forms), decode to `{ kind: "unknown", word }`.
- */
 /** Decoded words, memoised: decode is pure and the same few dozen words are decoded over and over. */
 const DECODE_CACHE = new Map<number, Insn>();
 const DECODE_CACHE_MAX = 1 << 16;
 
+/**
+ * Decode a u32 word. Total: words outside the subset, and words the encoder would reject
+ * (reserved bitmasks, UNPREDICTABLE pair forms), decode to `{ kind: "unknown", word }`.
+ */
 export function decode(word: number): Insn {
   const hit = DECODE_CACHE.get(word);
   if (hit !== undefined) return hit;
