@@ -68,4 +68,12 @@ describe("dispatch-spec gate", () => {
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err).toMatch(/variants\.upstream\.literal-valid/);
   });
+
+  it("says a directory given as the expected file cannot be read, not that it is bad JSON", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dispatch-spec-gate-"));
+    const r = await gate("--expected", dir);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toMatch(/cannot read \(EISDIR\)/);
+  });
 });

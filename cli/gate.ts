@@ -2,7 +2,7 @@
 // committed reports/expected.json; a verdict table with changes highlighted, counterexample files for every
 // failure, exit 1 on any difference. `--update` rewrites expected.json from the run, printing what changed.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pc } from "../reports/colours.ts";
 import { CONCURRENT_PROPERTIES, PROPERTIES } from "../properties/index.ts";
@@ -10,8 +10,8 @@ import type { Outcome } from "../properties/property.ts";
 import { changes, expectedSchema, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
 import { defaultWorkers, runJobs, type Progress } from "./check.ts";
 import { corpus, corpusSummary, intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
-import { InputError } from "./load.ts";
-import { buildResults, writeReport } from "./report.ts";
+import { InputError, readJson } from "./load.ts";
+import { buildResults, prepareReportDir, writeReport } from "./report.ts";
 
 export const EXPECTED_FILE = join(ROOT, "reports", "expected.json");
 
@@ -37,12 +37,7 @@ function cellRuns(c: Cell, runs: number): number {
 }
 
 export function loadExpected(file: string): Expected {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new InputError(`${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : `not valid JSON (${(e as Error).message.split("\n")[0]})`}`);
-  }
+  const json = readJson(file);
   const r = expectedSchema.safeParse(json);
   if (!r.success) {
     const i = r.error.issues[0];
@@ -100,9 +95,11 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   const seed = flags.seed === "random" ? Math.floor(Math.random() * 2 ** 31) : intFlag("seed", flags.seed, GATE_SEED, 0);
   const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
   const file = flags.expected ?? EXPECTED_FILE;
+  const fileShown = file === EXPECTED_FILE ? "reports/expected.json" : file;
   const expected = loadExpected(file);
   const cells = gateCells();
-  io.out(`${pc.bold("dispatch-spec gate")}: ${cells.length} cells, seed ${seed}, ${runs} runs per cell, expected verdicts from ${file === EXPECTED_FILE ? "reports/expected.json" : file}\n`);
+  io.out(`${pc.bold("dispatch-spec gate")}: ${cells.length} cells, seed ${seed}, ${runs} runs per cell, expected verdicts from ${fileShown}\n`);
+  if (flags.report !== undefined) prepareReportDir(flags.report);
   const started = performance.now();
   const startedAt = new Date();
   const outcomes: Outcome[] = await runJobs(
@@ -150,6 +147,6 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
     io.out(pc.green("every verdict is as expected\n"));
     return 0;
   }
-  if (diff.length + broken.length > 0) io.out(pc.red(`${diff.length + broken.length} verdict(s) differ from reports/expected.json:\n`) + diff.map((d) => `  ${d}\n`).join(""));
+  if (diff.length + broken.length > 0) io.out(pc.red(`${diff.length + broken.length} verdict(s) differ from ${fileShown}:\n`) + diff.map((d) => `  ${d}\n`).join(""));
   return 1;
 }

@@ -8,20 +8,24 @@ import { parseScenario, ScenarioError, type Scenario } from "../model/scenario.t
 /** A problem with the user's input: printed as one line, exit code 2. */
 export class InputError extends Error {}
 
-export function loadScenario(file: string): Scenario {
+/** A JSON file's contents; a file that cannot be read or parsed is one InputError naming it. */
+export function readJson(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`${file}: cannot read (${code ?? "error"})`);
+    throw new InputError(`${file}: ${code === "ENOENT" ? "not found" : `cannot read (${code ?? "error"})`}`);
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (e) {
     throw new InputError(`${file}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
   }
+}
+
+export function loadScenario(file: string): Scenario {
+  const json = readJson(file);
   try {
     return parseScenario(json);
   } catch (e) {

@@ -86,7 +86,7 @@ describe("bad input gets one line and exit code 2", () => {
   it("a missing file", async () => {
     const r = await cli("run", join(dir, "absent.json"));
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/cannot read \(ENOENT\)/);
+    expect(r.err).toMatch(/absent\.json: not found/);
   });
 
   it("an unknown command", async () => {
@@ -110,6 +110,7 @@ describe("dispatch-spec check", () => {
     [["--runs", "lots"], /--runs: expected an integer/],
     [["--seed", "-3"], /--seed: expected an integer >= 0/],
     [["--property", "nope"], /--property: unknown property "nope"/],
+    [["--report", join(file("plain.txt", "not a directory"), "out")], /--report: cannot make directory .*plain\.txt\/out \(ENOTDIR\)/],
   ])("rejects bad flags %j with one line and exit 2", async (flags, message) => {
     const r = await cli("check", ...flags);
     expect(r.code).toBe(2);

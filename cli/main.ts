@@ -16,7 +16,7 @@ import { replayCommand, replayConcurrent, type ReplayFlags } from "./replay.ts";
 import { exploreCommand, type ExploreFlags } from "./explore.ts";
 import { runConcurrentScenario } from "../properties/concurrency.ts";
 import { timelineLines } from "../reports/timeline.ts";
-import { buildResults, writeReport } from "./report.ts";
+import { buildResults, prepareReportDir, writeReport } from "./report.ts";
 import type { Outcome } from "../properties/property.ts";
 import { corpus, corpusSummary, intFlag, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
 
@@ -87,11 +87,13 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   if (variantByName(variant) === undefined) throw new InputError(`--variant: unknown variant "${variant}"`);
   io.out(`${pc.bold("dispatch-spec check")}${concurrent ? " --concurrency" : ""}: variant ${variant}, seed ${seed}, ${runs} ${concurrent ? "schedules" : "runs"} per property\n`);
   const jobs = props.map((p) => ({ property: p.name, variant, seed, runs, concurrent }));
+  if (flags.report !== undefined) prepareReportDir(flags.report);
   const started = performance.now();
   const startedAt = new Date();
   const outcomes = await runJobs(jobs, workers, progress);
-  // A property the kernel as written violates (a recorded finding) is expected to fail on upstream.
-  const finding = (o: Outcome): boolean => o.variant === "upstream" && propertyByName(o.property)?.expectedOnUpstream === "fails";
+  // A property the kernel as written violates (a recorded finding) is expected to fail on upstream; a run that
+  // broke (an exception, not a verdict) is never the expected failure.
+  const finding = (o: Outcome): boolean => o.error === undefined && o.variant === "upstream" && propertyByName(o.property)?.expectedOnUpstream === "fails";
   io.out(`${"property".padEnd(22)} ${"runs".padStart(6)}  ${"result".padEnd(7)} time\n`);
   for (const o of outcomes) {
     const verdict = o.ok ? pc.green("holds  ") : finding(o) ? pc.yellow("fails  ") : pc.red("FAILS  ");

@@ -11,6 +11,7 @@ import { CoverageCollector, coverageExpectations } from "../reports/coverage.ts"
 import { renderHtml, renderJunit, renderSummaryMarkdown } from "../reports/render.ts";
 import type { CellResult, Coverage, CoverageExpectations, Results, Verdict } from "../reports/results.ts";
 import type { CorpusRun } from "./common.ts";
+import { InputError } from "./load.ts";
 import { replayScenario } from "./replay.ts";
 
 export interface CellInput {
@@ -93,9 +94,18 @@ export function buildResults(r: ResultsInput): Results {
   };
 }
 
+/** Make the report directory, before a run, so a bad --report fails in a second rather than after the run. */
+export function prepareReportDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new InputError(`--report: cannot make directory ${dir} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
 /** Write the four report files into dir; returns their paths relative to the working directory. */
 export function writeReport(dir: string, results: Results): string[] {
-  mkdirSync(dir, { recursive: true });
+  prepareReportDir(dir);
   const files: Array<[string, string]> = [
     ["results.json", JSON.stringify(results, null, 2) + "\n"],
     ["summary.md", renderSummaryMarkdown(results)],
@@ -104,7 +114,11 @@ export function writeReport(dir: string, results: Results): string[] {
   ];
   return files.map(([name, text]) => {
     const path = join(dir, name);
-    writeFileSync(path, text);
+    try {
+      writeFileSync(path, text);
+    } catch (e) {
+      throw new InputError(`--report: cannot write ${path} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+    }
     return relative(process.cwd(), path);
   });
 }
