@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
 import { CORPUS_DIR } from "./common.ts";
+import { loadScenario } from "./load.ts";
 import { main } from "./main.ts";
+import { cellResult } from "./report.ts";
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -72,5 +74,22 @@ describe("dispatch-spec check --concurrency", () => {
     const r = await cli("check", "--concurrency", "--property", "literal-valid");
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/unknown concurrent property "literal-valid"/);
+  });
+});
+
+describe("reports of concurrent failures", () => {
+  it("carry the replayed timeline and the violation as the cell's trace", () => {
+    const s = loadScenario(join(CORPUS_DIR, "upstream+reset-direct-early--transitional-handlers.json"));
+    const c = cellResult({
+      design: "upstream+reset-direct-early",
+      property: "transitional-handlers",
+      kind: "mutant",
+      outcome: { property: "transitional-handlers", variant: "upstream+reset-direct-early", runs: 1, ok: false, seed: 1, ms: 0, counterexample: s },
+      expected: "fails",
+      changed: false,
+      file: null,
+    });
+    expect(c.counterexample?.trace.some((l) => /^tick\s+updater/.test(l))).toBe(true);
+    expect(c.counterexample?.trace.at(-1)).toMatch(/^x transitional-handlers: /);
   });
 });

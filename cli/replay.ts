@@ -54,6 +54,16 @@ export function replayConcurrent(s: Scenario, p: ConcurrentProperty, design: Des
   return { property: p, design, scenario: s, failure: message === null ? null : { index: s.steps.length - 1, message, fn: null }, lines, result };
 }
 
+/** Replay a scenario on the property it names: a concurrent one when the scenario has CPUs; undefined if unknown. */
+export function replayNamed(s: Scenario, property: string, design: Design): Replay | undefined {
+  if (s.cpus !== undefined) {
+    const cp = concurrentPropertyByName(property);
+    return cp === undefined ? undefined : replayConcurrent(s, cp, design);
+  }
+  const p = propertyByName(property);
+  return p === undefined ? undefined : replayScenario(s, p, design);
+}
+
 /** Replay a counterexample file (it must carry a `counterexample` block). */
 export function replayFile(file: string): Replay & { readonly recorded: string } {
   return wrapInput(file, () => replayLoaded(file));
@@ -64,17 +74,13 @@ function replayLoaded(file: string): Replay & { readonly recorded: string } {
   const cx = s.counterexample;
   if (cx === undefined) throw new InputError(`${file}: no "counterexample" block to replay (use "dispatch-spec run" for a plain scenario)`);
   const design = designNamed(cx.variant ?? s.variant, file);
-  if (s.cpus !== undefined) {
-    const cp = concurrentPropertyByName(cx.property);
-    if (cp === undefined) throw new InputError(`${file}: unknown concurrent property "${cx.property}"`);
-    return { ...replayConcurrent(s, cp, design), recorded: cx.message };
-  }
-  const p = propertyNamed(cx.property, file);
-  return { ...replayScenario(s, p, design), recorded: cx.message };
+  const r = replayNamed(s, cx.property, design);
+  if (r === undefined) throw new InputError(`${file}: unknown ${s.cpus !== undefined ? "concurrent " : ""}property "${cx.property}"`);
+  return { ...r, recorded: cx.message };
 }
 
 function report(io: Io, r: Replay, recorded: string | null): number {
-  io.out(r.lines.map((l) => (l.includes(" x ") && l.trimStart().startsWith("x ") ? pc.red(l) : l)).join("\n") + "\n");
+  io.out(r.lines.map((l) => (l.trimStart().startsWith("x ") ? pc.red(l) : l)).join("\n") + "\n");
   if (r.failure === null) {
     io.out(pc.green(`${r.property.name} holds on ${r.design.name} for this scenario\n`));
     return 0;

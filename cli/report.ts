@@ -5,14 +5,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { variantByName } from "../model/variants/index.ts";
-import { propertyByName } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 import { CoverageCollector, coverageExpectations } from "../reports/coverage.ts";
 import { renderHtml, renderJunit, renderSummaryMarkdown } from "../reports/render.ts";
 import type { CellResult, Coverage, CoverageExpectations, Results, Verdict } from "../reports/results.ts";
 import type { CorpusRun } from "./common.ts";
 import { InputError } from "./load.ts";
-import { replayScenario } from "./replay.ts";
+import { replayNamed } from "./replay.ts";
 
 export interface CellInput {
   readonly design: string;
@@ -27,10 +26,9 @@ export interface CellInput {
 
 /** The readable trace of a failed cell's counterexample, as plain lines. */
 function traceOf(o: Outcome): string[] {
-  const p = propertyByName(o.property);
   const d = variantByName(o.variant);
-  if (o.counterexample === undefined || p === undefined || d === undefined) return [];
-  return replayScenario(o.counterexample, p, d).lines.map((l) => stripVTControlCharacters(l));
+  if (o.counterexample === undefined || d === undefined) return [];
+  return replayNamed(o.counterexample, o.property, d)?.lines.map((l) => stripVTControlCharacters(l)) ?? [];
 }
 
 export function cellResult(c: CellInput): CellResult {
