@@ -12,6 +12,7 @@ import { COUNTEREXAMPLE_DIR } from "./common.ts";
 import { EXPECTED_FILE, gateCommand, loadExpected } from "./gate.ts";
 import { main } from "./main.ts";
 import { replayFile } from "./replay.ts";
+import { PROPERTIES } from "../properties/index.ts";
 
 async function gate(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -67,6 +68,13 @@ describe("dispatch-spec gate", () => {
     expect(r.code).toBe(2);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err).toMatch(/variants\.upstream\.literal-valid/);
+  });
+
+  it("records as failing on upstream exactly the properties that declare a finding there (check's view)", () => {
+    const upstream = loadExpected(EXPECTED_FILE).variants["upstream"] ?? {};
+    const recorded = PROPERTIES.filter((p) => upstream[p.name] === "fails").map((p) => p.name);
+    const declared = PROPERTIES.filter((p) => p.expectedOnUpstream !== undefined).map((p) => p.name);
+    expect(recorded).toEqual(declared);
   });
 
   it("says a directory given as the expected file cannot be read, not that it is bad JSON", async () => {

@@ -93,7 +93,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   const outcomes = await runJobs(jobs, workers, progress);
   // A property the kernel as written violates (a recorded finding) is expected to fail on upstream; a run that
   // broke (an exception, not a verdict) is never the expected failure.
-  const finding = (o: Outcome): boolean => o.error === undefined && o.variant === "upstream" && propertyByName(o.property)?.expectedOnUpstream === "fails";
+  const finding = (o: Outcome): boolean => o.error === undefined && o.variant === "upstream" && propertyByName(o.property)?.expectedOnUpstream !== undefined;
   io.out(`${"property".padEnd(22)} ${"runs".padStart(6)}  ${"result".padEnd(7)} time\n`);
   for (const o of outcomes) {
     const verdict = o.ok ? pc.green("holds  ") : finding(o) ? pc.yellow("fails  ") : pc.red("FAILS  ");

@@ -54,8 +54,11 @@ export interface Property {
    * kernel's history), and the most steps each counterexample may have.
    */
   readonly kills: readonly [Kill, ...Kill[]];
-  /** Set when the kernel as written violates the property (a finding): upstream must then fail it. */
-  readonly expectedOnUpstream?: "fails";
+  /**
+   * Set when the kernel as written violates the property (a finding): upstream must then fail it, with a message
+   * that matches `message` and a counterexample of at most `maxSteps` steps.
+   */
+  readonly expectedOnUpstream?: { readonly message: RegExp; readonly maxSteps: number };
   /** Whether to call every function after each API step (costly; only for properties about dispatch). */
   readonly needsCalls: boolean;
   /** Checked once after boot, before any step (e.g. a layout fact of the design). */
