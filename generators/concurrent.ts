@@ -60,8 +60,3 @@ export const concurrentArb: fc.Arbitrary<ConcurrentSpec> = fc
       schedule: fc.array(segment(ncpu), { maxLength: 16 }),
     });
   });
-
-/** The schedule as the ticks it stands for: segments flattened. */
-export function flattenSchedule(s: ReadonlyArray<readonly [number, number]>): number[] {
-  return s.flatMap(([actor, n]) => Array.from({ length: n }, () => actor));
-}

@@ -119,14 +119,13 @@ function ftraceWarnOn(k: Kernel, message: string): void {
 /** __ftrace_hash_rec_update: account one ops entering (inc) or leaving its records; true if any needs patching. */
 export function __ftrace_hash_rec_update(k: Kernel, ops: FtraceOps, inc: boolean): boolean {
   if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return false;
-  const { filter, notrace } = ops.funcHash;
+  const { filter } = ops.funcHash;
   const all = hashEmpty(filter);
   let update = false;
   let count = 0;
   for (const rec of k.recs) {
     if (skip_record(rec)) continue;
-    const match = all ? !notrace.has(rec.ip) : filter.has(rec.ip) && !notrace.has(rec.ip);
-    if (!match) continue;
+    if (!hash_contains_ip(rec.ip, ops.funcHash)) continue;
     let f = rec.flags;
     if (inc) {
       f = (f + 1) >>> 0;

@@ -4,6 +4,7 @@
 // ftrace_call_adjust (arch/arm64/kernel/ftrace.c), which turns a recorded site into rec->ip.
 
 import { toHex } from "./insn.ts";
+import { FTRACE_OPS_SIZE } from "./structs.ts";
 
 export const SZ_128M = 0x8000000n;
 export const AARCH64_INSN_SIZE = 4n;
@@ -142,7 +143,7 @@ export function validateLayout(layout: Layout): void {
     if (f.module === null) {
       if (!withinKernelText(layout.kernel, f.addr)) throw new LayoutError(`function ${f.name}: ${toHex(f.addr)} is outside kernel text`);
     } else {
-      const m = layout.modules.find((x) => x.name === f.module);
+      const m = moduleOf(layout, f);
       if (m === undefined) throw new LayoutError(`function ${f.name}: unknown module "${f.module}"`);
       if (f.addr < m.text || f.addr >= m.text + m.textSize) throw new LayoutError(`function ${f.name}: ${toHex(f.addr)} is outside module ${m.name}'s text`);
     }
@@ -173,7 +174,7 @@ export function validateLayout(layout: Layout): void {
 }
 
 /** Address space the model reserves for its own objects; scenario objects may not overlap them. */
-export const OPS_SPAN = 0x100n;
+export const OPS_SPAN = FTRACE_OPS_SIZE;
 export const CTEXT_SPAN = 0x10000n;
 export const HEAP_SPAN = 0x100000n;
 export const STACK_SPAN = 0x10000n;

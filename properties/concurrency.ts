@@ -21,7 +21,6 @@ export interface ConcurrentProperty {
   readonly name: string;
   readonly says: string;
   readonly guards: string;
-  /** Mutants this property must kill, and the most schedule segments a shrunk counterexample may have. */
   /** Mutants this property must kill, with the most schedule segments a shrunk counterexample may have; a mutant
    * whose window is narrow may name the pinned seed and run count its test uses. */
   readonly kills: ReadonlyArray<{ readonly mutant: MutantName; readonly maxSegments: number; readonly seed?: number; readonly runs?: number }>;
