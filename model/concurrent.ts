@@ -17,7 +17,7 @@ import { CallRun, defaultSetup, type CallObservation, type CallSetup } from "./e
 import { FTRACE_OPS_FL, formatOpsFlags, hasFlag } from "./flags.ts";
 import { decode, disasm, toHex } from "./insn.ts";
 import type { Design, Kernel, OpsKind } from "./kernel.ts";
-import { symbolize } from "./kernel.ts";
+import { opsNamed, symbolize } from "./kernel.ts";
 import { literalAddr, type Layout } from "./layout.ts";
 import { mutated } from "./mutants.ts";
 import { applyApi, siteView, type Step } from "./scenario.ts";
@@ -193,7 +193,7 @@ function applyMicro(k: Kernel, m: MicroStep): void {
       return;
     }
     case "hash": {
-      const o = k.ops.get(m.ops) ?? (m.ops === k.tmpOps.name ? k.tmpOps : undefined);
+      const o = opsNamed(k, m.ops);
       if (o !== undefined) {
         o.funcHash.filter = m.filter;
         o.funcHash.notrace = m.notrace;
@@ -201,7 +201,7 @@ function applyMicro(k: Kernel, m: MicroStep): void {
       return;
     }
     case "hash-share": {
-      const o = m.ops === k.tmpOps.name ? k.tmpOps : k.ops.get(m.ops);
+      const o = opsNamed(k, m.ops);
       const from = k.ops.get(m.from);
       if (o !== undefined && from !== undefined) o.funcHash = from.funcHash;
       return;

@@ -8,7 +8,7 @@ import { mutated } from "./mutants.ts";
 import { FTRACE_OPS_FL, hasFlag } from "./flags.ts";
 import { decode, disasm, toHex, type Insn } from "./insn.ts";
 import type { FtraceOps, HostFn, Kernel } from "./kernel.ts";
-import { symbolize } from "./kernel.ts";
+import { allOps, symbolize } from "./kernel.ts";
 import { U64_MASK } from "./memory.ts";
 import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC, FTRACE_OPS_NEXT } from "./structs.ts";
 
@@ -340,8 +340,7 @@ function unreachable(x: never): never {
 }
 
 function opsAt(k: Kernel, addr: bigint): FtraceOps | undefined {
-  for (const ops of [k.listOps, k.nopOps, k.listEnd, k.tmpOps, ...k.ops.values()]) if (ops.addr === addr) return ops;
-  return undefined;
+  return allOps(k).find((ops) => ops.addr === addr);
 }
 
 /**

@@ -154,6 +154,16 @@ export interface Kernel {
   readonly helpers: { readonly list_func: bigint; readonly nop_func: bigint; readonly call_direct_funcs: bigint; readonly ftrace_stub: bigint };
 }
 
+/** Every ftrace_ops the kernel holds: the static ones (list, nop, list end, tmp_ops) and the registered ones. */
+export function allOps(k: Kernel): FtraceOps[] {
+  return [k.listOps, k.nopOps, k.listEnd, k.tmpOps, ...k.ops.values()];
+}
+
+/** A registered ops, or tmp_ops (the static ops an update rewrites), by name. */
+export function opsNamed(k: Kernel, name: string): FtraceOps | undefined {
+  return k.ops.get(name) ?? (name === k.tmpOps.name ? k.tmpOps : undefined);
+}
+
 export function warn(k: Kernel, message: string): void {
   k.events.push({ kind: "warn", message });
 }

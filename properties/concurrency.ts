@@ -37,7 +37,7 @@ export function overlappedStates(result: ConcurrentResult, c: CallRecord): { fro
 }
 
 export function referenceStates(s: Scenario, design: Design): RefState[] {
-  const ref = initRef(s, { directCalls: design.directCalls, callOpsOnSurvivor: design.callOpsOnSurvivor === true });
+  const ref = initRef(s, design);
   const states = [structuredClone(ref)];
   for (const st of s.steps) {
     applyRef(ref, st);

@@ -163,7 +163,7 @@ export function explore(scope: ExploreScope, design: Design, props: ReadonlyArra
   const started = performance.now();
   const base = scopeScenario(scope, design.name);
   const k0 = boot(scenarioLayout(base), design);
-  const ref0 = initRef(base, { directCalls: design.directCalls, callOpsOnSurvivor: design.callOpsOnSurvivor === true });
+  const ref0 = initRef(base, design);
   const ordinary = opsNames(scope).ordinary;
   const actions = scopeActions(scope);
   const needCalls = props.some((p) => p.needsCalls);

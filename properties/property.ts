@@ -81,7 +81,7 @@ export function checkRun(p: Property, s: Scenario, design: Design, coverage?: Co
   if (coverage !== undefined) observeLayout(coverage, k);
   const atBoot = p.atBoot?.(k) ?? null;
   if (atBoot !== null) return { index: -1, message: atBoot, fn: null };
-  const ref = initRef(s, { directCalls: design.directCalls, callOpsOnSurvivor: design.callOpsOnSurvivor === true });
+  const ref = initRef(s, design);
   for (let index = 0; index < s.steps.length; index++) {
     const step = s.steps[index]!;
     const expectedRet = applyRef(ref, step);

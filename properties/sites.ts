@@ -3,7 +3,7 @@
 
 import { decode, NOP_WORD, type Insn } from "../model/insn.ts";
 import type { DynFtrace, FtraceOps, Kernel } from "../model/kernel.ts";
-import { symbolize } from "../model/kernel.ts";
+import { allOps, symbolize } from "../model/kernel.ts";
 import { literalAddr } from "../model/layout.ts";
 
 export interface SiteState {
@@ -16,10 +16,6 @@ export interface SiteState {
   readonly isNop: boolean;
   /** Where the BL goes, if it is a BL. */
   readonly blTarget: bigint | null;
-}
-
-export function allOps(k: Kernel): FtraceOps[] {
-  return [k.listOps, k.nopOps, k.listEnd, k.tmpOps, ...k.ops.values()];
 }
 
 export function siteState(k: Kernel, rec: DynFtrace): SiteState {
