@@ -26,9 +26,11 @@ export { SCENARIO_DIR } from "./common.ts";
 function verdictLine(s: Scenario): string | null {
   const cx = s.counterexample;
   if (cx === undefined) return null;
+  // The design the counterexample failed on, as replay judges it.
+  const design = variantByName(cx.variant ?? s.variant);
+  if (design === undefined) return pc.yellow(`counterexample names unknown variant "${cx.variant ?? s.variant}"`);
   const p = propertyByName(cx.property);
-  const design = variantByName(s.variant);
-  if (p === undefined || design === undefined) return pc.yellow(`counterexample names unknown property "${cx.property}"`);
+  if (p === undefined) return pc.yellow(`counterexample names unknown property "${cx.property}"`);
   const f = checkRun(p, s, design);
   return f === null
     ? pc.green(`property ${p.name} holds on this scenario now (it failed with: ${cx.message})`)
