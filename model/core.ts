@@ -580,6 +580,13 @@ function remove_direct_functions_hash(k: Kernel, filter: IpSet, addr: bigint): v
   k.directFunctions = next;
 }
 
+/** __modify_ftrace_direct's direct_functions update: point the ops' existing entries at addr (copied, so snapshots keep theirs). */
+function retarget_direct_functions(k: Kernel, filter: IpSet, addr: bigint): void {
+  const next = new Map(k.directFunctions);
+  for (const ip of filter) if (next.has(ip)) next.set(ip, addr);
+  k.directFunctions = next;
+}
+
 /** register_ftrace_direct(ops, addr) */
 export function register_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint): Ret {
   if (ops.func !== 0n || ops.trampoline !== 0n) return -ERRNO.EINVAL;
@@ -624,9 +631,7 @@ export function unregister_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint
 /** Mutant modify: retarget every site straight from the old trampoline to the new one, no temporary ops. */
 function modifyDirectInPlace(k: Kernel, ops: FtraceOps, addr: bigint): Ret {
   const old = ops.direct_call;
-  const next = new Map(k.directFunctions);
-  for (const ip of ops.funcHash.filter) if (next.has(ip)) next.set(ip, addr);
-  k.directFunctions = next;
+  retarget_direct_functions(k, ops.funcHash.filter, addr);
   setDirectCall(k, ops, addr);
   for (const rec of k.recs) {
     if (!hasFlag(rec.flags, FTRACE_FL.DIRECT_EN)) continue;
@@ -665,9 +670,7 @@ export function modify_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint): R
   if (err !== 0) return err;
   err = __ftrace_hash_update_ipmodify(k, ops, ops.funcHash.filter, ops.funcHash.filter, true);
   if (err === 0) {
-    const next = new Map(k.directFunctions);
-    for (const ip of ops.funcHash.filter) if (next.has(ip)) next.set(ip, addr);
-    k.directFunctions = next;
+    retarget_direct_functions(k, ops.funcHash.filter, addr);
     setDirectCall(k, ops, addr);
   }
   unregister_ftrace_function(k, tmp);
