@@ -606,7 +606,7 @@ export class CallRun {
       useAfterFree(k, pc, rec, "call");
       rec.trace.push({ pc, where, text: `<C function ${where}>` });
       rec.boundaries.push({ at: where, sp: cpu.sp });
-      if (cpu.sp % 16n !== 0n) rec.violations.push(`sp ${toHex(cpu.sp)} is not 16-byte aligned on entry to ${where}`);
+      if (cpu.sp % 16n !== 0n) rec.violations.push(`SP alignment: sp ${toHex(cpu.sp)} is not 16-byte aligned on entry to ${where}`);
       if (host.kind === "body") {
         this.inFtraceFlag = false;
         rec.violations.push(...checkHandoff(`body of ${host.fn}`, snap(cpu), { x: setup.args, x30: setup.lr, sp: setup.sp }, k));
