@@ -6,8 +6,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pc } from "../reports/colours.ts";
 import { CONCURRENT_PROPERTIES, PROPERTIES } from "../properties/index.ts";
+import { CONCURRENT_MUTANT_RUNS } from "../properties/concurrency.ts";
 import type { Outcome } from "../properties/property.ts";
-import { changes, expectedSchema, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
+import { changes, expectedSchema, expectedVerdict, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
 import { defaultWorkers, runJobs, type Progress } from "./check.ts";
 import { corpus, corpusSummary, intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
 import { InputError, readJson } from "./load.ts";
@@ -27,13 +28,21 @@ export interface GateFlags {
   readonly report?: string;
 }
 
-/** Runs for a cell: concurrent cells run half as many schedules (each costs about two sequential runs); a concurrent
- * mutant cell at least 1 000, since it stops as soon as it is killed. */
-function cellRuns(c: Cell, runs: number): number {
+/** Runs per cell unless --runs says otherwise. */
+const DEFAULT_RUNS = 2000;
+
+/**
+ * Runs for a cell. A cell expected to fail stops at its first failure, so it gets at least the default whatever
+ * --runs says (a low --runs shortens only the cells that must hold), and at least what a mutant names for itself
+ * (a rarer bug). Concurrent cells run half as many schedules (each costs about two sequential runs); a concurrent
+ * mutant cell as many as the test suite gives it.
+ */
+function cellRuns(c: Cell, runs: number, mustFail: boolean): number {
+  if (mustFail && c.concurrent !== true) runs = Math.max(runs, DEFAULT_RUNS);
+  if (c.runs !== undefined) return Math.max(c.runs, runs);
   if (c.concurrent !== true) return runs;
-  if (c.runs !== undefined) return c.runs;
   const half = Math.max(1, Math.round(runs / 2));
-  return c.kind === "mutant" ? Math.max(1000, half) : half;
+  return c.kind === "mutant" ? Math.max(CONCURRENT_MUTANT_RUNS, half) : half;
 }
 
 export function loadExpected(file: string): Expected {
@@ -91,21 +100,19 @@ export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
 }
 
 export async function gateCommand(io: Io, flags: GateFlags, progress: Progress): Promise<number> {
-  const runs = intFlag("runs", flags.runs, 2000, 1);
+  const runs = intFlag("runs", flags.runs, DEFAULT_RUNS, 1);
   const seed = flags.seed === "random" ? Math.floor(Math.random() * 2 ** 31) : intFlag("seed", flags.seed, GATE_SEED, 0);
   const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
   const file = flags.expected ?? EXPECTED_FILE;
   const fileShown = file === EXPECTED_FILE ? "reports/expected.json" : file;
   const expected = loadExpected(file);
   const cells = gateCells();
-  io.out(`${pc.bold("dispatch-spec gate")}: ${cells.length} cells, seed ${seed}, ${runs} runs per cell, expected verdicts from ${fileShown}\n`);
+  io.out(`${pc.bold("dispatch-spec gate")}: ${cells.length} cells, seed ${seed}, ${runs} runs per cell${runs < DEFAULT_RUNS ? ` (${DEFAULT_RUNS} for a cell expected to fail)` : ""}, expected verdicts from ${fileShown}\n`);
   if (flags.report !== undefined) prepareReportDir(flags.report);
   const started = performance.now();
   const startedAt = new Date();
   const outcomes: Outcome[] = await runJobs(
-    // Concurrent cells run half as many schedules as sequential cells run cases (a schedule costs about twice as much).
-    // A mutant cell stops at its first failure, so it may be given more runs at no cost when it is found.
-    cells.map((c) => ({ property: c.property, variant: c.design, seed: c.seed ?? seed, runs: cellRuns(c, runs), concurrent: c.concurrent === true })),
+    cells.map((c) => ({ property: c.property, variant: c.design, seed: c.seed ?? seed, runs: cellRuns(c, runs, expectedVerdict(expected, c) === "fails"), concurrent: c.concurrent === true })),
     workers,
     progress,
   );

@@ -20,12 +20,16 @@ const flagSet: fc.Arbitrary<UserOpsFlag[]> = fc.oneof(
   { weight: 1, arbitrary: fc.constant<UserOpsFlag[]>(["SAVE_REGS"]) },
   { weight: 1, arbitrary: fc.constant<UserOpsFlag[]>(["RECURSION"]) },
   { weight: 1, arbitrary: fc.constant<UserOpsFlag[]>(["RCU"]) },
+  { weight: 2, arbitrary: fc.constant<UserOpsFlag[]>(["IPMODIFY"]) },
 );
+/** Now and then the caller registers an ops that is already live (misuse the kernel answers with -EBUSY). */
+const again = fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
 
 export type Intent =
-  | { readonly kind: "register"; readonly ops: number; readonly filter: number[]; readonly notrace: number[]; readonly flags: UserOpsFlag[] }
+  | { readonly kind: "register"; readonly ops: number; readonly filter: number[]; readonly notrace: number[]; readonly flags: UserOpsFlag[]; readonly again: boolean }
   | { readonly kind: "unregister"; readonly ops: number }
   | { readonly kind: "set_filter"; readonly ops: number; readonly filter: number[] }
+  | { readonly kind: "set_notrace"; readonly ops: number; readonly notrace: number[] }
   | { readonly kind: "register_direct"; readonly ops: number; readonly filter: number[]; readonly tramp: number }
   | { readonly kind: "unregister_direct"; readonly ops: number }
   | { readonly kind: "modify_direct"; readonly ops: number; readonly tramp: number }
@@ -36,9 +40,10 @@ const directIdx = fc.nat({ max: DIRECT_OPS.length - 1 });
 const trampIdx = fc.nat({ max: 4 });
 
 export const intentArb: fc.Arbitrary<Intent> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("register" as const), ops: opsIdx, filter: fnSet, notrace: notraceSet, flags: flagSet }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("register" as const), ops: opsIdx, filter: fnSet, notrace: notraceSet, flags: flagSet, again }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("unregister" as const), ops: opsIdx }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("set_filter" as const), ops: opsIdx, filter: fnSet }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("set_notrace" as const), ops: opsIdx, notrace: notraceSet }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("register_direct" as const), ops: directIdx, filter: fnSet, tramp: trampIdx }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("unregister_direct" as const), ops: directIdx }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("modify_direct" as const), ops: directIdx, tramp: trampIdx }) },
@@ -49,9 +54,10 @@ export const intentsArb = fc.array(intentArb, { minLength: 1, maxLength: 12 });
 
 /**
  * Turn intents into scenario steps for a layout with these functions and trampolines. Registering an ops that is
- * already registered is dropped: the step would first change the live ops' filter (as a caller doing
- * ftrace_set_filter then register would), which is API misuse rather than a design question. Everything else,
- * including unregistering what is not registered, stays and must give the kernel's error code.
+ * already registered is mostly dropped: the step would first change the live ops' filter (as a caller doing
+ * ftrace_set_filter then register would), which is API misuse rather than a design question; an intent marked
+ * `again` keeps it, so that the kernel's -EBUSY for it is checked too. Everything else, including unregistering
+ * what is not registered, stays and must give the kernel's error code.
  */
 export function normalise(intents: ReadonlyArray<Intent>, functions: ReadonlyArray<string>, trampolines: ReadonlyArray<string>): Step[] {
   const live = new Set<string>();
@@ -62,11 +68,17 @@ export function normalise(intents: ReadonlyArray<Intent>, functions: ReadonlyArr
     switch (it.kind) {
       case "register": {
         const ops = ORDINARY_OPS[it.ops]!;
-        if (live.has(ops)) continue;
+        if (live.has(ops) && !it.again) continue;
         const flags = it.flags;
-        steps.push({ do: "register_ftrace_function", ops, filter: fnNames(it.filter), notrace: fnNames(it.notrace), flags });
-        // SAVE_REGS alone is refused on arm64; the ops stays unregistered.
-        if (!(flags.includes("SAVE_REGS") && !flags.includes("SAVE_REGS_IF_SUPPORTED"))) live.add(ops);
+        const filter = fnNames(it.filter);
+        // An IPMODIFY ops never gets a notrace list (the kernel refuses one; the step would fail before registering).
+        const notrace = flags.includes("IPMODIFY") ? [] : fnNames(it.notrace);
+        steps.push({ do: "register_ftrace_function", ops, filter, notrace, flags });
+        // Certain refusals leave the ops unregistered: SAVE_REGS alone on arm64, IPMODIFY on every function.
+        // (Other IPMODIFY refusals, -EBUSY on a shared function, depend on what else is live; as for direct ops
+        // below, the ops is then taken as live, which only drops a later register of it.)
+        const refused = (flags.includes("SAVE_REGS") && !flags.includes("SAVE_REGS_IF_SUPPORTED")) || (flags.includes("IPMODIFY") && filter.length === 0);
+        if (!refused) live.add(ops);
         break;
       }
       case "unregister": {
@@ -77,6 +89,9 @@ export function normalise(intents: ReadonlyArray<Intent>, functions: ReadonlyArr
       }
       case "set_filter":
         steps.push({ do: "ftrace_set_filter", ops: ORDINARY_OPS[it.ops]!, filter: fnNames(it.filter) });
+        break;
+      case "set_notrace":
+        steps.push({ do: "ftrace_set_notrace", ops: ORDINARY_OPS[it.ops]!, notrace: fnNames(it.notrace) });
         break;
       case "register_direct": {
         const ops = DIRECT_OPS[it.ops]!;

@@ -316,7 +316,7 @@ function __ftrace_hash_update_ipmodify(k: Kernel, ops: FtraceOps, oldHash: IpSet
     const inNew = newHash.has(rec.ip);
     if (inOld === inNew && !updateTarget) continue;
     if (inNew) {
-      if (hasFlag(rec.flags, FTRACE_FL.IPMODIFY)) {
+      if (hasFlag(rec.flags, FTRACE_FL.IPMODIFY) && !(isIpmodify && mutated(k.design, "ipmodify-shared"))) {
         if (isIpmodify) {
           for (const r of changed) r.flags = setFlag(r.flags, FTRACE_FL.IPMODIFY, !hasFlag(r.flags, FTRACE_FL.IPMODIFY));
           return -ERRNO.EBUSY;
@@ -450,7 +450,7 @@ export function ftrace_shutdown(k: Kernel, ops: FtraceOps): Ret {
   if (k.disabled) return -ERRNO.ENODEV;
   const ret = __unregister_ftrace_function(k, ops);
   if (ret !== 0) return ret;
-  ftrace_hash_ipmodify_disable(k, ops);
+  if (!mutated(k.design, "ipmodify-kept-on-shutdown")) ftrace_hash_ipmodify_disable(k, ops);
   const updateCalls = __ftrace_hash_rec_update(k, ops, false);
   ops.flags &= ~FTRACE_OPS_FL.ENABLED;
   const traceFunc = traceFuncChanged(k);

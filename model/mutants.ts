@@ -24,6 +24,8 @@ export const MUTANTS = {
     'before 0e792b89e680 "ftrace: Fix use-after-free for dynamic ftrace_ops": ftrace_shutdown skips the RCU-tasks waits when no site needs patching and the trace function is unchanged, though a list walker may still be on the ops',
   "call-ops-ignores-assist": "__ftrace_hash_rec_update gives CALL_OPS to a lone ops even when it needs ftrace_ops_assist_func (RECURSION or RCU)",
   "bl-range-backwards": 'before 3eefdf9d1e40 "arm64: ftrace: fix branch range checks": the BL range check computes pc - addr, allowing +128 MiB and refusing -128 MiB',
+  "ipmodify-shared": "__ftrace_hash_update_ipmodify lets a second IPMODIFY ops onto a function another IPMODIFY ops already modifies (two livepatches on one function)",
+  "ipmodify-kept-on-shutdown": "ftrace_shutdown skips ftrace_hash_ipmodify_disable, so a record keeps FTRACE_FL_IPMODIFY after its ops is gone",
 } as const;
 
 export type MutantName = keyof typeof MUTANTS;

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { boot, opsByName } from "./boot.ts";
 import {
   ftrace_set_filter,
+  hashEmpty,
   ftrace_set_notrace,
   modify_ftrace_direct,
   register_ftrace_direct,
@@ -343,10 +344,15 @@ function ipsOf(k: Kernel, fns: ReadonlyArray<string>): bigint[] {
   });
 }
 
-/** ftrace_set_filter then ftrace_set_notrace, stopping at the first error (as a caller checking returns would). */
+/**
+ * ftrace_set_filter then ftrace_set_notrace, stopping at the first error (as a caller checking returns would). A
+ * caller with nothing to exclude, and no earlier exclusions to clear, does not call ftrace_set_notrace at all (an
+ * IPMODIFY ops may not: ftrace_hash_move refuses it any notrace hash).
+ */
 function setHashes(k: Kernel, ops: FtraceOps, filter: ReadonlyArray<string>, notrace: ReadonlyArray<string> | null): Ret {
   const r = ftrace_set_filter(k, ops, ipsOf(k, filter));
   if (r !== 0 || notrace === null) return r;
+  if (notrace.length === 0 && hashEmpty(ops.funcHash.notrace)) return 0;
   return ftrace_set_notrace(k, ops, ipsOf(k, notrace));
 }
 
@@ -357,13 +363,14 @@ export function applyApi(k: Kernel, st: Exclude<Step, { do: "call" }>): Ret {
   switch (st.do) {
     case "register_ftrace_function": {
       const ops = opsByName(k, st.ops, "ordinary");
-      const r = setHashes(k, ops, st.filter, st.notrace);
-      if (r !== 0) return r;
-      // The caller's own flag bits are what the step says; a live ops keeps its flags (registering it fails).
+      // The caller's own flag bits are what the step says, set in the ops' definition before any ftrace call sees
+      // it; a live ops keeps its flags (registering it fails).
       if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) {
         for (const f of USER_OPS_FLAGS) ops.flags &= ~FTRACE_OPS_FL[f];
         for (const f of st.flags) ops.flags |= FTRACE_OPS_FL[f];
       }
+      const r = setHashes(k, ops, st.filter, st.notrace);
+      if (r !== 0) return r;
       return register_ftrace_function(k, ops);
     }
     case "unregister_ftrace_function":

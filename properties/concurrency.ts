@@ -11,6 +11,9 @@ import { concurrentArb, type ConcurrentSpec } from "../generators/concurrent.ts"
 import { applyRef, initRef, type RefState } from "./reference.ts";
 import type { Outcome, RunOptions } from "./property.ts";
 
+/** Schedules a concurrent mutant gets to be killed in (its window can be narrow), unless its kill names its own. */
+export const CONCURRENT_MUTANT_RUNS = 3000;
+
 export interface ConcurrentContext {
   readonly result: ConcurrentResult;
   /** Reference states: [0] before any step, [i] after API step i. */

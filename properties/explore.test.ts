@@ -30,6 +30,8 @@ describe("explore", () => {
     "bl-range-off-by-4": 0,
     "bl-range-backwards": 0,
     "curr-after-update": 2,
+    "ipmodify-shared": 2,
+    "ipmodify-kept-on-shutdown": 4,
     "late-exit-keeps-x9": 2,
     "fregs-size-120": 0,
     "ret-instead-of-br": 1,
@@ -44,7 +46,8 @@ describe("explore", () => {
     const k = p.kills.find((x) => x.mutant === mutant);
     const base = k !== undefined && "base" in k && k.base === "survivor-fix" ? survivorFix : upstream;
     const design = withMutant(base, mutant);
-    const r = explore(SCOPE, design, [p]);
+    // Deep enough for this mutant's minimal depth (BFS still proves nothing shallower violates).
+    const r = explore({ ...SCOPE, depth: Math.max(SCOPE.depth, minimal[mutant] ?? 0) }, design, [p]);
     expect(r.violation?.property).toBe(property);
     expect(r.violation?.depth).toBe(minimal[mutant]);
     const s = r.violation?.scenario;

@@ -73,6 +73,10 @@ export function scopeActions(scope: ExploreScope): Step[] {
       for (const notrace of notraces)
         for (const flags of [[], ["RECURSION"]] as UserOpsFlag[][]) out.push({ do: "register_ftrace_function", ops, filter, notrace, flags });
     }
+    // An IPMODIFY ops (a livepatch) on one function: it may share no function with another IPMODIFY or direct ops.
+    for (const filter of filters.filter((f) => f.length > 0)) {
+      out.push({ do: "register_ftrace_function", ops, filter, notrace: [], flags: ["IPMODIFY"] });
+    }
     out.push({ do: "register_ftrace_function", ops, filter: [], notrace: [], flags: ["SAVE_REGS"] });
     out.push({ do: "unregister_ftrace_function", ops });
     for (const filter of filters) out.push({ do: "ftrace_set_filter", ops, filter });
@@ -115,7 +119,7 @@ function keyUnder(k: Kernel, ref: RefState, rename: ReadonlyMap<string, string>)
     .map((o) => {
       const on = hasFlag(o.flags, FTRACE_OPS_FL.ENABLED);
       if (!on) return `${nameOf(o.name)}:-`;
-      const user = (["RECURSION", "RCU", "SAVE_REGS"] as const).filter((f) => hasFlag(o.flags, FTRACE_OPS_FL[f])).join("|");
+      const user = (["RECURSION", "RCU", "SAVE_REGS", "IPMODIFY"] as const).filter((f) => hasFlag(o.flags, FTRACE_OPS_FL[f])).join("|");
       return `${nameOf(o.name)}:${set(o.funcHash.filter)}/${set(o.funcHash.notrace)}/${user}/${o.direct_call.toString(16)}`;
     })
     .sort()

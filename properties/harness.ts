@@ -8,7 +8,7 @@ import { withMutant } from "../model/mutants.ts";
 import { upstream } from "../model/variants/upstream.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { runProperty, writeCounterexample, type Outcome, type Property } from "./property.ts";
-import { runConcurrentProperty, type ConcurrentProperty } from "./concurrency.ts";
+import { CONCURRENT_MUTANT_RUNS, runConcurrentProperty, type ConcurrentProperty } from "./concurrency.ts";
 
 /** Seeds and run counts for the test suite (npm test); `npm run check` runs more. */
 export const TEST_SEED = 20261125;
@@ -48,7 +48,7 @@ export function describeProperty(p: Property): void {
     for (const k of p.kills) {
       const base = variantByName(k.base ?? "upstream") ?? upstream;
       it(`kills the mutant ${k.mutant} with at most ${k.maxSteps} steps`, () => {
-        const out = runProperty(p, withMutant(base, k.mutant), { seed: TEST_SEED, numRuns: MUTANT_RUNS });
+        const out = runProperty(p, withMutant(base, k.mutant), { seed: TEST_SEED, numRuns: k.runs ?? MUTANT_RUNS });
         expect(out.error).toBeUndefined();
         expect(out.ok).toBe(false);
         expect(out.counterexample?.steps.length).toBeLessThanOrEqual(k.maxSteps);
@@ -70,7 +70,7 @@ export function describeConcurrentProperty(p: ConcurrentProperty): void {
 
     for (const k of p.kills) {
       it(`kills the mutant ${k.mutant} with a schedule of at most ${k.maxSegments} segments`, () => {
-        const out = runConcurrentProperty(p, withMutant(upstream, k.mutant), { seed: k.seed ?? TEST_SEED, numRuns: k.runs ?? 3000 });
+        const out = runConcurrentProperty(p, withMutant(upstream, k.mutant), { seed: k.seed ?? TEST_SEED, numRuns: k.runs ?? CONCURRENT_MUTANT_RUNS });
         expect(out.error).toBeUndefined();
         expect(out.ok).toBe(false);
         expect(out.counterexample?.schedule).toBeDefined();

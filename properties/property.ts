@@ -41,6 +41,8 @@ export interface Kill {
   readonly mutant: MutantName;
   readonly maxSteps: number;
   readonly base?: string;
+  /** Runs to allow for a bug that needs a rarer sequence than most (default: the suite's mutant runs). */
+  readonly runs?: number;
 }
 
 export interface Property {

@@ -130,6 +130,29 @@ function opsOf(ref: RefState, name: string, kind: RefKind): RefOps {
   return fresh;
 }
 
+/** The registered IPMODIFY ops whose filter names fn: the kernel's FTRACE_FL_IPMODIFY on fn's record. */
+function ipmodifyHolder(ref: RefState, fn: string): RefOps | undefined {
+  return ref.order.map((n) => ref.ops.get(n)).find((o) => o !== undefined && o.flags.has("IPMODIFY") && o.filter.has(fn));
+}
+
+/**
+ * ftrace_set_filter / ftrace_set_notrace on o (ftrace_hash_move), live when o is registered. An IPMODIFY ops may
+ * have no notrace hash; a live IPMODIFY or direct ops may not trace every function, nor take a function another
+ * IPMODIFY ops holds (no ops_func on either side to share it).
+ */
+function setHash(ref: RefState, o: RefOps, which: "filter" | "notrace", fns: ReadonlySet<string>): 0 | string {
+  if (which === "notrace" && o.flags.has("IPMODIFY")) return "-EINVAL";
+  if (which === "filter" && o.registered && (o.flags.has("IPMODIFY") || o.kind === "direct")) {
+    if (fns.size === 0 || o.filter.size === 0) return "-EINVAL";
+    if ([...fns].some((fn) => !o.filter.has(fn) && ipmodifyHolder(ref, fn) !== undefined)) return "-EBUSY";
+  }
+  const before = o.registered ? tracedBy(ref, o) : [];
+  if (which === "filter") o.filter = fns;
+  else o.notrace = fns;
+  if (o.registered) refiltered(ref, before, tracedBy(ref, o), o);
+  return 0;
+}
+
 /** Apply one step; the return code the kernel documents for it (0 or an error name), or null for a call. */
 export function applyRef(ref: RefState, st: Step): 0 | string | null {
   if (!ref.directCalls && (st.do === "register_ftrace_direct" || st.do === "unregister_ftrace_direct" || st.do === "modify_ftrace_direct")) return "-ENODEV";
@@ -138,17 +161,25 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
       return null;
     case "register_ftrace_function": {
       const o = opsOf(ref, st.ops, "ordinary");
-      const before = o.registered ? tracedBy(ref, o) : [];
-      o.filter = new Set(st.filter);
-      o.notrace = new Set(st.notrace);
-      if (o.registered) {
-        // The step's ftrace_set_filter changed the live ops before the register call failed.
-        refiltered(ref, before, tracedBy(ref, o), o);
-        return "-EBUSY";
+      // The flags are the ops' definition; a live ops keeps its own.
+      if (!o.registered) o.flags = new Set(st.flags);
+      const filtered = setHash(ref, o, "filter", new Set(st.filter));
+      if (filtered !== 0) return filtered;
+      // ftrace_set_notrace only when there is something to exclude or to clear.
+      if (st.notrace.length > 0 || o.notrace.size > 0) {
+        const notraced = setHash(ref, o, "notrace", new Set(st.notrace));
+        if (notraced !== 0) return notraced;
       }
-      o.flags = new Set(st.flags);
+      const ipmodify = o.flags.has("IPMODIFY");
+      // An IPMODIFY ops may not join a function a direct ops traces (the direct ops has no ops_func to share it).
+      if (ipmodify && [...o.filter].some((fn) => tracers(ref, fn).some((t) => t.kind === "direct"))) return "-EBUSY";
+      // The step's hash changes hit the live ops before the register call itself failed.
+      if (o.registered) return "-EBUSY";
       // No DYNAMIC_FTRACE_WITH_REGS on arm64: SAVE_REGS needs SAVE_REGS_IF_SUPPORTED.
       if (o.flags.has("SAVE_REGS") && !o.flags.has("SAVE_REGS_IF_SUPPORTED")) return "-EINVAL";
+      // An IPMODIFY ops must name its functions, none of them held by another IPMODIFY ops.
+      if (ipmodify && o.filter.size === 0) return "-EINVAL";
+      if (ipmodify && [...o.filter].some((fn) => ipmodifyHolder(ref, fn) !== undefined)) return "-EBUSY";
       o.registered = true;
       ref.order = [o.name, ...ref.order];
       moved(ref, tracedBy(ref, o), !needsAssist(o));
@@ -163,25 +194,18 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
       return 0;
     }
     case "ftrace_set_filter":
-    case "ftrace_set_notrace": {
-      const o = ref.ops.get(st.ops) ?? opsOf(ref, st.ops, "ordinary");
-      const before = tracedBy(ref, o);
-      if (st.do === "ftrace_set_filter") o.filter = new Set(st.filter);
-      else o.notrace = new Set(st.notrace);
-      if (o.registered) refiltered(ref, before, tracedBy(ref, o), o);
-      return 0;
-    }
+      return setHash(ref, ref.ops.get(st.ops) ?? opsOf(ref, st.ops, "ordinary"), "filter", new Set(st.filter));
+    case "ftrace_set_notrace":
+      return setHash(ref, ref.ops.get(st.ops) ?? opsOf(ref, st.ops, "ordinary"), "notrace", new Set(st.notrace));
     case "register_ftrace_direct": {
       const d = opsOf(ref, st.ops, "direct");
-      const before = d.registered ? tracedBy(ref, d) : [];
-      d.filter = new Set(st.filter);
-      if (d.registered) {
-        // The step's ftrace_set_filter changed the live ops (without direct entries) before the call failed.
-        refiltered(ref, before, tracedBy(ref, d), d);
-        return "-EINVAL";
-      }
+      const filtered = setHash(ref, d, "filter", new Set(st.filter));
+      if (filtered !== 0) return filtered;
+      if (d.registered) return "-EINVAL";
       if (d.filter.size === 0) return "-EINVAL";
       if ([...d.filter].some((fn) => ref.entries.has(fn))) return "-EBUSY";
+      // A direct ops without ops_func may not join a function an IPMODIFY ops holds.
+      if ([...d.filter].some((fn) => ipmodifyHolder(ref, fn) !== undefined)) return "-EBUSY";
       const addr = tramplineAddr(ref, st.addr);
       for (const fn of d.filter) ref.entries.set(fn, addr);
       d.tramp = addr;
@@ -208,10 +232,12 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
       const d = opsOf(ref, st.ops, "direct");
       if (!d.registered) return "-EINVAL";
       const addr = tramplineAddr(ref, st.addr);
-      for (const fn of d.filter) if (ref.entries.has(fn)) ref.entries.set(fn, addr);
-      d.tramp = addr;
       // The temporary stub ops (directly callable) enters and leaves every function of the direct ops.
       moved(ref, tracedBy(ref, d), true);
+      // A function an IPMODIFY ops has taken since (a live filter change) refuses the new address.
+      if ([...d.filter].some((fn) => ipmodifyHolder(ref, fn) !== undefined)) return "-EBUSY";
+      for (const fn of d.filter) if (ref.entries.has(fn)) ref.entries.set(fn, addr);
+      d.tramp = addr;
       return 0;
     }
   }

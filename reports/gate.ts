@@ -47,7 +47,7 @@ function concurrentCells(): Cell[] {
 function sequentialCells(): Cell[] {
   const variants = VARIANT_NAMES.flatMap((v) => PROPERTIES.map((p) => ({ design: v, property: p.name, kind: "variant" as const })));
   const mutants = PROPERTIES.flatMap((p) =>
-    p.kills.map((k) => ({ design: `${k.base ?? "upstream"}+${k.mutant}`, property: p.name, kind: "mutant" as const })),
+    p.kills.map((k) => ({ design: `${k.base ?? "upstream"}+${k.mutant}`, property: p.name, kind: "mutant" as const, ...(k.runs !== undefined ? { runs: k.runs } : {}) })),
   );
   return [...variants, ...mutants];
 }
