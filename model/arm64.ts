@@ -34,16 +34,18 @@ export function reachable_by_bl(k: Kernel, addr: bigint, pc: bigint): boolean {
   return reachableByBl(pc, addr);
 }
 
-/** ftrace_modify_code: validated single-instruction patch (aarch64_insn_patch_text_nosync). */
-export function ftrace_modify_code(k: Kernel, rec: DynFtrace, pc: bigint, old: number, nw: number, validate: boolean, meant?: bigint): Ret {
-  if (validate) {
-    if (!k.mem.has(pc)) return -ERRNO.EFAULT;
-    const replaced = k.mem.read32(pc);
-    if (replaced !== old >>> 0) {
-      const text = (w: number): string => `"${disasm(decode(w), pc, (x) => symbolize(k, x))}" (0x${(w >>> 0).toString(16).padStart(8, "0")})`;
-      warn(k, `ftrace_modify_code: ${rec.fn} at ${toHex(pc)} holds ${text(replaced)}, expected ${text(old)}`);
-      return -ERRNO.EINVAL;
-    }
+/**
+ * ftrace_modify_code with validate set, the only way the arm64 hooks call it (the kernel's one unvalidated caller,
+ * ftrace_update_ftrace_func, does nothing under CALL_OPS): read the word, refuse if it is not the expected old one,
+ * then patch it (aarch64_insn_patch_text_nosync).
+ */
+export function ftrace_modify_code(k: Kernel, rec: DynFtrace, pc: bigint, old: number, nw: number, meant?: bigint): Ret {
+  if (!k.mem.has(pc)) return -ERRNO.EFAULT;
+  const replaced = k.mem.read32(pc);
+  if (replaced !== old >>> 0) {
+    const text = (w: number): string => `"${disasm(decode(w), pc, (x) => symbolize(k, x))}" (0x${(w >>> 0).toString(16).padStart(8, "0")})`;
+    warn(k, `ftrace_modify_code: ${rec.fn} at ${toHex(pc)} holds ${text(replaced)}, expected ${text(old)}`);
+    return -ERRNO.EINVAL;
   }
   const before = k.mem.read32(pc);
   k.mem.write32(pc, nw);
@@ -100,7 +102,7 @@ export function ftrace_make_call(k: Kernel, rec: DynFtrace, addr: bigint): Ret {
   if (ret !== 0) return ret;
   const target = k.design.arch.ftrace_find_callable_addr(k, rec, addr);
   if (target === null) return -ERRNO.EINVAL;
-  return ftrace_modify_code(k, rec, rec.ip, NOP_WORD, aarch64_insn_gen_branch_imm(k, rec.ip, target, true), true, target);
+  return ftrace_modify_code(k, rec, rec.ip, NOP_WORD, aarch64_insn_gen_branch_imm(k, rec.ip, target, true), target);
 }
 
 /** ftrace_modify_call: literal first, then BL old -> BL new (also when only the ops changed). */
@@ -113,7 +115,7 @@ export function ftrace_modify_call(k: Kernel, rec: DynFtrace, oldAddr: bigint, a
   if (to === null) return -ERRNO.EINVAL;
   const old = aarch64_insn_gen_branch_imm(k, rec.ip, from, true);
   const nw = aarch64_insn_gen_branch_imm(k, rec.ip, to, true);
-  return ftrace_modify_code(k, rec, rec.ip, old, nw, true, to);
+  return ftrace_modify_code(k, rec, rec.ip, old, nw, to);
 }
 
 /** ftrace_make_nop: literal := ftrace_nop_ops first, then BL -> NOP. */
@@ -122,14 +124,14 @@ export function ftrace_make_nop(k: Kernel, rec: DynFtrace, addr: bigint): Ret {
   if (ret !== 0) return ret;
   const target = k.design.arch.ftrace_find_callable_addr(k, rec, addr);
   if (target === null) return -ERRNO.EINVAL;
-  return ftrace_modify_code(k, rec, rec.ip, aarch64_insn_gen_branch_imm(k, rec.ip, target, true), NOP_WORD, true);
+  return ftrace_modify_code(k, rec, rec.ip, aarch64_insn_gen_branch_imm(k, rec.ip, target, true), NOP_WORD);
 }
 
 /** ftrace_init_nop: literal := ftrace_nop_ops, then the NOP before rec->ip becomes MOV X9, X30. */
 export function ftrace_init_nop(k: Kernel, rec: DynFtrace): Ret {
   const ret = ftrace_rec_set_ops(k, rec, k.nopOps);
   if (ret !== 0) return ret;
-  return ftrace_modify_code(k, rec, rec.ip - 4n, NOP_WORD, MOV_X9_X30_WORD, true);
+  return ftrace_modify_code(k, rec, rec.ip - 4n, NOP_WORD, MOV_X9_X30_WORD);
 }
 
 /** arch_ftrace_set_direct_caller: fregs->direct_tramp = addr. */

@@ -175,7 +175,7 @@ function spCheck(k: Kernel, cpu: Cpu, rn: number, rec: Recorder): void {
 }
 
 /** Which landing pads accept an indirect branch (BTYPE rules of the Arm ARM, SCTLR_EL1.BT=0 for PAC*SP). */
-function landingOk(kind: "br" | "blr", reg: number, target: Insn | "host"): boolean {
+export function landingOk(kind: "br" | "blr", reg: number, target: Insn | "host"): boolean {
   const viaX16X17 = reg === 16 || reg === 17;
   if (target === "host") return kind === "blr" || viaX16X17;
   if (target.kind === "bti") return target.target === "jc" || (target.target === "c" ? kind === "blr" || viaX16X17 : target.target === "j" && kind === "br");
@@ -562,6 +562,11 @@ export class CallRun {
 
   get done(): boolean {
     return this.returned || this.fault !== null || this.steps >= MAX_STEPS;
+  }
+
+  /** The registers as they are now: before the first step, those the call starts with (to run it elsewhere). */
+  initialRegisters(): { readonly pc: bigint; readonly sp: bigint; readonly x: ReadonlyArray<bigint> } {
+    return { pc: this.cpu.pc, sp: this.cpu.sp, x: [...this.cpu.x] };
   }
 
   /** How many trace lines the call has so far, and the last one (for timelines). */

@@ -7,16 +7,24 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   AARCH64_INSN_SIZE,
+  CTEXT_SPAN,
   DEFAULT_KERNEL,
+  HEAP_SPAN,
   LayoutError,
+  OPS_SPAN,
+  STACK_SPAN,
+  TRAMPOLINE_SPAN,
   ftrace_call_adjust,
   literalAddr,
   literalFromLr,
+  moduleOf,
+  moduleTextAt,
+  withinKernelText,
   patchSite,
   validateLayout,
   type Layout,
 } from "./layout.ts";
-import { F_ADDR, G_ADDR, M_ADDR, MOD_TEXT, T_NEAR, fn, layout, module, tramp, thrown } from "./testkit.ts";
+import { F_ADDR, G_ADDR, M_ADDR, MOD_SIZE, MOD_TEXT, T_NEAR, fn, layout, module, tramp, thrown } from "./testkit.ts";
 
 const layoutError = (f: () => unknown): LayoutError => thrown(LayoutError, f);
 
@@ -131,8 +139,70 @@ describe("validateLayout", () => {
     expect(modFn.message).toMatch(/duplicate name "f" \(function\)/);
   });
 
+  it("takes text bounds as half-open: the first byte is inside, the byte after the end is not", () => {
+    const end = DEFAULT_KERNEL.text + DEFAULT_KERNEL.textSize;
+    expect(withinKernelText(DEFAULT_KERNEL, DEFAULT_KERNEL.text)).toBe(true);
+    expect(withinKernelText(DEFAULT_KERNEL, end - 4n)).toBe(true);
+    expect(withinKernelText(DEFAULT_KERNEL, end)).toBe(false);
+    expect(withinKernelText(DEFAULT_KERNEL, DEFAULT_KERNEL.text - 4n)).toBe(false);
+    const l = layout();
+    expect(moduleTextAt(l, MOD_TEXT)?.name).toBe("m1");
+    expect(moduleTextAt(l, MOD_TEXT + MOD_SIZE - 4n)?.name).toBe("m1");
+    expect(moduleTextAt(l, MOD_TEXT + MOD_SIZE)).toBeUndefined();
+    expect(moduleTextAt(l, MOD_TEXT - 4n)).toBeUndefined();
+    // A module function at the first address of its text is inside it; one at the end is not.
+    expect(() => validateLayout(base({ functions: [fn("m", MOD_TEXT + 8n, { module: "m1" })] }))).not.toThrow();
+    expect(() => validateLayout(base({ functions: [fn("m", MOD_TEXT + MOD_SIZE, { module: "m1" })] }))).toThrow(/outside module m1's text/);
+    expect(moduleOf(l, { name: "m", addr: M_ADDR, bti: false, module: "m1" })?.name).toBe("m1");
+    expect(moduleOf(l, { name: "f", addr: F_ADDR, bti: false, module: null })).toBeUndefined();
+  });
+
+  it("accepts a module without an ftrace PLT", () => {
+    expect(() => validateLayout(base({ modules: [module("m1", MOD_TEXT, null)] }))).not.toThrow();
+  });
+
   it("rejects a module whose text is not page aligned and a misaligned PLT", () => {
     expect(() => validateLayout(base({ modules: [module("m1", MOD_TEXT + 8n, null)], functions: [] }))).toThrow(/not page aligned/);
     expect(() => validateLayout(base({ modules: [module("m1", MOD_TEXT, MOD_TEXT + 0x1004n)], functions: [] }))).toThrow(/PLT .* is not 8-byte aligned/);
+  });
+
+  describe("keeps every trampoline off the kernel's own objects, to the byte", () => {
+    // The kernel's objects spread 1 MiB apart, so a trampoline can sit right before or after each one alone.
+    const kernel = {
+      ...DEFAULT_KERNEL,
+      ftrace_caller: 0xffff800008100000n,
+      ftrace_stub_direct_tramp: 0xffff800008200000n,
+      ctext: 0xffff800008300000n,
+      callerReturn: 0xffff800008400004n,
+      ftrace_list_ops: 0xffff80000b000000n,
+      ftrace_nop_ops: 0xffff80000b100000n,
+      data: 0xffff80000b200000n,
+    };
+    const plt = MOD_TEXT + 0x300000n;
+    const objects: ReadonlyArray<readonly [string, bigint, bigint]> = [
+      ["ftrace_caller", kernel.ftrace_caller, kernel.ftrace_caller + 0x200n],
+      ["ftrace_stub_direct_tramp", kernel.ftrace_stub_direct_tramp, kernel.ftrace_stub_direct_tramp + 0x10n],
+      ["ftrace_list_ops", kernel.ftrace_list_ops, kernel.ftrace_list_ops + OPS_SPAN],
+      ["ftrace_nop_ops", kernel.ftrace_nop_ops, kernel.ftrace_nop_ops + OPS_SPAN],
+      ["the C helpers", kernel.ctext, kernel.ctext + CTEXT_SPAN],
+      ["static ops data", kernel.data, kernel.data + 3n * OPS_SPAN],
+      ["the heap", kernel.heap, kernel.heap + HEAP_SPAN],
+      ["the stack", kernel.stackTop - STACK_SPAN, kernel.stackTop],
+      ["the caller", kernel.callerReturn - 4n, kernel.callerReturn + 4n],
+      ["m1.ftrace_plt", plt, plt + 16n],
+    ];
+    const at = (addr: bigint): Layout => ({ bti: false, kernel, modules: [module("m1", MOD_TEXT, plt)], functions: [], trampolines: [tramp("T9", addr)] });
+
+    it.each(objects.map(([name, lo, hi]) => [name, lo, hi] as const))("%s", (name, lo, hi) => {
+      expect(() => validateLayout(at(lo - TRAMPOLINE_SPAN))).not.toThrow();
+      expect(() => validateLayout(at(hi))).not.toThrow();
+      expect(layoutError(() => validateLayout(at(lo - TRAMPOLINE_SPAN + 4n))).message).toContain(name);
+      expect(layoutError(() => validateLayout(at(hi - 4n))).message).toContain(name);
+    });
+
+    it("reports the later of two overlapping objects as overlapping the earlier one", () => {
+      expect(layoutError(() => validateLayout(at(kernel.ftrace_caller - 4n))).message).toBe(`ftrace_caller at ${"0x" + kernel.ftrace_caller.toString(16)} overlaps T9`);
+      expect(layoutError(() => validateLayout(at(kernel.ftrace_caller + 4n))).message).toBe(`T9 at ${"0x" + (kernel.ftrace_caller + 4n).toString(16)} overlaps ftrace_caller`);
+    });
   });
 });

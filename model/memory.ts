@@ -24,6 +24,11 @@ export class Memory {
     return new Memory(this.words);
   }
 
+  /** Every word written so far, as (address, value), for a copy of the image elsewhere (conformance). */
+  entries(): IterableIterator<[bigint, number]> {
+    return this.words.entries();
+  }
+
   has(addr: bigint): boolean {
     return this.words.has(addr);
   }
