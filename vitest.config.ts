@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["{model,generators,properties,reports,cli,conformance}/**/*.test.ts"],
+    include: ["{model,generators,properties,reports,cli,conformance,kernel}/**/*.test.ts"],
     pool: "threads",
   },
 });

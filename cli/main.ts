@@ -14,6 +14,7 @@ import { InputError, loadScenario } from "./load.ts";
 import { GATE_SEED, gateCommand, type GateFlags } from "./gate.ts";
 import { replayCommand, replayConcurrent, type ReplayFlags } from "./replay.ts";
 import { exploreCommand, type ExploreFlags } from "./explore.ts";
+import { kernelCommand, type KernelFlags } from "./kernel.ts";
 import { runConcurrentScenario } from "../properties/concurrency.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { buildResults, prepareReportDir, writeReport } from "./report.ts";
@@ -186,6 +187,16 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--time <s>", "time limit in seconds (default 60)")
     .action((flags: ExploreFlags) => {
       code = exploreCommand(io, flags);
+    });
+  program
+    .command("kernel")
+    .description("replay scenarios on a real arm64 Linux kernel under QEMU and compare every patch-site with the model")
+    .argument("[scenario...]", "scenario files (default: kernel/scenarios/*.json)")
+    .option("--image <path>", "boot this arm64 Image instead of Debian's 6.12")
+    .option("--kaslr <mode>", "on, off or both (default both: two boots)")
+    .option("--console <file>", "compare a saved guest console instead of booting")
+    .action((files: string[], flags: KernelFlags) => {
+      code = kernelCommand(io, files, flags);
     });
   program
     .command("gate")

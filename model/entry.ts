@@ -111,7 +111,7 @@ export function modulePlt(ftraceCaller: bigint): Listing {
 }
 
 /** Offset of a test trampoline's C helper from the trampoline's start. */
-export const TRAMP_HELPER_OFFSET = 0x80n;
+export const TRAMP_HELPER_OFFSET = 0x48n;
 
 /**
  * A test direct trampoline (as in samples/ftrace): save x9/x30 and the argument registers, call a C helper,

@@ -36,5 +36,8 @@ export const FTRACE_OPS_FUNC = 0;
 /** ops->next: ftrace_ops_list is a singly linked list through this field (read by the list walk). */
 export const FTRACE_OPS_NEXT = 8;
 export const FTRACE_OPS_DIRECT_CALL = 208;
-/** Bytes the model reserves per ops object. */
-export const FTRACE_OPS_SIZE = 0x100n;
+/**
+ * sizeof(struct ftrace_ops) in the same build (direct_call is its last member): Debian's 6.12 arm64 kernel puts
+ * ftrace_nop_ops and ftrace_list_ops 0xd8 apart. The model gives every ops object this many bytes.
+ */
+export const FTRACE_OPS_SIZE = 0xd8n;

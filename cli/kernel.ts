@@ -1,0 +1,105 @@
+// `dispatch-spec kernel [--image PATH] [--kaslr on|off|both] [SCENARIO...]`: replay scenarios on a real arm64
+// Linux kernel under qemu-system-aarch64 and compare every patch-site after every step with the model's
+// prediction (kernel/). Without scenarios, the default set in kernel/scenarios/. Exit 1 on any difference.
+
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { pc } from "../reports/colours.ts";
+import { compareScenario, parseConsole, type SiteRow } from "../kernel/compare.ts";
+import { fetchKernel, HOST_APT_LINE, missingHostTools } from "../kernel/fetch.ts";
+import { boot, KernelScenarioError, planScenario, type GuestScenario } from "../kernel/guest.ts";
+import type { Io } from "./common.ts";
+import { InputError, loadScenario } from "./load.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const KERNEL_SCENARIOS = join(ROOT, "kernel", "scenarios");
+
+export interface KernelFlags {
+  readonly image?: string;
+  readonly kaslr?: string;
+  /** Compare a saved console instead of booting (one file per KASLR mode asked for). */
+  readonly console?: string;
+}
+
+const CONSOLE_DIR = join(ROOT, "reports", "kernel");
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new InputError(`${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function table(rows: ReadonlyArray<SiteRow>): string[] {
+  const out: string[] = [];
+  let last = "";
+  for (const r of rows) {
+    const head = `${r.scenario} step ${r.step}`;
+    if (head !== last) {
+      out.push(pc.bold(`${head}: ${r.stepText}`));
+      last = head;
+    }
+    const mark = r.differs ? pc.red("DIFFERS") : pc.green("same   ");
+    out.push(`  ${mark} ${r.fn.padEnd(36)} model:  ${r.model}`);
+    if (r.differs) out.push(`  ${" ".repeat(8)}${" ".repeat(36)} kernel: ${r.kernel}`);
+  }
+  return out;
+}
+
+export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFlags): number {
+  const kaslr = flags.kaslr ?? "both";
+  if (kaslr !== "on" && kaslr !== "off" && kaslr !== "both") throw new InputError(`--kaslr: expected on, off or both, got "${kaslr}"`);
+  const paths = files.length > 0 ? [...files] : readdirSync(KERNEL_SCENARIOS).filter((f) => f.endsWith(".json")).sort().map((f) => join(KERNEL_SCENARIOS, f));
+  const plans: GuestScenario[] = [];
+  for (const p of paths) {
+    const s = loadScenario(p);
+    try {
+      plans.push(planScenario(relative(process.cwd(), p), s));
+    } catch (e) {
+      if (e instanceof KernelScenarioError) throw new InputError(e.message);
+      throw e;
+    }
+  }
+  const saved = flags.console !== undefined ? readText(flags.console) : null;
+  const missing = saved !== null ? [] : missingHostTools();
+  if (missing.length > 0) {
+    io.err(`dispatch-spec kernel: missing ${missing.join(", ")}; install them with: ${HOST_APT_LINE}\n`);
+    return 2;
+  }
+  const started = performance.now();
+  if (flags.console !== undefined && kaslr === "both") throw new InputError("--console compares one saved boot: say which with --kaslr on or --kaslr off");
+  const kernelFiles = saved !== null ? null : fetchKernel((s) => io.out(`${s}\n`));
+  let differences = 0;
+  let problems = 0;
+  for (const mode of kaslr === "both" ? [false, true] : [kaslr === "on"]) {
+    const image = flags.image ?? (kernelFiles === null ? "the saved console's kernel" : relative(process.cwd(), kernelFiles.image));
+    io.out(`${pc.bold("dispatch-spec kernel")}: ${plans.length} scenarios in one boot of ${image}, KASLR ${mode ? "on" : "off"}\n`);
+    const b = kernelFiles === null ? { console: saved ?? "", seconds: 0 } : boot(kernelFiles, plans, { kaslr: mode, ...(flags.image !== undefined ? { image: flags.image } : {}) });
+    if (flags.console === undefined) {
+      mkdirSync(CONSOLE_DIR, { recursive: true });
+      const file = join(CONSOLE_DIR, `console-kaslr-${mode ? "on" : "off"}.log`);
+      writeFileSync(file, b.console);
+      io.out(`console saved: ${relative(process.cwd(), file)} (compare it again with --console)\n`);
+    }
+    const run = parseConsole(b.console);
+    if (!run.ended) {
+      io.out(`${pc.red("the guest did not finish")}; last console lines:\n${b.console.split("\n").slice(-15).join("\n")}\n`);
+      problems++;
+    }
+    let sites = 0;
+    plans.forEach((p, si) => {
+      const c = compareScenario(p, si, run);
+      io.out(table(c.rows).join("\n") + "\n");
+      for (const pr of c.problems) io.out(`  ${pc.yellow("note")}: ${pr}\n`);
+      sites += c.rows.length;
+      differences += c.rows.filter((r) => r.differs).length;
+      problems += c.problems.filter((x) => !x.includes("the guest said")).length;
+    });
+    const took = flags.console !== undefined ? `from the saved console ${flags.console}` : `boot and run ${b.seconds.toFixed(1)} s`;
+    io.out(`KASLR ${mode ? "on" : "off"}: ${sites} site observations in ${plans.length} scenarios, ${differences} differences; ${took}\n`);
+  }
+  io.out(`dispatch-spec kernel: ${differences === 0 && problems === 0 ? "the model predicted every site" : `${differences} differences, ${problems} problems`} (${((performance.now() - started) / 1000).toFixed(1)} s wall)\n`);
+  return differences === 0 && problems === 0 ? 0 : 1;
+}

@@ -1,0 +1,351 @@
+/*
+ * kagent: the guest side of `dispatch-spec kernel`. A small static arm64 program run by the guest's init script
+ * on a real Linux kernel. It reads ftrace patch-sites from /proc/kcore (addresses from /proc/kallsyms, struct
+ * layouts from /sys/kernel/btf/vmlinux), and attaches and detaches BPF fentry programs through the raw bpf(2)
+ * syscall, so that a scenario's direct ops become real direct calls (BPF trampolines). One JSON line per
+ * observation on stdout; errors as {"error": ...}.
+ *
+ *   kagent site NAME...        per function: the literal at NAME-8, the words at NAME and NAME+4, the BL target,
+ *                              and the ops the literal points at (func, flags, direct_call, and for a tracer
+ *                              instance's ops the instance name through ops->private)
+ *   kagent at FUNC,FLAGS,PRIVATE,DIRECT,TRNAME,TRACECALL ADDR...
+ *                              the same for functions given by address, with the struct offsets and the address
+ *                              of function_trace_call given (from `kagent layout`): no kallsyms or BTF to parse,
+ *                              so a read costs next to nothing under emulation
+ *   kagent layout              those six numbers, as the argument `at` takes
+ *   kagent sym NAME...         addresses of symbols
+ *   kagent fentry NAME PIN     load `r0 = 0; exit` as an fentry program on NAME, link it, pin the link at PIN, and
+ *                              print where the function's BPF trampoline image now is
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <elf.h>
+
+static void fail(const char *what, const char *detail) {
+  printf("{\"error\":\"%s: %s\"}\n", what, detail);
+  exit(1);
+}
+
+/* ---- /proc/kallsyms ---------------------------------------------------------------------------------------- */
+
+struct ksym { uint64_t addr; char *name; };
+static struct ksym *ksyms;
+static size_t nksyms;
+
+static int by_addr(const void *a, const void *b) {
+  const struct ksym *x = a, *y = b;
+  return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static void load_kallsyms(void) {
+  FILE *f = fopen("/proc/kallsyms", "r");
+  if (f == NULL) fail("kallsyms", strerror(errno));
+  size_t cap = 1 << 18;
+  ksyms = malloc(cap * sizeof *ksyms);
+  char line[512];
+  while (fgets(line, sizeof line, f) != NULL) {
+    char type, name[256];
+    unsigned long long addr;
+    if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3) continue;
+    if (name[0] == '$') continue; /* ELF mapping symbols in modules */
+    if (nksyms == cap) ksyms = realloc(ksyms, (cap *= 2) * sizeof *ksyms);
+    ksyms[nksyms].addr = addr;
+    ksyms[nksyms].name = strdup(name);
+    nksyms++;
+  }
+  fclose(f);
+  qsort(ksyms, nksyms, sizeof *ksyms, by_addr);
+}
+
+static uint64_t sym_addr(const char *name) {
+  for (size_t i = 0; i < nksyms; i++)
+    if (strcmp(ksyms[i].name, name) == 0) return ksyms[i].addr;
+  return 0;
+}
+
+/* The symbol at or below addr, as name+0xoff (exact: name). */
+static void sym_name(uint64_t addr, char *out, size_t n) {
+  size_t lo = 0, hi = nksyms;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (ksyms[mid].addr <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == 0 || addr - ksyms[lo - 1].addr > 0x100000) { snprintf(out, n, "0x%llx", (unsigned long long)addr); return; }
+  const struct ksym *s = &ksyms[lo - 1];
+  if (s->addr == addr) snprintf(out, n, "%s", s->name);
+  else snprintf(out, n, "%s+0x%llx", s->name, (unsigned long long)(addr - s->addr));
+}
+
+/* ---- /proc/kcore --------------------------------------------------------------------------------------------- */
+
+static int kcore = -1;
+static Elf64_Phdr *phdrs;
+static int nphdrs;
+
+static void open_kcore(void) {
+  kcore = open("/proc/kcore", O_RDONLY);
+  if (kcore < 0) fail("kcore", strerror(errno));
+  Elf64_Ehdr eh;
+  if (pread(kcore, &eh, sizeof eh, 0) != (ssize_t)sizeof eh) fail("kcore", "short ELF header");
+  nphdrs = eh.e_phnum;
+  phdrs = calloc((size_t)nphdrs, sizeof *phdrs);
+  if (pread(kcore, phdrs, sizeof *phdrs * (size_t)nphdrs, (off_t)eh.e_phoff) != (ssize_t)(sizeof *phdrs * (size_t)nphdrs)) fail("kcore", "short program headers");
+}
+
+static int kread(uint64_t addr, void *buf, size_t n) {
+  for (int i = 0; i < nphdrs; i++) {
+    const Elf64_Phdr *p = &phdrs[i];
+    if (p->p_type != PT_LOAD || addr < p->p_vaddr || addr + n > p->p_vaddr + p->p_memsz) continue;
+    return pread(kcore, buf, n, (off_t)(p->p_offset + (addr - p->p_vaddr))) == (ssize_t)n ? 0 : -1;
+  }
+  return -1;
+}
+
+static uint64_t kread64(uint64_t addr, int *ok) {
+  uint64_t v = 0;
+  if (kread(addr, &v, 8) != 0) *ok = 0;
+  return v;
+}
+
+/* ---- BTF ----------------------------------------------------------------------------------------------------- */
+
+static uint8_t *btf;
+static const struct btf_hdr_s { uint16_t magic; uint8_t version, flags; uint32_t hdr_len, type_off, type_len, str_off, str_len; } *bh;
+static uint32_t **btf_types;
+static uint32_t nbtf;
+
+static uint8_t *slurp(const char *path, size_t *len) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return NULL;
+  size_t cap = 1 << 20, n = 0;
+  uint8_t *buf = malloc(cap);
+  for (;;) {
+    if (n == cap) buf = realloc(buf, cap *= 2);
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  *len = n;
+  return buf;
+}
+
+static const char *btf_str(uint32_t off) { return (const char *)btf + bh->hdr_len + bh->str_off + off; }
+
+static void load_btf(void) {
+  size_t len;
+  btf = slurp("/sys/kernel/btf/vmlinux", &len);
+  if (btf == NULL) fail("btf", strerror(errno));
+  bh = (const void *)btf;
+  if (bh->magic != 0xeB9F) fail("btf", "bad magic");
+  uint8_t *p = btf + bh->hdr_len + bh->type_off, *end = p + bh->type_len;
+  size_t cap = 1 << 16;
+  btf_types = malloc(cap * sizeof *btf_types);
+  btf_types[0] = NULL;
+  nbtf = 1;
+  while (p < end) {
+    uint32_t *t = (uint32_t *)p;
+    uint32_t info = t[1], kind = (info >> 24) & 0x1f, vlen = info & 0xffff;
+    size_t extra = 0;
+    switch (kind) {
+      case 1: extra = 4; break;                 /* INT */
+      case 3: extra = 12; break;                /* ARRAY */
+      case 4: case 5: extra = 12 * vlen; break; /* STRUCT, UNION */
+      case 6: extra = 8 * vlen; break;          /* ENUM */
+      case 13: extra = 8 * vlen; break;         /* FUNC_PROTO */
+      case 14: extra = 4; break;                /* VAR */
+      case 15: extra = 12 * vlen; break;        /* DATASEC */
+      case 17: extra = 4; break;                /* DECL_TAG */
+      case 19: extra = 12 * vlen; break;        /* ENUM64 */
+      default: extra = 0;
+    }
+    if (nbtf == cap) btf_types = realloc(btf_types, (cap *= 2) * sizeof *btf_types);
+    btf_types[nbtf++] = t;
+    p += 12 + extra;
+  }
+}
+
+static uint32_t btf_find(const char *name, uint32_t kind) {
+  for (uint32_t id = 1; id < nbtf; id++) {
+    uint32_t *t = btf_types[id];
+    if (((t[1] >> 24) & 0x1f) == kind && strcmp(btf_str(t[0]), name) == 0) return id;
+  }
+  return 0;
+}
+
+/* Byte offset of a member of a struct, or -1. */
+static long btf_member(const char *sname, const char *member) {
+  uint32_t id = btf_find(sname, 4);
+  if (id == 0) return -1;
+  uint32_t *t = btf_types[id];
+  uint32_t vlen = t[1] & 0xffff, kflag = t[1] >> 31;
+  uint32_t *m = t + 3;
+  for (uint32_t i = 0; i < vlen; i++, m += 3)
+    if (strcmp(btf_str(m[0]), member) == 0) return (long)((kflag ? (m[2] & 0xffffff) : m[2]) / 8);
+  return -1;
+}
+
+/* ---- commands ------------------------------------------------------------------------------------------------ */
+
+static uint64_t bl_target(uint64_t pc, uint32_t w) {
+  if ((w & 0xfc000000u) != 0x94000000u) return 0;
+  int64_t imm = (int64_t)(w & 0x03ffffffu);
+  if (imm & 0x02000000) imm -= 0x04000000;
+  return pc + (uint64_t)(imm * 4);
+}
+
+static void cmd_site(int argc, char **argv) {
+  load_kallsyms();
+  open_kcore();
+  load_btf();
+  long o_func = btf_member("ftrace_ops", "func"), o_flags = btf_member("ftrace_ops", "flags"), o_private = btf_member("ftrace_ops", "private"),
+       o_direct = btf_member("ftrace_ops", "direct_call"), o_trname = btf_member("trace_array", "name");
+  uint64_t trace_call = sym_addr("function_trace_call");
+  for (int i = 0; i < argc; i++) {
+    uint64_t f = sym_addr(argv[i]);
+    if (f == 0) { printf("{\"fn\":\"%s\",\"error\":\"no such symbol\"}\n", argv[i]); continue; }
+    uint8_t b[16];
+    if (kread(f - 8, b, 16) != 0) { printf("{\"fn\":\"%s\",\"error\":\"kcore read failed\"}\n", argv[i]); continue; }
+    uint64_t lit;
+    uint32_t w0, w1;
+    memcpy(&lit, b, 8);
+    memcpy(&w0, b + 8, 4);
+    memcpy(&w1, b + 12, 4);
+    uint64_t target = bl_target(f + 4, w1);
+    int ok = 1;
+    uint64_t func = kread64(lit + (uint64_t)o_func, &ok), flags = kread64(lit + (uint64_t)o_flags, &ok), priv = kread64(lit + (uint64_t)o_private, &ok);
+    uint64_t direct = o_direct >= 0 ? kread64(lit + (uint64_t)o_direct, &ok) : 0;
+    char lits[160], tgt[160], funcs[160], directs[160], trname[64] = "";
+    sym_name(lit, lits, sizeof lits);
+    sym_name(target, tgt, sizeof tgt);
+    sym_name(func, funcs, sizeof funcs);
+    sym_name(direct, directs, sizeof directs);
+    if (ok && func == trace_call && priv != 0 && o_trname >= 0) {
+      int ok2 = 1;
+      uint64_t np = kread64(priv + (uint64_t)o_trname, &ok2);
+      if (ok2 && np != 0 && kread(np, trname, sizeof trname - 1) == 0) trname[sizeof trname - 1] = 0;
+      for (char *c = trname; *c; c++) if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) *c = '?';
+    }
+    printf("{\"fn\":\"%s\",\"addr\":\"0x%llx\",\"lit\":\"0x%llx\",\"lit_sym\":\"%s\",\"w0\":\"%08x\",\"w1\":\"%08x\",\"bl\":\"%s\",\"bl_addr\":\"0x%llx\","
+           "\"ops_ok\":%d,\"ops_func\":\"%s\",\"ops_flags\":\"0x%llx\",\"ops_direct\":\"%s\",\"ops_direct_addr\":\"0x%llx\",\"instance\":\"%s\"}\n",
+           argv[i], (unsigned long long)f, (unsigned long long)lit, lits, w0, w1, target != 0 ? tgt : "", (unsigned long long)target, ok, funcs,
+           (unsigned long long)flags, directs, (unsigned long long)direct, trname);
+  }
+}
+
+static void cmd_layout(void) {
+  load_kallsyms();
+  load_btf();
+  printf("{\"layout\":\"%ld,%ld,%ld,%ld,%ld,0x%llx\"}\n", btf_member("ftrace_ops", "func"), btf_member("ftrace_ops", "flags"), btf_member("ftrace_ops", "private"),
+         btf_member("ftrace_ops", "direct_call"), btf_member("trace_array", "name"), (unsigned long long)sym_addr("function_trace_call"));
+}
+
+/* Read the sites at the given function addresses; raw addresses only, the host names them. */
+static void cmd_at(const char *layout, int argc, char **argv) {
+  long o_func, o_flags, o_private, o_direct, o_trname;
+  unsigned long long trace_call;
+  if (sscanf(layout, "%ld,%ld,%ld,%ld,%ld,%llx", &o_func, &o_flags, &o_private, &o_direct, &o_trname, &trace_call) != 6) fail("at", "bad layout argument");
+  open_kcore();
+  for (int i = 0; i < argc; i++) {
+    uint64_t f = strtoull(argv[i], NULL, 16);
+    uint8_t b[16];
+    if (kread(f - 8, b, 16) != 0) { printf("{\"at\":\"0x%llx\",\"error\":\"kcore read failed\"}\n", (unsigned long long)f); continue; }
+    uint64_t lit;
+    uint32_t w0, w1;
+    memcpy(&lit, b, 8);
+    memcpy(&w0, b + 8, 4);
+    memcpy(&w1, b + 12, 4);
+    int ok = 1;
+    uint64_t func = kread64(lit + (uint64_t)o_func, &ok), flags = kread64(lit + (uint64_t)o_flags, &ok), priv = kread64(lit + (uint64_t)o_private, &ok);
+    uint64_t direct = o_direct >= 0 ? kread64(lit + (uint64_t)o_direct, &ok) : 0;
+    char trname[64] = "";
+    if (ok && func == trace_call && priv != 0 && o_trname >= 0) {
+      int ok2 = 1;
+      uint64_t np = kread64(priv + (uint64_t)o_trname, &ok2);
+      if (ok2 && np != 0 && kread(np, trname, sizeof trname - 1) == 0) trname[sizeof trname - 1] = 0;
+      for (char *c = trname; *c; c++) if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) *c = '?';
+    }
+    printf("{\"at\":\"0x%llx\",\"lit\":\"0x%llx\",\"w0\":\"%08x\",\"w1\":\"%08x\",\"bl_addr\":\"0x%llx\",\"ops_ok\":%d,\"ops_func\":\"0x%llx\",\"ops_flags\":\"0x%llx\",\"ops_direct_addr\":\"0x%llx\",\"instance\":\"%s\"}\n",
+           (unsigned long long)f, (unsigned long long)lit, w0, w1, (unsigned long long)bl_target(f + 4, w1), ok, (unsigned long long)func, (unsigned long long)flags,
+           (unsigned long long)direct, trname);
+  }
+}
+
+static void cmd_sym(int argc, char **argv) {
+  load_kallsyms();
+  for (int i = 0; i < argc; i++) printf("{\"sym\":\"%s\",\"addr\":\"0x%llx\"}\n", argv[i], (unsigned long long)sym_addr(argv[i]));
+}
+
+static long bpf(int cmd, union bpf_attr *attr) { return syscall(__NR_bpf, cmd, attr, sizeof *attr); }
+
+static void cmd_fentry(const char *name, const char *pin) {
+  load_btf();
+  uint32_t id = btf_find(name, 12); /* FUNC */
+  if (id == 0) fail("fentry", "no BTF FUNC of that name");
+  struct bpf_insn insns[2];
+  memset(insns, 0, sizeof insns);
+  insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K; /* r0 = 0 */
+  insns[1].code = BPF_JMP | BPF_EXIT;
+  static char log[1 << 16];
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.prog_type = BPF_PROG_TYPE_TRACING;
+  a.expected_attach_type = BPF_TRACE_FENTRY;
+  a.attach_btf_id = id;
+  a.insns = (uint64_t)(uintptr_t)insns;
+  a.insn_cnt = 2;
+  a.license = (uint64_t)(uintptr_t)"GPL";
+  a.log_buf = (uint64_t)(uintptr_t)log;
+  a.log_size = sizeof log;
+  a.log_level = 1;
+  long prog = bpf(BPF_PROG_LOAD, &a);
+  if (prog < 0) fail("BPF_PROG_LOAD", strerror(errno));
+  memset(&a, 0, sizeof a);
+  a.link_create.prog_fd = (uint32_t)prog;
+  a.link_create.attach_type = BPF_TRACE_FENTRY;
+  long link = bpf(BPF_LINK_CREATE, &a);
+  if (link < 0) fail("BPF_LINK_CREATE", strerror(errno));
+  memset(&a, 0, sizeof a);
+  a.pathname = (uint64_t)(uintptr_t)pin;
+  a.bpf_fd = (uint32_t)link;
+  if (bpf(BPF_OBJ_PIN, &a) < 0) fail("BPF_OBJ_PIN", strerror(errno));
+  /* The trampoline's kallsyms name carries its key: vmlinux BTF (object id 1) << 32 | 0x80000000 | btf id. One
+   * pass over /proc/kallsyms comparing names only (parsing every line costs seconds under emulation). */
+  char tname[64];
+  snprintf(tname, sizeof tname, "bpf_trampoline_%llu", (unsigned long long)((1ULL << 32) | 0x80000000ULL | id));
+  printf("{\"fentry\":\"%s\",\"btf_id\":%u,\"pin\":\"%s\",\"tramp_sym\":\"%s\",\"tramps\":[", name, id, pin, tname);
+  FILE *ks = fopen("/proc/kallsyms", "r");
+  char line[512];
+  size_t tl = strlen(tname);
+  int n = 0;
+  while (ks != NULL && fgets(line, sizeof line, ks) != NULL) {
+    char *sp = strchr(line, ' ');
+    char *nm = sp == NULL ? NULL : strchr(sp + 1, ' ');
+    if (nm == NULL || strncmp(nm + 1, tname, tl) != 0 || (nm[1 + tl] != '\n' && nm[1 + tl] != '\t' && nm[1 + tl] != ' ' && nm[1 + tl] != 0)) continue;
+    printf("%s\"0x%.*s\"", n++ ? "," : "", (int)(sp - line), line);
+  }
+  if (ks != NULL) fclose(ks);
+  printf("]}\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "site") == 0) cmd_site(argc - 2, argv + 2);
+  else if (argc >= 2 && strcmp(argv[1], "sym") == 0) cmd_sym(argc - 2, argv + 2);
+  else if (argc == 2 && strcmp(argv[1], "layout") == 0) cmd_layout();
+  else if (argc >= 3 && strcmp(argv[1], "at") == 0) cmd_at(argv[2], argc - 3, argv + 3);
+  else if (argc == 4 && strcmp(argv[1], "fentry") == 0) cmd_fentry(argv[2], argv[3]);
+  else fail("usage", "kagent site NAME... | at LAYOUT ADDR... | layout | sym NAME... | fentry NAME PIN");
+  fflush(stdout);
+  return 0;
+}

@@ -1,0 +1,242 @@
+// The kernel's patch-sites against the model's. The guest's console is read into observations (per scenario and
+// step, every function's literal, its two entry words and the BL target, and the ops the literal points at); the
+// model then runs the same steps on a layout with the kernel's real addresses (functions, ftrace_caller, the list
+// and nop ops, the module's text and ftrace PLT, the BPF trampolines the kernel allocated) and must predict, after
+// every step, each site's literal (nop ops, list ops, or which ops) and what its BL reaches (NOP, ftrace_caller,
+// the module PLT, or which trampoline).
+
+import { boot as bootModel } from "../model/boot.ts";
+import { decode, toHex } from "../model/insn.ts";
+import { symbolize, type Kernel } from "../model/kernel.ts";
+import { literalAddr } from "../model/layout.ts";
+import { parseScenario, runStep, scenarioLayout, type Step } from "../model/scenario.ts";
+import { upstream } from "../model/variants/upstream.ts";
+import { MODULE_NAME, trampName, type GuestScenario } from "./guest.ts";
+
+/** One site as `kagent at` reports it: raw addresses, named here. */
+export interface SiteJson {
+  readonly at: string;
+  readonly lit: string;
+  readonly w0: string;
+  readonly w1: string;
+  readonly bl_addr: string;
+  readonly ops_func: string;
+  readonly ops_direct_addr: string;
+  readonly instance: string;
+  readonly error?: string;
+}
+
+interface FentryJson {
+  readonly fentry: string;
+  readonly pin: string;
+  readonly tramps: ReadonlyArray<string>;
+  readonly error?: string;
+}
+
+export interface StepObservation {
+  readonly sites: SiteJson[];
+  readonly fentries: FentryJson[];
+  /** Anything else the step's commands printed (errors from tracefs writes). */
+  readonly output: string[];
+}
+
+export interface GuestRun {
+  readonly syms: ReadonlyMap<string, bigint>;
+  readonly module: { readonly base: bigint; readonly size: bigint } | null;
+  /** [scenario][step] (step 0: before any step). */
+  readonly steps: StepObservation[][];
+  readonly ended: boolean;
+}
+
+function json<T>(line: string): T | null {
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** Read the guest's console. */
+export function parseConsole(text: string): GuestRun {
+  const syms = new Map<string, bigint>();
+  let module: { base: bigint; size: bigint } | null = null;
+  const steps: StepObservation[][] = [];
+  let section: "modules" | "syms" | "step" | null = null;
+  let cur: StepObservation | null = null;
+  let ended = false;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    const marker = /^@@@ (modules|syms|end|scenario (\d+) step (\d+))$/.exec(line);
+    if (marker !== null) {
+      if (marker[1] === "end") ended = true;
+      else if (marker[2] !== undefined) {
+        section = "step";
+        cur = { sites: [], fentries: [], output: [] };
+        (steps[Number(marker[2])] ??= [])[Number(marker[3])] = cur;
+      } else section = marker[1] as "modules" | "syms";
+      continue;
+    }
+    if (section === "modules") {
+      const m = new RegExp(`^${MODULE_NAME} (\\d+) .* (0x[0-9a-f]+)$`).exec(line);
+      if (m !== null) module = { base: BigInt(m[2]!), size: BigInt(m[1]!) };
+    } else if (section === "syms") {
+      const j = json<{ sym: string; addr: string }>(line);
+      if (j !== null) syms.set(j.sym, BigInt(j.addr));
+    } else if (section === "step" && cur !== null) {
+      const out = line.startsWith("### ") ? line.slice(4) : null;
+      if (out !== null) {
+        const j = json<FentryJson>(out);
+        if (j !== null && "fentry" in j) cur.fentries.push(j);
+        else cur.output.push(out);
+      } else if (line.startsWith("{")) {
+        const j = json<SiteJson>(line);
+        if (j !== null && "at" in j) cur.sites.push(j);
+      }
+    }
+  }
+  return { syms, module, steps, ended };
+}
+
+export interface SiteRow {
+  readonly scenario: string;
+  readonly step: number;
+  readonly stepText: string;
+  readonly fn: string;
+  readonly model: string;
+  readonly kernel: string;
+  readonly differs: boolean;
+}
+
+const NOP = "d503201f";
+const MOV_X9_X30 = "aa1e03e9";
+
+/** The model's view of fn's site: literal, then what the entry words do. */
+function modelSite(k: Kernel, fn: string): string {
+  const rec = k.recs.find((r) => r.fn === fn);
+  if (rec === undefined) return "?";
+  const lit = k.mem.read64(literalAddr(rec.ip));
+  const mov = k.mem.read32(rec.ip - 4n);
+  const insn = decode(k.mem.read32(rec.ip));
+  const bl = insn.kind === "nop" ? "nop" : insn.kind === "bl" ? `bl ${symbolize(k, rec.ip + BigInt(insn.offset)) ?? toHex(rec.ip + BigInt(insn.offset))}` : `0x${k.mem.read32(rec.ip).toString(16)}`;
+  return `${symbolize(k, lit) ?? toHex(lit)} | ${mov === 0xaa1e03e9 ? "mov x9, x30" : `0x${mov.toString(16)}`} | ${bl}`;
+}
+
+export interface Comparison {
+  readonly rows: SiteRow[];
+  readonly problems: string[];
+}
+
+/** Compare one planned scenario's observations with the model run on the kernel's addresses. */
+export function compareScenario(plan: GuestScenario, si: number, run: GuestRun): Comparison {
+  const problems: string[] = [];
+  const obs = run.steps[si] ?? [];
+  const sym = (n: string): bigint => {
+    const v = run.syms.get(n);
+    if (v === undefined || v === 0n) throw new Error(`the guest did not report ${n}`);
+    return v;
+  };
+  const first = obs[0];
+  if (first === undefined) return { rows: [], problems: [`${plan.name}: no observations (the guest stopped early?)`] };
+  const addrOf = new Map([...plan.real.values()].map((r) => [r, run.syms.get(r) ?? 0n]));
+  // Trampoline images: for each attachment, the image the kernel listed that the ops did not have before.
+  const tramps = new Map<string, bigint>();
+  const lastImage = new Map<string, bigint>();
+  plan.steps.forEach((st) => {
+    const o = obs[st.index];
+    st.attached.forEach((a, i) => {
+      const f = o?.fentries[i];
+      if (f === undefined || f.tramps.length === 0) {
+        problems.push(`${plan.name} step ${st.index}: no trampoline reported for ${a.ops}${f?.error !== undefined ? ` (${f.error})` : ""}`);
+        return;
+      }
+      const images = f.tramps.map((t) => BigInt(t));
+      const prev = lastImage.get(a.ops);
+      const img = images.find((t) => t !== prev) ?? images[0]!;
+      tramps.set(trampName(a.ops, a.n), img);
+      lastImage.set(a.ops, img);
+    });
+  });
+  if (problems.length > 0) return { rows: [], problems: [...problems, `${plan.name}: not compared (the kernel did not attach every direct ops)`] };
+  // The module's ftrace PLT, as the kernel's BLs into the module's own text show it.
+  const mod = run.module;
+  let plt: bigint | null = null;
+  for (const o of obs) for (const s of o?.sites ?? []) {
+    const t = BigInt(s.bl_addr);
+    if (mod !== null && t >= mod.base && t < mod.base + mod.size) plt = t;
+  }
+  const trampAddr = new Map([...tramps].map(([n, a]) => [a, n]));
+  const text = sym("_text");
+  const modelSteps: Step[] = plan.steps.flatMap((s) => s.model);
+  const scenario = parseScenario({
+    variant: "upstream",
+    config: { bti: false },
+    kernel: {
+      text: toHex(text),
+      text_size: toHex(sym("_etext") - text),
+      ftrace_caller: toHex(sym("ftrace_caller")),
+      ftrace_list_ops: toHex(sym("ftrace_list_ops")),
+      ftrace_nop_ops: toHex(sym("ftrace_nop_ops")),
+    },
+    modules: mod === null ? [] : [{ name: MODULE_NAME, text: toHex(mod.base), size: toHex(mod.size), plt: plt === null ? true : toHex(plt) }],
+    functions: plan.scenario.functions.map((f) => {
+      const real = plan.real.get(f.name)!;
+      const a = addrOf.get(real);
+      if (a === undefined) throw new Error(`the guest did not read ${real}`);
+      return { name: f.name, addr: toHex(a), ...(f.module !== undefined && mod !== null ? { module: MODULE_NAME } : {}), bti: false };
+    }),
+    trampolines: [...tramps].map(([name, addr]) => ({ name, addr: toHex(addr) })),
+    steps: modelSteps,
+  });
+  const k = bootModel(scenarioLayout(scenario), upstream);
+  const rows: SiteRow[] = [];
+  const fns = plan.scenario.functions.map((f) => f.name);
+  const kernelSite = (s: SiteJson, fn: string, attachedOps: ReadonlyMap<string, string>): string => {
+    if (s.error !== undefined) return `error: ${s.error}`;
+    const lit = BigInt(s.lit);
+    let litName: string;
+    if (lit === sym("ftrace_nop_ops")) litName = "ftrace_nop_ops";
+    else if (lit === sym("ftrace_list_ops")) litName = "ftrace_list_ops";
+    else if (s.instance !== "") litName = s.instance;
+    else if (BigInt(s.ops_func) === sym("call_direct_funcs")) {
+      const ops = attachedOps.get(fn);
+      const t = trampAddr.get(BigInt(s.ops_direct_addr));
+      litName = ops !== undefined && t !== undefined && t.startsWith(`T.${ops}.`) ? ops : `direct ops calling ${s.ops_direct_addr}`;
+    } else litName = `ops ${s.lit} (func ${s.ops_func})`;
+    const t = BigInt(s.bl_addr);
+    const bl =
+      s.w1 === NOP
+        ? "nop"
+        : t === sym("ftrace_caller")
+          ? "bl ftrace_caller"
+          : plt !== null && t === plt
+            ? `bl ${MODULE_NAME}.ftrace_plt`
+            : trampAddr.has(t)
+              ? `bl ${trampAddr.get(t)}`
+              : `bl ${s.bl_addr} (0x${s.w1})`;
+    return `${litName} | ${s.w0 === MOV_X9_X30 ? "mov x9, x30" : `0x${s.w0}`} | ${bl}`;
+  };
+  const attachedOps = new Map<string, string>();
+  const record = (step: number, stepText: string, o: StepObservation | undefined): void => {
+    for (const fn of fns) {
+      const real = plan.real.get(fn)!;
+      const at = addrOf.get(real);
+      const s = o?.sites.find((x) => BigInt(x.at) === at);
+      const model = modelSite(k, fn);
+      const kernel = s === undefined ? "not read" : kernelSite(s, fn, attachedOps);
+      rows.push({ scenario: plan.name, step, stepText, fn: `${fn} (${real})`, model, kernel, differs: model !== kernel });
+    }
+  };
+  record(0, "(boot)", obs[0]);
+  let index = 0;
+  for (const st of plan.steps) {
+    for (const ms of st.model) {
+      const r = runStep(k, ms, index++);
+      if ("ret" in r && r.ret !== 0) problems.push(`${plan.name} step ${st.index}: the model's ${ms.do} ${"ops" in ms ? ms.ops : ""} returned ${r.ret}`);
+    }
+    for (const a of st.attached) attachedOps.set(a.fn, a.ops);
+    for (const fn of st.detached) attachedOps.delete(fn);
+    for (const line of obs[st.index]?.output ?? []) problems.push(`${plan.name} step ${st.index}: the guest said: ${line}`);
+    record(st.index, st.text, obs[st.index]);
+  }
+  return { rows, problems };
+}

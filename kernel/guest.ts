@@ -1,0 +1,252 @@
+// Scenarios as real actions on an arm64 Linux guest, one boot for all of them. Each scenario step becomes tracefs
+// writes or guest-agent calls, and after every step the agent reads every function's patch-site:
+//   register_ftrace_function X  -> tracer instance X: set_ftrace_filter, set_ftrace_notrace, current_tracer=function
+//   unregister_ftrace_function X -> current_tracer=nop in instance X
+//   ftrace_set_filter / _notrace -> the instance's filter files (live when it traces)
+//   register_ftrace_direct D     -> a BPF fentry program per function (each its own direct ops and trampoline;
+//                                   the model is given one direct ops per function, D.<fn>, to match)
+//   modify_ftrace_direct D       -> one more fentry program per function: the kernel rebuilds the trampoline and
+//                                   moves the sites with modify_ftrace_direct
+//   unregister_ftrace_direct D   -> the programs' links unpinned
+// Calls are not run on the guest yet. Scenario function names map onto real functions: syscall entry points for
+// kernel functions, binfmt_misc's for module functions.
+
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import type { Scenario, Step } from "../model/scenario.ts";
+import type { KernelFiles } from "./fetch.ts";
+
+/** Real functions for the scenarios' names, in the order names are met: traceable, with BTF, not called by init. */
+export const KERNEL_FUNCTIONS = ["__arm64_sys_sethostname", "__arm64_sys_setdomainname", "__arm64_sys_acct", "__arm64_sys_swapoff", "__arm64_sys_pivot_root", "__arm64_sys_syncfs"] as const;
+export const MODULE_NAME = "binfmt_misc";
+export const MODULE_FUNCTIONS = ["bm_status_write", "bm_register_write", "bm_entry_write"] as const;
+
+export class KernelScenarioError extends Error {}
+
+/** A scenario step as the guest performs it, and as the model is given it. */
+export interface GuestStep {
+  /** The scenario's own step (1-based index and text), for the table. */
+  readonly index: number;
+  readonly text: string;
+  readonly shell: string[];
+  /** The steps the model runs for it (direct ops split per function). */
+  readonly model: Step[];
+  /** Direct attachments made by this step: function -> (model ops, trampoline instance number). */
+  readonly attached: ReadonlyArray<{ readonly fn: string; readonly ops: string; readonly n: number }>;
+  /** Functions whose direct ops this step removed. */
+  readonly detached: ReadonlyArray<string>;
+}
+
+export interface GuestScenario {
+  readonly name: string;
+  readonly scenario: Scenario;
+  /** Scenario function name -> real symbol. */
+  readonly real: ReadonlyMap<string, string>;
+  readonly steps: ReadonlyArray<GuestStep>;
+}
+
+const T = "/sys/kernel/tracing";
+const BPF = "/sys/fs/bpf";
+
+function stepText(st: Step): string {
+  const { do: what, ...rest } = st;
+  const args = Object.entries(rest)
+    .filter(([k]) => k !== "expect")
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(",")}]` : String(v)}`)
+    .join(" ");
+  return `${what} ${args}`.trim();
+}
+
+/** Plan one scenario: refuse what the guest cannot do, map names, write the shell and the model's steps. */
+export function planScenario(name: string, s: Scenario): GuestScenario {
+  const real = new Map<string, string>();
+  let k = 0;
+  let m = 0;
+  for (const f of s.functions) {
+    if (f.module !== undefined) {
+      const r = MODULE_FUNCTIONS[m++];
+      if (r === undefined) throw new KernelScenarioError(`${name}: at most ${MODULE_FUNCTIONS.length} module functions`);
+      real.set(f.name, r);
+    } else {
+      const r = KERNEL_FUNCTIONS[k++];
+      if (r === undefined) throw new KernelScenarioError(`${name}: at most ${KERNEL_FUNCTIONS.length} kernel functions`);
+      real.set(f.name, r);
+    }
+  }
+  const fnsOf = (xs: ReadonlyArray<string>): string => xs.map((x) => real.get(x) ?? x).join(" ");
+  const isModule = (fn: string): boolean => s.functions.find((f) => f.name === fn)?.module !== undefined;
+  const live = new Set<string>();
+  const direct = new Map<string, { fns: string[]; n: number }>();
+  const steps: GuestStep[] = [];
+  s.steps.forEach((st, i) => {
+    const where = `${name}: step ${i + 1} (${st.do})`;
+    const shell: string[] = [];
+    const model: Step[] = [];
+    const attached: Array<{ fn: string; ops: string; n: number }> = [];
+    const detached: string[] = [];
+    switch (st.do) {
+      case "call":
+        // Not run on the guest yet: the step only reads the sites again.
+        break;
+      case "register_ftrace_function": {
+        if (live.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is already registered (a tracer instance cannot be registered twice)`);
+        if (st.filter.length === 0) throw new KernelScenarioError(`${where}: an empty filter traces every function, too slow under emulation`);
+        if (st.flags.length > 0) throw new KernelScenarioError(`${where}: flags ${st.flags.join(",")} cannot be given to a tracer instance's ops`);
+        const dir = `${T}/instances/${st.ops}`;
+        shell.push(`mkdir -p ${dir} && echo ${fnsOf(st.filter)} > ${dir}/set_ftrace_filter && echo ${fnsOf(st.notrace)} > ${dir}/set_ftrace_notrace && echo function > ${dir}/current_tracer`);
+        model.push(st);
+        live.add(st.ops);
+        break;
+      }
+      case "unregister_ftrace_function":
+        shell.push(`echo nop > ${T}/instances/${st.ops}/current_tracer`);
+        model.push(st);
+        live.delete(st.ops);
+        break;
+      case "ftrace_set_filter":
+        if (st.filter.length === 0 && live.has(st.ops)) throw new KernelScenarioError(`${where}: an empty filter on a live instance traces every function`);
+        shell.push(`echo ${fnsOf(st.filter)} > ${T}/instances/${st.ops}/set_ftrace_filter`);
+        model.push(st);
+        break;
+      case "ftrace_set_notrace":
+        shell.push(`echo ${fnsOf(st.notrace)} > ${T}/instances/${st.ops}/set_ftrace_notrace`);
+        model.push(st);
+        break;
+      case "register_ftrace_direct": {
+        if (direct.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is already registered`);
+        for (const fn of st.filter) {
+          if (isModule(fn)) throw new KernelScenarioError(`${where}: fentry on a module function needs module BTF, not done yet`);
+          const ops = `${st.ops}.${fn}`;
+          shell.push(`kagent fentry ${real.get(fn)} ${pinPath(ops, 0)}`);
+          model.push({ do: "register_ftrace_direct", ops, filter: [fn], addr: trampName(ops, 0) });
+          attached.push({ fn, ops, n: 0 });
+        }
+        direct.set(st.ops, { fns: [...st.filter], n: 0 });
+        break;
+      }
+      case "modify_ftrace_direct": {
+        const d = direct.get(st.ops);
+        if (d === undefined) throw new KernelScenarioError(`${where}: ${st.ops} is not registered`);
+        d.n++;
+        for (const fn of d.fns) {
+          const ops = `${st.ops}.${fn}`;
+          shell.push(`kagent fentry ${real.get(fn)} ${pinPath(ops, d.n)}`);
+          model.push({ do: "modify_ftrace_direct", ops, addr: trampName(ops, d.n) });
+          attached.push({ fn, ops, n: d.n });
+        }
+        break;
+      }
+      case "unregister_ftrace_direct": {
+        const d = direct.get(st.ops);
+        if (d === undefined) throw new KernelScenarioError(`${where}: ${st.ops} is not registered`);
+        for (const fn of d.fns) {
+          const ops = `${st.ops}.${fn}`;
+          // The link is released from a workqueue: wait until ftrace no longer lists the direct call.
+          shell.push(`rm -f ${pinPath(ops, "*")}; for i in $(seq 100); do grep -q "^${real.get(fn)} .*direct-->" ${T}/enabled_functions || break; sleep 0.05; done`);
+          model.push({ do: "unregister_ftrace_direct", ops, free_filters: true });
+          detached.push(fn);
+        }
+        direct.delete(st.ops);
+        break;
+      }
+    }
+    steps.push({ index: i + 1, text: stepText(st), shell, model, attached, detached });
+  });
+  return { name, scenario: s, real, steps };
+}
+
+/** Where a fentry link is pinned (bpffs refuses names with a dot). */
+function pinPath(ops: string, n: number | "*"): string {
+  return `${BPF}/${ops.replace(/\./g, "_")}_${n}`;
+}
+
+/** The model's name for the BPF trampoline image a direct ops has after its n-th attachment. */
+export function trampName(ops: string, n: number): string {
+  return `T.${ops}.${n}`;
+}
+
+/** Symbols the host needs to name what the sites hold. */
+export const NAMED_SYMBOLS = ["_text", "_etext", "ftrace_caller", "ftrace_nop_ops", "ftrace_list_ops", "call_direct_funcs", "function_trace_call"] as const;
+
+/**
+ * The guest's init: set up, load the module, look up every function and struct offset once, then every scenario
+ * (its sites read by address after each step: no symbol table to parse each time), each followed by a clean-up.
+ */
+export function initScript(plans: ReadonlyArray<GuestScenario>): string {
+  const all = [...new Set(plans.flatMap((p) => [...p.real.values()]))];
+  const lines = [
+    "#!/bin/busybox sh",
+    "/bin/busybox --install -s /bin",
+    "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev",
+    `mount -t tracefs tracefs ${T}; mount -t bpf bpf ${BPF}`,
+    "echo 0 > /proc/sys/kernel/kptr_restrict",
+    `insmod /${MODULE_NAME}.ko`,
+    'echo "@@@ modules"',
+    "cat /proc/modules",
+    'echo "@@@ syms"',
+    `kagent sym ${[...NAMED_SYMBOLS, ...all].join(" ")} | tee /tmp/syms`,
+    `L=$(kagent layout | sed 's/.*"layout":"\\([^"]*\\)".*/\\1/')`,
+    'echo "layout $L"',
+    "addr() { grep \"\\\"sym\\\":\\\"$1\\\"\" /tmp/syms | sed 's/.*\"addr\":\"0x\\([0-9a-f]*\\)\".*/\\1/'; }",
+  ];
+  plans.forEach((p, si) => {
+    const addrs = [...p.real.values()].map((r) => `$(addr ${r})`).join(" ");
+    lines.push(`A="${addrs}"`, `echo "@@@ scenario ${si} step 0"`, 'kagent at $L $A');
+    for (const st of p.steps) {
+      lines.push(`echo "@@@ scenario ${si} step ${st.index}"`);
+      for (const sh of st.shell) lines.push(`( ${sh} ) 2>&1 | sed 's/^/### /'`);
+      lines.push("kagent at $L $A");
+    }
+    // Back to nothing traced before the next scenario.
+    lines.push(
+      `for d in ${T}/instances/*; do [ -d "$d" ] && echo nop > "$d/current_tracer" && rmdir "$d"; done`,
+      `rm -f ${BPF}/*; for i in $(seq 100); do grep -q "direct-->" ${T}/enabled_functions || break; sleep 0.05; done`,
+    );
+  });
+  lines.push('echo "@@@ end"', "poweroff -f");
+  return lines.join("\n") + "\n";
+}
+
+/** Build the initramfs (busybox, the agent, the module, /init) as a gzipped newc cpio. */
+function initramfs(files: KernelFiles, init: string, dir: string): string {
+  const root = join(dir, "root");
+  for (const d of ["bin", "proc", "sys", "dev", "tmp"]) mkdirSync(join(root, d), { recursive: true });
+  copyFileSync(files.busybox, join(root, "bin", "busybox"));
+  copyFileSync(files.agent, join(root, "bin", "kagent"));
+  copyFileSync(files.module, join(root, `${MODULE_NAME}.ko`));
+  writeFileSync(join(root, "init"), init);
+  chmodSync(join(root, "init"), 0o755);
+  chmodSync(join(root, "bin", "busybox"), 0o755);
+  chmodSync(join(root, "bin", "kagent"), 0o755);
+  const list = spawnSync("sh", ["-c", "find . | cpio -o -H newc 2>/dev/null"], { cwd: root, maxBuffer: 1 << 28 });
+  if (list.status !== 0) throw new Error("cpio failed");
+  const out = join(dir, "initrd.gz");
+  writeFileSync(out, gzipSync(list.stdout, { level: 1 }));
+  return out;
+}
+
+export interface BootResult {
+  readonly console: string;
+  readonly seconds: number;
+}
+
+/** Boot the kernel under qemu-system-aarch64 (TCG) with the plans' init, and return the console. */
+export function boot(files: KernelFiles, plans: ReadonlyArray<GuestScenario>, opts: { kaslr: boolean; image?: string }): BootResult {
+  const dir = mkdtempSync(join(tmpdir(), "dispatch-spec-kernel-"));
+  try {
+    const initrd = initramfs(files, initScript(plans), dir);
+    const started = performance.now();
+    const r = spawnSync(
+      "qemu-system-aarch64",
+      ["-M", "virt", "-cpu", "max", "-m", "1024", "-smp", "2", "-nographic", "-nic", "none", "-no-reboot", "-kernel", opts.image ?? files.image, "-initrd", initrd, "-append", `console=ttyAMA0 rdinit=/init quiet ${opts.kaslr ? "" : "nokaslr"}`.trim()],
+      { encoding: "utf8", maxBuffer: 1 << 28, timeout: 20 * 60 * 1000 },
+    );
+    if (r.error !== undefined) throw new Error(`qemu-system-aarch64: ${r.error.message}`);
+    return { console: r.stdout.replace(/\r/g, ""), seconds: (performance.now() - started) / 1000 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

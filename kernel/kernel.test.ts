@@ -1,0 +1,91 @@
+// The kernel-in-the-loop driver without a kernel: how scenarios become guest actions, and the comparison replayed
+// on consoles recorded from real boots of Debian's 6.12 arm64 kernel (kernel/fixtures/, with and without KASLR),
+// where the model predicted every site.
+
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { loadScenario } from "../cli/load.ts";
+import { parseScenario } from "../model/scenario.ts";
+import { compareScenario, parseConsole } from "./compare.ts";
+import { initScript, KernelScenarioError, KERNEL_FUNCTIONS, MODULE_FUNCTIONS, planScenario } from "./guest.ts";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const DIR = join(HERE, "scenarios");
+const plans = readdirSync(DIR)
+  .filter((f) => f.endsWith(".json"))
+  .sort()
+  .map((f) => planScenario(`kernel/scenarios/${f}`, loadScenario(join(DIR, f))));
+
+const base = { variant: "upstream", functions: [{ name: "f", addr: "0xffff800009000000" }] };
+
+describe("planScenario", () => {
+  it("maps function names onto syscall entry points and binfmt_misc's functions", () => {
+    const p = plans.find((x) => x.name.includes("k10"))!;
+    expect(p.real.get("f")).toBe(KERNEL_FUNCTIONS[0]);
+    expect(p.real.get("m")).toBe(MODULE_FUNCTIONS[0]);
+  });
+
+  it("gives each function of a direct ops its own direct ops and trampoline, as BPF does", () => {
+    const p = plans.find((x) => x.name.includes("k11"))!;
+    expect(p.steps[0]!.model.map((s) => ("ops" in s ? s.ops : ""))).toEqual(["D.f", "D.g"]);
+    expect(p.steps[0]!.shell.join("\n")).toMatch(/kagent fentry __arm64_sys_sethostname \/sys\/fs\/bpf\/D_f_0/);
+  });
+
+  it("refuses what the guest cannot do, with the step it is about", () => {
+    const bad = (steps: unknown[]): (() => unknown) => () => planScenario("x", parseScenario({ ...base, steps }));
+    expect(bad([{ do: "register_ftrace_function", ops: "A", filter: [] }])).toThrow(/step 1 .*every function/);
+    expect(bad([{ do: "register_ftrace_function", ops: "A", filter: ["f"], flags: ["RECURSION"] }])).toThrow(KernelScenarioError);
+    expect(bad([{ do: "register_ftrace_function", ops: "A", filter: ["f"] }, { do: "register_ftrace_function", ops: "A", filter: ["f"] }])).toThrow(/step 2 .*already registered/);
+    expect(bad([{ do: "modify_ftrace_direct", ops: "D", addr: "ftrace_stub_direct_tramp" }])).toThrow(/not registered/);
+  });
+
+  it("writes one init for all scenarios, reading every site after every step and cleaning up between them", () => {
+    const s = initScript(plans);
+    expect(s.match(/^kagent at \$L \$A$/gm)?.length).toBe(plans.reduce((n, p) => n + p.steps.length + 1, 0));
+    expect(s).toContain(`echo "@@@ scenario ${plans.length - 1} step 0"`);
+    expect(s.trim().endsWith("poweroff -f")).toBe(true);
+  });
+});
+
+describe("comparison on recorded boots of Debian's 6.12 arm64 kernel", () => {
+  for (const mode of ["off", "on"] as const) {
+    it(`predicts every site with KASLR ${mode}`, () => {
+      const run = parseConsole(readFileSync(join(HERE, "fixtures", `debian-6.12-kaslr-${mode}.console`), "utf8"));
+      expect(run.ended).toBe(true);
+      let rows = 0;
+      plans.forEach((p, i) => {
+        const c = compareScenario(p, i, run);
+        expect(c.problems).toEqual([]);
+        expect(c.rows.filter((r) => r.differs)).toEqual([]);
+        rows += c.rows.length;
+      });
+      expect(rows).toBe(127);
+    });
+  }
+
+  it("sees the three seed cases and the module PLT across the two boots", () => {
+    const all = (["off", "on"] as const).flatMap((mode) => {
+      const run = parseConsole(readFileSync(join(HERE, "fixtures", `debian-6.12-kaslr-${mode}.console`), "utf8"));
+      return plans.flatMap((p, i) => compareScenario(p, i, run).rows.map((r) => r.kernel));
+    });
+    expect(all).toContain("D.f | mov x9, x30 | bl T.D.f.0");
+    expect(all).toContain("D.f | mov x9, x30 | bl ftrace_caller");
+    expect(all).toContain("D.f | mov x9, x30 | bl T.D.f.1");
+    expect(all.some((k) => k.endsWith("bl binfmt_misc.ftrace_plt"))).toBe(true);
+    expect(all.some((k) => k.startsWith("ftrace_list_ops"))).toBe(true);
+  });
+
+  it("reports a site the model gets wrong", () => {
+    const text = readFileSync(join(HERE, "fixtures", "debian-6.12-kaslr-off.console"), "utf8");
+    // Pretend the kernel left the first scenario's site on the nop ops after A registered.
+    const lines = text.split("\n");
+    const at = lines.indexOf("@@@ scenario 0 step 1");
+    const nop = JSON.parse(lines[at + 2]!.replace(/^### /, "")) as Record<string, string>;
+    const site = JSON.parse(lines[at + 1]!) as Record<string, string>;
+    lines[at + 1] = JSON.stringify({ ...site, lit: nop["lit"], instance: "", w1: "d503201f", bl_addr: "0x0" });
+    const c = compareScenario(plans[0]!, 0, parseConsole(lines.join("\n")));
+    expect(c.rows.filter((r) => r.differs).map((r) => `${r.step} ${r.fn}`)).toEqual(["1 f (__arm64_sys_sethostname)"]);
+  });
+});
