@@ -370,3 +370,45 @@ describe("ftrace_modify_code validation through the core", () => {
     expect(siteWords(k, "g")).toEqual(before["g"]);
   });
 });
+
+describe("hooks that find no callable address (a far module function without a PLT)", () => {
+  it("ftrace_make_nop and ftrace_modify_call give -EINVAL after the literal write and leave the BL alone", () => {
+    const k = bootUpstream(layout({ modules: [module("m1", MOD_TEXT, null)] }));
+    const r = recOf(k, "m");
+    const word = 0x94000000;
+    k.mem.write32(r.ip, word);
+    const nop = hook(k, () => k.design.arch.ftrace_make_nop(k, r, FTRACE_ADDR(k)));
+    expect(nop.ret).toBe(EINVAL);
+    expect(nop.w.map((e) => e.what)).toEqual(["literal"]);
+    expect(k.mem.read32(r.ip)).toBe(word);
+    const fromFar = hook(k, () => k.design.arch.ftrace_modify_call(k, r, FTRACE_ADDR(k), T_NEAR));
+    expect(fromFar.ret).toBe(EINVAL);
+    expect(fromFar.w.map((e) => e.what)).toEqual(["literal"]);
+    expect(k.mem.read32(r.ip)).toBe(word);
+  });
+
+  it("ftrace_modify_call also refuses when only the new target is out of reach", () => {
+    // f reaches T_NEAR; it cannot reach ftrace_caller once ftrace_caller is placed beyond 128 MiB of kernel text.
+    const ks = { ...KS, textSize: 0x10000000n, ftrace_caller: KS.text + 0x9000000n };
+    const k = bootUpstream({ ...layout(), kernel: ks, modules: [], functions: [fn("f", F_ADDR)] });
+    const r = recOf(k, "f");
+    k.mem.write32(r.ip, blFrom(k, "f", T_NEAR));
+    const { ret } = hook(k, () => k.design.arch.ftrace_modify_call(k, r, T_NEAR, FTRACE_ADDR(k)));
+    expect(ret).toBe(EINVAL);
+    expect(k.mem.read32(r.ip)).toBe(blFrom(k, "f", T_NEAR));
+  });
+});
+
+describe("arch_ftrace_set_direct_caller", () => {
+  it("stores the address in fregs->direct_tramp, and only warns on a design without that slot", () => {
+    const k = bootUpstream();
+    const fregs = KS.stackTop - 0x200n;
+    k.design.arch.arch_ftrace_set_direct_caller(k, fregs, T_NEAR);
+    expect(k.mem.read64(fregs + BigInt(k.design.fregs.direct_tramp ?? 0))).toBe(T_NEAR);
+    const none: Kernel = { ...k, design: { ...k.design, fregs: { ...k.design.fregs, direct_tramp: null } }, events: [] };
+    const before = [...none.mem.entries()].length;
+    none.design.arch.arch_ftrace_set_direct_caller(none, fregs + 0x100n, T_NEAR2);
+    expect(none.events.some((e) => e.kind === "warn" && /no direct_tramp slot/.test(e.message))).toBe(true);
+    expect([...none.mem.entries()].length).toBe(before);
+  });
+});

@@ -19,6 +19,7 @@ export function aarch64_insn_gen_branch_imm(k: Kernel, pc: bigint, addr: bigint,
   try {
     return encode(genBranch(pc, addr, link));
   } catch (e) {
+    // Stryker disable next-line all: every caller passes a target ftrace_find_callable_addr found within range
     if (e instanceof InsnError) {
       warn(k, `aarch64_insn_gen_branch_imm: ${e.message}`);
       return AARCH64_BREAK_FAULT;
@@ -99,6 +100,7 @@ export function ftrace_find_callable_addr(k: Kernel, rec: DynFtrace, addr: bigin
 /** ftrace_make_call: literal first, then NOP -> BL. */
 export function ftrace_make_call(k: Kernel, rec: DynFtrace, addr: bigint): Ret {
   const ret = mutated(k.design, "skip-literal-update") ? 0 : ftrace_rec_update_ops(k, rec);
+  // Stryker disable next-line all: the model's literal store cannot fail (the kernel's aarch64_insn_write_literal_u64 can)
   if (ret !== 0) return ret;
   const target = k.design.arch.ftrace_find_callable_addr(k, rec, addr);
   if (target === null) return -ERRNO.EINVAL;
@@ -108,6 +110,7 @@ export function ftrace_make_call(k: Kernel, rec: DynFtrace, addr: bigint): Ret {
 /** ftrace_modify_call: literal first, then BL old -> BL new (also when only the ops changed). */
 export function ftrace_modify_call(k: Kernel, rec: DynFtrace, oldAddr: bigint, addr: bigint): Ret {
   const ret = ftrace_rec_update_ops(k, rec);
+  // Stryker disable next-line all: the model's literal store cannot fail (the kernel's aarch64_insn_write_literal_u64 can)
   if (ret !== 0) return ret;
   const from = k.design.arch.ftrace_find_callable_addr(k, rec, oldAddr);
   if (from === null) return -ERRNO.EINVAL;
@@ -121,6 +124,7 @@ export function ftrace_modify_call(k: Kernel, rec: DynFtrace, oldAddr: bigint, a
 /** ftrace_make_nop: literal := ftrace_nop_ops first, then BL -> NOP. */
 export function ftrace_make_nop(k: Kernel, rec: DynFtrace, addr: bigint): Ret {
   const ret = mutated(k.design, "make-nop-keeps-literal") ? 0 : ftrace_rec_set_ops(k, rec, k.nopOps);
+  // Stryker disable next-line all: the model's literal store cannot fail (the kernel's aarch64_insn_write_literal_u64 can)
   if (ret !== 0) return ret;
   const target = k.design.arch.ftrace_find_callable_addr(k, rec, addr);
   if (target === null) return -ERRNO.EINVAL;
@@ -130,6 +134,7 @@ export function ftrace_make_nop(k: Kernel, rec: DynFtrace, addr: bigint): Ret {
 /** ftrace_init_nop: literal := ftrace_nop_ops, then the NOP before rec->ip becomes MOV X9, X30. */
 export function ftrace_init_nop(k: Kernel, rec: DynFtrace): Ret {
   const ret = ftrace_rec_set_ops(k, rec, k.nopOps);
+  // Stryker disable next-line all: the model's literal store cannot fail (the kernel's aarch64_insn_write_literal_u64 can)
   if (ret !== 0) return ret;
   return ftrace_modify_code(k, rec, rec.ip - 4n, NOP_WORD, MOV_X9_X30_WORD);
 }

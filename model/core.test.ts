@@ -10,7 +10,9 @@ import { opsByName } from "./boot.ts";
 import {
   ftrace_check_record,
   ftrace_find_unique_ops,
+  ftrace_kill,
   ftrace_set_filter,
+  ftrace_set_notrace,
   modify_ftrace_direct,
   register_ftrace_direct,
   register_ftrace_function,
@@ -531,5 +533,137 @@ describe("registration bookkeeping", () => {
     expect(k.opsList).toEqual([ops]);
     expect(allSites(k)).toEqual(before);
     expect(flagsOf(k, "f")).toBe("ENABLED|CALL_OPS|CALL_OPS_EN|TOUCHED count=1");
+  });
+});
+
+describe("IPMODIFY ops (__ftrace_hash_update_ipmodify, prepare_direct_functions_for_ipmodify)", () => {
+  const ipm = (k: Kernel, name: string, fns: ReadonlyArray<string>): number => regOrdinary(k, name, fns, { flags: ["IPMODIFY"] }).ret;
+  const ipmodifyOn = (k: Kernel, name: string): boolean => (recOf(k, name).flags & FTRACE_FL.IPMODIFY) !== 0;
+
+  it("marks its functions, refuses every-function filters and a second IPMODIFY ops, rolling back what it marked", () => {
+    const k = bootUpstream();
+    expect(ipm(k, "A", [])).toBe(EINVAL);
+    expect(k.opsList).toEqual([]);
+    expect(ipm(k, "A", ["f"])).toBe(0);
+    expect(ipmodifyOn(k, "f")).toBe(true);
+    expect(ipm(k, "B", ["g", "f"])).toBe(EBUSY);
+    expect(ipmodifyOn(k, "g")).toBe(false);
+    expect(k.opsList.map((o) => o.name)).toEqual(["A"]);
+    expect(k.ops.get("B")!.flags & FTRACE_OPS_FL.ENABLED).toBe(0);
+  });
+
+  it("leaves its functions unmarked when it goes, also where another ops still traces them", () => {
+    const k = bootUpstream();
+    regOrdinary(k, "C", ["f"]);
+    expect(ipm(k, "A", ["f"])).toBe(0);
+    expect(unregister(k, "A")).toBe(0);
+    expect(ipmodifyOn(k, "f")).toBe(false);
+    expect(ipm(k, "B", ["f"])).toBe(0);
+  });
+
+  it("and a direct ops without ops_func exclude each other, whichever comes first", () => {
+    const k = bootUpstream();
+    expect(ipm(k, "A", ["f"])).toBe(0);
+    const d = regDirect(k, "D", ["f"], T_NEAR);
+    expect(d.ret).toBe(EBUSY);
+    expect(k.directFunctions.has(ipOf(k, "f"))).toBe(false);
+    expect(d.ops.trampoline).toBe(0n);
+    expect(d.ops.func).toBe(0n);
+    expect(regDirect(k, "E", ["g"], T_NEAR).ret).toBe(0);
+    expect(ipm(k, "B", ["g"])).toBe(EBUSY);
+    expect(ipm(k, "B", ["h"])).toBe(0);
+  });
+
+  it("takes no notrace hash and, live, no every-function filter nor another IPMODIFY ops' function", () => {
+    const k = bootUpstream();
+    const { ops: a } = regOrdinary(k, "A", ["f"], { flags: ["IPMODIFY"] });
+    expect(ftrace_set_notrace(k, a, [ipOf(k, "g")])).toBe(EINVAL);
+    expect(ftrace_set_filter(k, a, [])).toBe(EINVAL);
+    expect(ipm(k, "B", ["g"])).toBe(0);
+    expect(ftrace_set_filter(k, a, [ipOf(k, "g")])).toBe(EBUSY);
+    expect([...a.funcHash.filter]).toEqual([ipOf(k, "f")]);
+    expect(ftrace_set_filter(k, a, [ipOf(k, "h")])).toBe(0);
+    expect(ipmodifyOn(k, "f")).toBe(false);
+    expect(ipmodifyOn(k, "h")).toBe(true);
+  });
+
+  it("makes modify_ftrace_direct refuse once it has taken a direct function by a live filter change", () => {
+    const k = bootUpstream();
+    const { ops: d } = regDirect(k, "D", ["f"], T_NEAR);
+    const { ops: a } = regOrdinary(k, "A", ["g"], { flags: ["IPMODIFY"] });
+    expect(ftrace_set_filter(k, a, [ipOf(k, "f")])).toBe(0);
+    const before = allSites(k);
+    expect(modify_ftrace_direct(k, d, T_NEAR2)).toBe(EBUSY);
+    expect(d.direct_call).toBe(T_NEAR);
+    expect(k.directFunctions.get(ipOf(k, "f"))).toBe(T_NEAR);
+    expect(allSites(k)).toEqual(before);
+  });
+
+  it("warns about an ops that is both IPMODIFY and DIRECT and lets it through", () => {
+    const k = bootUpstream();
+    const d = opsByName(k, "D", "direct");
+    ftrace_set_filter(k, d, [ipOf(k, "f")]);
+    d.flags |= FTRACE_OPS_FL.IPMODIFY;
+    k.events = [];
+    expect(register_ftrace_direct(k, d, T_NEAR)).toBe(0);
+    expect(k.events.some((e) => e.kind === "warn" && e.message.includes("both IPMODIFY and DIRECT"))).toBe(true);
+  });
+});
+
+describe("refusals and a dead ftrace", () => {
+  it("refuses an ops marked DELETED", () => {
+    const k = bootUpstream();
+    const a = opsByName(k, "A", "ordinary");
+    ftrace_set_filter(k, a, [ipOf(k, "f")]);
+    a.flags |= FTRACE_OPS_FL.DELETED;
+    expect(register_ftrace_function(k, a)).toBe(EINVAL);
+    expect(k.opsList).toEqual([]);
+  });
+
+  it("refuses register_ftrace_direct on an ops that has a func or a trampoline, and the direct API on an ordinary ops", () => {
+    const k = bootUpstream();
+    const { ops: a } = regOrdinary(k, "A", ["f"]);
+    expect(register_ftrace_direct(k, a, T_NEAR)).toBe(EINVAL);
+    expect(modify_ftrace_direct(k, a, T_NEAR)).toBe(EINVAL);
+    expect(unregister_ftrace_direct(k, a, T_NEAR, true)).toBe(EINVAL);
+    const fresh = opsByName(k, "D", "direct");
+    expect(modify_ftrace_direct(k, fresh, T_NEAR)).toBe(EINVAL);
+  });
+
+  it("answers -ENODEV to everything once ftrace_kill ran, and keeps the hashes of an ops it could not unregister", () => {
+    const k = bootUpstream();
+    const { ops: a } = regOrdinary(k, "A", ["f"]);
+    const { ops: d } = regDirect(k, "D", ["g"], T_NEAR);
+    const before = allSites(k);
+    ftrace_kill(k);
+    const ENODEV = -ERRNO.ENODEV;
+    expect(ftrace_set_filter(k, a, [ipOf(k, "g")])).toBe(ENODEV);
+    expect(ftrace_set_notrace(k, a, [ipOf(k, "g")])).toBe(ENODEV);
+    expect(unregister_ftrace_function(k, a)).toBe(ENODEV);
+    expect(regOrdinary(k, "B", ["h"]).ret).toBe(ENODEV);
+    k.events = [];
+    expect(unregister_ftrace_direct(k, d, T_NEAR, true)).toBe(ENODEV);
+    expect(k.events.some((e) => e.kind === "warn" && e.message.includes("still enabled"))).toBe(true);
+    expect([...d.funcHash.filter]).toEqual([ipOf(k, "g")]);
+    expect(allSites(k)).toEqual(before);
+  });
+});
+
+describe("a live filter change of a direct ops onto a function without a direct_functions entry", () => {
+  it("WARNs as the kernel does, and sends the site to the ops' trampoline (ftrace_caller) through the TRAMP bits, and back", () => {
+    const k = bootUpstream();
+    const { ops: d } = regDirect(k, "D", ["f"], T_NEAR);
+    k.events = [];
+    expect(ftrace_set_filter(k, d, [ipOf(k, "f"), ipOf(k, "g")])).toBe(0);
+    expect(k.events.some((e) => e.kind === "warn" && /wants a direct call but has no direct_functions entry/.test(e.message))).toBe(true);
+    expect(flagsOf(k, "g")).toBe("ENABLED|TRAMP|TRAMP_EN|DIRECT|DIRECT_EN|CALL_OPS|CALL_OPS_EN|TOUCHED|MODIFIED count=1");
+    expect(siteWords(k, "g")).toEqual({ literal: d.addr, mov: MOV_X9_X30_WORD, insn: blFrom(k, "g", FTRACE_CALLER) });
+    expect(siteWords(k, "f").insn).toBe(blFrom(k, "f", T_NEAR));
+    k.events = [];
+    expect(ftrace_set_filter(k, d, [ipOf(k, "f")])).toBe(0);
+    expect(k.events.some((e) => e.kind === "warn" && /has DIRECT_EN but no direct_functions entry/.test(e.message))).toBe(true);
+    expect(k.events.some((e) => e.kind === "bug")).toBe(false);
+    expect(siteWords(k, "g").insn).toBe(NOP_WORD);
+    expect(siteWords(k, "f").insn).toBe(blFrom(k, "f", T_NEAR));
   });
 });

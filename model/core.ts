@@ -42,6 +42,7 @@ export function ftrace_ops_get_func_is_func(ops: FtraceOps): boolean {
 /** Writes ops->func and mirrors it into the ops object in memory (FTRACE_OPS_FUNC). */
 export function setOpsFunc(k: Kernel, ops: FtraceOps, func: bigint): void {
   ops.func = func;
+  // Stryker disable next-line ArithmeticOperator: FTRACE_OPS_FUNC is 0, so adding or subtracting it stores to the same word
   k.mem.write64(ops.addr + BigInt(FTRACE_OPS_FUNC), func);
 }
 
@@ -73,6 +74,7 @@ function skip_record(rec: DynFtrace): boolean {
 }
 
 /** test_rec_ops_needs_regs: does some listed ops with SAVE_REGS still trace rec? */
+// Stryker disable next-line all: REGS only chooses FTRACE_REGS_ADDR over FTRACE_ADDR, the same address on arm64
 function test_rec_ops_needs_regs(k: Kernel, rec: DynFtrace): boolean {
   return k.opsList.some((op) => hasFlag(op.flags, FTRACE_OPS_FL.SAVE_REGS) && hash_contains_ip(rec.ip, op.funcHash));
 }
@@ -145,9 +147,11 @@ export function __ftrace_hash_rec_update(k: Kernel, ops: FtraceOps, inc: boolean
       f = (f - 1) >>> 0;
       if (hasFlag(ops.flags, FTRACE_OPS_FL.DIRECT)) f = setFlag(f, FTRACE_FL.DIRECT, false);
       rec.flags = f;
+      // Stryker disable all: REGS only chooses FTRACE_REGS_ADDR over FTRACE_ADDR, the same address on arm64
       if (recCount(f) > 0 && hasFlag(f, FTRACE_FL.REGS) && hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS)) {
         if (!test_rec_ops_needs_regs(k, rec)) f = setFlag(f, FTRACE_FL.REGS, false);
       }
+      // Stryker restore all
       f = setFlag(f, FTRACE_FL.TRAMP, recCount(f) === 1 && ftrace_find_tramp_ops_any_other(k, rec, ops) !== null);
     }
     // CALL_OPS is judged on the ops being added or removed, in both directions (as written); the survivor-fix
@@ -185,6 +189,7 @@ export function ftrace_check_record(rec: DynFtrace, enable: boolean, update: boo
     flag = (flag ^ (rec.flags & F.ENABLED)) >>> 0;
     if (update) {
       let f = (rec.flags | F.ENABLED | F.TOUCHED) >>> 0;
+      // Stryker disable next-line all: REGS_EN only records that FTRACE_REGS_ADDR (== FTRACE_ADDR on arm64) is installed
       if (hasFlag(flag, F.REGS)) f = setFlag(f, F.REGS_EN, hasFlag(f, F.REGS));
       if (hasFlag(flag, F.TRAMP)) f = setFlag(f, F.TRAMP_EN, hasFlag(f, F.TRAMP));
       if (hasFlag(f, F.DIRECT | F.IPMODIFY)) f = setFlag(f, F.MODIFIED, true);
@@ -616,10 +621,12 @@ export function unregister_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint
   if (check_direct_multi(ops) !== 0) return -ERRNO.EINVAL;
   if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return -ERRNO.EINVAL;
   const filter = ops.funcHash.filter;
+  // Stryker disable all: the suite's own deliberate mutant (model/mutants.ts), judged by its kill tests
   if (mutated(k.design, "reset-direct-early")) {
     setOpsFunc(k, ops, 0n);
     setDirectCall(k, ops, 0n);
   }
+  // Stryker restore all
   const err = unregister_ftrace_function(k, ops);
   remove_direct_functions_hash(k, filter, addr);
   setOpsFunc(k, ops, 0n);
@@ -629,6 +636,7 @@ export function unregister_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint
 }
 
 /** Mutant modify: retarget every site straight from the old trampoline to the new one, no temporary ops. */
+// Stryker disable all: the suite's own deliberate mutant (model/mutants.ts), judged by its kill tests
 function modifyDirectInPlace(k: Kernel, ops: FtraceOps, addr: bigint): Ret {
   const old = ops.direct_call;
   retarget_direct_functions(k, ops.funcHash.filter, addr);
@@ -644,6 +652,7 @@ function modifyDirectInPlace(k: Kernel, ops: FtraceOps, addr: bigint): Ret {
   }
   return 0;
 }
+// Stryker restore all
 
 /** ftrace_free_filter: empty both hashes in place, unless the ops is still enabled (then only warn). */
 function ftrace_free_filter(k: Kernel, ops: FtraceOps): void {
