@@ -36,6 +36,9 @@ interface FentryJson {
 export interface StepObservation {
   readonly sites: SiteJson[];
   readonly fentries: FentryJson[];
+  /** A call step: each tracer instance's hits on the function, and the fentry run counts before and after. */
+  readonly hits: Map<string, number>;
+  readonly runs: Array<Record<string, number>>;
   /** Anything else the step's commands printed (errors from tracefs writes). */
   readonly output: string[];
 }
@@ -71,7 +74,7 @@ export function parseConsole(text: string): GuestRun {
       if (marker[1] === "end") ended = true;
       else if (marker[2] !== undefined) {
         section = "step";
-        cur = { sites: [], fentries: [], output: [] };
+        cur = { sites: [], fentries: [], hits: new Map(), runs: [], output: [] };
         (steps[Number(marker[2])] ??= [])[Number(marker[3])] = cur;
       } else section = marker[1] as "modules" | "syms";
       continue;
@@ -85,9 +88,11 @@ export function parseConsole(text: string): GuestRun {
     } else if (section === "step" && cur !== null) {
       const out = line.startsWith("### ") ? line.slice(4) : null;
       if (out !== null) {
-        const j = json<FentryJson>(out);
-        if (j !== null && "fentry" in j) cur.fentries.push(j);
-        else cur.output.push(out);
+        const j = json<Partial<FentryJson> & { hits?: string; n?: number; runs?: Record<string, number>; call?: string }>(out);
+        if (j !== null && j.fentry !== undefined) cur.fentries.push({ fentry: j.fentry, pin: j.pin ?? "", tramps: j.tramps ?? [], ...(j.error !== undefined ? { error: j.error } : {}) });
+        else if (j !== null && j.hits !== undefined && j.n !== undefined) cur.hits.set(j.hits, j.n);
+        else if (j !== null && j.runs !== undefined) cur.runs.push(j.runs);
+        else if (j === null || j.call === undefined) cur.output.push(out);
       } else if (line.startsWith("{")) {
         const j = json<SiteJson>(line);
         if (j !== null && "at" in j) cur.sites.push(j);
@@ -232,6 +237,18 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun):
     for (const ms of st.model) {
       const r = runStep(k, ms, index++);
       if ("ret" in r && r.ret !== 0) problems.push(`${plan.name} step ${st.index}: the model's ${ms.do} ${"ops" in ms ? ms.ops : ""} returned ${r.ret}`);
+      if (r.do === "call" && st.call !== undefined) {
+        const o = obs[st.index];
+        const instances = [...(o?.hits.keys() ?? [])].sort();
+        const model = [
+          ...instances.map((n) => `${n}x${r.obs.handlers.filter((h) => h.ops === n).length}`),
+          ...st.call.pins.map((p) => `${p.ops}x${r.obs.tramps.filter((t) => t.tramp.startsWith(`T.${p.ops}.`)).length}`),
+        ].join(" ");
+        const [before, after] = o?.runs ?? [];
+        const kernel = [...instances.map((n) => `${n}x${o?.hits.get(n) ?? 0}`), ...st.call.pins.map((p) => `${p.ops}x${(after?.[p.pin] ?? 0) - (before?.[p.pin] ?? 0)}`)].join(" ");
+        const real = plan.real.get(st.call.fn)!;
+        rows.push({ scenario: plan.name, step: st.index, stepText: st.text, fn: `call ${st.call.fn} (${real})`, model: `ran: ${model || "nothing"}`, kernel: `ran: ${kernel || "nothing"}`, differs: model !== kernel });
+      }
     }
     for (const a of st.attached) attachedOps.set(a.fn, a.ops);
     for (const fn of st.detached) attachedOps.delete(fn);

@@ -8,8 +8,11 @@
 //   modify_ftrace_direct D       -> one more fentry program per function: the kernel rebuilds the trampoline and
 //                                   moves the sites with modify_ftrace_direct
 //   unregister_ftrace_direct D   -> the programs' links unpinned
-// Calls are not run on the guest yet. Scenario function names map onto real functions: syscall entry points for
-// kernel functions, binfmt_misc's for module functions.
+//   call f                       -> the system call f serves (binfmt_misc's status file for its bm_status_write);
+//                                   each tracer instance's trace buffer and each fentry program's run count say
+//                                   which handlers ran
+// Scenario function names map onto real functions: syscall entry points for kernel functions, binfmt_misc's for
+// module functions.
 
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -38,6 +41,8 @@ export interface GuestStep {
   readonly attached: ReadonlyArray<{ readonly fn: string; readonly ops: string; readonly n: number }>;
   /** Functions whose direct ops this step removed. */
   readonly detached: ReadonlyArray<string>;
+  /** For a call: the function, and the live direct ops' first programs (each runs once per trampoline entry). */
+  readonly call?: { readonly fn: string; readonly pins: ReadonlyArray<{ readonly ops: string; readonly pin: string }> };
 }
 
 export interface GuestScenario {
@@ -87,10 +92,25 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
     const model: Step[] = [];
     const attached: Array<{ fn: string; ops: string; n: number }> = [];
     const detached: string[] = [];
+    let call: GuestStep["call"];
     switch (st.do) {
-      case "call":
-        // Not run on the guest yet: the step only reads the sites again.
+      case "call": {
+        const fn = real.get(st.fn);
+        if (fn === undefined) throw new KernelScenarioError(`${where}: unknown function ${st.fn}`);
+        if (isModule(st.fn) && fn !== MODULE_FUNCTIONS[0]) throw new KernelScenarioError(`${where}: only ${MODULE_FUNCTIONS[0]} of the module functions can be called from the guest`);
+        const pins = [...direct].flatMap(([name, d]) => d.fns.map((f) => ({ ops: `${name}.${f}`, pin: pinPath(`${name}.${f}`, 0) })));
+        const runs = pins.length === 0 ? [] : [`kagent runs ${pins.map((p) => p.pin).join(" ")}`];
+        shell.push(
+          `for d in ${T}/instances/*; do [ -d "$d" ] && echo > "$d/trace"; done`,
+          ...runs,
+          `kagent call ${fn}`,
+          `for d in ${T}/instances/*; do [ -d "$d" ] && echo "{\\"hits\\":\\"$(basename $d)\\",\\"n\\":$(grep -c " ${fn} <-" "$d/trace")}"; done`,
+          ...runs,
+        );
+        model.push(st);
+        call = { fn: st.fn, pins };
         break;
+      }
       case "register_ftrace_function": {
         if (live.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is already registered (a tracer instance cannot be registered twice)`);
         if (st.filter.length === 0) throw new KernelScenarioError(`${where}: an empty filter traces every function, too slow under emulation`);
@@ -153,7 +173,7 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
         break;
       }
     }
-    steps.push({ index: i + 1, text: stepText(st), shell, model, attached, detached });
+    steps.push({ index: i + 1, text: stepText(st), shell, model, attached, detached, ...(call !== undefined ? { call } : {}) });
   });
   return { name, scenario: s, real, steps };
 }
@@ -184,6 +204,8 @@ export function initScript(plans: ReadonlyArray<GuestScenario>): string {
     `mount -t tracefs tracefs ${T}; mount -t bpf bpf ${BPF}`,
     "echo 0 > /proc/sys/kernel/kptr_restrict",
     `insmod /${MODULE_NAME}.ko`,
+    "mount -t binfmt_misc none /proc/sys/fs/binfmt_misc",
+    "echo 1 > /proc/sys/kernel/bpf_stats_enabled",
     'echo "@@@ modules"',
     "cat /proc/modules",
     'echo "@@@ syms"',

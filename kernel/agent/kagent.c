@@ -14,6 +14,8 @@
  *                              so a read costs next to nothing under emulation
  *   kagent layout              those six numbers, as the argument `at` takes
  *   kagent sym NAME...         addresses of symbols
+ *   kagent call NAME           make the kernel run NAME once, through the system call (or file write) it serves
+ *   kagent runs PIN...         how many times the program behind each pinned fentry link has run (bpf_stats)
  *   kagent fentry NAME PIN     load `r0 = 0; exit` as an fentry program on NAME, link it, pin the link at PIN, and
  *                              print where the function's BPF trampoline image now is
  */
@@ -339,13 +341,70 @@ static void cmd_fentry(const char *name, const char *pin) {
   printf("]}\n");
 }
 
+/* Run a traced function once: the system call whose entry point it is, or the file write a module function serves. */
+static void cmd_call(const char *name) {
+  long r = -1;
+  if (strcmp(name, "__arm64_sys_sethostname") == 0) r = syscall(__NR_sethostname, "dispatch", 8);
+  else if (strcmp(name, "__arm64_sys_setdomainname") == 0) r = syscall(__NR_setdomainname, "spec", 4);
+  else if (strcmp(name, "__arm64_sys_acct") == 0) r = syscall(__NR_acct, NULL);
+  else if (strcmp(name, "__arm64_sys_swapoff") == 0) r = syscall(__NR_swapoff, "/nonexistent-dispatch-spec");
+  else if (strcmp(name, "__arm64_sys_pivot_root") == 0) r = syscall(__NR_pivot_root, "/nonexistent-a", "/nonexistent-b");
+  else if (strcmp(name, "__arm64_sys_syncfs") == 0) r = syscall(__NR_syncfs, 0);
+  else if (strcmp(name, "bm_status_write") == 0) {
+    int fd = open("/proc/sys/fs/binfmt_misc/status", O_WRONLY);
+    if (fd < 0) fail("call", "binfmt_misc status not mounted");
+    r = write(fd, "1\n", 2);
+    close(fd);
+  } else fail("call", "no way to call that function");
+  printf("{\"call\":\"%s\",\"ret\":%ld,\"errno\":%d}\n", name, r, r < 0 ? errno : 0);
+}
+
+static void cmd_runs(int argc, char **argv) {
+  printf("{\"runs\":{");
+  for (int i = 0; i < argc; i++) {
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.pathname = (uint64_t)(uintptr_t)argv[i];
+    long link = bpf(BPF_OBJ_GET, &a);
+    long long runs = -1;
+    if (link >= 0) {
+      struct bpf_link_info li;
+      memset(&li, 0, sizeof li);
+      memset(&a, 0, sizeof a);
+      a.info.bpf_fd = (uint32_t)link;
+      a.info.info_len = sizeof li;
+      a.info.info = (uint64_t)(uintptr_t)&li;
+      if (bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0) {
+        memset(&a, 0, sizeof a);
+        a.prog_id = li.prog_id;
+        long prog = bpf(BPF_PROG_GET_FD_BY_ID, &a);
+        if (prog >= 0) {
+          struct bpf_prog_info pi;
+          memset(&pi, 0, sizeof pi);
+          memset(&a, 0, sizeof a);
+          a.info.bpf_fd = (uint32_t)prog;
+          a.info.info_len = sizeof pi;
+          a.info.info = (uint64_t)(uintptr_t)&pi;
+          if (bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0) runs = (long long)pi.run_cnt;
+          close((int)prog);
+        }
+      }
+      close((int)link);
+    }
+    printf("%s\"%s\":%lld", i ? "," : "", argv[i], runs);
+  }
+  printf("}}\n");
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "site") == 0) cmd_site(argc - 2, argv + 2);
   else if (argc >= 2 && strcmp(argv[1], "sym") == 0) cmd_sym(argc - 2, argv + 2);
   else if (argc == 2 && strcmp(argv[1], "layout") == 0) cmd_layout();
+  else if (argc == 3 && strcmp(argv[1], "call") == 0) cmd_call(argv[2]);
+  else if (argc >= 2 && strcmp(argv[1], "runs") == 0) cmd_runs(argc - 2, argv + 2);
   else if (argc >= 3 && strcmp(argv[1], "at") == 0) cmd_at(argv[2], argc - 3, argv + 3);
   else if (argc == 4 && strcmp(argv[1], "fentry") == 0) cmd_fentry(argv[2], argv[3]);
-  else fail("usage", "kagent site NAME... | at LAYOUT ADDR... | layout | sym NAME... | fentry NAME PIN");
+  else fail("usage", "kagent site NAME... | at LAYOUT ADDR... | layout | sym NAME... | call NAME | runs PIN... | fentry NAME PIN");
   fflush(stdout);
   return 0;
 }
