@@ -20,7 +20,7 @@ import {
   unregister_ftrace_function,
 } from "./core.ts";
 import { ERRNO } from "./errno.ts";
-import { FTRACE_FL, FTRACE_OPS_FL, formatRecFlags, recCount } from "./flags.ts";
+import { FTRACE_FL, FTRACE_OPS_FL, FTRACE_REF_MAX, formatRecFlags, recCount } from "./flags.ts";
 import { MOV_X9_X30_WORD, NOP_WORD } from "./insn.ts";
 import type { DynFtrace, Kernel } from "./kernel.ts";
 import { FTRACE_OPS_DIRECT_CALL } from "./structs.ts";
@@ -53,6 +53,11 @@ function opsAddr(k: Kernel, name: string): bigint {
   const ops = k.ops.get(name);
   if (ops === undefined) throw new Error(`no ops ${name}`);
   return ops.addr;
+}
+
+/** The WARN messages since the event log was last cleared. */
+function warnings(k: Kernel): string[] {
+  return k.events.flatMap((e) => (e.kind === "warn" ? [e.message] : []));
 }
 
 function unregister(k: Kernel, name: string): number {
@@ -606,7 +611,7 @@ describe("IPMODIFY ops (__ftrace_hash_update_ipmodify, prepare_direct_functions_
     d.flags |= FTRACE_OPS_FL.IPMODIFY;
     k.events = [];
     expect(register_ftrace_direct(k, d, T_NEAR)).toBe(0);
-    expect(k.events.some((e) => e.kind === "warn" && e.message.includes("both IPMODIFY and DIRECT"))).toBe(true);
+    expect(warnings(k)).toEqual(["__ftrace_hash_update_ipmodify: D is both IPMODIFY and DIRECT"]);
   });
 });
 
@@ -643,7 +648,7 @@ describe("refusals and a dead ftrace", () => {
     expect(regOrdinary(k, "B", ["h"]).ret).toBe(ENODEV);
     k.events = [];
     expect(unregister_ftrace_direct(k, d, T_NEAR, true)).toBe(ENODEV);
-    expect(k.events.some((e) => e.kind === "warn" && e.message.includes("still enabled"))).toBe(true);
+    expect(warnings(k)).toEqual(["ftrace_free_filter: D is still enabled"]);
     expect([...d.funcHash.filter]).toEqual([ipOf(k, "g")]);
     expect(allSites(k)).toEqual(before);
   });
@@ -655,15 +660,88 @@ describe("a live filter change of a direct ops onto a function without a direct_
     const { ops: d } = regDirect(k, "D", ["f"], T_NEAR);
     k.events = [];
     expect(ftrace_set_filter(k, d, [ipOf(k, "f"), ipOf(k, "g")])).toBe(0);
-    expect(k.events.some((e) => e.kind === "warn" && /wants a direct call but has no direct_functions entry/.test(e.message))).toBe(true);
+    expect(warnings(k)).toEqual(["ftrace_get_addr_new: g wants a direct call but has no direct_functions entry"]);
     expect(flagsOf(k, "g")).toBe("ENABLED|TRAMP|TRAMP_EN|DIRECT|DIRECT_EN|CALL_OPS|CALL_OPS_EN|TOUCHED|MODIFIED count=1");
     expect(siteWords(k, "g")).toEqual({ literal: d.addr, mov: MOV_X9_X30_WORD, insn: blFrom(k, "g", FTRACE_CALLER) });
     expect(siteWords(k, "f").insn).toBe(blFrom(k, "f", T_NEAR));
     k.events = [];
     expect(ftrace_set_filter(k, d, [ipOf(k, "f")])).toBe(0);
-    expect(k.events.some((e) => e.kind === "warn" && /has DIRECT_EN but no direct_functions entry/.test(e.message))).toBe(true);
+    expect(warnings(k)).toEqual(["ftrace_get_addr_curr: g has DIRECT_EN but no direct_functions entry"]);
     expect(k.events.some((e) => e.kind === "bug")).toBe(false);
+    expect(k.disabled).toBe(false);
     expect(siteWords(k, "g").insn).toBe(NOP_WORD);
     expect(siteWords(k, "f").insn).toBe(blFrom(k, "f", T_NEAR));
+  });
+
+  it("finds the trampoline of a removed, a modified and an unchanged ops by the right hash, with no other WARN", () => {
+    const k = bootUpstream();
+    const { ops: d } = regDirect(k, "D", ["f"], T_NEAR);
+    ftrace_set_filter(k, d, [ipOf(k, "f"), ipOf(k, "g")]);
+    // Another ops joins g (list), then leaves: the site moves from ftrace_caller to ftrace_caller by TRAMP_EN.
+    k.events = [];
+    regOrdinary(k, "A", ["g"]);
+    expect(unregister(k, "A")).toBe(0);
+    expect(k.disabled).toBe(false);
+    expect(warnings(k).filter((w) => !/direct_functions entry/.test(w))).toEqual([]);
+    expect(siteWords(k, "g")).toEqual({ literal: d.addr, mov: MOV_X9_X30_WORD, insn: blFrom(k, "g", FTRACE_CALLER) });
+    // modify_ftrace_direct keeps g on ftrace_caller, moves f to the new trampoline.
+    k.events = [];
+    expect(modify_ftrace_direct(k, d, T_NEAR2)).toBe(0);
+    expect(k.disabled).toBe(false);
+    expect(siteWords(k, "f").insn).toBe(blFrom(k, "f", T_NEAR2));
+    expect(siteWords(k, "g").insn).toBe(blFrom(k, "g", FTRACE_CALLER));
+    // Unregistering takes both sites back to NOP through the removed ops' old hash.
+    k.events = [];
+    expect(unregister_ftrace_direct(k, d, T_NEAR2, true)).toBe(0);
+    expect(k.disabled).toBe(false);
+    expect(k.events.some((e) => e.kind === "bug")).toBe(false);
+    expect(siteWords(k, "f").insn).toBe(NOP_WORD);
+    expect(siteWords(k, "g").insn).toBe(NOP_WORD);
+  });
+});
+
+describe("the core's defensive WARN_ONs (FTRACE_WARN_ON: warn and kill ftrace)", () => {
+  it("a reference count at FTRACE_REF_MAX", () => {
+    const k = bootUpstream();
+    const r = recOf(k, "f");
+    r.flags = (r.flags | (FTRACE_REF_MAX - 1)) >>> 0;
+    k.events = [];
+    regOrdinary(k, "A", ["f"]);
+    expect(warnings(k)).toEqual(["ftrace: ref count of f hit FTRACE_REF_MAX"]);
+    expect(k.disabled).toBe(true);
+  });
+
+  it("a reference count already 0 when an ops leaves", () => {
+    const k = bootUpstream();
+    regOrdinary(k, "A", ["f"]);
+    const r = recOf(k, "f");
+    r.flags = (r.flags & ~FTRACE_REF_MAX) >>> 0;
+    k.events = [];
+    unregister(k, "A");
+    expect(warnings(k)).toEqual(["ftrace: ref count of f already 0 on removal of A"]);
+    expect(k.disabled).toBe(true);
+  });
+
+  it("a record left with flags when the last ops is gone", () => {
+    const k = bootUpstream();
+    regOrdinary(k, "A", ["f"]);
+    const g = recOf(k, "g");
+    g.flags = (g.flags | FTRACE_FL.CALL_OPS) >>> 0;
+    expect(unregister(k, "A")).toBe(0);
+    expect(warnings(k)).toEqual(["ftrace_shutdown: g still has flags CALL_OPS count=0 with no ops registered"]);
+    expect(k.disabled).toBe(true);
+  });
+
+  it("a DISABLED record is left alone by every update", () => {
+    const k = bootUpstream();
+    const g = recOf(k, "g");
+    g.flags = (g.flags | FTRACE_FL.DISABLED) >>> 0;
+    const before = siteWords(k, "g");
+    regOrdinary(k, "A", []);
+    expect(siteWords(k, "g")).toEqual(before);
+    expect(recCount(recOf(k, "g").flags)).toBe(0);
+    expect(siteWords(k, "f").insn).toBe(blFrom(k, "f", FTRACE_CALLER));
+    expect(unregister(k, "A")).toBe(0);
+    expect(siteWords(k, "g")).toEqual(before);
   });
 });
