@@ -10,9 +10,9 @@ import { CONCURRENT_MUTANT_RUNS } from "../properties/concurrency.ts";
 import type { Outcome } from "../properties/property.ts";
 import { changes, expectedSchema, expectedVerdict, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
 import { defaultWorkers, runJobs, type Progress } from "./check.ts";
-import { corpus, corpusSummary, intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
+import { intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
 import { InputError, readJson } from "./load.ts";
-import { buildResults, prepareReportDir, writeReport } from "./report.ts";
+import { finishRun, prepareReportDir } from "./report.ts";
 
 export const EXPECTED_FILE = join(ROOT, "reports", "expected.json");
 
@@ -129,28 +129,22 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   const diff = changes(judged);
   const broken = judged.filter((j) => j.outcome.error !== undefined);
   io.out(`${seconds(performance.now() - started)} for ${cells.length} cells\n`);
-  const c = corpus();
-  io.out(corpusSummary(c));
-  if (flags.report !== undefined) {
-    const results = buildResults({
-      command: "gate",
-      seed,
-      runs,
-      startedAt,
-      durationMs: performance.now() - started,
-      cells: judged.map((j) => ({ design: j.cell.design, property: j.cell.property, kind: j.cell.kind, outcome: j.outcome, expected: j.want ?? null, changed: j.changed, file: files.get(j) ?? null })),
-      corpus: c,
-      ok: diff.length === 0 && broken.length === 0 && c.failed === 0,
-    });
-    io.out(`report: ${writeReport(flags.report, results).join(", ")}\n`);
-  }
+  const { ok } = finishRun(io, flags.report, {
+    command: "gate",
+    seed,
+    runs,
+    startedAt,
+    started,
+    cells: judged.map((j) => ({ design: j.cell.design, property: j.cell.property, kind: j.cell.kind, outcome: j.outcome, expected: j.want ?? null, changed: j.changed, file: files.get(j) ?? null })),
+    passed: diff.length === 0 && broken.length === 0,
+  });
   if (flags.update === true) {
     if (broken.length > 0) throw new InputError(`--update refused: ${broken.length} cell(s) broke with an error, not a verdict`);
     writeFileSync(file, JSON.stringify(updatedExpected(expected, judged), null, 2) + "\n");
     io.out(diff.length === 0 ? "expected verdicts unchanged\n" : `updated ${file}:\n${diff.map((d) => `  ${d}`).join("\n")}\n`);
     return 0;
   }
-  if (diff.length === 0 && broken.length === 0 && c.failed === 0) {
+  if (ok) {
     io.out(pc.green("every verdict is as expected\n"));
     return 0;
   }

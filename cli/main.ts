@@ -17,9 +17,9 @@ import { exploreCommand, type ExploreFlags } from "./explore.ts";
 import { kernelCommand, type KernelFlags } from "./kernel.ts";
 import { runConcurrentScenario } from "../properties/concurrency.ts";
 import { timelineLines } from "../reports/timeline.ts";
-import { buildResults, prepareReportDir, writeReport } from "./report.ts";
+import { finishRun, prepareReportDir } from "./report.ts";
 import type { Outcome } from "../properties/property.ts";
-import { corpus, corpusSummary, intFlag, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
+import { intFlag, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
 
 export { SCENARIO_DIR } from "./common.ts";
 
@@ -115,22 +115,15 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
     if (file !== null) files.set(o, file);
     if (file !== null) io.out(`  counterexample: ${file}  (replay: npx dispatch-spec replay ${file})\n${JSON.stringify(o.counterexample, null, 2)}\n`);
   }
-  const c = corpus();
-  io.out(corpusSummary(c));
-  const ok = failures.length === 0 && c.failed === 0;
-  if (flags.report !== undefined) {
-    const results = buildResults({
-      command: "check",
-      seed,
-      runs,
-      startedAt,
-      durationMs: performance.now() - started,
-      cells: outcomes.map((o) => ({ design: o.variant, property: o.property, kind: "variant", outcome: o, expected: finding(o) ? "fails" : null, changed: o.ok === finding(o), file: files.get(o) ?? null })),
-      corpus: c,
-      ok,
-    });
-    io.out(`report: ${writeReport(flags.report, results).join(", ")}\n`);
-  }
+  const { corpus: c, ok } = finishRun(io, flags.report, {
+    command: "check",
+    seed,
+    runs,
+    startedAt,
+    started,
+    cells: outcomes.map((o) => ({ design: o.variant, property: o.property, kind: "variant", outcome: o, expected: finding(o) ? "fails" : null, changed: o.ok === finding(o), file: files.get(o) ?? null })),
+    passed: failures.length === 0,
+  });
   io.out(ok ? pc.green(`all ${outcomes.length} properties hold\n`) : pc.red(`${failures.length} propert${failures.length === 1 ? "y fails" : "ies fail"}${c.failed > 0 ? `, ${c.failed} scenario file(s) fail` : ""}\n`));
   return ok ? 0 : 1;
 }

@@ -9,7 +9,7 @@ import type { Outcome } from "../properties/property.ts";
 import { CoverageCollector, coverageExpectations } from "../reports/coverage.ts";
 import { renderHtml, renderJunit, renderSummaryMarkdown } from "../reports/render.ts";
 import type { CellResult, Coverage, CoverageExpectations, Results, Verdict } from "../reports/results.ts";
-import type { CorpusRun } from "./common.ts";
+import { corpus, corpusSummary, type CorpusRun, type Io } from "./common.ts";
 import { InputError } from "./load.ts";
 import { replayNamed } from "./replay.ts";
 
@@ -59,6 +59,21 @@ export interface ResultsInput {
   readonly cells: ReadonlyArray<CellInput>;
   readonly corpus: CorpusRun;
   readonly ok: boolean;
+}
+
+/**
+ * The end check and gate share: replay the regression corpus and print its summary, decide the run's verdict
+ * (`passed` says whether the command's own cells are as they should be), and write the report if one was asked for.
+ */
+export function finishRun(io: Io, report: string | undefined, run: Omit<ResultsInput, "corpus" | "ok" | "durationMs"> & { readonly started: number; readonly passed: boolean }): { corpus: CorpusRun; ok: boolean } {
+  const c = corpus();
+  io.out(corpusSummary(c));
+  const ok = run.passed && c.failed === 0;
+  if (report !== undefined) {
+    const results = buildResults({ command: run.command, seed: run.seed, runs: run.runs, startedAt: run.startedAt, durationMs: performance.now() - run.started, cells: run.cells, corpus: c, ok });
+    io.out(`report: ${writeReport(report, results).join(", ")}\n`);
+  }
+  return { corpus: c, ok };
 }
 
 export function buildResults(r: ResultsInput): Results {

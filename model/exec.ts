@@ -464,6 +464,16 @@ function inFtraceCaller(k: Kernel, pc: bigint): boolean {
   return region !== undefined && pc >= region[0] && pc < region[1];
 }
 
+/** x19-x28 and the frame pointer as the caller left them (AAPCS64 callee-saved), checked at `where`. */
+function calleeSavedBreaches(where: string, cpu: Cpu, setup: CallSetup): string[] {
+  const out: string[] = [];
+  cpu.x.slice(19, 29).forEach((v, i) => {
+    if (v !== setup.calleeSaved[i]) out.push(`${where}: x${19 + i} = ${toHex(v)}, expected ${toHex(setup.calleeSaved[i] ?? 0n)}`);
+  });
+  if (cpu.x[29] !== setup.fp) out.push(`${where}: x29 = ${toHex(cpu.x[29]!)}, expected the caller's fp ${toHex(setup.fp)}`);
+  return out;
+}
+
 /** Check a hand-off against the call's setup; returns the mismatches as messages. */
 function checkHandoff(where: string, got: RegSnapshot, want: { x: ReadonlyArray<bigint>; x9?: bigint; x30: bigint; sp: bigint }, k: Kernel): string[] {
   const out: string[] = [];
@@ -615,10 +625,7 @@ export class CallRun {
       if (host.kind === "body") {
         this.inFtraceFlag = false;
         rec.violations.push(...checkHandoff(`body of ${host.fn}`, snap(cpu), { x: setup.args, x30: setup.lr, sp: setup.sp }, k));
-        cpu.x.slice(19, 29).forEach((v, i) => {
-          if (v !== setup.calleeSaved[i]) rec.violations.push(`body of ${host.fn}: x${19 + i} = ${toHex(v)}, expected ${toHex(setup.calleeSaved[i] ?? 0n)}`);
-        });
-        if (cpu.x[29] !== setup.fp) rec.violations.push(`body of ${host.fn}: x29 = ${toHex(cpu.x[29]!)}, expected the caller's fp ${toHex(setup.fp)}`);
+        rec.violations.push(...calleeSavedBreaches(`body of ${host.fn}`, cpu, setup));
       }
       const gen = hostSteps(k, host, cpu.x.slice(0, 4), rec, cpu);
       if (gen.next().done === true) this.returnFromHost(where);
@@ -672,10 +679,7 @@ export class CallRun {
     const calleeSaved = [...cpu.x.slice(19, 29)];
     if (returned) {
       if (cpu.sp !== setup.sp) violations.push(`return to caller: sp = ${toHex(cpu.sp)}, expected ${toHex(setup.sp)}`);
-      calleeSaved.forEach((v, i) => {
-        if (v !== setup.calleeSaved[i]) violations.push(`return to caller: x${19 + i} = ${toHex(v)}, expected ${toHex(setup.calleeSaved[i] ?? 0n)}`);
-      });
-      if (cpu.x[29] !== setup.fp) violations.push(`return to caller: x29 = ${toHex(cpu.x[29]!)}, expected ${toHex(setup.fp)}`);
+      violations.push(...calleeSavedBreaches("return to caller", cpu, setup));
     }
     const bodiesOfFn = rec.bodies.filter((b) => b.fn === fn).length;
     if (fault === null && bodiesOfFn !== 1) violations.push(`body of ${fn} ran ${bodiesOfFn} times`);
