@@ -359,6 +359,17 @@ static void cmd_call(const char *name) {
   printf("{\"call\":\"%s\",\"ret\":%ld,\"errno\":%d}\n", name, r, r < 0 ? errno : 0);
 }
 
+/* BPF_OBJ_GET_INFO_BY_FD into info (len bytes); 0 on success. */
+static int obj_info(long fd, void *info, uint32_t len) {
+  union bpf_attr a;
+  memset(info, 0, len);
+  memset(&a, 0, sizeof a);
+  a.info.bpf_fd = (uint32_t)fd;
+  a.info.info_len = len;
+  a.info.info = (uint64_t)(uintptr_t)info;
+  return bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0 ? 0 : -1;
+}
+
 static void cmd_runs(int argc, char **argv) {
   printf("{\"runs\":{");
   for (int i = 0; i < argc; i++) {
@@ -367,30 +378,16 @@ static void cmd_runs(int argc, char **argv) {
     a.pathname = (uint64_t)(uintptr_t)argv[i];
     long link = bpf(BPF_OBJ_GET, &a);
     long long runs = -1;
-    if (link >= 0) {
-      struct bpf_link_info li;
-      memset(&li, 0, sizeof li);
+    struct bpf_link_info li;
+    if (link >= 0 && obj_info(link, &li, sizeof li) == 0) {
       memset(&a, 0, sizeof a);
-      a.info.bpf_fd = (uint32_t)link;
-      a.info.info_len = sizeof li;
-      a.info.info = (uint64_t)(uintptr_t)&li;
-      if (bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0) {
-        memset(&a, 0, sizeof a);
-        a.prog_id = li.prog_id;
-        long prog = bpf(BPF_PROG_GET_FD_BY_ID, &a);
-        if (prog >= 0) {
-          struct bpf_prog_info pi;
-          memset(&pi, 0, sizeof pi);
-          memset(&a, 0, sizeof a);
-          a.info.bpf_fd = (uint32_t)prog;
-          a.info.info_len = sizeof pi;
-          a.info.info = (uint64_t)(uintptr_t)&pi;
-          if (bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0) runs = (long long)pi.run_cnt;
-          close((int)prog);
-        }
-      }
-      close((int)link);
+      a.prog_id = li.prog_id;
+      long prog = bpf(BPF_PROG_GET_FD_BY_ID, &a);
+      struct bpf_prog_info pi;
+      if (prog >= 0 && obj_info(prog, &pi, sizeof pi) == 0) runs = (long long)pi.run_cnt;
+      if (prog >= 0) close((int)prog);
     }
+    if (link >= 0) close((int)link);
     printf("%s\"%s\":%lld", i ? "," : "", argv[i], runs);
   }
   printf("}}\n");
