@@ -2,7 +2,7 @@
 // Linux kernel under qemu-system-aarch64 and compare every patch-site after every step with the model's
 // prediction (kernel/). Without scenarios, the default set in kernel/scenarios/. Exit 1 on any difference.
 
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pc } from "../reports/colours.ts";
@@ -10,7 +10,7 @@ import { compareScenario, parseConsole, type SiteRow } from "../kernel/compare.t
 import { fetchKernel, HOST_APT_LINE, missingHostTools } from "../kernel/fetch.ts";
 import { boot, KernelScenarioError, planScenario, type GuestScenario } from "../kernel/guest.ts";
 import type { Io } from "./common.ts";
-import { InputError, loadScenario } from "./load.ts";
+import { InputError, loadScenario, readText } from "./load.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const KERNEL_SCENARIOS = join(ROOT, "kernel", "scenarios");
@@ -23,14 +23,6 @@ export interface KernelFlags {
 }
 
 const CONSOLE_DIR = join(ROOT, "reports", "kernel");
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch (e) {
-    throw new InputError(`${file}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
 
 function table(rows: ReadonlyArray<SiteRow>): string[] {
   const out: string[] = [];

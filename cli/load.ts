@@ -9,14 +9,18 @@ import { parseScenario, ScenarioError, type Scenario } from "../model/scenario.t
 export class InputError extends Error {}
 
 /** A JSON file's contents; a file that cannot be read or parsed is one InputError naming it. */
-export function readJson(file: string): unknown {
-  let text: string;
+/** A file's text, or an InputError that says in one line why it cannot be read. */
+export function readText(file: string): string {
   try {
-    text = readFileSync(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(`${file}: ${code === "ENOENT" ? "not found" : `cannot read (${code ?? "error"})`}`);
   }
+}
+
+export function readJson(file: string): unknown {
+  const text = readText(file);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

@@ -4,7 +4,7 @@
 
 import { landingOk } from "../model/exec.ts";
 import { decode, encode, type Insn } from "../model/insn.ts";
-import { runBatch } from "./qemu.ts";
+import { runBatch, splitReplies } from "./qemu.ts";
 
 const SRC = 0x2100000000n;
 const TGT = 0x2100100000n;
@@ -91,27 +91,15 @@ export function btiMatrix(rule: LandingRule = landingOk): BtiResult {
     // Every register holds the target, so whichever one the branch reads, it goes there (x30 too, for RET).
     cmds.push(["call", hex(SRC), hex(STACK), ...Array.from({ length: 31 }, () => hex(TGT))].join(" "));
   }
-  const { lines } = runBatch(cmds);
+  const replies = splitReplies(runBatch(cmds).lines, cmds);
   const differences: Array<{ c: BtiCase; model: string; cpu: string }> = [];
-  let i = 0;
-  for (const c of cases) {
-    for (let k = 0; k < 6; k++) {
-      const r = lines[i++];
-      if (r !== "ok") throw new Error(`harness refused a BTI matrix command: ${r ?? "(no reply)"}`);
-    }
-    let end = "";
-    while (i < lines.length) {
-      const l = lines[i++]!;
-      if (l.startsWith("e ")) {
-        end = l;
-        break;
-      }
-    }
+  cases.forEach((c, i) => {
+    const end = replies[i]?.find((l) => l.startsWith("e ")) ?? "";
     const t = end.split(" ");
     const cpu = t[1] === "ok" ? "no fault" : t[1] === "fault" && t[2] === "4" && BigInt(`0x${t[4]}`) === TGT ? "BTI fault at the target" : `other: ${end.slice(0, 60)}`;
     const model = modelFaults(c, rule) ? "BTI fault at the target" : "no fault";
     if (cpu !== model) differences.push({ c, model, cpu });
-  }
+  });
   return { cases: cases.length, differences, ms: performance.now() - started };
 }
 

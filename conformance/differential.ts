@@ -22,7 +22,7 @@ import { runStep, scenarioLayout, type Scenario } from "../model/scenario.ts";
 import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC, FTRACE_OPS_NEXT } from "../model/structs.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { runArb } from "../generators/run.ts";
-import { runBatch } from "./qemu.ts";
+import { runBatch, splitReplies } from "./qemu.ts";
 
 /** Where the generated layouts' addresses land in user space (ANCHOR goes to USER_BASE), and where the heap goes. */
 export const USER_BASE = 0x2000000000n;
@@ -214,7 +214,7 @@ export function modelAccount(k: Kernel, obs: CallObservation, names: (a: bigint)
   let end: string;
   if (bti !== null) end = `fault BTI at ${names(bti)}`;
   else if (obs.returned && obs.final !== null) end = `returned ${regs(obs.final)} ${saved(obs.finalCalleeSaved)}`;
-  else end = modelFault(obs.fault ?? "", names);
+  else end = modelFault(obs.fault ?? "");
   return { account: { path: obs.path, events: evs.map((e) => e.text), end }, btiFault: bti !== null };
 }
 
@@ -229,13 +229,12 @@ function firstBtiBreach(k: Kernel, obs: CallObservation): bigint | null {
   return null;
 }
 
-function modelFault(fault: string, names: (a: bigint) => string): string {
+function modelFault(fault: string): string {
   const fetch = /^instruction fetch from unmapped (\S+)/.exec(fault);
   if (fetch !== null) return `fault fetch at ${fetch[1]}`;
   if (fault.startsWith("no return")) return "timeout";
   if (fault.startsWith("BRK")) return `fault BRK ${fault.replace(/^BRK #\S+ at /, "at ")}`;
   if (fault.startsWith("undefined instruction")) return `fault undefined ${fault.replace(/^undefined instruction \S+ /, "")}`;
-  void names;
   return `fault ${fault}`;
 }
 
@@ -419,27 +418,6 @@ export function differential(variant: string, opts: { minCalls: number; seed: nu
     calls += pending.length;
   }
   return { variant, scenarios, calls, paths, btiCalls, trampEntries, handlerCalls, differences, ms: performance.now() - started };
-}
-
-/** Reply lines per `call` command, checking that every other command was accepted. */
-function splitReplies(lines: ReadonlyArray<string>, commands: ReadonlyArray<string>): string[][] {
-  const out: string[][] = [];
-  let i = 0;
-  for (const cmd of commands) {
-    if (!cmd.startsWith("call ")) {
-      const r = lines[i++];
-      if (r !== "ok") throw new Error(`harness refused "${cmd.slice(0, 80)}": ${r ?? "(no reply)"}`);
-      continue;
-    }
-    const mine: string[] = [];
-    while (i < lines.length) {
-      const l = lines[i++]!;
-      mine.push(l);
-      if (l.startsWith("e ") || l.startsWith("err ")) break;
-    }
-    out.push(mine);
-  }
-  return out;
 }
 
 /** A broken LDUR encoder for the self-check: every negative LDUR offset comes out 8 bytes short. */

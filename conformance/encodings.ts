@@ -3,7 +3,7 @@
 // limits, bitmask immediates), plus the assembled trampoline listings of every variant, are written as assembly
 // text, assembled by aarch64-linux-gnu-as, and the words compared with model/insn's encode.
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,9 +11,9 @@ import { boot } from "../model/boot.ts";
 import { decode, disasm, encode, type Insn } from "../model/insn.ts";
 import { DEFAULT_KERNEL } from "../model/layout.ts";
 import { VARIANTS } from "../model/variants/index.ts";
+import { missingTools } from "./tools.ts";
 
-export const TOOLS = ["aarch64-linux-gnu-as", "aarch64-linux-gnu-ld", "aarch64-linux-gnu-objcopy"] as const;
-export const APT_LINE = "apt-get install -y --no-install-recommends binutils-aarch64-linux-gnu";
+const TOOLS = ["aarch64-linux-gnu-as", "aarch64-linux-gnu-ld", "aarch64-linux-gnu-objcopy"] as const;
 
 /** The instruction as GNU as text, with pc-relative targets written as `.+N` so no symbols are needed. */
 export function gasText(insn: Insn): string {
@@ -68,7 +68,7 @@ export function variantWords(): Array<{ where: string; insn: Insn }> {
 }
 
 export function toolsPresent(): boolean {
-  return TOOLS.every((t) => spawnSync("which", [t]).status === 0);
+  return missingTools(TOOLS).length === 0;
 }
 
 /** Assemble the texts with GNU as and return the words, in order. */

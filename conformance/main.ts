@@ -9,12 +9,11 @@ import { Command, CommanderError } from "commander";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { VARIANT_NAMES } from "../model/variants/index.ts";
-import { toolsPresent, compareEncodings } from "./encodings.ts";
+import { compareEncodings } from "./encodings.ts";
 import { brokenRule, btiMatrix, describeCase, type BtiResult } from "./bti.ts";
 import { brokenLdur, differential, type DiffResult, type Difference } from "./differential.ts";
-import { qemuToolsPresent } from "./qemu.ts";
+import { CONFORMANCE_APT_LINE, CONFORMANCE_TOOLS, missingTools } from "./tools.ts";
 
-const APT_LINE = "apt-get install -y --no-install-recommends binutils-aarch64-linux-gnu gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static";
 const OUT_DIR = join("reports", "conformance");
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -70,8 +69,9 @@ function main(argv: ReadonlyArray<string>): number {
   const seed = Number(opts.seed);
   if (!Number.isInteger(calls) || calls < 1) return usage(`--calls: expected a positive integer, got "${opts.calls}"`);
   if (!Number.isInteger(seed) || seed < 0) return usage(`--seed: expected a non-negative integer, got "${opts.seed}"`);
-  if (!toolsPresent() || !qemuToolsPresent()) {
-    process.stderr.write(`conformance: the AArch64 tools are missing; install them with: ${APT_LINE}\n`);
+  const missing = missingTools(CONFORMANCE_TOOLS);
+  if (missing.length > 0) {
+    process.stderr.write(`conformance: missing ${missing.join(", ")}; install them with: ${CONFORMANCE_APT_LINE}\n`);
     return 2;
   }
   const started = performance.now();

@@ -13,16 +13,6 @@ const BINARY = join(HERE, "build", "a64h");
 
 export const QEMU = "qemu-aarch64-static";
 export const CC = "aarch64-linux-gnu-gcc";
-export const QEMU_TOOLS = [QEMU, CC] as const;
-export const QEMU_APT_LINE = "apt-get install -y --no-install-recommends qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross";
-
-function onPath(tool: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).status === 0;
-}
-
-export function qemuToolsPresent(): boolean {
-  return QEMU_TOOLS.every(onPath);
-}
 
 /** Build the harness (static, with BTI and PAC landing pads in its own C code) if it is missing or stale. */
 export function buildHarness(): string {
@@ -47,4 +37,25 @@ export function runBatch(commands: ReadonlyArray<string>): { bti: boolean; lines
   const first = lines.shift();
   if (first === undefined || !first.startsWith("ready ")) throw new HarnessError(`the harness did not start: ${first ?? "(no output)"}`);
   return { bti: first === "ready 1", lines };
+}
+
+/** Reply lines per `call` command, checking that every other command was accepted. */
+export function splitReplies(lines: ReadonlyArray<string>, commands: ReadonlyArray<string>): string[][] {
+  const out: string[][] = [];
+  let i = 0;
+  for (const cmd of commands) {
+    if (!cmd.startsWith("call ")) {
+      const r = lines[i++];
+      if (r !== "ok") throw new HarnessError(`harness refused "${cmd.slice(0, 80)}": ${r ?? "(no reply)"}`);
+      continue;
+    }
+    const mine: string[] = [];
+    while (i < lines.length) {
+      const l = lines[i++]!;
+      mine.push(l);
+      if (l.startsWith("e ") || l.startsWith("err ")) break;
+    }
+    out.push(mine);
+  }
+  return out;
 }

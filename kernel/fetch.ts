@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { missingTools } from "../conformance/tools.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const CACHE = join(HERE, "cache");
@@ -25,12 +26,8 @@ const SOURCE_FILE = "/etc/apt/sources.list.d/dispatch-spec-trixie.sources";
 
 export class FetchError extends Error {}
 
-function onPath(tool: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
-}
-
 export function missingHostTools(): string[] {
-  return HOST_TOOLS.filter((t) => !onPath(t));
+  return missingTools(HOST_TOOLS);
 }
 
 function run(cmd: string, args: ReadonlyArray<string>, cwd?: string): string {

@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { Scenario, Step } from "../model/scenario.ts";
+import { stepText } from "../reports/trace.ts";
 import type { KernelFiles } from "./fetch.ts";
 
 /** Real functions for the scenarios' names, in the order names are met: traceable, with BTF, not called by init. */
@@ -55,15 +56,6 @@ export interface GuestScenario {
 
 const T = "/sys/kernel/tracing";
 const BPF = "/sys/fs/bpf";
-
-function stepText(st: Step): string {
-  const { do: what, ...rest } = st;
-  const args = Object.entries(rest)
-    .filter(([k]) => k !== "expect")
-    .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(",")}]` : String(v)}`)
-    .join(" ");
-  return `${what} ${args}`.trim();
-}
 
 /** Plan one scenario: refuse what the guest cannot do, map names, write the shell and the model's steps. */
 export function planScenario(name: string, s: Scenario): GuestScenario {

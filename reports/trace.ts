@@ -28,7 +28,8 @@ function literalName(k: Kernel, v: bigint): string {
   return s === undefined ? toHex(v) : `&${s}`;
 }
 
-function stepText(st: Step): string {
+/** A step as one line of text, for tables. */
+export function stepText(st: Step): string {
   switch (st.do) {
     case "call":
       return `call ${st.fn}`;
