@@ -178,8 +178,9 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--variant <name>", "design (default upstream)")
     .option("--property <name>", "check only this property")
     .option("--time <s>", "time limit in seconds (default 60)")
-    .action((flags: ExploreFlags) => {
-      code = exploreCommand(io, flags);
+    .option("--workers <n>", "worker threads (default: one per core, at most 2)")
+    .action(async (flags: ExploreFlags) => {
+      code = await exploreCommand(io, flags);
     });
   program
     .command("kernel")

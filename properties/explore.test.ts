@@ -1,5 +1,6 @@
-// The small-scope explorer: no violation on upstream (to depth 3 here; the README gives depth 8), and every
-// mutant's bug and every expected v1-posted failure found at the minimal depth, as a replayable scenario.
+// The small-scope explorer: no violation on upstream but the recorded finding (to depth 3 here; the README gives
+// the whole scope), and every mutant's bug and every expected v1-posted failure found at the minimal depth, as a
+// replayable scenario.
 
 import { describe, expect, it } from "vitest";
 import { withMutant } from "../model/mutants.ts";
@@ -12,14 +13,25 @@ import { checkRun } from "./property.ts";
 
 const SCOPE = { functions: 2, ops: 3, depth: 3 };
 
-describe("explore", () => {
-  const holdingOnUpstream = PROPERTIES.filter((p) => p.expectedOnUpstream === undefined);
+describe("explore", { timeout: 60_000 }, () => {
+  /** The recorded findings, as the CLI expects them on upstream. */
+  const findings = new Map(PROPERTIES.flatMap((p) => (p.expectedOnUpstream === undefined ? [] : [[p.name, p.expectedOnUpstream.message] as const])));
 
-  it("finds no violation on upstream up to depth 3 in the 2-function/3-ops scope", () => {
-    const r = explore(SCOPE, upstream, holdingOnUpstream);
+  it("finds the CALL_OPS survivor finding on upstream at depth 3 and no other violation up to depth 3", () => {
+    const r = explore(SCOPE, upstream, PROPERTIES, 60_000, findings);
     expect(r.violation).toBeNull();
+    expect(r.expected.map((f) => [f.property, f.depth])).toEqual([["recursion-protected", 3]]);
+    expect(r.expected[0]?.message).toMatch(/needs ftrace_ops_assist_func/);
+    expect(r.expected[0]?.scenario.steps).toHaveLength(3);
     expect(r.depthReached).toBe(3);
     expect(r.distinct).toBeGreaterThan(500);
+  });
+
+  it("stops at a violation whose message is not the one expected", () => {
+    const r = explore(SCOPE, upstream, [propertyByName("recursion-protected")!], 60_000, new Map([["recursion-protected", /no such message/]]));
+    expect(r.violation?.property).toBe("recursion-protected");
+    expect(r.violation?.depth).toBe(3);
+    expect(r.expected).toEqual([]);
   });
 
   /** The shortest depth at which each mutant's bug shows (BFS: nothing shallower violates). */
@@ -56,11 +68,7 @@ describe("explore", () => {
     expect(checkRun(p, s, design)).not.toBeNull();
   });
 
-  it("finds the CALL_OPS survivor finding on upstream at depth 3, and nothing on survivor-fix", () => {
-    const p = [propertyByName("recursion-protected")!];
-    const up = explore(SCOPE, upstream, p);
-    expect(up.violation?.depth).toBe(3);
-    expect(up.violation?.message).toMatch(/needs ftrace_ops_assist_func/);
+  it("finds nothing on survivor-fix", () => {
     expect(explore(SCOPE, survivorFix, PROPERTIES).violation).toBeNull();
   });
 

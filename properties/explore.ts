@@ -4,8 +4,11 @@
 // without BTI; a trampoline within BL range of kernel text and one out of range of everything. States are
 // compared by a canonical key (rec flags, literals, instructions, registered ops and their hashes, the direct
 // entries and the reference's CALL_OPS history), with symmetry reduction over the interchangeable ordinary ops;
-// BFS finds the shortest violating scenario.
+// BFS finds the shortest violating scenario. A violation the caller expects (a recorded finding, such as
+// recursion-protected on upstream) is kept as the shortest scenario for that property, which is then dropped, and
+// the search goes on with the others.
 
+import { createHash } from "node:crypto";
 import { boot, cloneKernel } from "../model/boot.ts";
 import { callFunction } from "../model/exec.ts";
 import { FTRACE_OPS_FL, hasFlag, type UserOpsFlag } from "../model/flags.ts";
@@ -13,12 +16,20 @@ import { literalAddr } from "../model/layout.ts";
 import type { Design, Kernel } from "../model/kernel.ts";
 import { parseScenario, runStep, scenarioLayout, type Scenario, type Step } from "../model/scenario.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
-import type { Property, StepContext } from "./property.ts";
+import type { CallCheck, Property, StepContext } from "./property.ts";
 
 export interface ExploreScope {
   readonly functions: number;
   readonly ops: number;
   readonly depth: number;
+}
+
+/** A property violated at a state: which, how deep, why, and the shortest scenario that reaches it. */
+export interface ExploreViolation {
+  readonly property: string;
+  readonly depth: number;
+  readonly message: string;
+  readonly scenario: Scenario;
 }
 
 export interface ExploreResult {
@@ -27,7 +38,10 @@ export interface ExploreResult {
   readonly distinct: number;
   readonly depthReached: number;
   readonly ms: number;
-  readonly violation: { readonly property: string; readonly depth: number; readonly message: string; readonly scenario: Scenario } | null;
+  /** The first violation that was not expected; the search stops at it. */
+  readonly violation: ExploreViolation | null;
+  /** The expected violations met (the shortest for each property), in the order found. */
+  readonly expected: ReadonlyArray<ExploreViolation>;
   /** True if the time limit stopped the search before the depth limit. */
   readonly timedOut: boolean;
   /** True if no new state remained: the whole scope was explored (to any depth). */
@@ -144,74 +158,220 @@ export function canonicalKey(k: Kernel, ref: RefState, ordinary: ReadonlyArray<s
   return best ?? "";
 }
 
-interface Node {
-  readonly k: Kernel;
-  readonly ref: RefState;
-  readonly path: ReadonlyArray<Step>;
+/**
+ * The fingerprint of a canonical key: 128 bits (MD5, as a base64 string), the "compact key" the visited set holds,
+ * as TLC holds 64-bit fingerprints. Two distinct states share one with a chance of about n^2 / 2^129.
+ */
+export function fingerprint(key: string): string {
+  return createHash("md5").update(key).digest("base64");
 }
 
-/** Check every property after one step; the first violation, if any. */
-function violated(props: ReadonlyArray<Property>, ctxBase: Omit<StepContext, "calls">, needCalls: boolean): { property: string; message: string } | null {
-  const calls = needCalls ? ctxBase.k.layout.functions.map((f) => ({ fn: f.name, obs: callFunction(ctxBase.k, f.name) })) : [];
-  for (const p of props) {
-    const cs = p.needsCalls ? calls : [];
-    for (const c of cs.length > 0 ? cs : [null]) {
-      const m = p.check({ ...ctxBase, calls: c === null ? [] : [c] });
-      if (m !== null) return { property: p.name, message: m };
-    }
+/** A state of the frontier, as the action indices that reach it from boot (rebuilt by replaying them). */
+export type ActionPath = ReadonlyArray<number>;
+
+/** A property violated after one step. */
+export interface Bad {
+  readonly property: string;
+  readonly message: string;
+}
+
+/** One applicable action from a frontier state: the fingerprint of the state it leads to, and what it violated. */
+export interface Transition {
+  readonly action: number;
+  readonly key: string;
+  /** Violations in property order: every one of the `expected` properties, then at most one other. */
+  readonly bad: ReadonlyArray<Bad>;
+}
+
+/** What a worker needs to expand part of a frontier: everything by name, so it crosses a thread boundary. */
+export interface ExpandJob {
+  readonly scope: ExploreScope;
+  readonly variant: string;
+  /** The properties still checked, and those of them whose violation may be expected. */
+  readonly properties: ReadonlyArray<string>;
+  readonly expected: ReadonlyArray<string>;
+  readonly paths: ReadonlyArray<ActionPath>;
+  /** performance.timeOrigin + performance.now() after which to stop. */
+  readonly deadline: number;
+}
+
+export interface ExpandReply {
+  /** For each path expanded (a prefix of the job's paths when timed out), its transitions in action order. */
+  readonly expansions: ReadonlyArray<ReadonlyArray<Transition>>;
+  readonly timedOut: boolean;
+}
+
+/** The scope bound to a design: its boot state, its actions and the renamings that symmetry allows. */
+export interface ScopeContext {
+  readonly scope: ExploreScope;
+  readonly design: Design;
+  readonly k0: Kernel;
+  readonly ref0: RefState;
+  readonly actions: ReadonlyArray<Step>;
+  readonly ordinary: ReadonlyArray<string>;
+}
+
+export function scopeContext(scope: ExploreScope, design: Design): ScopeContext {
+  const base = scopeScenario(scope, design.name);
+  return { scope, design, k0: boot(scenarioLayout(base), design), ref0: initRef(base, design), actions: scopeActions(scope), ordinary: opsNames(scope).ordinary };
+}
+
+/** The steps an action path stands for. */
+function stepsOf(ctx: ScopeContext, path: ActionPath): Step[] {
+  return path.map((a) => ctx.actions[a]!);
+}
+
+/** Rebuild a frontier state by replaying its path from boot (API steps only: calls change nothing but the stack). */
+function rebuild(ctx: ScopeContext, path: ActionPath): { k: Kernel; ref: RefState } {
+  const k = cloneKernel(ctx.k0);
+  const ref = structuredClone(ctx.ref0);
+  path.forEach((a, i) => {
+    const st = ctx.actions[a]!;
+    applyRef(ref, st);
+    runStep(k, st, i);
+  });
+  return { k, ref };
+}
+
+/** A call of every function in the scope, for the properties that judge calls. */
+function callEvery(k: Kernel): CallCheck[] {
+  return k.layout.functions.map((f) => ({ fn: f.name, obs: callFunction(k, f.name) }));
+}
+
+/** The first violation of one property after a step (each call judged on its own), or null. */
+function violationOf(p: Property, ctxBase: Omit<StepContext, "calls">, calls: ReadonlyArray<CallCheck>): string | null {
+  const cs = p.needsCalls ? calls : [];
+  for (const c of cs.length > 0 ? cs : [null]) {
+    const m = p.check({ ...ctxBase, calls: c === null ? [] : [c] });
+    if (m !== null) return m;
   }
   return null;
 }
 
-export function explore(scope: ExploreScope, design: Design, props: ReadonlyArray<Property>, timeLimitMs = 60_000): ExploreResult {
-  const started = performance.now();
-  const base = scopeScenario(scope, design.name);
-  const k0 = boot(scenarioLayout(base), design);
-  const ref0 = initRef(base, design);
-  const ordinary = opsNames(scope).ordinary;
-  const actions = scopeActions(scope);
+/** Expand frontier states: every applicable action from each, run, judged and fingerprinted. */
+export function expandPaths(ctx: ScopeContext, props: ReadonlyArray<Property>, expected: ReadonlySet<string>, paths: ReadonlyArray<ActionPath>, deadline: number): ExpandReply {
   const needCalls = props.some((p) => p.needsCalls);
-  const result = (depthReached: number, statesFound: number, distinct: number, violation: ExploreResult["violation"], timedOut: boolean, exhausted = false): ExploreResult => ({
-    statesFound,
-    distinct,
+  const expansions: Transition[][] = [];
+  for (const path of paths) {
+    const node = rebuild(ctx, path);
+    const out: Transition[] = [];
+    for (let a = 0; a < ctx.actions.length; a++) {
+      if (now() > deadline) return { expansions, timedOut: true };
+      const st = ctx.actions[a]!;
+      if (!applicable(node.k, st)) continue;
+      const k = cloneKernel(node.k);
+      const ref = structuredClone(node.ref);
+      const expectedRet = applyRef(ref, st);
+      const result = runStep(k, st, path.length);
+      const base = { k, ref, index: path.length, step: st, result, expectedRet };
+      const calls = needCalls ? callEvery(k) : [];
+      const bad: Bad[] = [];
+      for (const p of props) {
+        const m = violationOf(p, base, calls);
+        if (m === null) continue;
+        bad.push({ property: p.name, message: m });
+        if (!expected.has(p.name)) break;
+      }
+      out.push({ action: a, key: fingerprint(canonicalKey(k, ref, ctx.ordinary)), bad });
+    }
+    expansions.push(out);
+  }
+  return { expansions, timedOut: false };
+}
+
+/** Wall-clock milliseconds comparable across threads. */
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Explore the scope on a design, checking `props` at every state. `expected` maps a property to the message of a
+ * violation the caller expects (a recorded finding): such a violation is recorded and the property dropped, and
+ * the search goes on; any other violation stops it. A generator: it yields each level's frontier as a job and is
+ * resumed with the expansion, so the same search runs in this thread or over worker threads, with one result.
+ */
+export function* search(
+  scope: ExploreScope,
+  design: Design,
+  props: ReadonlyArray<Property>,
+  timeLimitMs = 60_000,
+  expected: ReadonlyMap<string, RegExp> = new Map(),
+): Generator<ExpandJob, ExploreResult, ExpandReply> {
+  const started = performance.now();
+  const deadline = now() + timeLimitMs;
+  const ctx = scopeContext(scope, design);
+  let active = [...props];
+  const met: ExploreViolation[] = [];
+  let found = 1;
+  const visited = new Set<string>([fingerprint(canonicalKey(ctx.k0, ctx.ref0, ctx.ordinary))]);
+  const result = (depthReached: number, violation: ExploreViolation | null, timedOut: boolean, exhausted = false): ExploreResult => ({
+    statesFound: found,
+    distinct: visited.size,
     depthReached,
     ms: performance.now() - started,
     violation,
+    expected: met,
     timedOut,
     exhausted,
   });
-  for (const p of props) {
-    const m = p.atBoot?.(k0) ?? null;
-    if (m !== null) return result(0, 1, 1, { property: p.name, depth: 0, message: m, scenario: withCx(base, p.name, design, m) }, false);
-  }
-  const visited = new Set<string>([canonicalKey(k0, ref0, ordinary)]);
-  let frontier: Node[] = [{ k: k0, ref: ref0, path: [] }];
-  let found = 1;
+  /** Record the violations of one state in order: expected ones drop their property; the first other is returned. */
+  const judge = (depth: number, path: ReadonlyArray<Step>, bad: ReadonlyArray<Bad>): ExploreViolation | null => {
+    for (const b of bad) {
+      if (!active.some((p) => p.name === b.property)) continue;
+      const v: ExploreViolation = { ...b, depth, scenario: withCx(scopeScenario(scope, design.name, path), b.property, design, b.message) };
+      if (expected.get(b.property)?.test(b.message) !== true) return v;
+      met.push(v);
+      active = active.filter((p) => p.name !== b.property);
+    }
+    return null;
+  };
+  const atBoot = judge(
+    0,
+    [],
+    active.flatMap((p) => {
+      const m = p.atBoot?.(ctx.k0) ?? null;
+      return m === null ? [] : [{ property: p.name, message: m }];
+    }),
+  );
+  if (atBoot !== null) return result(0, atBoot, false);
+  let frontier: ActionPath[] = [[]];
   for (let depth = 1; depth <= scope.depth; depth++) {
-    const next: Node[] = [];
-    for (const node of frontier) {
-      for (const st of actions) {
-        if (performance.now() - started > timeLimitMs) return result(depth - 1, found, visited.size, null, true);
-        if (!applicable(node.k, st)) continue;
-        const k = cloneKernel(node.k);
-        const ref = structuredClone(node.ref);
-        const index = node.path.length;
-        const expectedRet = applyRef(ref, st);
-        const r = runStep(k, st, index);
+    const reply = yield {
+      scope,
+      variant: design.name,
+      properties: active.map((p) => p.name),
+      expected: active.filter((p) => expected.has(p.name)).map((p) => p.name),
+      paths: frontier,
+      deadline,
+    };
+    const next: ActionPath[] = [];
+    for (const [i, transitions] of reply.expansions.entries()) {
+      const path = frontier[i]!;
+      for (const t of transitions) {
         found++;
-        const bad = violated(props, { k, ref, index, step: st, result: r, expectedRet }, needCalls);
-        const path = [...node.path, st];
-        if (bad !== null) return result(depth, found, visited.size, { ...bad, depth, scenario: withCx(scopeScenario(scope, design.name, path), bad.property, design, bad.message) }, false);
-        const key = canonicalKey(k, ref, ordinary);
-        if (visited.has(key)) continue;
-        visited.add(key);
-        next.push({ k, ref, path });
+        const bad = judge(depth, stepsOf(ctx, [...path, t.action]), t.bad);
+        if (bad !== null) return result(depth, bad, false);
+        if (visited.has(t.key)) continue;
+        visited.add(t.key);
+        next.push([...path, t.action]);
       }
     }
+    if (reply.timedOut) return result(depth - 1, null, true);
     frontier = next;
-    if (frontier.length === 0) return result(depth, found, visited.size, null, false, true);
+    if (frontier.length === 0) return result(depth, null, false, true);
   }
-  return result(scope.depth, found, visited.size, null, false);
+  return result(scope.depth, null, false);
+}
+
+/** Explore in this thread. (Properties are matched by object, so a test may pass properties of its own.) */
+export function explore(scope: ExploreScope, design: Design, props: ReadonlyArray<Property>, timeLimitMs = 60_000, expected: ReadonlyMap<string, RegExp> = new Map()): ExploreResult {
+  const ctx = scopeContext(scope, design);
+  const gen = search(scope, design, props, timeLimitMs, expected);
+  for (let r = gen.next(); ; ) {
+    if (r.done === true) return r.value;
+    const job = r.value;
+    r = gen.next(expandPaths(ctx, props.filter((p) => job.properties.includes(p.name)), new Set(job.expected), job.paths, job.deadline));
+  }
 }
 
 function withCx(s: Scenario, property: string, design: Design, message: string): Scenario {
