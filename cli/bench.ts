@@ -13,6 +13,8 @@ import { PROPERTIES } from "../properties/index.ts";
 import { explore } from "../properties/explore.ts";
 import { runProperty } from "../properties/property.ts";
 import { ROOT } from "./common.ts";
+import { defaultWorkers } from "./check.ts";
+import { exploreParallel } from "./explore.ts";
 
 const SEEDS = 20;
 const PROPERTY_RUNS = 500;
@@ -61,7 +63,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] ?? 0;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const started = new Date().toISOString();
   console.log(`dispatch-spec bench: ${cpus()[0]?.model ?? "cpu"} x${availableParallelism()}, node ${process.version}`);
   const model = interpreterThroughput();
@@ -93,8 +95,23 @@ function main(): void {
       explorerMinimalDepth: ex.violation?.depth ?? null,
     };
   });
-  const ex = explore({ functions: 2, ops: 3, depth: 30 }, upstream, PROPERTIES.filter((p) => p.expectedOnUpstream === undefined), 60_000);
-  const explorer = { scope: "2 functions, 3 ops", statesFound: ex.statesFound, distinct: ex.distinct, depthReached: ex.depthReached, exhausted: ex.exhausted, seconds: +(ex.ms / 1000).toFixed(1), statesPerSec: Math.round(ex.statesFound / (ex.ms / 1000)), violation: ex.violation?.message ?? null };
+  // As `dispatch-spec explore` runs it: every property on upstream, the recorded finding expected, over the
+  // default worker threads.
+  const findings = new Map(PROPERTIES.flatMap((p) => (p.expectedOnUpstream === undefined ? [] : [[p.name, p.expectedOnUpstream.message] as const])));
+  const workers = defaultWorkers();
+  const ex = await exploreParallel({ functions: 2, ops: 3, depth: 30 }, upstream, PROPERTIES, 60_000, findings, workers);
+  const explorer = {
+    scope: "2 functions, 3 ops",
+    workers,
+    statesFound: ex.statesFound,
+    distinct: ex.distinct,
+    depthReached: ex.depthReached,
+    exhausted: ex.exhausted,
+    seconds: +(ex.ms / 1000).toFixed(1),
+    statesPerSec: Math.round(ex.statesFound / (ex.ms / 1000)),
+    expectedFindings: ex.expected.map((f) => `${f.property} at depth ${f.depth}`),
+    violation: ex.violation?.message ?? null,
+  };
 
   const rows: string[] = [];
   rows.push("model", `  interpreter          ${model.instructionsPerSec.toLocaleString("en")} instructions/s`, `  API steps            ${model.apiStepsPerSec.toLocaleString("en")} steps/s (boot included)`);
@@ -103,11 +120,14 @@ function main(): void {
   rows.push(`mutants (${SEEDS} seeds each)          killed  median ms  max ms  median runs  max shrunk  explorer depth`);
   for (const m of mutants)
     rows.push(`  ${m.mutant.padEnd(34)} ${`${m.killed}/${SEEDS}`.padStart(6)}  ${String(m.medianMs).padStart(9)}  ${String(m.maxMs).padStart(6)}  ${String(m.medianRunsToFail).padStart(11)}  ${String(m.maxShrunkSteps).padStart(10)}  ${String(m.explorerMinimalDepth).padStart(14)}`);
-  rows.push(`explorer (${explorer.scope}, 60 s)`, `  ${explorer.statesFound} states (${explorer.distinct} distinct), depth ${explorer.depthReached}${explorer.exhausted ? " (scope exhausted)" : ""} in ${explorer.seconds} s, ${explorer.statesPerSec} states/s${explorer.violation !== null ? `, violation: ${explorer.violation}` : ", no violation"}`);
+  rows.push(
+    `explorer (${explorer.scope}, every property, 60 s, ${workers} worker${workers === 1 ? "" : "s"})`,
+    `  ${explorer.statesFound} states (${explorer.distinct} distinct), depth ${explorer.depthReached}${explorer.exhausted ? " (scope exhausted)" : ""} in ${explorer.seconds} s, ${explorer.statesPerSec} states/s${explorer.violation !== null ? `, violation: ${explorer.violation}` : ", no unexpected violation"}${explorer.expectedFindings.length > 0 ? ` (expected finding: ${explorer.expectedFindings.join(", ")})` : ""}`,
+  );
   console.log(rows.join("\n"));
   const out = { started, node: process.version, cpus: availableParallelism(), model, properties, mutants, explorer };
   writeFileSync(join(ROOT, "bench.json"), JSON.stringify(out, null, 2) + "\n");
   console.log("written bench.json");
 }
 
-main();
+await main();

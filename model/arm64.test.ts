@@ -5,12 +5,12 @@
 // executed as real A64.
 
 import { describe, expect, it } from "vitest";
-import { AARCH64_BREAK_FAULT, aarch64_insn_gen_branch_imm, arm64_rec_get_ops, ftrace_find_callable_addr } from "./arm64.ts";
+import { AARCH64_BREAK_FAULT, aarch64_insn_gen_branch_imm, arm64_rec_get_ops, ftrace_find_callable_addr, ftrace_modify_code } from "./arm64.ts";
 import { FTRACE_ADDR, ftrace_find_unique_ops } from "./core.ts";
 import { ERRNO } from "./errno.ts";
 import { callFunction } from "./exec.ts";
 import { FTRACE_FL, setFlag } from "./flags.ts";
-import { BTI_C_WORD, MOV_X9_X30_WORD, NOP_WORD, decode } from "./insn.ts";
+import { BTI_C_WORD, MOV_X9_X30_WORD, NOP_WORD, decode, toHex } from "./insn.ts";
 import type { Kernel } from "./kernel.ts";
 import { SZ_128M, literalAddr, type Layout } from "./layout.ts";
 import {
@@ -135,7 +135,11 @@ describe("ftrace_make_call", () => {
     const far = KS.text + 0x9000000n;
     const l: Layout = { ...layout({ functions: [fn("f", F_ADDR), fn("z", far)] }), kernel: big };
     const k = bootUpstream(l);
+    k.events = [];
     expect(ftrace_find_callable_addr(k, recOf(k, "z"), FTRACE_ADDR(k))).toBeNull();
+    expect(k.events).toEqual([
+      { kind: "warn", message: `ftrace_find_callable_addr: z at ${toHex(ipOf(k, "z"))} cannot reach ${toHex(FTRACE_CALLER)} and is not in a module` },
+    ]);
     expect(k.design.arch.ftrace_make_call(k, recOf(k, "z"), FTRACE_ADDR(k))).toBe(EINVAL);
     expect(siteWords(k, "z").insn).toBe(NOP_WORD);
   });
@@ -160,10 +164,12 @@ describe("ftrace_make_nop", () => {
     const { ret, w } = hook(k, () => k.design.arch.ftrace_make_nop(k, r, T_NEAR));
     expect(ret).toBe(0);
     expect(siteWords(k, "f")).toEqual({ literal: KS.ftrace_nop_ops, mov: MOV_X9_X30_WORD, insn: NOP_WORD });
-    expect(w).toEqual([
+    expect(w).toStrictEqual([
       { kind: "write", what: "literal", fn: "f", addr: literalAddr(r.ip), old: KS.ftrace_list_ops, new: KS.ftrace_nop_ops },
       { kind: "write", what: "insn", fn: "f", addr: r.ip, old: BigInt(blFrom(k, "f", T_NEAR)), new: BigInt(NOP_WORD) },
     ]);
+    // A NOP aims at nothing: the write carries no `meant` key at all (not one set to undefined).
+    expect(w[1]).not.toHaveProperty("meant");
   });
 
   it("validates the BL the old address resolves to: a wrong address gives -EINVAL and keeps the BL", () => {
@@ -274,7 +280,12 @@ describe("ftrace_find_callable_addr at the BL range edges", () => {
     k.events = [];
     expect(aarch64_insn_gen_branch_imm(k, ipB, ipB + SZ_128M, true)).toBe(AARCH64_BREAK_FAULT);
     expect(AARCH64_BREAK_FAULT).toBe(0xd4202000);
-    expect(k.events.map((e) => e.kind)).toEqual(["warn"]);
+    expect(k.events).toEqual([
+      {
+        kind: "warn",
+        message: `aarch64_insn_gen_branch_imm: BL from ${toHex(ipB)} to ${toHex(ipB + SZ_128M)}: offset +0x8000000 is out of range [-128 MiB, +128 MiB - 4]`,
+      },
+    ]);
     expect(aarch64_insn_gen_branch_imm(k, ipB, ipB + SZ_128M - 8n, true)).toBe(bl(ipB, ipB + SZ_128M - 8n));
   });
 });
@@ -352,6 +363,32 @@ describe("module ftrace PLT", () => {
   });
 });
 
+describe("ftrace_modify_code", () => {
+  it("refuses an address where nothing is mapped with -EFAULT, without a warning or a write", () => {
+    const k = bootUpstream();
+    const r = recOf(k, "f");
+    const pc = KS.text;
+    expect(k.mem.has(pc)).toBe(false);
+    const { ret } = hook(k, () => ftrace_modify_code(k, r, pc, NOP_WORD, MOV_X9_X30_WORD));
+    expect(ret).toBe(-ERRNO.EFAULT);
+    expect(k.events).toEqual([]);
+    expect(k.mem.has(pc)).toBe(false);
+  });
+
+  it("warns with both words disassembled and as 8 hex digits when the site does not hold the expected one", () => {
+    const k = bootUpstream();
+    const r = recOf(k, "f");
+    k.mem.write32(r.ip, 0x1234);
+    const { ret, w } = hook(k, () => k.design.arch.ftrace_make_call(k, r, FTRACE_ADDR(k)));
+    expect(ret).toBe(EINVAL);
+    expect(w.map((e) => e.what)).toEqual(["literal"]);
+    expect(k.events.filter((e) => e.kind === "warn")).toEqual([
+      { kind: "warn", message: `ftrace_modify_code: f at ${toHex(r.ip)} holds ".word 0x00001234" (0x00001234), expected "nop" (0xd503201f)` },
+    ]);
+    expect(k.mem.read32(r.ip)).toBe(0x1234);
+  });
+});
+
 describe("ftrace_modify_code validation through the core", () => {
   it("a tampered site (BL where the core expects a NOP) makes registration hit ftrace_bug without writing the BL", () => {
     const k = bootUpstream();
@@ -385,6 +422,22 @@ describe("hooks that find no callable address (a far module function without a P
     expect(fromFar.ret).toBe(EINVAL);
     expect(fromFar.w.map((e) => e.what)).toEqual(["literal"]);
     expect(k.mem.read32(r.ip)).toBe(word);
+  });
+
+  it("ftrace_modify_call refuses when only the old target is out of reach, before looking at the new one", () => {
+    // As below: f reaches T_NEAR but not ftrace_caller, which sits beyond 128 MiB of kernel text.
+    const ks = { ...KS, textSize: 0x10000000n, ftrace_caller: KS.text + 0x9000000n };
+    const k = bootUpstream({ ...layout(), kernel: ks, modules: [], functions: [fn("f", F_ADDR)] });
+    const r = recOf(k, "f");
+    k.mem.write32(r.ip, blFrom(k, "f", T_NEAR));
+    const { ret, w } = hook(k, () => k.design.arch.ftrace_modify_call(k, r, FTRACE_ADDR(k), T_NEAR));
+    expect(ret).toBe(EINVAL);
+    expect(w.map((e) => e.what)).toEqual(["literal"]);
+    // One failed lookup (the old address), none for the new one.
+    expect(k.events.filter((e) => e.kind === "warn")).toEqual([
+      { kind: "warn", message: `ftrace_find_callable_addr: f at ${toHex(r.ip)} cannot reach ${toHex(ks.ftrace_caller)} and is not in a module` },
+    ]);
+    expect(k.mem.read32(r.ip)).toBe(blFrom(k, "f", T_NEAR));
   });
 
   it("ftrace_modify_call also refuses when only the new target is out of reach", () => {

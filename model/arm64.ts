@@ -83,7 +83,10 @@ export function ftrace_find_callable_addr(k: Kernel, rec: DynFtrace, addr: bigin
   const pc = rec.ip;
   let target = addr;
   // An unreachable custom trampoline is reached through ftrace_caller and ops->direct_call.
-  if (target !== FTRACE_ADDR(k) && (!reachable_by_bl(k, target, pc) || mutated(k.design, "always-via-caller"))) target = FTRACE_ADDR(k);
+  // Stryker disable next-line ConditionalExpression: for target == FTRACE_ADDR the assignment below stores the address target already holds
+  if (target !== FTRACE_ADDR(k)) {
+    if (!reachable_by_bl(k, target, pc) || mutated(k.design, "always-via-caller")) target = FTRACE_ADDR(k);
+  }
   if (reachable_by_bl(k, target, pc)) return target;
   const mod = moduleTextAt(k.layout, pc);
   if (mod === undefined) {

@@ -137,6 +137,8 @@ describe("validateLayout", () => {
     expect(fnTramp.message).toMatch(/duplicate name "f" \(trampoline\)/);
     const modFn = layoutError(() => validateLayout(base({ modules: [module("f", MOD_TEXT, null)], functions: [fn("f", F_ADDR)] })));
     expect(modFn.message).toMatch(/duplicate name "f" \(function\)/);
+    const twoModules = layoutError(() => validateLayout(base({ modules: [module("m1", MOD_TEXT, null), module("m1", MOD_TEXT + 0x1000000n, null)] })));
+    expect(twoModules.message).toBe('duplicate name "m1" (module)');
   });
 
   it("takes text bounds as half-open: the first byte is inside, the byte after the end is not", () => {
@@ -152,6 +154,8 @@ describe("validateLayout", () => {
     expect(moduleTextAt(l, MOD_TEXT - 4n)).toBeUndefined();
     // A module function at the first address of its text is inside it; one at the end is not.
     expect(() => validateLayout(base({ functions: [fn("m", MOD_TEXT + 8n, { module: "m1" })] }))).not.toThrow();
+    // Only the symbol is checked: one at the very first byte of the text is accepted though its literal lies just below.
+    expect(() => validateLayout(base({ functions: [fn("m", MOD_TEXT, { module: "m1" })] }))).not.toThrow();
     expect(() => validateLayout(base({ functions: [fn("m", MOD_TEXT + MOD_SIZE, { module: "m1" })] }))).toThrow(/outside module m1's text/);
     expect(moduleOf(l, { name: "m", addr: M_ADDR, bti: false, module: "m1" })?.name).toBe("m1");
     expect(moduleOf(l, { name: "f", addr: F_ADDR, bti: false, module: null })).toBeUndefined();
@@ -159,6 +163,12 @@ describe("validateLayout", () => {
 
   it("accepts a module without an ftrace PLT", () => {
     expect(() => validateLayout(base({ modules: [module("m1", MOD_TEXT, null)] }))).not.toThrow();
+  });
+
+  it("rejects a trampoline that is not 4-byte aligned", () => {
+    const e = layoutError(() => validateLayout(base({ trampolines: [tramp("T1", T_NEAR + 2n)] })));
+    expect(e.message).toBe(`trampoline T1: 0x${(T_NEAR + 2n).toString(16)} is not 4-byte aligned`);
+    expect(() => validateLayout(base({ trampolines: [tramp("T1", T_NEAR + 4n)] }))).not.toThrow();
   });
 
   it("rejects a module whose text is not page aligned and a misaligned PLT", () => {
@@ -205,6 +215,8 @@ describe("validateLayout", () => {
     it("reports the later of two overlapping objects as overlapping the earlier one", () => {
       expect(layoutError(() => validateLayout(at(kernel.ftrace_caller - 4n))).message).toBe(`ftrace_caller at ${"0x" + kernel.ftrace_caller.toString(16)} overlaps T9`);
       expect(layoutError(() => validateLayout(at(kernel.ftrace_caller + 4n))).message).toBe(`T9 at ${"0x" + (kernel.ftrace_caller + 4n).toString(16)} overlaps ftrace_caller`);
+      // Starting at the same address, the one listed later (the kernel's own objects come after the trampolines) is the later one.
+      expect(layoutError(() => validateLayout(at(kernel.ftrace_caller))).message).toBe(`ftrace_caller at ${"0x" + kernel.ftrace_caller.toString(16)} overlaps T9`);
     });
   });
 });

@@ -19,7 +19,7 @@ import { ERRNO, errName, type Ret } from "./errno.ts";
 import { callFunction, type CallObservation, type Path } from "./exec.ts";
 import { FTRACE_OPS_FL, USER_OPS_FLAGS, formatRecFlags, hasFlag } from "./flags.ts";
 import { InsnError, decode, disasm, toHex } from "./insn.ts";
-import type { FtraceOps, Kernel, KernelEvent, OpsKind } from "./kernel.ts";
+import type { DynFtrace, FtraceOps, Kernel, KernelEvent, OpsKind } from "./kernel.ts";
 import { symbolize } from "./kernel.ts";
 import { DEFAULT_KERNEL, DEFAULT_MODULE_TEXT_SIZE, LayoutError, literalAddr, type KernelSymbols, type Layout } from "./layout.ts";
 import { variantByName, VARIANT_NAMES } from "./variants/index.ts";
@@ -285,19 +285,35 @@ export interface SiteView {
   readonly flags: string;
 }
 
+/** A site's words and flags as read, before they are disassembled (cheap to take before every step). */
+interface RawSite {
+  readonly fn: string;
+  readonly ip: bigint;
+  readonly lit: bigint;
+  readonly insn: number;
+  readonly mov: number;
+  readonly flags: number;
+}
+
+function rawSite(k: Kernel, rec: DynFtrace): RawSite {
+  return { fn: rec.fn, ip: rec.ip, lit: k.mem.read64(literalAddr(rec.ip)), insn: k.mem.read32(rec.ip), mov: k.mem.read32(rec.ip - 4n), flags: rec.flags };
+}
+
+function viewOf(k: Kernel, r: RawSite): SiteView {
+  const sym = (a: bigint): string | undefined => symbolize(k, a);
+  return {
+    fn: r.fn,
+    literal: r.lit === 0xd503201fd503201fn ? "(nops)" : (k.symbols.get(r.lit) ?? toHex(r.lit)),
+    insn: disasm(decode(r.insn), r.ip, sym),
+    mov: disasm(decode(r.mov), r.ip - 4n, sym),
+    flags: formatRecFlags(r.flags),
+  };
+}
+
 export function siteView(k: Kernel, fn: string): SiteView {
   const rec = k.recs.find((r) => r.fn === fn);
   if (rec === undefined) throw new ScenarioError(`unknown function "${fn}"`);
-  const lit = k.mem.read64(literalAddr(rec.ip));
-  const sym = (a: bigint): string | undefined => symbolize(k, a);
-  const literal = lit === 0xd503201fd503201fn ? "(nops)" : (k.symbols.get(lit) ?? toHex(lit));
-  return {
-    fn,
-    literal,
-    insn: disasm(decode(k.mem.read32(rec.ip)), rec.ip, sym),
-    mov: disasm(decode(k.mem.read32(rec.ip - 4n)), rec.ip - 4n, sym),
-    flags: formatRecFlags(rec.flags),
-  };
+  return viewOf(k, rawSite(k, rec));
 }
 
 export type ApiDo = Exclude<Step["do"], "call">;
@@ -463,7 +479,7 @@ export function runStep(k: Kernel, st: Step, index: number): StepResult {
     };
     return { step: stepNo, do: "call", fn: st.fn, ...r, obs, failures: checkCall(st, r) };
   }
-  const before = k.recs.map((r) => siteView(k, r.fn));
+  const before = k.recs.map((r) => rawSite(k, r));
   k.events = [];
   const ret = errName(applyApi(k, st));
   const events = k.events;
@@ -476,7 +492,7 @@ export function runStep(k: Kernel, st: Step, index: number): StepResult {
     ops: st.ops,
     ret,
     sites,
-    before: before.filter((b) => touched.includes(b.fn)),
+    before: before.filter((b) => touched.includes(b.fn)).map((b) => viewOf(k, b)),
     events,
     failures: checkApi(k, st, ret),
   };
