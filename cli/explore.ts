@@ -27,7 +27,7 @@ export interface ExploreFlags {
 
 /** Send a job's frontier to the workers in chunks, taken in turn, and put the replies back in frontier order. */
 async function spread(pool: ReadonlyArray<Worker>, job: ExpandJob): Promise<ExpandReply> {
-  const n = Math.min(job.paths.length, pool.length * 4);
+  const n = Math.min(job.paths.length, pool.length * 16);
   const size = Math.ceil(job.paths.length / Math.max(1, n));
   const chunks = Array.from({ length: Math.ceil(job.paths.length / size) }, (_, i) => job.paths.slice(i * size, (i + 1) * size));
   const replies = new Array<ExpandReply | undefined>(chunks.length);

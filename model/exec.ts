@@ -94,10 +94,13 @@ export interface CallSetup {
 
 export const MAX_STEPS = 4000;
 
+const DEFAULT_ARGS: ReadonlyArray<bigint> = Object.freeze(Array.from({ length: 9 }, (_, i) => 0xa000000000000000n + BigInt(i)));
+const DEFAULT_CALLEE_SAVED: ReadonlyArray<bigint> = Object.freeze(Array.from({ length: 10 }, (_, i) => 0xc500000000000000n + BigInt(19 + i)));
+
 export function defaultSetup(k: Kernel): CallSetup {
   return {
-    args: Array.from({ length: 9 }, (_, i) => 0xa000000000000000n + BigInt(i)),
-    calleeSaved: Array.from({ length: 10 }, (_, i) => 0xc500000000000000n + BigInt(19 + i)),
+    args: DEFAULT_ARGS,
+    calleeSaved: DEFAULT_CALLEE_SAVED,
     fp: k.layout.kernel.stackTop + 0x40n,
     sp: k.layout.kernel.stackTop,
     lr: k.layout.kernel.callerReturn,
@@ -183,10 +186,19 @@ export function landingOk(kind: "br" | "blr", reg: number, target: Insn | "host"
   return false;
 }
 
+/** Effective address of a load or store: base register (31 is SP) plus offset. */
+function ea(cpu: Cpu, rn: number, off: number): bigint {
+  return wrap(rd(cpu, rn, true) + BigInt(off));
+}
+
+/** What an indirect branch lands on, for people: a C function's name, the instruction there, or "unmapped". */
+function landingText(k: Kernel, to: bigint): string {
+  if (k.hosts.has(to)) return symbolize(k, to) ?? "C function";
+  return k.mem.has(to) ? disasm(decode(k.mem.read32(to)), to, (a) => symbolize(k, a)) : "unmapped";
+}
+
 function indirect(k: Kernel, cpu: Cpu, rec: Recorder, kind: "br" | "blr" | "ret", reg: number, to: bigint): void {
   const host = k.hosts.get(to);
-  const landingText = (): string =>
-    host !== undefined ? (symbolize(k, to) ?? "C function") : k.mem.has(to) ? disasm(decode(k.mem.read32(to)), to, (a) => symbolize(k, a)) : "unmapped";
   let predicted = true;
   if (kind === "ret") {
     const expect = cpu.rs.pop();
@@ -195,7 +207,7 @@ function indirect(k: Kernel, cpu: Cpu, rec: Recorder, kind: "br" | "blr" | "ret"
   } else if (k.layout.bti) {
     const target = host !== undefined ? "host" : k.mem.has(to) ? decode(k.mem.read32(to)) : null;
     if (target !== null && !landingOk(kind, reg, target))
-      rec.violations.push(`BTI: ${kind} x${reg} at ${name(k, cpu.pc)} lands on "${landingText()}" at ${name(k, to)}`);
+      rec.violations.push(`BTI: ${kind} x${reg} at ${name(k, cpu.pc)} lands on "${landingText(k, to)}" at ${name(k, to)}`);
   }
   const from = cpu.pc;
   rec.branches.push({
@@ -206,7 +218,7 @@ function indirect(k: Kernel, cpu: Cpu, rec: Recorder, kind: "br" | "blr" | "ret"
     predicted,
     // Disassembly is only needed when a person reads it.
     get landing(): string {
-      return landingText();
+      return landingText(k, to);
     },
   });
 }
@@ -218,7 +230,6 @@ function step(k: Kernel, cpu: Cpu, insn: Insn, rec: Recorder): string | null {
   const pc = cpu.pc;
   const next = pc + 4n;
   const mem = k.mem;
-  const ea = (rn: number, off: number): bigint => wrap(rd(cpu, rn, true) + BigInt(off));
   switch (insn.kind) {
     case "nop":
     case "bti":
@@ -244,7 +255,7 @@ function step(k: Kernel, cpu: Cpu, insn: Insn, rec: Recorder): string | null {
     case "ldr_imm":
     case "ldur": {
       spCheck(k, cpu, insn.rn, rec);
-      const a = ea(insn.rn, insn.kind === "ldr_imm" ? insn.imm : insn.simm9);
+      const a = ea(cpu, insn.rn, insn.kind === "ldr_imm" ? insn.imm : insn.simm9);
       if (a % 4n !== 0n) return `misaligned load at ${toHex(a)}`;
       wr(cpu, insn.rt, mem.read64(a), false);
       cpu.pc = next;
@@ -253,7 +264,7 @@ function step(k: Kernel, cpu: Cpu, insn: Insn, rec: Recorder): string | null {
     case "str_imm":
     case "stur": {
       spCheck(k, cpu, insn.rn, rec);
-      const a = ea(insn.rn, insn.kind === "str_imm" ? insn.imm : insn.simm9);
+      const a = ea(cpu, insn.rn, insn.kind === "str_imm" ? insn.imm : insn.simm9);
       if (a % 4n !== 0n) return `misaligned store at ${toHex(a)}`;
       mem.write64(a, rd(cpu, insn.rt, false));
       cpu.pc = next;

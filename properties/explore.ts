@@ -349,8 +349,10 @@ export function* search(
       const path = frontier[i]!;
       for (const t of transitions) {
         found++;
-        const bad = judge(depth, stepsOf(ctx, [...path, t.action]), t.bad);
-        if (bad !== null) return result(depth, bad, false);
+        if (t.bad.length > 0) {
+          const bad = judge(depth, stepsOf(ctx, [...path, t.action]), t.bad);
+          if (bad !== null) return result(depth, bad, false);
+        }
         if (visited.has(t.key)) continue;
         visited.add(t.key);
         next.push([...path, t.action]);
