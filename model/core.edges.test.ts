@@ -217,6 +217,13 @@ describe("update_ftrace_function: the global trace function", () => {
     t.flags |= FTRACE_OPS_FL.RECURSION;
     expect(register_ftrace_function(k, t)).toBe(0);
     expect(k.ftraceTraceFunction).toBe("ftrace_ops_assist_func");
+    // With the static ops at the head of a list of two, the list function still.
+    unregister_ftrace_function(k, t);
+    t.flags &= ~FTRACE_OPS_FL.RECURSION;
+    regOrdinary(k, "B", ["g"]);
+    expect(register_ftrace_function(k, t)).toBe(0);
+    expect(k.opsList.map((o) => o.name)).toEqual(["tmp_ops", "B"]);
+    expect(k.ftraceTraceFunction).toBe("ftrace_ops_list_func");
   });
 
   it("the last ops leaving changes the trace function, so ftrace_shutdown checks the records even when no site changes", () => {
