@@ -25,19 +25,13 @@ import {
 import { ERRNO } from "./errno.ts";
 import { FTRACE_FL, FTRACE_OPS_FL, formatOpsFlags, formatRecFlags } from "./flags.ts";
 import type { DynFtrace, FtraceOps, Kernel, UpdaterNote } from "./kernel.ts";
-import { FTRACE_CALLER, T_FAR, T_NEAR, T_NEAR2, allSites, blFrom, bootUpstream, ipOf, recOf, regDirect, regOrdinary, siteWords } from "./testkit.ts";
+import { FTRACE_CALLER, T_FAR, T_NEAR, T_NEAR2, allSites, blFrom, bootUpstream, flagsOf, ipOf, recOf, regDirect, regOrdinary, siteWords, warnings } from "./testkit.ts";
 
 const EINVAL = -ERRNO.EINVAL;
 const EBUSY = -ERRNO.EBUSY;
 const ENODEV = -ERRNO.ENODEV;
 
-function warnings(k: Kernel): string[] {
-  return k.events.flatMap((e) => (e.kind === "warn" ? [e.message] : []));
-}
 
-function flagsOf(k: Kernel, name: string): string {
-  return formatRecFlags(recOf(k, name).flags);
-}
 
 /** An ordinary ops with the given hashes (by function name) and trampoline, not registered. */
 function opsWith(k: Kernel, name: string, filter: ReadonlyArray<string>, trampoline: bigint, extra: Partial<Pick<FtraceOps, "flags" | "oldHash">> = {}): FtraceOps {

@@ -33,21 +33,19 @@ import {
   allSites,
   blFrom,
   bootUpstream,
+  flagsOf,
   ipOf,
   recOf,
   regDirect,
   regOrdinary,
   siteWords,
+  warnings,
   writes,
 } from "./testkit.ts";
 
 const EINVAL = -ERRNO.EINVAL;
 const EBUSY = -ERRNO.EBUSY;
 
-/** rec->flags of a function as "BITS count=N" (formatRecFlags), for exact and readable comparisons. */
-function flagsOf(k: Kernel, name: string): string {
-  return formatRecFlags(recOf(k, name).flags);
-}
 
 function opsAddr(k: Kernel, name: string): bigint {
   const ops = k.ops.get(name);
@@ -55,10 +53,6 @@ function opsAddr(k: Kernel, name: string): bigint {
   return ops.addr;
 }
 
-/** The WARN messages since the event log was last cleared. */
-function warnings(k: Kernel): string[] {
-  return k.events.flatMap((e) => (e.kind === "warn" ? [e.message] : []));
-}
 
 function unregister(k: Kernel, name: string): number {
   k.events = [];

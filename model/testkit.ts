@@ -6,7 +6,7 @@
 import { boot, opsByName } from "./boot.ts";
 import { ftrace_set_filter, ftrace_set_notrace, register_ftrace_direct, register_ftrace_function } from "./core.ts";
 import type { Ret } from "./errno.ts";
-import { FTRACE_OPS_FL, type UserOpsFlag } from "./flags.ts";
+import { FTRACE_OPS_FL, formatRecFlags, type UserOpsFlag } from "./flags.ts";
 import { encode, genBranch } from "./insn.ts";
 import type { DynFtrace, FtraceOps, Kernel, KernelEvent } from "./kernel.ts";
 import { DEFAULT_KERNEL, literalAddr, type FunctionLayout, type Layout, type ModuleLayout, type TrampolineLayout } from "./layout.ts";
@@ -75,6 +75,16 @@ export function recOf(k: Kernel, name: string): DynFtrace {
   const r = k.recs.find((x) => x.fn === name);
   if (r === undefined) throw new Error(`no record for ${name}`);
   return r;
+}
+
+/** rec->flags of a function as "BITS count=N" (formatRecFlags), for exact and readable comparisons. */
+export function flagsOf(k: Kernel, name: string): string {
+  return formatRecFlags(recOf(k, name).flags);
+}
+
+/** The WARN messages since the event log was last cleared. */
+export function warnings(k: Kernel): string[] {
+  return k.events.flatMap((e) => (e.kind === "warn" ? [e.message] : []));
 }
 
 export function ipOf(k: Kernel, name: string): bigint {

@@ -365,7 +365,7 @@ export function* search(
   return result(scope.depth, null, false);
 }
 
-/** Explore in this thread. (Properties are matched by object, so a test may pass properties of its own.) */
+/** Explore in this thread. (The properties stay objects here, so a test may pass its own; workers look them up by name.) */
 export function explore(scope: ExploreScope, design: Design, props: ReadonlyArray<Property>, timeLimitMs = 60_000, expected: ReadonlyMap<string, RegExp> = new Map()): ExploreResult {
   const ctx = scopeContext(scope, design);
   const gen = search(scope, design, props, timeLimitMs, expected);
