@@ -5,5 +5,8 @@ export default defineConfig({
   test: {
     include: ["{model,generators,properties,reports,cli,conformance,kernel}/**/*.test.ts"],
     pool: "threads",
+    // A guard against a hang, not a speed bound: every test runs a fixed number of seeded runs, and how fast they
+    // go is measured by `npm run bench`. (The default 5 s failed a mutant-kill test that takes 4-6 s alone.)
+    testTimeout: 60_000,
   },
 });
