@@ -10,7 +10,7 @@ import { withMutant } from "../model/mutants.ts";
 import { upstream } from "../model/variants/upstream.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { PROPERTIES } from "../properties/index.ts";
-import { explore } from "../properties/explore.ts";
+import { expectedFindings, explore } from "../properties/explore.ts";
 import { runProperty } from "../properties/property.ts";
 import { ROOT } from "./common.ts";
 import { defaultWorkers } from "./check.ts";
@@ -97,9 +97,8 @@ async function main(): Promise<void> {
   });
   // As `dispatch-spec explore` runs it: every property on upstream, the recorded finding expected, over the
   // default worker threads.
-  const findings = new Map(PROPERTIES.flatMap((p) => (p.expectedOnUpstream === undefined ? [] : [[p.name, p.expectedOnUpstream.message] as const])));
   const workers = defaultWorkers();
-  const ex = await exploreParallel({ functions: 2, ops: 3, depth: 30 }, upstream, PROPERTIES, 60_000, findings, workers);
+  const ex = await exploreParallel({ functions: 2, ops: 3, depth: 30 }, upstream, PROPERTIES, 60_000, expectedFindings(upstream, PROPERTIES), workers);
   const explorer = {
     scope: "2 functions, 3 ops",
     workers,

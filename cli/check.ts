@@ -50,36 +50,55 @@ function spawn(): Worker {
   return new Worker(new URL("./worker-boot.js", import.meta.url));
 }
 
+/**
+ * Hand jobs to a pool of workers in turn, one at a time each, and collect the replies in job order. `reply` reads
+ * each message a worker posts: the job's reply, or undefined for a message along the way (e.g. progress).
+ */
+export async function dispatch<J, M, R>(pool: ReadonlyArray<Worker>, jobs: ReadonlyArray<J>, reply: (m: M) => R | undefined): Promise<Array<R | undefined>> {
+  const replies = new Array<R | undefined>(jobs.length);
+  let next = 0;
+  await Promise.all(
+    pool.map(
+      (w) =>
+        new Promise<void>((resolve, reject) => {
+          let current = -1;
+          const give = (): void => {
+            if (next >= jobs.length) {
+              w.off("message", onMessage);
+              w.off("error", reject);
+              resolve();
+              return;
+            }
+            current = next++;
+            w.postMessage(jobs[current]);
+          };
+          const onMessage = (m: M): void => {
+            const r = reply(m);
+            if (r === undefined) return;
+            replies[current] = r;
+            give();
+          };
+          w.on("message", onMessage);
+          w.on("error", reject);
+          give();
+        }),
+    ),
+  );
+  return replies;
+}
+
 /** Run the jobs on up to `workers` threads; outcomes come back in job order. */
 export async function runJobs(jobs: ReadonlyArray<Job>, workers: number, progress: Progress): Promise<Outcome[]> {
   const n = Math.max(1, Math.min(workers, jobs.length));
-  const outcomes = new Array<Outcome | undefined>(jobs.length);
-  let next = 0;
   progress.start(jobs.reduce((s, j) => s + j.runs, 0));
   const pool = Array.from({ length: n }, spawn);
+  let outcomes: Array<Outcome | undefined>;
   try {
-    await Promise.all(
-      pool.map(
-        (w) =>
-          new Promise<void>((resolve, reject) => {
-            let current = -1;
-            const give = (): void => {
-              if (next >= jobs.length) return resolve();
-              current = next++;
-              w.postMessage(jobs[current]);
-            };
-            w.on("message", (m: { type: "progress"; runs: number } | { type: "done"; outcome: Outcome }) => {
-              if (m.type === "progress") progress.tick(m.runs);
-              else {
-                outcomes[current] = m.outcome;
-                give();
-              }
-            });
-            w.on("error", reject);
-            give();
-          }),
-      ),
-    );
+    outcomes = await dispatch(pool, jobs, (m: { type: "progress"; runs: number } | { type: "done"; outcome: Outcome }) => {
+      if (m.type === "done") return m.outcome;
+      progress.tick(m.runs);
+      return undefined;
+    });
   } finally {
     progress.stop();
     await Promise.all(pool.map((w) => w.terminate()));

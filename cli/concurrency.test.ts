@@ -4,18 +4,14 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
+import { cli as run, type CliRun } from "./testkit.ts";
 import { CORPUS_DIR } from "./common.ts";
 import { loadScenario } from "./load.ts";
-import { main } from "./main.ts";
 import { cellResult } from "./report.ts";
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out: stripVTControlCharacters(out), err: stripVTControlCharacters(err) };
+function cli(...argv: string[]): Promise<CliRun> {
+  return run(argv);
 }
 
 const dir = mkdtempSync(join(tmpdir(), "dispatch-spec-conc-"));

@@ -3,15 +3,11 @@
 // one thread, and one-line errors for bad flags.
 
 import { readFileSync } from "node:fs";
-import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
-import { main } from "./main.ts";
+import { cli as run, type CliRun } from "./testkit.ts";
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out: stripVTControlCharacters(out), err: stripVTControlCharacters(err) };
+function cli(...argv: string[]): Promise<CliRun> {
+  return run(argv);
 }
 
 /** The "states found ..." line without its timing. */

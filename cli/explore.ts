@@ -6,9 +6,9 @@ import { variantByName } from "../model/variants/index.ts";
 import { PROPERTIES } from "../properties/index.ts";
 import { Worker } from "node:worker_threads";
 import type { Design } from "../model/kernel.ts";
-import { explore, search, type ExpandJob, type ExpandReply, type ExploreResult, type ExploreScope, type Transition } from "../properties/explore.ts";
+import { explore, expectedFindings, scopeContext, search, type ExpandJob, type ExpandReply, type ExploreResult, type ExploreScope, type Transition } from "../properties/explore.ts";
 import type { Property } from "../properties/property.ts";
-import { defaultWorkers } from "./check.ts";
+import { defaultWorkers, dispatch } from "./check.ts";
 import { writeCounterexample } from "../properties/property.ts";
 import type { Scenario } from "../model/scenario.ts";
 import { pc } from "../reports/colours.ts";
@@ -29,34 +29,8 @@ export interface ExploreFlags {
 async function spread(pool: ReadonlyArray<Worker>, job: ExpandJob): Promise<ExpandReply> {
   const n = Math.min(job.paths.length, pool.length * 16);
   const size = Math.ceil(job.paths.length / Math.max(1, n));
-  const chunks = Array.from({ length: Math.ceil(job.paths.length / size) }, (_, i) => job.paths.slice(i * size, (i + 1) * size));
-  const replies = new Array<ExpandReply | undefined>(chunks.length);
-  let next = 0;
-  await Promise.all(
-    pool.map(
-      (w) =>
-        new Promise<void>((resolve, reject) => {
-          let current = -1;
-          const give = (): void => {
-            if (next >= chunks.length) {
-              w.off("message", onMessage);
-              w.off("error", reject);
-              resolve();
-              return;
-            }
-            current = next++;
-            w.postMessage({ ...job, paths: chunks[current] });
-          };
-          const onMessage = (reply: ExpandReply): void => {
-            replies[current] = reply;
-            give();
-          };
-          w.on("message", onMessage);
-          w.on("error", reject);
-          give();
-        }),
-    ),
-  );
+  const chunks = Array.from({ length: Math.ceil(job.paths.length / size) }, (_, i) => ({ ...job, paths: job.paths.slice(i * size, (i + 1) * size) }));
+  const replies = await dispatch(pool, chunks, (r: ExpandReply) => r);
   // The expansions must be a prefix of the frontier: stop at the first chunk that ran out of time.
   const expansions: Array<ReadonlyArray<Transition>> = [];
   for (const r of replies) {
@@ -79,7 +53,7 @@ export async function exploreParallel(
   if (workers <= 1) return explore(scope, design, props, timeLimitMs, expected);
   const pool = Array.from({ length: workers }, () => new Worker(new URL("./worker-boot.js", import.meta.url), { workerData: { module: "./explore-worker.ts" } }));
   try {
-    const gen = search(scope, design, props, timeLimitMs, expected);
+    const gen = search(scopeContext(scope, design), props, timeLimitMs, expected);
     for (let r = gen.next(); ; ) {
       if (r.done === true) return r.value;
       r = gen.next(await spread(pool, r.value));
@@ -104,7 +78,7 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   if (props.length === 0) throw new InputError(`--property: unknown property "${flags.property ?? ""}"`);
   // On upstream a property the kernel as written violates (a recorded finding) is expected to fail, as in check:
   // its shortest scenario is shown and the search goes on with the other properties.
-  const expected = new Map(variant === "upstream" ? props.flatMap((p) => (p.expectedOnUpstream === undefined ? [] : [[p.name, p.expectedOnUpstream.message] as const])) : []);
+  const expected = expectedFindings(design, props);
   io.out(`${pc.bold("dispatch-spec explore")}: ${variant}, ${functions} function(s), ${ops} ops, depth ${depth}, ${props.length} propert${props.length === 1 ? "y" : "ies"}, ${workers} worker${workers === 1 ? "" : "s"}\n`);
   const r = await exploreParallel({ functions, ops, depth }, design, props, seconds * 1000, expected, workers);
   const rate = Math.round(r.statesFound / Math.max(0.001, r.ms / 1000));

@@ -7,18 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
+import { cli, type CliRun } from "./testkit.ts";
 import { silentProgress } from "./check.ts";
 import { COUNTEREXAMPLE_DIR } from "./common.ts";
 import { EXPECTED_FILE, gateCommand, loadExpected } from "./gate.ts";
-import { main } from "./main.ts";
 import { replayFile } from "./replay.ts";
 import { PROPERTIES } from "../properties/index.ts";
 
-async function gate(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(["gate", ...argv], { out: (s) => (out += s), err: (s) => (err += s) }, silentProgress);
-  return { code, out: stripVTControlCharacters(out), err: stripVTControlCharacters(err) };
+function gate(...argv: string[]): Promise<CliRun> {
+  return cli(["gate", ...argv]);
 }
 
 describe("dispatch-spec gate", () => {

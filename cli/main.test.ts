@@ -4,16 +4,12 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
-import { main, SCENARIO_DIR } from "./main.ts";
+import { cli as run, type CliRun } from "./testkit.ts";
+import { SCENARIO_DIR } from "./main.ts";
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-  // Colours depend on the terminal and on CI=true; tests read the text.
-  return { code, out: stripVTControlCharacters(out), err: stripVTControlCharacters(err) };
+function cli(...argv: string[]): Promise<CliRun> {
+  return run(argv);
 }
 
 const dir = mkdtempSync(join(tmpdir(), "dispatch-spec-cli-"));

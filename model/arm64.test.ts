@@ -11,8 +11,8 @@ import { ERRNO } from "./errno.ts";
 import { callFunction } from "./exec.ts";
 import { FTRACE_FL, setFlag } from "./flags.ts";
 import { BTI_C_WORD, MOV_X9_X30_WORD, NOP_WORD, decode, toHex } from "./insn.ts";
-import type { Kernel } from "./kernel.ts";
-import { SZ_128M, literalAddr, type Layout } from "./layout.ts";
+import type { DynFtrace, Kernel } from "./kernel.ts";
+import { SZ_128M, literalAddr, type KernelSymbols, type Layout } from "./layout.ts";
 import {
   F_ADDR,
   FTRACE_CALLER,
@@ -45,6 +45,18 @@ function hook<T>(k: Kernel, run: () => T): { ret: T; w: ReturnType<typeof writes
   k.events = [];
   const ret = run();
   return { ret, w: writes(k) };
+}
+
+/**
+ * A kernel function f that reaches T_NEAR but not ftrace_caller, which sits beyond 128 MiB of kernel text; f's
+ * site holds BL T_NEAR.
+ */
+function callerOutOfReach(): { ks: KernelSymbols; k: Kernel; r: DynFtrace } {
+  const ks = { ...KS, textSize: 0x10000000n, ftrace_caller: KS.text + 0x9000000n };
+  const k = bootUpstream({ ...layout(), kernel: ks, modules: [], functions: [fn("f", F_ADDR)] });
+  const r = recOf(k, "f");
+  k.mem.write32(r.ip, blFrom(k, "f", T_NEAR));
+  return { ks, k, r };
 }
 
 describe("ftrace_init_nop (as run at boot)", () => {
@@ -425,11 +437,7 @@ describe("hooks that find no callable address (a far module function without a P
   });
 
   it("ftrace_modify_call refuses when only the old target is out of reach, before looking at the new one", () => {
-    // As below: f reaches T_NEAR but not ftrace_caller, which sits beyond 128 MiB of kernel text.
-    const ks = { ...KS, textSize: 0x10000000n, ftrace_caller: KS.text + 0x9000000n };
-    const k = bootUpstream({ ...layout(), kernel: ks, modules: [], functions: [fn("f", F_ADDR)] });
-    const r = recOf(k, "f");
-    k.mem.write32(r.ip, blFrom(k, "f", T_NEAR));
+    const { ks, k, r } = callerOutOfReach();
     const { ret, w } = hook(k, () => k.design.arch.ftrace_modify_call(k, r, FTRACE_ADDR(k), T_NEAR));
     expect(ret).toBe(EINVAL);
     expect(w.map((e) => e.what)).toEqual(["literal"]);
@@ -441,11 +449,7 @@ describe("hooks that find no callable address (a far module function without a P
   });
 
   it("ftrace_modify_call also refuses when only the new target is out of reach", () => {
-    // f reaches T_NEAR; it cannot reach ftrace_caller once ftrace_caller is placed beyond 128 MiB of kernel text.
-    const ks = { ...KS, textSize: 0x10000000n, ftrace_caller: KS.text + 0x9000000n };
-    const k = bootUpstream({ ...layout(), kernel: ks, modules: [], functions: [fn("f", F_ADDR)] });
-    const r = recOf(k, "f");
-    k.mem.write32(r.ip, blFrom(k, "f", T_NEAR));
+    const { k, r } = callerOutOfReach();
     const { ret } = hook(k, () => k.design.arch.ftrace_modify_call(k, r, T_NEAR, FTRACE_ADDR(k)));
     expect(ret).toBe(EINVAL);
     expect(k.mem.read32(r.ip)).toBe(blFrom(k, "f", T_NEAR));

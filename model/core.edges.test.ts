@@ -25,7 +25,7 @@ import {
 import { ERRNO } from "./errno.ts";
 import { FTRACE_FL, FTRACE_OPS_FL, formatOpsFlags, formatRecFlags } from "./flags.ts";
 import type { DynFtrace, FtraceOps, Kernel, UpdaterNote } from "./kernel.ts";
-import { FTRACE_CALLER, T_FAR, T_NEAR, T_NEAR2, allSites, blFrom, bootUpstream, flagsOf, ipOf, recOf, regDirect, regOrdinary, siteWords, warnings } from "./testkit.ts";
+import { FTRACE_CALLER, T_FAR, T_NEAR, T_NEAR2, allSites, blFrom, bootUpstream, flagsOf, ipOf, ipmodifyOn, recOf, regDirect, regIpmodify, regOrdinary, siteWords, warnings } from "./testkit.ts";
 
 const EINVAL = -ERRNO.EINVAL;
 const EBUSY = -ERRNO.EBUSY;
@@ -245,26 +245,24 @@ describe("update_ftrace_function: the global trace function", () => {
 });
 
 describe("IPMODIFY marks belong to their ops", () => {
-  const ipmodifyOn = (k: Kernel, name: string): boolean => (recOf(k, name).flags & FTRACE_FL.IPMODIFY) !== 0;
-  const ipm = (k: Kernel, name: string, fns: ReadonlyArray<string>): number => regOrdinary(k, name, fns, { flags: ["IPMODIFY"] }).ret;
 
   it("registering, re-filtering and unregistering another IPMODIFY ops leaves the first one's functions marked", () => {
     const k = bootUpstream();
-    expect(ipm(k, "A", ["f"])).toBe(0);
-    expect(ipm(k, "B", ["g"])).toBe(0);
+    expect(regIpmodify(k, "A", ["f"])).toBe(0);
+    expect(regIpmodify(k, "B", ["g"])).toBe(0);
     expect(ipmodifyOn(k, "f")).toBe(true);
     const b = k.ops.get("B")!;
     expect(ftrace_set_filter(k, b, [ipOf(k, "g"), ipOf(k, "h")])).toBe(0);
     expect([ipmodifyOn(k, "f"), ipmodifyOn(k, "g"), ipmodifyOn(k, "h")]).toEqual([true, true, true]);
     expect(unregister_ftrace_function(k, b)).toBe(0);
     expect([ipmodifyOn(k, "f"), ipmodifyOn(k, "g"), ipmodifyOn(k, "h")]).toEqual([true, false, false]);
-    expect(ipm(k, "C", ["f"])).toBe(EBUSY);
+    expect(regIpmodify(k, "C", ["f"])).toBe(EBUSY);
   });
 
   it("a refused IPMODIFY ops unmarks what it had marked before the clash", () => {
     const k = bootUpstream();
-    expect(ipm(k, "A", ["g"])).toBe(0);
-    expect(ipm(k, "B", ["f", "g"])).toBe(EBUSY);
+    expect(regIpmodify(k, "A", ["g"])).toBe(0);
+    expect(regIpmodify(k, "B", ["f", "g"])).toBe(EBUSY);
     expect(ipmodifyOn(k, "f")).toBe(false);
     expect(ipmodifyOn(k, "g")).toBe(true);
   });
@@ -273,14 +271,14 @@ describe("IPMODIFY marks belong to their ops", () => {
     const k = bootUpstream();
     const g = recOf(k, "g");
     g.flags = (g.flags | FTRACE_FL.DISABLED) >>> 0;
-    expect(ipm(k, "A", ["f", "g"])).toBe(0);
+    expect(regIpmodify(k, "A", ["f", "g"])).toBe(0);
     expect(ipmodifyOn(k, "f")).toBe(true);
     expect(ipmodifyOn(k, "g")).toBe(false);
   });
 
   it("a direct ops leaving or moving leaves another ops' marks alone", () => {
     const k = bootUpstream();
-    expect(ipm(k, "A", ["g"])).toBe(0);
+    expect(regIpmodify(k, "A", ["g"])).toBe(0);
     const { ops: d } = regDirect(k, "D", ["f"], T_NEAR);
     expect(modify_ftrace_direct(k, d, T_NEAR2)).toBe(0);
     expect(ipmodifyOn(k, "g")).toBe(true);
@@ -290,7 +288,7 @@ describe("IPMODIFY marks belong to their ops", () => {
     expect(ftrace_set_filter(k, e, [ipOf(k, "h"), ipOf(k, "g")])).toBe(EBUSY);
     expect(ftrace_set_notrace(k, d, [ipOf(k, "g")])).toBe(0);
     expect(ipmodifyOn(k, "g")).toBe(true);
-    expect(ipm(k, "B", ["g"])).toBe(EBUSY);
+    expect(regIpmodify(k, "B", ["g"])).toBe(EBUSY);
   });
 
   it("a direct ops moving onto a function with an IPMODIFY ops and another direct ops: FTRACE_WARN_ON and -EBUSY", () => {

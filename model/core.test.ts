@@ -35,8 +35,10 @@ import {
   bootUpstream,
   flagsOf,
   ipOf,
+  ipmodifyOn,
   recOf,
   regDirect,
+  regIpmodify,
   regOrdinary,
   siteWords,
   warnings,
@@ -536,16 +538,14 @@ describe("registration bookkeeping", () => {
 });
 
 describe("IPMODIFY ops (__ftrace_hash_update_ipmodify, prepare_direct_functions_for_ipmodify)", () => {
-  const ipm = (k: Kernel, name: string, fns: ReadonlyArray<string>): number => regOrdinary(k, name, fns, { flags: ["IPMODIFY"] }).ret;
-  const ipmodifyOn = (k: Kernel, name: string): boolean => (recOf(k, name).flags & FTRACE_FL.IPMODIFY) !== 0;
 
   it("marks its functions, refuses every-function filters and a second IPMODIFY ops, rolling back what it marked", () => {
     const k = bootUpstream();
-    expect(ipm(k, "A", [])).toBe(EINVAL);
+    expect(regIpmodify(k, "A", [])).toBe(EINVAL);
     expect(k.opsList).toEqual([]);
-    expect(ipm(k, "A", ["f"])).toBe(0);
+    expect(regIpmodify(k, "A", ["f"])).toBe(0);
     expect(ipmodifyOn(k, "f")).toBe(true);
-    expect(ipm(k, "B", ["g", "f"])).toBe(EBUSY);
+    expect(regIpmodify(k, "B", ["g", "f"])).toBe(EBUSY);
     expect(ipmodifyOn(k, "g")).toBe(false);
     expect(k.opsList.map((o) => o.name)).toEqual(["A"]);
     expect(k.ops.get("B")!.flags & FTRACE_OPS_FL.ENABLED).toBe(0);
@@ -554,23 +554,23 @@ describe("IPMODIFY ops (__ftrace_hash_update_ipmodify, prepare_direct_functions_
   it("leaves its functions unmarked when it goes, also where another ops still traces them", () => {
     const k = bootUpstream();
     regOrdinary(k, "C", ["f"]);
-    expect(ipm(k, "A", ["f"])).toBe(0);
+    expect(regIpmodify(k, "A", ["f"])).toBe(0);
     expect(unregister(k, "A")).toBe(0);
     expect(ipmodifyOn(k, "f")).toBe(false);
-    expect(ipm(k, "B", ["f"])).toBe(0);
+    expect(regIpmodify(k, "B", ["f"])).toBe(0);
   });
 
   it("and a direct ops without ops_func exclude each other, whichever comes first", () => {
     const k = bootUpstream();
-    expect(ipm(k, "A", ["f"])).toBe(0);
+    expect(regIpmodify(k, "A", ["f"])).toBe(0);
     const d = regDirect(k, "D", ["f"], T_NEAR);
     expect(d.ret).toBe(EBUSY);
     expect(k.directFunctions.has(ipOf(k, "f"))).toBe(false);
     expect(d.ops.trampoline).toBe(0n);
     expect(d.ops.func).toBe(0n);
     expect(regDirect(k, "E", ["g"], T_NEAR).ret).toBe(0);
-    expect(ipm(k, "B", ["g"])).toBe(EBUSY);
-    expect(ipm(k, "B", ["h"])).toBe(0);
+    expect(regIpmodify(k, "B", ["g"])).toBe(EBUSY);
+    expect(regIpmodify(k, "B", ["h"])).toBe(0);
   });
 
   it("takes no notrace hash and, live, no every-function filter nor another IPMODIFY ops' function", () => {
@@ -578,7 +578,7 @@ describe("IPMODIFY ops (__ftrace_hash_update_ipmodify, prepare_direct_functions_
     const { ops: a } = regOrdinary(k, "A", ["f"], { flags: ["IPMODIFY"] });
     expect(ftrace_set_notrace(k, a, [ipOf(k, "g")])).toBe(EINVAL);
     expect(ftrace_set_filter(k, a, [])).toBe(EINVAL);
-    expect(ipm(k, "B", ["g"])).toBe(0);
+    expect(regIpmodify(k, "B", ["g"])).toBe(0);
     expect(ftrace_set_filter(k, a, [ipOf(k, "g")])).toBe(EBUSY);
     expect([...a.funcHash.filter]).toEqual([ipOf(k, "f")]);
     expect(ftrace_set_filter(k, a, [ipOf(k, "h")])).toBe(0);

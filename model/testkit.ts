@@ -6,7 +6,7 @@
 import { boot, opsByName } from "./boot.ts";
 import { ftrace_set_filter, ftrace_set_notrace, register_ftrace_direct, register_ftrace_function } from "./core.ts";
 import type { Ret } from "./errno.ts";
-import { FTRACE_OPS_FL, formatRecFlags, type UserOpsFlag } from "./flags.ts";
+import { FTRACE_FL, FTRACE_OPS_FL, formatRecFlags, type UserOpsFlag } from "./flags.ts";
 import { encode, genBranch } from "./insn.ts";
 import type { DynFtrace, FtraceOps, Kernel, KernelEvent } from "./kernel.ts";
 import { DEFAULT_KERNEL, literalAddr, type FunctionLayout, type Layout, type ModuleLayout, type TrampolineLayout } from "./layout.ts";
@@ -148,6 +148,16 @@ export function regOrdinary(
   }
   for (const f of opts.flags ?? []) ops.flags |= FTRACE_OPS_FL[f];
   return { ops, ret: register_ftrace_function(k, ops) };
+}
+
+/** Register an IPMODIFY ops (a livepatch) on these functions; its return code. */
+export function regIpmodify(k: Kernel, name: string, fns: ReadonlyArray<string>): Ret {
+  return regOrdinary(k, name, fns, { flags: ["IPMODIFY"] }).ret;
+}
+
+/** Whether a function's record carries FTRACE_FL_IPMODIFY. */
+export function ipmodifyOn(k: Kernel, name: string): boolean {
+  return (recOf(k, name).flags & FTRACE_FL.IPMODIFY) !== 0;
 }
 
 /** Set the filter of a direct ops and register_ftrace_direct it at addr. */

@@ -8,14 +8,14 @@ import { upstream } from "../model/variants/upstream.ts";
 import { v1Posted } from "../model/variants/v1-posted.ts";
 import { survivorFix } from "../model/variants/survivor-fix.ts";
 import { PROPERTIES, propertyByName } from "./index.ts";
-import { explore } from "./explore.ts";
+import { expectedFindings, explore } from "./explore.ts";
 import { checkRun } from "./property.ts";
 
 const SCOPE = { functions: 2, ops: 3, depth: 3 };
 
 describe("explore", { timeout: 60_000 }, () => {
   /** The recorded findings, as the CLI expects them on upstream. */
-  const findings = new Map(PROPERTIES.flatMap((p) => (p.expectedOnUpstream === undefined ? [] : [[p.name, p.expectedOnUpstream.message] as const])));
+  const findings = expectedFindings(upstream, PROPERTIES);
 
   it("finds the CALL_OPS survivor finding on upstream at depth 3 and no other violation up to depth 3", () => {
     const r = explore(SCOPE, upstream, PROPERTIES, 60_000, findings);
@@ -25,6 +25,7 @@ describe("explore", { timeout: 60_000 }, () => {
     expect(r.expected[0]?.scenario.steps).toHaveLength(3);
     expect(r.depthReached).toBe(3);
     expect(r.distinct).toBeGreaterThan(500);
+    expect([...expectedFindings(survivorFix, PROPERTIES).keys()]).toEqual([]);
   });
 
   it("stops at a violation whose message is not the one expected", () => {

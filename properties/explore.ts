@@ -291,15 +291,14 @@ function now(): number {
  * resumed with the expansion, so the same search runs in this thread or over worker threads, with one result.
  */
 export function* search(
-  scope: ExploreScope,
-  design: Design,
+  ctx: ScopeContext,
   props: ReadonlyArray<Property>,
   timeLimitMs = 60_000,
   expected: ReadonlyMap<string, RegExp> = new Map(),
 ): Generator<ExpandJob, ExploreResult, ExpandReply> {
   const started = performance.now();
   const deadline = now() + timeLimitMs;
-  const ctx = scopeContext(scope, design);
+  const { scope, design } = ctx;
   let active = [...props];
   const met: ExploreViolation[] = [];
   let found = 1;
@@ -365,10 +364,16 @@ export function* search(
   return result(scope.depth, null, false);
 }
 
+/** The recorded findings a design is expected to show (those of upstream, as `check` expects them): property -> message. */
+export function expectedFindings(design: Design, props: ReadonlyArray<Property>): Map<string, RegExp> {
+  if (design.name !== "upstream") return new Map();
+  return new Map(props.flatMap((p) => (p.expectedOnUpstream === undefined ? [] : [[p.name, p.expectedOnUpstream.message] as const])));
+}
+
 /** Explore in this thread. (The properties stay objects here, so a test may pass its own; workers look them up by name.) */
 export function explore(scope: ExploreScope, design: Design, props: ReadonlyArray<Property>, timeLimitMs = 60_000, expected: ReadonlyMap<string, RegExp> = new Map()): ExploreResult {
   const ctx = scopeContext(scope, design);
-  const gen = search(scope, design, props, timeLimitMs, expected);
+  const gen = search(ctx, props, timeLimitMs, expected);
   for (let r = gen.next(); ; ) {
     if (r.done === true) return r.value;
     const job = r.value;
