@@ -6,6 +6,7 @@ import { Worker } from "node:worker_threads";
 import cliProgress from "cli-progress";
 import type { Outcome } from "../properties/property.ts";
 import type { Job } from "./check-worker.ts";
+import { registeredImages } from "../model/variants/index.ts";
 
 export interface Progress {
   readonly start: (total: number) => void;
@@ -46,8 +47,13 @@ export function terminalProgress(): Progress {
   return { start: (total) => bar.start(total, 0), tick: (runs) => bar.increment(runs), stop: () => bar.stop() };
 }
 
+/** A worker thread running `module`, knowing every design read from a binary in this run (--entry). */
+export function spawnWorker(module?: string): Worker {
+  return new Worker(new URL("./worker-boot.js", import.meta.url), { workerData: { ...(module !== undefined ? { module } : {}), entries: registeredImages() } });
+}
+
 function spawn(): Worker {
-  return new Worker(new URL("./worker-boot.js", import.meta.url));
+  return spawnWorker();
 }
 
 /**

@@ -8,7 +8,8 @@ import { Worker } from "node:worker_threads";
 import type { Design } from "../model/kernel.ts";
 import { explore, expectedFindings, scopeContext, search, type ExpandJob, type ExpandReply, type ExploreResult, type ExploreScope, type Transition } from "../properties/explore.ts";
 import type { Property } from "../properties/property.ts";
-import { defaultWorkers, dispatch } from "./check.ts";
+import { defaultWorkers, dispatch, spawnWorker } from "./check.ts";
+import { loadEntry } from "./entry.ts";
 import { writeCounterexample } from "../properties/property.ts";
 import type { Scenario } from "../model/scenario.ts";
 import { pc } from "../reports/colours.ts";
@@ -23,6 +24,7 @@ export interface ExploreFlags {
   readonly property?: string;
   readonly time?: string;
   readonly workers?: string;
+  readonly entry?: string;
 }
 
 /** Send a job's frontier to the workers in chunks, taken in turn, and put the replies back in frontier order. */
@@ -51,7 +53,7 @@ export async function exploreParallel(
   workers: number,
 ): Promise<ExploreResult> {
   if (workers <= 1) return explore(scope, design, props, timeLimitMs, expected);
-  const pool = Array.from({ length: workers }, () => new Worker(new URL("./worker-boot.js", import.meta.url), { workerData: { module: "./explore-worker.ts" } }));
+  const pool = Array.from({ length: workers }, () => spawnWorker("./explore-worker.ts"));
   try {
     const gen = search(scopeContext(scope, design), props, timeLimitMs, expected);
     for (let r = gen.next(); ; ) {
@@ -71,7 +73,8 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
   if (functions > 3) throw new InputError("--functions: the scope has at most 3 functions");
   if (ops > 4) throw new InputError("--ops: the scope has at most 4 ops");
-  const variant = flags.variant ?? "upstream";
+  const fromEntry = flags.entry !== undefined ? loadEntry(flags.entry) : null;
+  const variant = flags.variant ?? fromEntry?.name ?? "upstream";
   const design = variantByName(variant);
   if (design === undefined) throw new InputError(`--variant: unknown variant "${variant}"`);
   const props = PROPERTIES.filter((p) => flags.property === undefined || p.name === flags.property);

@@ -8,7 +8,8 @@ import { pc } from "../reports/colours.ts";
 import { CONCURRENT_PROPERTIES, PROPERTIES } from "../properties/index.ts";
 import { CONCURRENT_MUTANT_RUNS } from "../properties/concurrency.ts";
 import type { Outcome } from "../properties/property.ts";
-import { changes, expectedSchema, expectedVerdict, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
+import { changes, designCells, expectedForBinary, expectedSchema, expectedVerdict, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
+import { entrySummary, loadEntry } from "./entry.ts";
 import { defaultWorkers, runJobs, type Progress } from "./check.ts";
 import { intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
 import { InputError, readJson } from "./load.ts";
@@ -26,6 +27,7 @@ export interface GateFlags {
   readonly update?: boolean;
   readonly expected?: string;
   readonly report?: string;
+  readonly entry?: string;
 }
 
 /** Runs per cell unless --runs says otherwise. */
@@ -86,13 +88,14 @@ export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
   const w = 10;
   const variantRows = judged.filter((j) => j.cell.kind === "variant");
   const designs = [...new Set(variantRows.map((j) => j.cell.design))];
-  const lines = [`${"variant".padEnd(16)}${names.map((n) => (SHORT[n] ?? n).padEnd(w)).join("")}`];
+  const dw = Math.max(16, ...designs.map((d) => d.length + 2));
+  const lines = [`${"variant".padEnd(dw)}${names.map((n) => (SHORT[n] ?? n).padEnd(w)).join("")}`];
   for (const d of designs) {
     const row = names.map((n) => {
       const j = variantRows.find((x) => x.cell.design === d && x.cell.property === n);
       return j === undefined ? "".padEnd(w) : cellText(j, w);
     });
-    lines.push(`${d.padEnd(16)}${row.join("")}`);
+    lines.push(`${d.padEnd(dw)}${row.join("")}`);
   }
   lines.push("", `${"mutant".padEnd(36)}${"property".padEnd(22)}verdict (must fail)`);
   for (const j of judged.filter((x) => x.cell.kind === "mutant")) lines.push(`${j.cell.design.padEnd(36)}${j.cell.property.padEnd(22)}${cellText(j, 7)}`);
@@ -105,8 +108,12 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
   const file = flags.expected ?? EXPECTED_FILE;
   const fileShown = file === EXPECTED_FILE ? "reports/expected.json" : file;
-  const expected = loadExpected(file);
-  const cells = gateCells();
+  const fromEntry = flags.entry !== undefined ? loadEntry(flags.entry) : null;
+  if (fromEntry !== null && flags.update === true) throw new InputError("--update with --entry: a binary's row is judged against upstream's verdicts; add a row to expected.json by hand to change them");
+  const loaded = loadExpected(file);
+  const expected = fromEntry === null ? loaded : expectedForBinary(loaded, fromEntry.name);
+  const cells = fromEntry === null ? gateCells() : designCells(fromEntry.name);
+  if (fromEntry !== null) io.out(entrySummary(fromEntry));
   io.out(`${pc.bold("dispatch-spec gate")}: ${cells.length} cells, seed ${seed}, ${runs} runs per cell${runs < DEFAULT_RUNS ? ` (${DEFAULT_RUNS} for a cell expected to fail)` : ""}, expected verdicts from ${fileShown}\n`);
   if (flags.report !== undefined) prepareReportDir(flags.report);
   const started = performance.now();

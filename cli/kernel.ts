@@ -6,7 +6,10 @@ import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pc } from "../reports/colours.ts";
-import { compareScenario, parseConsole, type SiteRow } from "../kernel/compare.ts";
+import { bootedImage, compareScenario, parseConsole, type GuestRun, type SiteRow } from "../kernel/compare.ts";
+import type { EntryImage } from "../model/binary.ts";
+import { toHex } from "../model/insn.ts";
+import { debian612Image } from "../model/variants/debian-6.12.ts";
 import { fetchKernel, HOST_APT_LINE, missingHostTools } from "../kernel/fetch.ts";
 import { boot, KernelScenarioError, planScenario, type GuestScenario } from "../kernel/guest.ts";
 import type { Io } from "./common.ts";
@@ -38,6 +41,27 @@ function table(rows: ReadonlyArray<SiteRow>): string[] {
     if (r.differs) out.push(`  ${" ".repeat(8)}${" ".repeat(36)} kernel: ${r.kernel}`);
   }
   return out;
+}
+
+/**
+ * The booted kernel's dumped words against the committed debian-6.12 design: the model runs those words in the
+ * gate, so for Debian's kernel they must be the ones it really boots. Another kernel (--image) is only described.
+ */
+export function dumpAgainstDebian(run: GuestRun, otherKernel: boolean): { readonly ok: boolean; readonly line: string } {
+  let image: EntryImage | null;
+  try {
+    image = bootedImage(run);
+  } catch (e) {
+    return { ok: false, line: `the guest's dump is malformed: ${(e as Error).message}` };
+  }
+  if (image === null) return { ok: false, line: "the guest wrote no dump of ftrace_caller" };
+  const words = (i: EntryImage, name: string): string => i.code.find((c) => c.name === name)?.words.join(",") ?? "";
+  const same = ["ftrace_caller", "ftrace_stub_direct_tramp"].every((n) => words(image, n) === words(debian612Image, n));
+  const btfSame = JSON.stringify(image.btf) === JSON.stringify(debian612Image.btf);
+  const what = `${image.release ?? "?"}: ftrace_caller ${image.code[0]?.words.length ?? 0} words at ${toHex(image.code[0]?.addr ?? 0n)}`;
+  if (same && btfSame) return { ok: true, line: `${what}, word for word the committed debian-6.12 design (and its BTF offsets)` };
+  if (otherKernel) return { ok: true, line: `${what}, not the debian-6.12 design's words: gate them with --entry reports/kernel/entry-kaslr-*.json` };
+  return { ok: false, line: `${what} differ from the committed debian-6.12 design (model/variants/debian-6.12.entry.json is stale?)` };
 }
 
 export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFlags): number {
@@ -76,6 +100,14 @@ export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: Kerne
       io.out(`console saved: ${relative(process.cwd(), file)} (compare it again with --console)\n`);
     }
     const run = parseConsole(b.console);
+    if (flags.console === undefined && run.entry !== null) {
+      const file = join(CONSOLE_DIR, `entry-kaslr-${mode ? "on" : "off"}.json`);
+      writeFileSync(file, JSON.stringify(run.entry, null, 1) + "\n");
+      io.out(`the booted kernel's ftrace_caller and ftrace_stub_direct_tramp dumped: ${relative(process.cwd(), file)} (gate them with --entry)\n`);
+    }
+    const dumped = dumpAgainstDebian(run, flags.image !== undefined);
+    io.out(`${dumped.ok ? pc.green("entry") : pc.red("entry")}: ${dumped.line}\n`);
+    if (!dumped.ok) problems++;
     if (!run.ended) {
       io.out(`${pc.red("the guest did not finish")}; last console lines:\n${b.console.split("\n").slice(-15).join("\n")}\n`);
       problems++;

@@ -5,6 +5,7 @@
 import { pc } from "../reports/colours.ts";
 import { stripVTControlCharacters } from "node:util";
 import { variantByName } from "../model/variants/index.ts";
+import { loadEntry } from "./entry.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";
 import { concurrentPropertyByName, propertyByName } from "../properties/index.ts";
 import { referenceStates, runConcurrentProperty, runConcurrentScenario, type ConcurrentProperty } from "../properties/concurrency.ts";
@@ -65,15 +66,16 @@ export function replayNamed(s: Scenario, property: string, design: Design): Repl
 }
 
 /** Replay a counterexample file (it must carry a `counterexample` block). */
-export function replayFile(file: string): Replay & { readonly recorded: string } {
-  return wrapInput(file, () => replayLoaded(file));
+export function replayFile(file: string, on?: Design): Replay & { readonly recorded: string } {
+  return wrapInput(file, () => replayLoaded(file, on));
 }
 
-function replayLoaded(file: string): Replay & { readonly recorded: string } {
+/** Replay the file's counterexample on the design it names, or on `on` (replay --entry). */
+function replayLoaded(file: string, on?: Design): Replay & { readonly recorded: string } {
   const s = loadScenario(file);
   const cx = s.counterexample;
   if (cx === undefined) throw new InputError(`${file}: no "counterexample" block to replay (use "dispatch-spec run" for a plain scenario)`);
-  const design = designNamed(cx.variant ?? s.variant, file);
+  const design = on ?? designNamed(cx.variant ?? s.variant, file);
   const r = replayNamed(s, cx.property, design);
   if (r === undefined) throw new InputError(`${file}: unknown ${s.cpus !== undefined ? "concurrent " : ""}property "${cx.property}"`);
   return { ...r, recorded: cx.message };
@@ -96,19 +98,21 @@ export interface ReplayFlags {
   readonly property?: string;
   readonly variant?: string;
   readonly runs?: string;
+  readonly entry?: string;
 }
 
 export function replayCommand(io: Io, file: string | undefined, flags: ReplayFlags): number {
+  const fromEntry = flags.entry !== undefined ? loadEntry(flags.entry) : undefined;
   if (file !== undefined) {
     if (flags.seed !== undefined || flags.path !== undefined) throw new InputError("replay: give either FILE or --seed/--path/--property, not both");
-    const r = replayFile(file);
+    const r = replayFile(file, fromEntry);
     return report(io, r, r.recorded);
   }
   if (flags.seed === undefined || flags.path === undefined || flags.property === undefined)
     throw new InputError("replay: give a counterexample FILE, or --seed S --path P --property X [--variant V]");
   const seed = intFlag("seed", flags.seed, 0, 0);
   if (!/^\d+(:\d+)*$/.test(flags.path)) throw new InputError(`--path: expected a fast-check path like 3:1:0, got "${flags.path}"`);
-  const design = designNamed(flags.variant ?? "upstream", "--variant");
+  const design = designNamed(flags.variant ?? fromEntry?.name ?? "upstream", "--variant");
   const name = flags.property;
   const cp = concurrentPropertyByName(name);
   const numRuns = intFlag("runs", flags.runs, cp !== undefined ? 1000 : 2000, 1);

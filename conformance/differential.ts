@@ -19,7 +19,7 @@ import { decode, encode, toHex, type Insn } from "../model/insn.ts";
 import { allOps, symbolize, type Design, type HostFn, type Kernel } from "../model/kernel.ts";
 import type { Layout } from "../model/layout.ts";
 import { runStep, scenarioLayout, type Scenario } from "../model/scenario.ts";
-import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC, FTRACE_OPS_NEXT } from "../model/structs.ts";
+import { FTRACE_OPS_NEXT } from "../model/structs.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { runArb } from "../generators/run.ts";
 import { runBatch, splitReplies } from "./qemu.ts";
@@ -77,7 +77,7 @@ class Mirror {
   ) {
     const ds = k.design.fregs.direct_tramp;
     out.push("reset");
-    out.push(["cfg", hex(k.listHead), hex(k.listEnd.addr), hex(BigInt(FTRACE_OPS_FUNC)), hex(BigInt(FTRACE_OPS_NEXT)), hex(BigInt(FTRACE_OPS_DIRECT_CALL)), ds === null ? "ffffffffffffffff" : hex(BigInt(ds))].join(" "));
+    out.push(["cfg", hex(k.listHead), hex(k.listEnd.addr), hex(BigInt(k.design.ops.func)), hex(BigInt(FTRACE_OPS_NEXT)), hex(BigInt(k.design.ops.direct_call)), ds === null ? "ffffffffffffffff" : hex(BigInt(ds))].join(" "));
     const ks = k.layout.kernel;
     // The stack a call may use below the poisoned area, and the C-function slots, are mapped up front.
     for (let a = ks.stackTop - 0x4000n; a < ks.stackTop + PAGE; a += PAGE) this.map(a, "w");

@@ -11,6 +11,7 @@ import { symbolize, type Kernel } from "../model/kernel.ts";
 import { literalAddr } from "../model/layout.ts";
 import { parseScenario, runStep, scenarioLayout, type Step } from "../model/scenario.ts";
 import { upstream } from "../model/variants/upstream.ts";
+import { binaryDesign, imageFromDump, type EntryImage } from "../model/binary.ts";
 import { MODULE_NAME, trampName, type GuestScenario } from "./guest.ts";
 
 /** One site as `kagent at` reports it: raw addresses, named here. */
@@ -49,6 +50,8 @@ export interface GuestRun {
   /** [scenario][step] (step 0: before any step). */
   readonly steps: StepObservation[][];
   readonly ended: boolean;
+  /** `kagent dump`: the booted kernel's ftrace_caller and what --entry needs with it (raw JSON), if it ran. */
+  readonly entry: unknown;
 }
 
 function json<T>(line: string): T | null {
@@ -64,24 +67,28 @@ export function parseConsole(text: string): GuestRun {
   const syms = new Map<string, bigint>();
   let module: { base: bigint; size: bigint } | null = null;
   const steps: StepObservation[][] = [];
-  let section: "modules" | "syms" | "step" | null = null;
+  let section: "modules" | "syms" | "entry" | "step" | null = null;
+  let entry: unknown = null;
   let cur: StepObservation | null = null;
   let ended = false;
   for (const raw of text.split("\n")) {
     const line = raw.trim();
-    const marker = /^@@@ (modules|syms|end|scenario (\d+) step (\d+))$/.exec(line);
+    const marker = /^@@@ (modules|syms|entry|end|scenario (\d+) step (\d+))$/.exec(line);
     if (marker !== null) {
       if (marker[1] === "end") ended = true;
       else if (marker[2] !== undefined) {
         section = "step";
         cur = { sites: [], fentries: [], hits: new Map(), runs: [], output: [] };
         (steps[Number(marker[2])] ??= [])[Number(marker[3])] = cur;
-      } else section = marker[1] as "modules" | "syms";
+      } else section = marker[1] as "modules" | "syms" | "entry";
       continue;
     }
     if (section === "modules") {
       const m = new RegExp(`^${MODULE_NAME} (\\d+) .* (0x[0-9a-f]+)$`).exec(line);
       if (m !== null) module = { base: BigInt(m[2]!), size: BigInt(m[1]!) };
+    } else if (section === "entry") {
+      const j = json<{ dump?: unknown }>(line);
+      if (j !== null && j.dump !== undefined) entry = j.dump;
     } else if (section === "syms") {
       const j = json<{ sym: string; addr: string }>(line);
       if (j !== null) syms.set(j.sym, BigInt(j.addr));
@@ -99,7 +106,7 @@ export function parseConsole(text: string): GuestRun {
       }
     }
   }
-  return { syms, module, steps, ended };
+  return { syms, module, steps, ended, entry };
 }
 
 export interface SiteRow {
@@ -129,6 +136,11 @@ function modelSite(k: Kernel, fn: string): string {
 export interface Comparison {
   readonly rows: SiteRow[];
   readonly problems: string[];
+}
+
+/** The booted kernel's dump as an image (null if the guest wrote none); a malformed dump is a problem of the run. */
+export function bootedImage(run: GuestRun): EntryImage | null {
+  return run.entry === null ? null : imageFromDump(run.entry, "booted", "the booted kernel's dump");
 }
 
 /** Compare one planned scenario's observations with the model run on the kernel's addresses. */
@@ -172,6 +184,10 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun):
   const trampAddr = new Map([...tramps].map(([n, a]) => [a, n]));
   const text = sym("_text");
   const modelSteps: Step[] = plan.steps.flatMap((s) => s.model);
+  // The model runs the booted kernel's own ftrace_caller when the guest dumped it (upstream's listing otherwise).
+  const booted = bootedImage(run);
+  const design = booted === null ? upstream : binaryDesign(booted);
+  const stub = booted?.code.find((c) => c.name === "ftrace_stub_direct_tramp");
   const scenario = parseScenario({
     variant: "upstream",
     config: { bti: false },
@@ -179,6 +195,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun):
       text: toHex(text),
       text_size: toHex(sym("_etext") - text),
       ftrace_caller: toHex(sym("ftrace_caller")),
+      ...(stub !== undefined ? { ftrace_stub_direct_tramp: toHex(stub.addr) } : {}),
       ftrace_list_ops: toHex(sym("ftrace_list_ops")),
       ftrace_nop_ops: toHex(sym("ftrace_nop_ops")),
     },
@@ -192,7 +209,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun):
     trampolines: [...tramps].map(([name, addr]) => ({ name, addr: toHex(addr) })),
     steps: modelSteps,
   });
-  const k = bootModel(scenarioLayout(scenario), upstream);
+  const k = bootModel(scenarioLayout(scenario), design);
   const rows: SiteRow[] = [];
   const fns = plan.scenario.functions.map((f) => f.name);
   const kernelSite = (s: SiteJson, fn: string, attachedOps: ReadonlyMap<string, string>): string => {

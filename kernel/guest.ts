@@ -204,6 +204,8 @@ export function initScript(plans: ReadonlyArray<GuestScenario>): string {
     `kagent sym ${[...NAMED_SYMBOLS, ...all].join(" ")} | tee /tmp/syms`,
     `L=$(kagent layout | sed 's/.*"layout":"\\([^"]*\\)".*/\\1/')`,
     'echo "layout $L"',
+    'echo "@@@ entry"',
+    "kagent dump",
     "addr() { grep \"\\\"sym\\\":\\\"$1\\\"\" /tmp/syms | sed 's/.*\"addr\":\"0x\\([0-9a-f]*\\)\".*/\\1/'; }",
   ];
   plans.forEach((p, si) => {

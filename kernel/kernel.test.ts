@@ -8,7 +8,9 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadScenario } from "../cli/load.ts";
 import { parseScenario } from "../model/scenario.ts";
-import { compareScenario, parseConsole } from "./compare.ts";
+import { dumpAgainstDebian } from "../cli/kernel.ts";
+import { debian612Image } from "../model/variants/debian-6.12.ts";
+import { bootedImage, compareScenario, parseConsole } from "./compare.ts";
 import { initScript, KernelScenarioError, KERNEL_FUNCTIONS, MODULE_FUNCTIONS, planScenario } from "./guest.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -46,6 +48,7 @@ describe("planScenario", () => {
     expect(s.match(/^kagent at \$L \$A$/gm)?.length).toBe(plans.reduce((n, p) => n + p.steps.length + 1, 0));
     expect(s).toContain(`echo "@@@ scenario ${plans.length - 1} step 0"`);
     expect(s.trim().endsWith("poweroff -f")).toBe(true);
+    expect(s).toContain('echo "@@@ entry"\nkagent dump\n');
   });
 });
 
@@ -78,6 +81,18 @@ describe("comparison on recorded boots of Debian's 6.12 arm64 kernel", () => {
     expect(all.some((k) => k.startsWith("ftrace_list_ops"))).toBe(true);
     // Calls: a direct ops' trampoline and an ordinary ops' handler both ran once, as the model said.
     expect(all).toContain("ran: Ax1 D.fx1");
+  });
+
+  it("dumps, in each boot, the ftrace_caller the kernel runs: the committed debian-6.12 design's words, wherever KASLR puts them", () => {
+    const runs = (["off", "on"] as const).map((mode) => parseConsole(readFileSync(join(HERE, "fixtures", `debian-6.12-kaslr-${mode}.console`), "utf8")));
+    for (const run of runs) expect(dumpAgainstDebian(run, false)).toMatchObject({ ok: true, line: expect.stringContaining("word for word the committed debian-6.12 design") as unknown });
+    const [off, on] = runs.map((r) => bootedImage(r)!);
+    expect(off!.code[0]!.addr).toBe(debian612Image.code[0]!.addr);
+    expect(on!.code[0]!.addr).not.toBe(off!.code[0]!.addr);
+    // A stale design is a problem of the run, and a kernel of the user's own (--image) is only described.
+    const other = { ...runs[0]!, entry: { ...(runs[0]!.entry as object), release: "x", code: [] } };
+    expect(dumpAgainstDebian(other, false).ok).toBe(false);
+    expect(dumpAgainstDebian({ ...runs[0]!, entry: null }, false)).toEqual({ ok: false, line: "the guest wrote no dump of ftrace_caller" });
   });
 
   it("reports a site the model gets wrong", () => {

@@ -5,9 +5,10 @@
 import { assemble, type Listing } from "./asm.ts";
 import { setDirectCall, setOpsFunc } from "./core.ts";
 import { FTRACE_OPS_FL } from "./flags.ts";
-import { BTI_C_WORD, NOP_WORD, toHex } from "./insn.ts";
-import type { Design, DynFtrace, FtraceOps, HostFn, Kernel, OpsKind } from "./kernel.ts";
-import { patchSite, validateLayout, type Layout } from "./layout.ts";
+import { match } from "ts-pattern";
+import { BTI_C_WORD, NOP_WORD, decode, encode, genBranch, toHex } from "./insn.ts";
+import type { BinaryCode, Design, DynFtrace, FtraceOps, HostFn, Kernel, OpsKind } from "./kernel.ts";
+import { LISTING_SPANS, patchSite, validateLayout, type CodeSpans, type Layout } from "./layout.ts";
 import { Memory } from "./memory.ts";
 import { FTRACE_OPS_SIZE } from "./structs.ts";
 import { TRAMP_HELPER_OFFSET, modulePlt, testDirectTrampoline } from "./entry.ts";
@@ -36,6 +37,32 @@ function place(k: Kernel, name: string, base: bigint, listing: Listing): void {
   k.symbols.set(base, name);
   for (const [label, addr] of out.labels) if (addr !== base) k.symbols.set(addr, label);
   k.codeRegions.push([base, base + BigInt(out.words.length) * 4n, name, base]);
+}
+
+/** Where the model put a symbol that binary code branches to: its code, or one of its C functions. */
+function boundAddress(k: Kernel, symbol: string): bigint {
+  const ks = k.layout.kernel;
+  if (symbol === "ftrace_caller") return ks.ftrace_caller;
+  if (symbol === "ftrace_stub_direct_tramp") return ks.ftrace_stub_direct_tramp;
+  for (const [addr, s] of k.symbols) if (s === symbol) return addr;
+  throw new BootError(`binary code branches to ${symbol}, which the model does not have`);
+}
+
+/**
+ * Put a built kernel's words at `base` (the layout's address for them): internal branches keep their offsets, and
+ * each branch that leaves the code is bound by symbol name to where the model has that symbol, as a linker would.
+ */
+function placeBinary(k: Kernel, base: bigint, code: BinaryCode): void {
+  code.words.forEach((w, i) => k.mem.write32(base + BigInt(i) * 4n, w));
+  for (const b of code.binds) {
+    const at = base + BigInt(b.offset);
+    const insn = decode(k.mem.read32(at));
+    if (insn.kind !== "b" && insn.kind !== "bl") throw new BootError(`${code.name}+0x${b.offset.toString(16)}: only B and BL can be bound to ${b.symbol}`);
+    k.mem.write32(at, encode(genBranch(at, boundAddress(k, b.symbol), insn.kind === "bl")));
+  }
+  k.symbols.set(base, code.name);
+  for (const l of code.labels) if (l.offset !== 0) k.symbols.set(base + BigInt(l.offset), l.name);
+  k.codeRegions.push([base, base + BigInt(code.words.length) * 4n, code.name, base]);
 }
 
 function addHost(k: Kernel, name: string, fn: HostFn, at?: bigint): bigint {
@@ -89,9 +116,20 @@ function recordsInOrder(layout: Layout): DynFtrace[] {
   return [recsOf(null), ...layout.modules.map((m) => recsOf(m.name))].flat();
 }
 
+/** What the design's trampoline code occupies: the listings' reservation, or a binary's own sizes. */
+function codeSpans(design: Design): CodeSpans {
+  return match(design.entry)
+    .with({ kind: "listing" }, () => LISTING_SPANS)
+    .with({ kind: "binary" }, (e) => ({
+      ftraceCaller: BigInt(e.ftraceCaller.words.length * 4),
+      stubDirectTramp: e.stubDirectTramp === null ? LISTING_SPANS.stubDirectTramp : BigInt(e.stubDirectTramp.words.length * 4),
+    }))
+    .exhaustive();
+}
+
 /** Boot a kernel: lay out text and data, then ftrace_init_nop every record. */
 export function boot(layout: Layout, design: Design): Kernel {
-  validateLayout(layout);
+  validateLayout(layout, codeSpans(design));
   const ks = layout.kernel;
   const helperAt = (i: number): bigint => ks.ctext + BigInt(i) * CTEXT_SLOT;
   const helpers = { list_func: helperAt(0), nop_func: helperAt(1), call_direct_funcs: helperAt(2), ftrace_stub: helperAt(3) };
@@ -130,8 +168,16 @@ export function boot(layout: Layout, design: Design): Kernel {
   k.symbols.set(k.listHead, "ftrace_ops_list");
 
   addHost(k, "caller+0x4", { kind: "caller_return" }, ks.callerReturn);
-  place(k, "ftrace_caller", ks.ftrace_caller, design.ftraceCaller({ fregs: design.fregs, mutations: design.mutations }));
-  if (design.directCalls) place(k, "ftrace_stub_direct_tramp", ks.ftrace_stub_direct_tramp, design.stubDirectTramp);
+  match(design.entry)
+    .with({ kind: "listing" }, (e) => {
+      place(k, "ftrace_caller", ks.ftrace_caller, e.ftraceCaller({ fregs: design.fregs, mutations: design.mutations }));
+      if (design.directCalls) place(k, "ftrace_stub_direct_tramp", ks.ftrace_stub_direct_tramp, e.stubDirectTramp);
+    })
+    .with({ kind: "binary" }, (e) => {
+      placeBinary(k, ks.ftrace_caller, e.ftraceCaller);
+      if (design.directCalls && e.stubDirectTramp !== null) placeBinary(k, ks.ftrace_stub_direct_tramp, e.stubDirectTramp);
+    })
+    .exhaustive();
   for (const m of layout.modules) if (m.plt !== null) place(k, `${m.name}.ftrace_plt`, m.plt, modulePlt(ks.ftrace_caller));
   for (const t of layout.trampolines) {
     addHost(k, `${t.name}.func`, { kind: "direct_func", tramp: t.name }, t.addr + TRAMP_HELPER_OFFSET);

@@ -10,7 +10,7 @@ import { toHex } from "./insn.ts";
 import type { DynFtrace, FtraceOps, FuncHash, IpSet, Kernel } from "./kernel.ts";
 import { warn } from "./kernel.ts";
 import { mutated } from "./mutants.ts";
-import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC, FTRACE_OPS_NEXT } from "./structs.ts";
+import { FTRACE_OPS_NEXT } from "./structs.ts";
 
 const EMPTY: IpSet = new Set<bigint>();
 
@@ -42,14 +42,14 @@ export function ftrace_ops_get_func_is_func(ops: FtraceOps): boolean {
 /** Writes ops->func and mirrors it into the ops object in memory (FTRACE_OPS_FUNC). */
 export function setOpsFunc(k: Kernel, ops: FtraceOps, func: bigint): void {
   ops.func = func;
-  // Stryker disable next-line ArithmeticOperator: FTRACE_OPS_FUNC is 0, so adding or subtracting it stores to the same word
-  k.mem.write64(ops.addr + BigInt(FTRACE_OPS_FUNC), func);
+  // Stryker disable next-line ArithmeticOperator: ops->func is at 0 in every design, so adding or subtracting it stores to the same word
+  k.mem.write64(ops.addr + BigInt(k.design.ops.func), func);
 }
 
 /** WRITE_ONCE(ops->direct_call, addr): one 8-byte store a concurrent ftrace_caller may observe. */
 export function setDirectCall(k: Kernel, ops: FtraceOps, addr: bigint): void {
   ops.direct_call = addr;
-  k.mem.write64(ops.addr + BigInt(FTRACE_OPS_DIRECT_CALL), addr);
+  k.mem.write64(ops.addr + BigInt(k.design.ops.direct_call), addr);
 }
 
 /** do_for_each_ftrace_op: the list, or the ftrace_list_end sentinel alone when the list is empty. */

@@ -189,7 +189,9 @@ describe("transient site states (between the literal and the instruction write)"
 describe("the observation catches broken code", () => {
   /** Address of the first `ret x9` in the assembled ftrace_caller listing. */
   function retX9InFtraceCaller(k: Kernel): bigint {
-    const out = assemble(k.design.ftraceCaller({ fregs: k.design.fregs, mutations: k.design.mutations }), FTRACE_CALLER, (s) =>
+    const e = k.design.entry;
+    if (e.kind !== "listing") throw new Error("a listing design is needed here");
+    const out = assemble(e.ftraceCaller({ fregs: k.design.fregs, mutations: k.design.mutations }), FTRACE_CALLER, (s) =>
       [...k.symbols].find(([, n]) => n === s)?.[0],
     );
     const idx = out.insns.findIndex((i) => i.kind === "ret" && i.rn === 9);

@@ -10,7 +10,7 @@ import { decode, disasm, toHex, type Insn } from "./insn.ts";
 import type { FtraceOps, HostFn, Kernel } from "./kernel.ts";
 import { allOps, symbolize } from "./kernel.ts";
 import { U64_MASK } from "./memory.ts";
-import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_FUNC, FTRACE_OPS_NEXT } from "./structs.ts";
+import { FTRACE_OPS_NEXT } from "./structs.ts";
 
 export type Path = "untraced" | "direct-bl" | "caller-direct" | "caller-ops" | "caller-list" | "caller-nop";
 
@@ -399,7 +399,7 @@ function* hostSteps(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: R
       // call_direct_funcs: READ_ONCE(ops->direct_call), then arch_ftrace_set_direct_caller.
       const ops = opsAt(k, op);
       rec.handlers.push({ ops: ops?.name ?? name(k, op), ip, parentIp: pip, op: name(k, op), seq: rec.seq++, via: cpu === null ? "list" : "caller" });
-      const addr = load64(k, op + BigInt(FTRACE_OPS_DIRECT_CALL), rec, "ops->direct_call");
+      const addr = load64(k, op + BigInt(k.design.ops.direct_call), rec, "ops->direct_call");
       if (addr !== 0n) k.design.arch.arch_ftrace_set_direct_caller(k, fregs, addr);
       return;
     }
@@ -416,7 +416,7 @@ function* hostSteps(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: R
         if (!hasFlag(o.flags, FTRACE_OPS_FL.STUB)) {
           const traces = mutated(k.design, "drop-notrace") ? hashEmpty(o.funcHash.filter) || o.funcHash.filter.has(ip) : ftrace_ops_test(o, ip);
           if (traces) {
-            const func = load64(k, o.addr + BigInt(FTRACE_OPS_FUNC), rec, `${o.name}->func`);
+            const func = load64(k, o.addr + BigInt(k.design.ops.func), rec, `${o.name}->func`);
             if (func === 0n) {
               // FTRACE_WARN_ON(!op->func): warn, kill ftrace, stop the walk.
               rec.violations.push(`ftrace_ops_list_func: ${o.name} has a NULL func`);

@@ -7,7 +7,7 @@ import type { Listing } from "./asm.ts";
 import type { Ret } from "./errno.ts";
 import type { Layout } from "./layout.ts";
 import type { Memory } from "./memory.ts";
-import type { FtraceRegsLayout } from "./structs.ts";
+import type { FtraceRegsLayout, OpsLayout } from "./structs.ts";
 
 /** A set of rec->ip values. */
 export type IpSet = ReadonlySet<bigint>;
@@ -88,14 +88,52 @@ export interface TrampolineConsts {
   readonly mutations: ReadonlySet<string>;
 }
 
+/** A piece of entry-ftrace.S as the words of a built kernel, placed where the model's layout puts it. */
+export interface BinaryCode {
+  /** The symbol (ftrace_caller, ftrace_stub_direct_tramp). */
+  readonly name: string;
+  /** Where the binary has it, for people (the model places it at the layout's address). */
+  readonly linkedAt: bigint;
+  readonly words: ReadonlyArray<number>;
+  /** Symbols inside it, as byte offsets from its start (e.g. ftrace_caller_direct_late). */
+  readonly labels: ReadonlyArray<{ readonly name: string; readonly offset: number }>;
+  /** Branches that leave it, by word offset: the symbol the model binds them to (one of its C functions or code). */
+  readonly binds: ReadonlyArray<{ readonly offset: number; readonly symbol: string }>;
+}
+
+/**
+ * Where a design's trampoline code comes from: listings assembled by the model (our transcription of
+ * entry-ftrace.S), or the words of a built kernel (a vmlinux, or a dump of a running kernel).
+ */
+export type EntryCode =
+  | {
+      readonly kind: "listing";
+      /** The ftrace_caller listing (labels allowed); assembled at the kernel's ftrace_caller address. */
+      readonly ftraceCaller: (c: TrampolineConsts) => Listing;
+      readonly stubDirectTramp: Listing;
+    }
+  | {
+      readonly kind: "binary";
+      /** Where the words were read from, for people: `vmlinux (ELF)`, `dump of 6.12.117+deb13-arm64`. */
+      readonly source: string;
+      readonly ftraceCaller: BinaryCode;
+      readonly stubDirectTramp: BinaryCode | null;
+    };
+
 /** A spec variant: the design under test. */
 export interface Design {
   readonly name: string;
   readonly description: string;
+  /** struct ftrace_regs as the C side sees it (arch_ftrace_set_direct_caller writes fregs->direct_tramp there). */
   readonly fregs: FtraceRegsLayout;
-  /** The ftrace_caller listing (labels allowed); assembled at the kernel's ftrace_caller address. */
-  readonly ftraceCaller: (c: TrampolineConsts) => Listing;
-  readonly stubDirectTramp: Listing;
+  /** struct ftrace_ops's func and direct_call offsets as the C side stores them. */
+  readonly ops: OpsLayout;
+  readonly entry: EntryCode;
+  /**
+   * Bytes ftrace_caller reserves below the callsite's sp, when the code says so itself (a binary design);
+   * otherwise the listing's ftraceCallerFrame(fregs).
+   */
+  readonly frame?: number;
   readonly arch: ArchHooks;
   /** Whether DYNAMIC_FTRACE_WITH_DIRECT_CALLS is built in. */
   readonly directCalls: boolean;

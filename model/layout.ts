@@ -126,8 +126,16 @@ export function withinKernelText(k: KernelSymbols, addr: bigint): boolean {
   return addr >= k.text && addr < k.text + k.textSize;
 }
 
+/** Bytes ftrace_caller and ftrace_stub_direct_tramp occupy: the model's listings fit these; a binary says its own. */
+export interface CodeSpans {
+  readonly ftraceCaller: bigint;
+  readonly stubDirectTramp: bigint;
+}
+
+export const LISTING_SPANS: CodeSpans = { ftraceCaller: 0x200n, stubDirectTramp: 0x10n };
+
 /** Checks what the kernel would refuse or what cannot be laid out; throws LayoutError with one line. */
-export function validateLayout(layout: Layout): void {
+export function validateLayout(layout: Layout, code: CodeSpans = LISTING_SPANS): void {
   const names = new Set<string>();
   const claim = (name: string, what: string): void => {
     if (names.has(name)) throw new LayoutError(`duplicate name "${name}" (${what})`);
@@ -159,8 +167,8 @@ export function validateLayout(layout: Layout): void {
     spans.push({ name: t.name, lo: t.addr, hi: t.addr + TRAMPOLINE_SPAN });
   }
   const k = layout.kernel;
-  spans.push({ name: "ftrace_caller", lo: k.ftrace_caller, hi: k.ftrace_caller + 0x200n });
-  spans.push({ name: "ftrace_stub_direct_tramp", lo: k.ftrace_stub_direct_tramp, hi: k.ftrace_stub_direct_tramp + 0x10n });
+  spans.push({ name: "ftrace_caller", lo: k.ftrace_caller, hi: k.ftrace_caller + code.ftraceCaller });
+  spans.push({ name: "ftrace_stub_direct_tramp", lo: k.ftrace_stub_direct_tramp, hi: k.ftrace_stub_direct_tramp + code.stubDirectTramp });
   spans.push({ name: "ftrace_list_ops", lo: k.ftrace_list_ops, hi: k.ftrace_list_ops + OPS_SPAN });
   spans.push({ name: "ftrace_nop_ops", lo: k.ftrace_nop_ops, hi: k.ftrace_nop_ops + OPS_SPAN });
   spans.push({ name: "the C helpers", lo: k.ctext, hi: k.ctext + CTEXT_SPAN });

@@ -29,6 +29,9 @@ export const MUTANTS = {
 } as const;
 
 export type MutantName = keyof typeof MUTANTS;
+
+/** Mutants that change the ftrace_caller listing: a design whose words come from a binary has no listing to change. */
+export const LISTING_MUTANTS: ReadonlySet<MutantName> = new Set<MutantName>(["late-exit-keeps-x9", "fregs-size-120", "ret-instead-of-br", "literal-no-align"]);
 export const MUTANT_NAMES = Object.keys(MUTANTS) as MutantName[];
 
 export function isMutant(name: string): name is MutantName {

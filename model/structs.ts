@@ -31,11 +31,22 @@ export function ftraceCallerFrame(l: FtraceRegsLayout): number {
   return l.size + 32;
 }
 
+/**
+ * The two struct ftrace_ops members ftrace_caller loads, as byte offsets (asm-offsets FTRACE_OPS_FUNC and
+ * FTRACE_OPS_DIRECT_CALL). The C side of the model stores ops->func and ops->direct_call at these offsets; a design
+ * read from a binary takes them from its BTF or from the loads in its ftrace_caller.
+ */
+export interface OpsLayout {
+  readonly func: number;
+  readonly direct_call: number;
+}
+
 /** struct ftrace_ops member offsets (FTRACE_OPS_FUNC, FTRACE_OPS_DIRECT_CALL) as seen in a real arm64 build. */
 export const FTRACE_OPS_FUNC = 0;
 /** ops->next: ftrace_ops_list is a singly linked list through this field (read by the list walk). */
 export const FTRACE_OPS_NEXT = 8;
 export const FTRACE_OPS_DIRECT_CALL = 208;
+export const UPSTREAM_OPS: OpsLayout = { func: FTRACE_OPS_FUNC, direct_call: FTRACE_OPS_DIRECT_CALL };
 /**
  * sizeof(struct ftrace_ops) in the same build (direct_call is its last member): Debian's 6.12 arm64 kernel puts
  * ftrace_nop_ops and ftrace_list_ops 0xd8 apart. The model gives every ops object this many bytes.

@@ -16,7 +16,7 @@ import { literalAddr } from "../model/layout.ts";
 import type { Design, Kernel } from "../model/kernel.ts";
 import { parseScenario, runStep, scenarioLayout, type Scenario, type Step } from "../model/scenario.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
-import type { CallCheck, Property, StepContext } from "./property.ts";
+import { keepsUpstreamRule, type CallCheck, type Property, type StepContext } from "./property.ts";
 
 export interface ExploreScope {
   readonly functions: number;
@@ -366,7 +366,7 @@ export function* search(
 
 /** The recorded findings a design is expected to show (those of upstream, as `check` expects them): property -> message. */
 export function expectedFindings(design: Design, props: ReadonlyArray<Property>): Map<string, RegExp> {
-  if (design.name !== "upstream") return new Map();
+  if (!keepsUpstreamRule(design)) return new Map();
   return new Map(props.flatMap((p) => (p.expectedOnUpstream === undefined ? [] : [[p.name, p.expectedOnUpstream.message] as const])));
 }
 

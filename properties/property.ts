@@ -69,6 +69,15 @@ export interface Property {
   readonly check: (ctx: StepContext) => string | null;
 }
 
+/**
+ * Whether a design keeps the kernel's rules as written, so that a recorded finding (a property with
+ * `expectedOnUpstream`) is expected to fail on it: upstream itself, and a design read from a built kernel (its
+ * words with upstream's core), neither mutated nor carrying a fix.
+ */
+export function keepsUpstreamRule(d: Design): boolean {
+  return d.mutations.size === 0 && d.callOpsOnSurvivor !== true && (d.name === "upstream" || d.entry.kind === "binary");
+}
+
 export interface Failure {
   /** Index of the step after which the property failed (-1: at boot). */
   readonly index: number;

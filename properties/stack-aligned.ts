@@ -12,8 +12,9 @@ export const stackAligned: Property = {
   needsCalls: true,
   atBoot: (k) => {
     const r = k.design.fregs;
-    if (r.size % 16 !== 0) return `ftrace_regs is ${r.size} bytes: sp is ${ftraceCallerFrame(r) % 16} mod 16 when ftrace_caller calls op->func`;
-    if (ftraceCallerFrame(r) % 16 !== 0) return `ftrace_caller reserves ${ftraceCallerFrame(r)} bytes, not a multiple of 16`;
+    const frame = k.design.frame ?? ftraceCallerFrame(r);
+    if (r.size % 16 !== 0) return `ftrace_regs is ${r.size} bytes: sp is ${frame % 16} mod 16 when ftrace_caller calls op->func`;
+    if (frame % 16 !== 0) return `ftrace_caller reserves ${frame} bytes, not a multiple of 16`;
     return null;
   },
   check: ({ calls }) => {

@@ -36,6 +36,23 @@ export function gateCells(): Cell[] {
   return [...sequentialCells(), ...concurrentCells()];
 }
 
+/** One design's row: every sequential and concurrent property (gate --entry). */
+export function designCells(design: string): Cell[] {
+  return [
+    ...PROPERTIES.map((p) => ({ design, property: p.name, kind: "variant" as const })),
+    ...CONCURRENT_PROPERTIES.map((p) => ({ design, property: p.name, kind: "variant" as const, concurrent: true })),
+  ];
+}
+
+/**
+ * The verdicts a design read from a binary is held to: its own row if expected.json has one, else upstream's (a
+ * built kernel keeps the contract upstream keeps, the recorded finding included).
+ */
+export function expectedForBinary(e: Expected, design: string): Expected {
+  const row = e.variants[design] ?? e.variants["upstream"] ?? {};
+  return { ...e, variants: { ...e.variants, [design]: row } };
+}
+
 function concurrentCells(): Cell[] {
   const variants = VARIANT_NAMES.flatMap((v) => CONCURRENT_PROPERTIES.map((p) => ({ design: v, property: p.name, kind: "variant" as const, concurrent: true })));
   const mutants = CONCURRENT_PROPERTIES.flatMap((p) =>

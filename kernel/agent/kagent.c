@@ -18,6 +18,10 @@
  *   kagent runs PIN...         how many times the program behind each pinned fentry link has run (bpf_stats)
  *   kagent fentry NAME PIN     load `r0 = 0; exit` as an fentry program on NAME, link it, pin the link at PIN, and
  *                              print where the function's BPF trampoline image now is
+ *   kagent dump                the words of ftrace_caller and ftrace_stub_direct_tramp (each up to the next global
+ *                              text symbol), every symbol inside them with its kallsyms type, where each branch
+ *                              out of them lands, the addresses of the ftrace objects the model binds by name, and
+ *                              the struct ftrace_ops / ftrace_regs offsets from BTF: what `--entry` reads
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,7 +44,7 @@ static void fail(const char *what, const char *detail) {
 
 /* ---- /proc/kallsyms ---------------------------------------------------------------------------------------- */
 
-struct ksym { uint64_t addr; char *name; };
+struct ksym { uint64_t addr; char *name; char type; };
 static struct ksym *ksyms;
 static size_t nksyms;
 
@@ -63,6 +67,7 @@ static void load_kallsyms(void) {
     if (nksyms == cap) ksyms = realloc(ksyms, (cap *= 2) * sizeof *ksyms);
     ksyms[nksyms].addr = addr;
     ksyms[nksyms].name = strdup(name);
+    ksyms[nksyms].type = type;
     nksyms++;
   }
   fclose(f);
@@ -196,6 +201,12 @@ static long btf_member(const char *sname, const char *member) {
   for (uint32_t i = 0; i < vlen; i++, m += 3)
     if (strcmp(btf_str(m[0]), member) == 0) return (long)((kflag ? (m[2] & 0xffffff) : m[2]) / 8);
   return -1;
+}
+
+/* sizeof(struct sname), or -1. */
+static long btf_size(const char *sname) {
+  uint32_t id = btf_find(sname, 4);
+  return id == 0 ? -1 : (long)btf_types[id][2];
 }
 
 /* ---- commands ------------------------------------------------------------------------------------------------ */
@@ -393,6 +404,84 @@ static void cmd_runs(int argc, char **argv) {
   printf("}}\n");
 }
 
+/* The objects --entry takes from a running kernel, the symbols the model binds by name, and the C layouts. */
+static const char *const DUMP_CODE[] = {"ftrace_caller", "ftrace_stub_direct_tramp"};
+static const char *const DUMP_NAMED[] = {"_text", "_etext", "ftrace_list_ops", "ftrace_nop_ops", "ftrace_ops_list_func", "ftrace_ops_nop_func",
+                                         "call_direct_funcs", "ftrace_stub", "ftrace_stub_graph", "ftrace_graph_call", "ftrace_call",
+                                         "function_trace_op", "ftrace_ops_list", "ftrace_list_end", "ftrace_ops_assist_func", "return_to_handler"};
+
+static void dump_struct(const char *sname, const char *const *members, size_t n) {
+  printf("\"%s\":{\"size\":%ld", sname, btf_size(sname));
+  for (size_t i = 0; i < n; i++) printf(",\"%s\":%ld", members[i], btf_member(sname, members[i]));
+  printf("}");
+}
+
+static void cmd_dump(void) {
+  load_kallsyms();
+  open_kcore();
+  load_btf();
+  char release[128] = "";
+  FILE *osr = fopen("/proc/sys/kernel/osrelease", "r");
+  if (osr != NULL && fgets(release, sizeof release, osr) != NULL) release[strcspn(release, "\n")] = 0;
+  if (osr != NULL) fclose(osr);
+  printf("{\"dump\":{\"format\":\"dispatch-spec/entry@1\",\"release\":\"%s\",\"code\":[", release);
+  uint64_t lo[2] = {0, 0}, hi[2] = {0, 0};
+  for (size_t c = 0; c < 2; c++) {
+    size_t i = 0;
+    while (i < nksyms && strcmp(ksyms[i].name, DUMP_CODE[c]) != 0) i++;
+    if (i == nksyms) { printf("%s{\"name\":\"%s\",\"error\":\"no such symbol\"}", c ? "," : "", DUMP_CODE[c]); continue; }
+    uint64_t start = ksyms[i].addr, end = start + 1024;
+    size_t j = i + 1;
+    while (j < nksyms && (ksyms[j].addr <= start || !(ksyms[j].type >= 'A' && ksyms[j].type <= 'Z'))) j++;
+    if (j < nksyms && ksyms[j].addr < end) end = ksyms[j].addr;
+    lo[c] = start;
+    hi[c] = end;
+    static uint32_t w[256];
+    size_t nw = (size_t)(end - start) / 4;
+    if (kread(start, w, nw * 4) != 0) { printf("%s{\"name\":\"%s\",\"error\":\"kcore read failed\"}", c ? "," : "", DUMP_CODE[c]); continue; }
+    printf("%s{\"name\":\"%s\",\"addr\":\"0x%llx\",\"words\":[", c ? "," : "", DUMP_CODE[c], (unsigned long long)start);
+    for (size_t k = 0; k < nw; k++) printf("%s\"%08x\"", k ? "," : "", w[k]);
+    printf("],\"symbols\":[");
+    int first = 1;
+    for (size_t k = i; k < nksyms && ksyms[k].addr < end; k++) {
+      if (ksyms[k].addr < start) continue;
+      printf("%s{\"name\":\"%s\",\"addr\":\"0x%llx\",\"type\":\"%c\"}", first ? "" : ",", ksyms[k].name, (unsigned long long)ksyms[k].addr, ksyms[k].type);
+      first = 0;
+    }
+    printf("]}");
+  }
+  printf("],\"refs\":[");
+  int first = 1;
+  for (size_t c = 0; c < 2; c++) {
+    for (uint64_t a = lo[c]; a < hi[c]; a += 4) {
+      uint32_t w;
+      if (kread(a, &w, 4) != 0) continue;
+      int imm26 = (w & 0x7c000000u) == 0x14000000u; /* B, BL */
+      int imm19 = (w & 0x7e000000u) == 0x34000000u || (w & 0xff000010u) == 0x54000000u; /* CBZ/CBNZ, B.cond */
+      if (!imm26 && !imm19) continue;
+      int64_t off = imm26 ? (int64_t)(w & 0x03ffffffu) : (int64_t)((w >> 5) & 0x7ffffu);
+      int64_t sign = imm26 ? 0x02000000 : 0x40000;
+      if (off & sign) off -= 2 * sign;
+      uint64_t to = a + (uint64_t)(off * 4);
+      if ((to >= lo[0] && to < hi[0]) || (to >= lo[1] && to < hi[1])) continue;
+      char name[160];
+      sym_name(to, name, sizeof name);
+      printf("%s{\"at\":\"0x%llx\",\"to\":\"0x%llx\",\"sym\":\"%s\"}", first ? "" : ",", (unsigned long long)a, (unsigned long long)to, name);
+      first = 0;
+    }
+  }
+  printf("],\"named\":{");
+  for (size_t i = 0; i < sizeof DUMP_NAMED / sizeof *DUMP_NAMED; i++) printf("%s\"%s\":\"0x%llx\"", i ? "," : "", DUMP_NAMED[i], (unsigned long long)sym_addr(DUMP_NAMED[i]));
+  printf("},\"btf\":{");
+  static const char *const ops_members[] = {"func", "next", "flags", "private", "trampoline", "direct_call"};
+  static const char *const regs_members[] = {"regs", "direct_tramp", "fp", "lr", "sp", "pc"};
+  dump_struct("ftrace_ops", ops_members, sizeof ops_members / sizeof *ops_members);
+  printf(",");
+  /* 6.13 renamed the arm64 layout __arch_ftrace_regs; 6.12 calls it ftrace_regs. */
+  dump_struct(btf_find("__arch_ftrace_regs", 4) != 0 ? "__arch_ftrace_regs" : "ftrace_regs", regs_members, sizeof regs_members / sizeof *regs_members);
+  printf("}}}\n");
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "site") == 0) cmd_site(argc - 2, argv + 2);
   else if (argc >= 2 && strcmp(argv[1], "sym") == 0) cmd_sym(argc - 2, argv + 2);
@@ -401,7 +490,8 @@ int main(int argc, char **argv) {
   else if (argc >= 2 && strcmp(argv[1], "runs") == 0) cmd_runs(argc - 2, argv + 2);
   else if (argc >= 3 && strcmp(argv[1], "at") == 0) cmd_at(argv[2], argc - 3, argv + 3);
   else if (argc == 4 && strcmp(argv[1], "fentry") == 0) cmd_fentry(argv[2], argv[3]);
-  else fail("usage", "kagent site NAME... | at LAYOUT ADDR... | layout | sym NAME... | call NAME | runs PIN... | fentry NAME PIN");
+  else if (argc == 2 && strcmp(argv[1], "dump") == 0) cmd_dump();
+  else fail("usage", "kagent site NAME... | at LAYOUT ADDR... | layout | sym NAME... | call NAME | runs PIN... | fentry NAME PIN | dump");
   fflush(stdout);
   return 0;
 }

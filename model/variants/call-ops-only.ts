@@ -4,7 +4,7 @@
 // updating the literal.
 
 import { ftrace_rec_update_ops } from "../arm64.ts";
-import { CALL_OP_FUNC, CALLBACK_ARGS, at, frameEnter, frameRestore } from "../entry.ts";
+import { CALL_OP_FUNC, CALLBACK_ARGS, STUB_DIRECT_TRAMP, at, frameEnter, frameRestore } from "../entry.ts";
 import { ERRNO, type Ret } from "../errno.ts";
 import type { Design, DynFtrace, Kernel, TrampolineConsts } from "../kernel.ts";
 import { warn } from "../kernel.ts";
@@ -46,7 +46,7 @@ export const callOpsOnly: Design = {
   name: "call-ops-only",
   description: "CALL_OPS without direct calls (v6.3)",
   fregs: CALL_OPS_FREGS,
-  ftraceCaller: callOpsFtraceCaller,
+  entry: { kind: "listing", ftraceCaller: callOpsFtraceCaller, stubDirectTramp: STUB_DIRECT_TRAMP },
   arch: { ...upstream.arch, ftrace_modify_call },
   directCalls: false,
 };

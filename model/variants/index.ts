@@ -1,23 +1,49 @@
 // The registry of spec variants, selected by name in scenarios, the CLI and tests. A name may carry mutation
 // switches after a '+', e.g. "upstream+skip-literal-update", so a mutant's counterexample replays by name.
+// Designs read from a built kernel (`--entry FILE`) join it at run time, by the name the loader gives them.
 
+import type { EntryImage } from "../binary.ts";
+import { binaryDesign } from "../binary.ts";
 import type { Design } from "../kernel.ts";
-import { isMutant, withMutant } from "../mutants.ts";
+import { isMutant, LISTING_MUTANTS, withMutant } from "../mutants.ts";
 import { callOpsOnly } from "./call-ops-only.ts";
+import { debian612, debian612Image } from "./debian-6.12.ts";
 import { survivorFix } from "./survivor-fix.ts";
 import { upstream } from "./upstream.ts";
 import { v1Fixups } from "./v1-fixups.ts";
 import { v1Posted } from "./v1-posted.ts";
 
-export const VARIANTS: ReadonlyMap<string, Design> = new Map([upstream, v1Posted, v1Fixups, callOpsOnly, survivorFix].map((d) => [d.name, d]));
+export const VARIANTS: ReadonlyMap<string, Design> = new Map([upstream, v1Posted, v1Fixups, callOpsOnly, survivorFix, debian612].map((d) => [d.name, d]));
 
 export const VARIANT_NAMES: ReadonlyArray<string> = [...VARIANTS.keys()];
 
+/** Designs read from binaries during this run (--entry), with the images they came from (for worker threads). */
+const FROM_BINARIES = new Map<string, { readonly design: Design; readonly image: EntryImage }>();
+
+/** Make a design of a built kernel's image known by its name (throws EntryError on code the model cannot take). */
+export function registerEntryImage(image: EntryImage): Design {
+  if (VARIANTS.has(image.name)) return VARIANTS.get(image.name)!;
+  const design = binaryDesign(image);
+  FROM_BINARIES.set(design.name, { design, image });
+  return design;
+}
+
+/** The image a design was read from (a registered one, or the committed Debian dump). */
+export function imageOf(name: string): EntryImage | undefined {
+  return name === debian612Image.name ? debian612Image : FROM_BINARIES.get(name)?.image;
+}
+
+/** The images registered so far, for worker threads to register too. */
+export function registeredImages(): EntryImage[] {
+  return [...FROM_BINARIES.values()].map((x) => x.image);
+}
+
 export function variantByName(name: string): Design | undefined {
   const [base = "", ...mutations] = name.split("+");
-  let d = VARIANTS.get(base);
+  let d = VARIANTS.get(base) ?? FROM_BINARIES.get(base)?.design;
   for (const m of mutations) {
-    if (d === undefined || !isMutant(m)) return undefined;
+    if (d === undefined || !isMutant(m) || d.mutations.has(m)) return undefined;
+    if (d.entry.kind === "binary" && LISTING_MUTANTS.has(m)) return undefined;
     d = withMutant(d, m);
   }
   return d;

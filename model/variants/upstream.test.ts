@@ -17,8 +17,7 @@ describe("upstream", () => {
 
   it("uses the 112-byte ftrace_regs, the merged ftrace_caller and stub, the arm64 hooks, direct calls, no mutation", () => {
     expect(upstream.fregs).toBe(UPSTREAM_FREGS);
-    expect(upstream.ftraceCaller).toBe(upstreamFtraceCaller);
-    expect(upstream.stubDirectTramp).toBe(STUB_DIRECT_TRAMP);
+    expect(upstream.entry).toEqual({ kind: "listing", ftraceCaller: upstreamFtraceCaller, stubDirectTramp: STUB_DIRECT_TRAMP });
     expect(upstream.arch).toBe(UPSTREAM_ARCH);
     expect(upstream.directCalls).toBe(true);
     expect([...upstream.mutations]).toEqual([]);

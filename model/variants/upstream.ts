@@ -4,14 +4,14 @@
 import { UPSTREAM_ARCH } from "../arm64.ts";
 import { STUB_DIRECT_TRAMP, upstreamFtraceCaller } from "../entry.ts";
 import type { Design } from "../kernel.ts";
-import { UPSTREAM_FREGS } from "../structs.ts";
+import { UPSTREAM_FREGS, UPSTREAM_OPS } from "../structs.ts";
 
 export const upstream: Design = {
   name: "upstream",
   description: "merged CALL_OPS + DIRECT_CALLS design",
   fregs: UPSTREAM_FREGS,
-  ftraceCaller: upstreamFtraceCaller,
-  stubDirectTramp: STUB_DIRECT_TRAMP,
+  ops: UPSTREAM_OPS,
+  entry: { kind: "listing", ftraceCaller: upstreamFtraceCaller, stubDirectTramp: STUB_DIRECT_TRAMP },
   arch: UPSTREAM_ARCH,
   directCalls: true,
   mutations: new Set(),

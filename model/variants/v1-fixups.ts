@@ -4,7 +4,7 @@
 // LR to x9 and the saved pc to x30). Unlike the merged code it keeps v1's restore order and x10 as the return
 // register on the normal path.
 
-import { at, LOAD_LITERAL, saveCallRestore } from "../entry.ts";
+import { at, LOAD_LITERAL, STUB_DIRECT_TRAMP, saveCallRestore } from "../entry.ts";
 import type { Design, TrampolineConsts } from "../kernel.ts";
 import { FTRACE_OPS_DIRECT_CALL, ftraceCallerFrame, UPSTREAM_FREGS } from "../structs.ts";
 import { upstream } from "./upstream.ts";
@@ -39,5 +39,5 @@ export const v1Fixups: Design = {
   name: "v1-fixups",
   description: "v1 with the review's fixups: direct_tramp in the unused slot, BR X17 stubs",
   fregs: UPSTREAM_FREGS,
-  ftraceCaller: v1FixupsFtraceCaller,
+  entry: { kind: "listing", ftraceCaller: v1FixupsFtraceCaller, stubDirectTramp: STUB_DIRECT_TRAMP },
 };

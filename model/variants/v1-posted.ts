@@ -4,7 +4,7 @@
 // ftrace_modify_call and ftrace_find_callable_addr as posted behave as upstream's (literal first, both addresses
 // resolved, unreachable custom trampolines replaced by ftrace_caller), so the arch hooks are upstream's.
 
-import { at, LOAD_LITERAL, saveCallRestore } from "../entry.ts";
+import { at, LOAD_LITERAL, STUB_DIRECT_TRAMP, saveCallRestore } from "../entry.ts";
 import type { Design, TrampolineConsts } from "../kernel.ts";
 import { FTRACE_OPS_DIRECT_CALL, ftraceCallerFrame, UPSTREAM_FREGS, type FtraceRegsLayout } from "../structs.ts";
 import { upstream } from "./upstream.ts";
@@ -41,5 +41,5 @@ export const v1Posted: Design = {
   name: "v1-posted",
   description: "v1 as posted: 120-byte ftrace_regs, RET X12 / RET X10 to the direct trampoline",
   fregs: V1_FREGS,
-  ftraceCaller: v1PostedFtraceCaller,
+  entry: { kind: "listing", ftraceCaller: v1PostedFtraceCaller, stubDirectTramp: STUB_DIRECT_TRAMP },
 };

@@ -1,0 +1,177 @@
+// `--entry FILE`: a built kernel's ftrace_caller as the design under test. FILE is an ELF vmlinux with symbols
+// (read with binutils' readelf: the header, the symbol table and the section table; the words themselves are read
+// from the file at the offset readelf gives) or the JSON dump the guest agent writes from a running kernel's
+// /proc/kcore and /proc/kallsyms. Every problem is one line and exit 2.
+
+import { spawnSync } from "node:child_process";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { basename } from "node:path";
+import { EntryError, entryFacts, factLines, imageFromDump, type EntryImage, type ImageCode, type ImageSymbol } from "../model/binary.ts";
+import { branchTarget, decode } from "../model/insn.ts";
+import type { Design } from "../model/kernel.ts";
+import { imageOf, registerEntryImage } from "../model/variants/index.ts";
+import { toHex } from "../model/insn.ts";
+import { DEFAULT_KERNEL } from "../model/layout.ts";
+import { InputError, readJson } from "./load.ts";
+
+/** Symbols besides the code's own that the model binds or reports by name. */
+const NAMED = ["ftrace_list_ops", "ftrace_nop_ops", "ftrace_ops_list_func", "ftrace_ops_nop_func", "call_direct_funcs", "ftrace_stub", "_text", "_etext"];
+const CODE = ["ftrace_caller", "ftrace_stub_direct_tramp"] as const;
+const MAX_CODE_BYTES = 1024;
+
+/**
+ * The design name for a file given with --entry: `entry:` and its base name, with anything but letters, digits,
+ * dots and dashes made `_` (a `+` would read as a mutant, a `/` as a directory in counterexample file names).
+ */
+export function entryDesignName(file: string): string {
+  return `entry:${basename(file).replace(/[^A-Za-z0-9._-]/g, "_")}`;
+}
+
+function readelf(args: ReadonlyArray<string>, file: string): string {
+  for (const tool of ["aarch64-linux-gnu-readelf", "readelf"]) {
+    const r = spawnSync(tool, [...args, file], { encoding: "utf8", maxBuffer: 1 << 30 });
+    if (r.error !== undefined && (r.error as NodeJS.ErrnoException).code === "ENOENT") continue;
+    if (r.status !== 0) throw new InputError(`--entry ${file}: readelf ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim().split("\n")[0] ?? ""}`);
+    return r.stdout;
+  }
+  throw new InputError(`--entry ${file}: reading an ELF needs readelf from binutils (apt-get install binutils)`);
+}
+
+interface ElfSymbol {
+  readonly name: string;
+  readonly value: bigint;
+  readonly size: number;
+  readonly global: boolean;
+  readonly func: boolean;
+}
+
+function elfSymbols(file: string): ElfSymbol[] {
+  const out: ElfSymbol[] = [];
+  // "   Num:    Value          Size Type    Bind   Vis      Ndx Name"
+  for (const line of readelf(["-sW"], file).split("\n")) {
+    const m = /^\s*\d+:\s+([0-9a-f]{16})\s+(\d+|0x[0-9a-f]+)\s+(\w+)\s+(\w+)\s+\w+\s+(\w+)\s+(\S+)/.exec(line);
+    if (m === null || m[5] === "UND") continue;
+    out.push({ name: m[6]!, value: BigInt(`0x${m[1]!}`), size: Number(m[2]!), global: m[4] !== "LOCAL", func: m[3] === "FUNC" || m[3] === "NOTYPE" });
+  }
+  return out;
+}
+
+interface Section {
+  readonly addr: bigint;
+  readonly offset: number;
+  readonly size: number;
+  readonly bits: boolean;
+}
+
+function elfSections(file: string): Section[] {
+  const out: Section[] = [];
+  // "  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al"
+  for (const line of readelf(["-SW"], file).split("\n")) {
+    const m = /^\s*\[\s*\d+\]\s+\S*\s+(\w+)\s+([0-9a-f]{16})\s+([0-9a-f]+)\s+([0-9a-f]+)\s/.exec(line);
+    if (m === null) continue;
+    out.push({ addr: BigInt(`0x${m[2]!}`), offset: parseInt(m[3]!, 16), size: parseInt(m[4]!, 16), bits: m[1] !== "NOBITS" });
+  }
+  return out;
+}
+
+function readWords(file: string, sections: ReadonlyArray<Section>, addr: bigint, bytes: number): number[] {
+  const s = sections.find((x) => x.bits && addr >= x.addr && addr + BigInt(bytes) <= x.addr + BigInt(x.size));
+  if (s === undefined) throw new InputError(`--entry ${file}: no section of the file holds 0x${addr.toString(16)}..+${bytes}`);
+  const buf = Buffer.alloc(bytes);
+  const fd = openSync(file, "r");
+  try {
+    readSync(fd, buf, 0, bytes, s.offset + Number(addr - s.addr));
+  } finally {
+    closeSync(fd);
+  }
+  return Array.from({ length: bytes / 4 }, (_, i) => buf.readUInt32LE(i * 4));
+}
+
+/** An ELF vmlinux (or any AArch64 ELF with the symbols) as an image. */
+function elfImage(file: string): EntryImage {
+  const header = readelf(["-hW"], file);
+  const machine = /Machine:\s+(.*)/.exec(header)?.[1]?.trim() ?? "unknown";
+  if (machine !== "AArch64") throw new InputError(`--entry ${file}: an ELF for ${machine}, not AArch64`);
+  if (!/Class:\s+ELF64/.test(header) || !/little endian/.test(header)) throw new InputError(`--entry ${file}: not a 64-bit little-endian ELF`);
+  const syms = elfSymbols(file);
+  const sections = elfSections(file);
+  const code: ImageCode[] = [];
+  const symbols: ImageSymbol[] = [];
+  for (const name of CODE) {
+    const s = syms.find((x) => x.name === name && x.global);
+    if (s === undefined) {
+      if (name === "ftrace_caller") throw new InputError(`--entry ${file}: no ftrace_caller symbol (a kernel built with DYNAMIC_FTRACE_WITH_CALL_OPS has one)`);
+      continue;
+    }
+    // SYM_CODE_END gives the symbol its size; without one, the code runs to the next global symbol.
+    const next = syms.filter((x) => x.global && x.value > s.value).reduce<bigint | null>((m, x) => (m === null || x.value < m ? x.value : m), null);
+    const bytes = s.size > 0 ? s.size : next !== null ? Number(next - s.value) : 0;
+    if (bytes <= 0 || bytes % 4 !== 0 || bytes > MAX_CODE_BYTES) throw new InputError(`--entry ${file}: ${name} is ${bytes} bytes, not a whole number of instructions up to ${MAX_CODE_BYTES}`);
+    const c: ImageCode = { name, addr: s.value, words: readWords(file, sections, s.value, bytes) };
+    code.push(c);
+    const end = s.value + BigInt(bytes);
+    for (const x of syms) if (x.value >= s.value && x.value < end && !x.name.startsWith("$")) symbols.push({ name: x.name, addr: x.value, global: x.global });
+    // Name where each branch leaving the code lands, so the model can bind it.
+    c.words.forEach((w, i) => {
+      const t = branchTarget(decode(w), s.value + BigInt(i * 4));
+      if (t === undefined || (t >= s.value && t < end)) return;
+      const hit = syms.find((x) => x.value === t && x.func && !x.name.startsWith("$"));
+      if (hit !== undefined) symbols.push({ name: hit.name, addr: t, global: hit.global });
+    });
+  }
+  for (const n of NAMED) {
+    const s = syms.find((x) => x.name === n);
+    if (s !== undefined) symbols.push({ name: n, addr: s.value, global: true });
+  }
+  return { name: entryDesignName(file), source: `${basename(file)} (ELF)`, release: null, code, symbols, btf: null };
+}
+
+/** Read FILE as an image (ELF by its magic, else a JSON dump). */
+export function readEntryImage(file: string): EntryImage {
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    throw new InputError(`--entry ${file}: not found`);
+  }
+  if (!st.isFile()) throw new InputError(`--entry ${file}: not a regular file`);
+  const magic = Buffer.alloc(4);
+  const fd = openSync(file, "r");
+  try {
+    readSync(fd, magic, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    if (magic.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return elfImage(file);
+    return imageFromDump(readJson(file), entryDesignName(file), `${basename(file)} (dump)`);
+  } catch (e) {
+    if (e instanceof EntryError) throw new InputError(`--entry ${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Read FILE and make its design known by name; returns the design. */
+export function loadEntry(file: string): Design {
+  const image = readEntryImage(file);
+  try {
+    return registerEntryImage(image);
+  } catch (e) {
+    if (e instanceof EntryError) throw new InputError(`--entry ${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** What was read from the binary and what the model derived from its code, for the top of a run's output. */
+export function entrySummary(d: Design): string {
+  if (d.entry.kind !== "binary") return "";
+  const c = d.entry.ftraceCaller;
+  const image = imageOf(d.name);
+  const facts = entryFacts({ name: c.name, addr: c.linkedAt, words: c.words });
+  const stub = d.entry.stubDirectTramp;
+  return [
+    `design ${d.name}: ftrace_caller from ${d.entry.source}, ${c.words.length} words linked at ${toHex(c.linkedAt)} (run at ${toHex(DEFAULT_KERNEL.ftrace_caller)} unless a scenario moves it)${stub !== null ? `; ftrace_stub_direct_tramp, ${stub.words.length} words` : "; no ftrace_stub_direct_tramp (no DIRECT_CALLS)"}`,
+    ...factLines(facts, image?.btf ?? null).map((l) => `  ${l}`),
+    `  the C side uses ops->func at ${d.ops.func}, ops->direct_call at ${d.ops.direct_call}, fregs->direct_tramp at ${d.fregs.direct_tramp ?? "-"} (${image?.btf !== null && image?.btf !== undefined ? "from BTF" : "from the code"})`,
+  ].join("\n") + "\n";
+}
