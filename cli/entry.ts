@@ -45,15 +45,22 @@ interface ElfSymbol {
   readonly func: boolean;
 }
 
+/** The rows of a readelf table that match `row`, each made into a value (null: skip it). */
+function readelfRows<T>(file: string, args: ReadonlyArray<string>, row: RegExp, make: (m: RegExpExecArray) => T | null): T[] {
+  return readelf(args, file)
+    .split("\n")
+    .flatMap((line) => {
+      const m = row.exec(line);
+      const v = m === null ? null : make(m);
+      return v === null ? [] : [v];
+    });
+}
+
+/** `readelf -sW`: "Num: Value Size Type Bind Vis Ndx Name", defined symbols only. */
 function elfSymbols(file: string): ElfSymbol[] {
-  const out: ElfSymbol[] = [];
-  // "   Num:    Value          Size Type    Bind   Vis      Ndx Name"
-  for (const line of readelf(["-sW"], file).split("\n")) {
-    const m = /^\s*\d+:\s+([0-9a-f]{16})\s+(\d+|0x[0-9a-f]+)\s+(\w+)\s+(\w+)\s+\w+\s+(\w+)\s+(\S+)/.exec(line);
-    if (m === null || m[5] === "UND") continue;
-    out.push({ name: m[6]!, value: BigInt(`0x${m[1]!}`), size: Number(m[2]!), global: m[4] !== "LOCAL", func: m[3] === "FUNC" || m[3] === "NOTYPE" });
-  }
-  return out;
+  return readelfRows(file, ["-sW"], /^\s*\d+:\s+([0-9a-f]{16})\s+(\d+|0x[0-9a-f]+)\s+(\w+)\s+(\w+)\s+\w+\s+(\w+)\s+(\S+)/, (m) =>
+    m[5] === "UND" ? null : { name: m[6]!, value: BigInt(`0x${m[1]!}`), size: Number(m[2]!), global: m[4] !== "LOCAL", func: m[3] === "FUNC" || m[3] === "NOTYPE" },
+  );
 }
 
 interface Section {
@@ -63,15 +70,14 @@ interface Section {
   readonly bits: boolean;
 }
 
+/** `readelf -SW`: "[Nr] Name Type Address Off Size ES Flg Lk Inf Al". */
 function elfSections(file: string): Section[] {
-  const out: Section[] = [];
-  // "  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al"
-  for (const line of readelf(["-SW"], file).split("\n")) {
-    const m = /^\s*\[\s*\d+\]\s+\S*\s+(\w+)\s+([0-9a-f]{16})\s+([0-9a-f]+)\s+([0-9a-f]+)\s/.exec(line);
-    if (m === null) continue;
-    out.push({ addr: BigInt(`0x${m[2]!}`), offset: parseInt(m[3]!, 16), size: parseInt(m[4]!, 16), bits: m[1] !== "NOBITS" });
-  }
-  return out;
+  return readelfRows(file, ["-SW"], /^\s*\[\s*\d+\]\s+\S*\s+(\w+)\s+([0-9a-f]{16})\s+([0-9a-f]+)\s+([0-9a-f]+)\s/, (m) => ({
+    addr: BigInt(`0x${m[2]!}`),
+    offset: parseInt(m[3]!, 16),
+    size: parseInt(m[4]!, 16),
+    bits: m[1] !== "NOBITS",
+  }));
 }
 
 function readWords(file: string, sections: ReadonlyArray<Section>, addr: bigint, bytes: number): number[] {
@@ -151,9 +157,19 @@ export function readEntryImage(file: string): EntryImage {
   }
 }
 
+/** The file each design read with --entry in this run came from (for the replay commands printed). */
+const FILES = new Map<string, string>();
+
+/** The command that replays a counterexample file, with --entry when its design was read from a binary. */
+export function replayCommandFor(file: string, design: string): string {
+  const entry = FILES.get(design.split("+")[0] ?? design);
+  return `npx dispatch-spec replay ${file}${entry !== undefined ? ` --entry ${entry}` : ""}`;
+}
+
 /** Read FILE and make its design known by name; returns the design. */
 export function loadEntry(file: string): Design {
   const image = readEntryImage(file);
+  FILES.set(image.name, file);
   try {
     return registerEntryImage(image);
   } catch (e) {

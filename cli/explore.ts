@@ -9,7 +9,7 @@ import type { Design } from "../model/kernel.ts";
 import { explore, expectedFindings, scopeContext, search, type ExpandJob, type ExpandReply, type ExploreResult, type ExploreScope, type Transition } from "../properties/explore.ts";
 import type { Property } from "../properties/property.ts";
 import { defaultWorkers, dispatch, spawnWorker } from "./check.ts";
-import { loadEntry } from "./entry.ts";
+import { loadEntry, replayCommandFor } from "./entry.ts";
 import { writeCounterexample } from "../properties/property.ts";
 import type { Scenario } from "../model/scenario.ts";
 import { pc } from "../reports/colours.ts";
@@ -93,7 +93,7 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   }
   if (r.violation !== null) {
     const file = saved(r.violation.scenario);
-    io.out(pc.red(`${r.violation.property} violated at depth ${r.violation.depth}: ${r.violation.message}\n`) + `shortest scenario: ${file} (replay: npx dispatch-spec replay ${file})\n`);
+    io.out(pc.red(`${r.violation.property} violated at depth ${r.violation.depth}: ${r.violation.message}\n`) + `shortest scenario: ${file} (replay: ${replayCommandFor(file, variant)})\n`);
     return 1;
   }
   // A finding that no state of the whole scope shows means the model no longer behaves as recorded.

@@ -9,7 +9,7 @@ import { CONCURRENT_PROPERTIES, PROPERTIES } from "../properties/index.ts";
 import { CONCURRENT_MUTANT_RUNS } from "../properties/concurrency.ts";
 import type { Outcome } from "../properties/property.ts";
 import { changes, designCells, expectedForBinary, expectedSchema, expectedVerdict, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
-import { entrySummary, loadEntry } from "./entry.ts";
+import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
 import { defaultWorkers, runJobs, type Progress } from "./check.ts";
 import { intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
 import { InputError, readJson } from "./load.ts";
@@ -97,8 +97,9 @@ export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
     });
     lines.push(`${d.padEnd(dw)}${row.join("")}`);
   }
-  lines.push("", `${"mutant".padEnd(36)}${"property".padEnd(22)}verdict (must fail)`);
-  for (const j of judged.filter((x) => x.cell.kind === "mutant")) lines.push(`${j.cell.design.padEnd(36)}${j.cell.property.padEnd(22)}${cellText(j, 7)}`);
+  const mutants = judged.filter((x) => x.cell.kind === "mutant");
+  if (mutants.length > 0) lines.push("", `${"mutant".padEnd(36)}${"property".padEnd(22)}verdict (must fail)`);
+  for (const j of mutants) lines.push(`${j.cell.design.padEnd(36)}${j.cell.property.padEnd(22)}${cellText(j, 7)}`);
   return lines;
 }
 
@@ -131,7 +132,7 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
     const saved = saveCounterexample(o);
     if (saved !== null) files.set(j, saved);
     const mark = j.changed ? pc.yellow("UNEXPECTED ") : "";
-    io.out(`${mark}${o.variant} x ${o.property}: ${o.message ?? o.error ?? ""}${saved !== null ? `\n    ${o.counterexample?.steps.length ?? 0} steps, seed ${o.seed}, path ${o.path ?? ""}: ${saved}` : ""}\n`);
+    io.out(`${mark}${o.variant} x ${o.property}: ${o.message ?? o.error ?? ""}${saved !== null ? `\n    ${o.counterexample?.steps.length ?? 0} steps, seed ${o.seed}, path ${o.path ?? ""}: ${saved}${fromEntry !== null ? `\n    replay: ${replayCommandFor(saved, o.variant)}` : ""}` : ""}\n`);
   }
   const diff = changes(judged);
   const broken = judged.filter((j) => j.outcome.error !== undefined);

@@ -17,7 +17,7 @@ import { exploreCommand, type ExploreFlags } from "./explore.ts";
 import { kernelCommand, type KernelFlags } from "./kernel.ts";
 import { runConcurrentScenario } from "../properties/concurrency.ts";
 import { keepsUpstreamRule } from "../properties/property.ts";
-import { entrySummary, loadEntry } from "./entry.ts";
+import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
 import type { Outcome } from "../properties/property.ts";
@@ -125,7 +125,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
     );
     const file = saveCounterexample(o);
     if (file !== null) files.set(o, file);
-    if (file !== null) io.out(`  counterexample: ${file}  (replay: npx dispatch-spec replay ${file})\n${JSON.stringify(o.counterexample, null, 2)}\n`);
+    if (file !== null) io.out(`  counterexample: ${file}  (replay: ${replayCommandFor(file, o.variant)})\n${JSON.stringify(o.counterexample, null, 2)}\n`);
   }
   const { corpus: c, ok } = finishRun(io, flags.report, {
     command: "check",

@@ -10,6 +10,7 @@ import { decode, disasm, toHex, type Insn } from "./insn.ts";
 import type { FtraceOps, HostFn, Kernel } from "./kernel.ts";
 import { allOps, symbolize } from "./kernel.ts";
 import { U64_MASK } from "./memory.ts";
+import { STACK_SPAN } from "./layout.ts";
 import { FTRACE_OPS_NEXT } from "./structs.ts";
 
 export type Path = "untraced" | "direct-bl" | "caller-direct" | "caller-ops" | "caller-list" | "caller-nop";
@@ -657,11 +658,32 @@ export class CallRun {
     if (insn.kind === "blr" && inFtraceCaller(k, pc) && rec.opCalled === null) rec.opCalled = cpu.x[2]!;
     if (insn.kind === "bl" || insn.kind === "b" || insn.kind === "br" || insn.kind === "blr" || insn.kind === "ret")
       rec.lastBranch = { insn, pc };
+    if (this.inFtraceFlag) this.callerStackCheck(insn, pc);
     if (k.freed.length > 0 && (insn.kind === "ldr_imm" || insn.kind === "ldur")) {
       const base = insn.rn === 31 ? cpu.sp : cpu.x[insn.rn]!;
       useAfterFree(k, wrap(base + BigInt(insn.kind === "ldr_imm" ? insn.imm : insn.simm9)), rec, `${disasm(insn, pc)} at ${name(k, pc)}`);
     }
     this.fault = step(k, cpu, insn, rec);
+  }
+
+  /**
+   * ftrace's code runs on the traced function's stack below the callsite's sp; what lies at and above it is the
+   * caller's frame. A store there (a frame reserved too small, a record written too high) corrupts the caller.
+   */
+  private callerStackCheck(insn: Insn, pc: bigint): void {
+    const { k, cpu, setup } = this;
+    let lo: bigint;
+    let bytes: bigint;
+    if (insn.kind === "str_imm" || insn.kind === "stur") {
+      lo = ea(cpu, insn.rn, insn.kind === "str_imm" ? insn.imm : insn.simm9);
+      bytes = 8n;
+    } else if (insn.kind === "stp") {
+      lo = wrap(rd(cpu, insn.rn, true) + (insn.mode === "post" ? 0n : BigInt(insn.imm)));
+      bytes = 16n;
+    } else return;
+    const stackLo = k.layout.kernel.stackTop - STACK_SPAN;
+    if (lo + bytes <= setup.sp || lo >= k.layout.kernel.stackTop || lo + bytes <= stackLo) return;
+    this.rec.violations.push(`caller's stack: ${disasm(insn, pc)} at ${name(k, pc)} writes ${toHex(lo)}..+${bytes}, at or above the callsite's sp ${toHex(setup.sp)}`);
   }
 
   private returnFromHost(where: string): void {

@@ -163,7 +163,11 @@ export function parseScenario(json: unknown): Scenario {
     throw new ScenarioError(`${where}: ${what}`);
   }
   const s = r.data;
-  if (variantByName(s.variant) === undefined) throw new ScenarioError(`variant: unknown variant "${s.variant}" (known: ${VARIANT_NAMES.join(", ")})`);
+  if (variantByName(s.variant) === undefined) {
+    // A design read from a binary exists only in the run that read it.
+    const hint = s.variant.startsWith("entry:") ? "; it was read from a binary: give that file again with --entry FILE" : ` (known: ${VARIANT_NAMES.join(", ")})`;
+    throw new ScenarioError(`variant: unknown variant "${s.variant}"${hint}`);
+  }
   checkNames(s);
   checkConcurrent(s);
   return s;

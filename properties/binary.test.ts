@@ -7,6 +7,7 @@ import { encode } from "../model/insn.ts";
 import { debian612Image } from "../model/variants/debian-6.12.ts";
 import { registerEntryImage } from "../model/variants/index.ts";
 import { branchHygiene } from "./branch-hygiene.ts";
+import { exactHandlers } from "./exact-handlers.ts";
 import { TEST_SEED, failureReport } from "./harness.ts";
 import { literalDiscovery } from "./literal-discovery.ts";
 import { pathSelection } from "./path-selection.ts";
@@ -31,6 +32,12 @@ interface Corruption {
   readonly maxSteps: number;
 }
 
+const FRAME_136: ReadonlyArray<readonly [number, number]> = [
+  [0x18, encode({ kind: "sub_imm", rd: 31, rn: 31, imm12: 136, lsl12: false })],
+  [0x94, encode({ kind: "add_imm", rd: 31, rn: 31, imm12: 136, lsl12: false })],
+  [0xa4, encode({ kind: "add_imm", rd: 31, rn: 31, imm12: 136, lsl12: false })],
+];
+
 const CORRUPTIONS: ReadonlyArray<Corruption> = [
   {
     name: "ret-x17",
@@ -43,14 +50,18 @@ const CORRUPTIONS: ReadonlyArray<Corruption> = [
   {
     name: "frame-136",
     what: "a frame 8 bytes short (sub sp, sp, #136 and both adds)",
-    words: [
-      [0x18, encode({ kind: "sub_imm", rd: 31, rn: 31, imm12: 136, lsl12: false })],
-      [0x94, encode({ kind: "add_imm", rd: 31, rn: 31, imm12: 136, lsl12: false })],
-      [0xa4, encode({ kind: "add_imm", rd: 31, rn: 31, imm12: 136, lsl12: false })],
-    ],
+    words: FRAME_136,
     property: stackAligned,
     message: /ftrace_caller reserves 136 bytes, not a multiple of 16/,
     maxSteps: 1,
+  },
+  {
+    name: "frame-136-clobber",
+    what: "the same short frame: the callsite's frame record lands 8 bytes into the caller's stack",
+    words: FRAME_136,
+    property: exactHandlers,
+    message: /caller's stack: stp x29, x9, \[sp, #128\] at ftrace_caller\+0x44 writes \S+, at or above the callsite's sp/,
+    maxSteps: 2,
   },
   {
     name: "literal-minus-8",
@@ -74,7 +85,7 @@ const CORRUPTIONS: ReadonlyArray<Corruption> = [
 
 describe("a corrupted binary fails the gate", () => {
   it("holds every property on the words as shipped (the recorded finding aside)", () => {
-    for (const p of [branchHygiene, stackAligned, literalDiscovery, pathSelection, referenceAgreement]) {
+    for (const p of [branchHygiene, stackAligned, literalDiscovery, pathSelection, referenceAgreement, exactHandlers]) {
       const out = runProperty(p, binaryDesign(debian612Image), { seed: TEST_SEED, numRuns: 150 });
       if (!out.ok) throw new Error(failureReport(out));
     }

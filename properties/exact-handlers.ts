@@ -11,7 +11,7 @@ export const exactHandlers: Property = {
   // the call: the explorer's depth 2); shrinking never turns an ops' flags into RECURSION, so from the pinned seed it
   // stops at a 1-minimal 4-step run (two ops on f, a third that notraces f, the call).
   kills: [{ mutant: "drop-notrace", maxSteps: 4 }],
-  says: "A call runs each enabled ordinary ops that traces the function once, the direct trampoline of its direct ops once (never two), then the body once, and returns to the caller with callee-saved registers and sp intact.",
+  says: "A call runs each enabled ordinary ops that traces the function once, the direct trampoline of its direct ops once (never two), then the body once, and returns to the caller with callee-saved registers, sp and the caller's stack (at and above its sp) intact.",
   guards: "ftrace_ops_list_func and ftrace_ops_test (filter and notrace), call_direct_funcs and the late direct exit, ftrace_caller's return into the body",
   needsCalls: true,
   check: ({ k, ref, calls }) => {
@@ -41,6 +41,8 @@ export const exactHandlers: Property = {
       const bad = setup.calleeSaved.findIndex((v, i) => cs[i] !== v);
       if (bad >= 0) return `call ${fn}: x${19 + bad} not preserved across the call`;
       if (obs.final?.sp !== setup.sp) return `call ${fn}: sp not restored on return`;
+      const clobber = obs.violations.find((v) => v.startsWith("caller's stack"));
+      if (clobber !== undefined) return `call ${fn}: ${clobber}`;
     }
     return null;
   },
