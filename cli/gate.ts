@@ -44,7 +44,7 @@ function cellRuns(c: Cell, runs: number, mustFail: boolean): number {
   if (c.runs !== undefined) return Math.max(c.runs, runs);
   if (c.concurrent !== true) return runs;
   const half = Math.max(1, Math.round(runs / 2));
-  return c.kind === "mutant" ? Math.max(CONCURRENT_MUTANT_RUNS, half) : half;
+  return c.kind !== "variant" && mustFail ? Math.max(CONCURRENT_MUTANT_RUNS, half) : half;
 }
 
 export function loadExpected(file: string): Expected {
@@ -98,8 +98,12 @@ export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
     lines.push(`${d.padEnd(dw)}${row.join("")}`);
   }
   const mutants = judged.filter((x) => x.cell.kind === "mutant");
-  if (mutants.length > 0) lines.push("", `${"mutant".padEnd(36)}${"property".padEnd(22)}verdict (must fail)`);
-  for (const j of mutants) lines.push(`${j.cell.design.padEnd(36)}${j.cell.property.padEnd(22)}${cellText(j, 7)}`);
+  const mw = Math.max(36, ...mutants.map((j) => j.cell.design.length + 2));
+  if (mutants.length > 0) lines.push("", `${"mutant".padEnd(mw)}${"property".padEnd(22)}verdict (must fail)`);
+  for (const j of mutants) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(22)}${cellText(j, 7)}`);
+  const history = judged.filter((x) => x.cell.kind === "history");
+  if (history.length > 0) lines.push("", `${"kernel history".padEnd(mw)}${"property".padEnd(22)}verdict (a bug must fail, a fix hold)`);
+  for (const j of history) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(22)}${cellText(j, 7)}`);
   return lines;
 }
 

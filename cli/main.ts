@@ -18,6 +18,7 @@ import { kernelCommand, type KernelFlags } from "./kernel.ts";
 import { runConcurrentScenario } from "../properties/concurrency.ts";
 import { keepsUpstreamRule } from "../properties/property.ts";
 import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
+import { historyCommand, type HistoryFlags } from "./history.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
 import type { Outcome } from "../properties/property.ts";
@@ -207,6 +208,14 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--console <file>", "compare a saved guest console instead of booting")
     .action((files: string[], flags: KernelFlags) => {
       code = kernelCommand(io, files, flags);
+    });
+  program
+    .command("history")
+    .description("judge the kernel's own record (model/variants/history/) and write reports/history/verdicts.md")
+    .option("--out <file>", "where to write the table (default reports/history/verdicts.md)")
+    .option("--time <s>", "seconds the explorer may spend on one bug (default 60)")
+    .action((flags: HistoryFlags) => {
+      code = historyCommand(io, flags);
     });
   program
     .command("gate")

@@ -16,7 +16,7 @@ import { replayNamed } from "./replay.ts";
 export interface CellInput {
   readonly design: string;
   readonly property: string;
-  readonly kind: "variant" | "mutant";
+  readonly kind: "variant" | "mutant" | "history";
   readonly outcome: Outcome;
   readonly expected: Verdict | null;
   readonly changed: boolean;

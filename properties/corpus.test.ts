@@ -10,12 +10,13 @@ import { CORPUS_DIR, ROOT } from "../cli/common.ts";
 const files = scenarioFiles(CORPUS_DIR);
 
 describe("regression corpus", () => {
-  it("holds a counterexample for every mutant and every expected variant failure", () => {
+  it("holds a counterexample for every mutant, every expected variant failure and every bug of the kernel's history", () => {
     const expected = JSON.parse(readFileSync(join(ROOT, "reports", "expected.json"), "utf8")) as {
       variants: Record<string, Record<string, string>>;
       mutants: Record<string, Record<string, string>>;
+      history?: Record<string, Record<string, string>>;
     };
-    const failing = [...Object.entries(expected.variants), ...Object.entries(expected.mutants)].flatMap(([d, ps]) =>
+    const failing = [...Object.entries(expected.variants), ...Object.entries(expected.mutants), ...Object.entries(expected.history ?? {})].flatMap(([d, ps]) =>
       Object.entries(ps)
         .filter(([, v]) => v === "fails")
         .map(([p]) => `${d}--${p}.json`),

@@ -4,16 +4,17 @@
 
 import { z } from "zod";
 import { VARIANT_NAMES } from "../model/variants/index.ts";
+import { HISTORY } from "../model/variants/history/index.ts";
 import { CONCURRENT_PROPERTIES, PROPERTIES } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 
 export type Verdict = "holds" | "fails";
 
-/** One cell of the gate: a design (variant, or variant+mutant) and a property. */
+/** One cell of the gate: a design (variant, variant+mutant, or a design of the kernel's history) and a property. */
 export interface Cell {
   readonly design: string;
   readonly property: string;
-  readonly kind: "variant" | "mutant";
+  readonly kind: "variant" | "mutant" | "history";
   /** A property of concurrent runs (schedules rather than step sequences). */
   readonly concurrent?: boolean;
   /** A pinned seed and run count for a mutant whose window is narrow. */
@@ -26,6 +27,7 @@ export const expectedSchema = z
     $comment: z.string().optional(),
     variants: z.record(z.string(), z.record(z.string(), z.enum(["holds", "fails"]))),
     mutants: z.record(z.string(), z.record(z.string(), z.enum(["holds", "fails"]))),
+    history: z.record(z.string(), z.record(z.string(), z.enum(["holds", "fails"]))).optional(),
     notes: z.record(z.string(), z.string()).optional(),
   })
   .strict();
@@ -33,7 +35,29 @@ export type Expected = z.infer<typeof expectedSchema>;
 
 /** Every property (sequential, then concurrent) on every variant, then each property's mutants on it. */
 export function gateCells(): Cell[] {
-  return [...sequentialCells(), ...concurrentCells()];
+  return [...sequentialCells(), ...concurrentCells(), ...historyCells()];
+}
+
+/**
+ * The kernel's history (model/variants/history/): each bug on the properties that must flag it, and each fix or
+ * design change that the merged design does not already stand for on every property (a fix upstream contains is
+ * judged by upstream's row).
+ */
+export function historyCells(): Cell[] {
+  const isConcurrent = (p: string): boolean => CONCURRENT_PROPERTIES.some((c) => c.name === p);
+  return HISTORY.flatMap((h): Cell[] => {
+    if (h.kind === "bug")
+      return (h.flaggedBy ?? []).map((f) => ({
+        design: h.name,
+        property: f.property,
+        kind: "history" as const,
+        ...(isConcurrent(f.property) ? { concurrent: true } : {}),
+        ...(f.seed !== undefined ? { seed: f.seed } : {}),
+        ...(f.runs !== undefined ? { runs: f.runs } : {}),
+      }));
+    if (h.sameAs !== undefined) return [];
+    return designCells(h.name).map((c) => ({ ...c, kind: "history" as const }));
+  });
 }
 
 /** One design's row: every sequential and concurrent property (gate --entry). */
@@ -74,7 +98,8 @@ export function verdictOf(o: Outcome): Verdict {
 }
 
 export function expectedVerdict(e: Expected, c: Cell): Verdict | undefined {
-  return (c.kind === "variant" ? e.variants : e.mutants)[c.design]?.[c.property];
+  const table = c.kind === "variant" ? e.variants : c.kind === "mutant" ? e.mutants : (e.history ?? {});
+  return table[c.design]?.[c.property];
 }
 
 export interface Judged {
@@ -99,11 +124,18 @@ export function judge(e: Expected, cells: ReadonlyArray<Cell>, outcomes: Readonl
 export function updatedExpected(e: Expected, judged: ReadonlyArray<Judged>): Expected {
   const variants: Record<string, Record<string, Verdict>> = {};
   const mutants: Record<string, Record<string, Verdict>> = {};
+  const history: Record<string, Record<string, Verdict>> = {};
   for (const j of judged) {
-    const into = j.cell.kind === "variant" ? variants : mutants;
+    const into = j.cell.kind === "variant" ? variants : j.cell.kind === "mutant" ? mutants : history;
     (into[j.cell.design] ??= {})[j.cell.property] = j.got;
   }
-  return { ...(e.$comment !== undefined ? { $comment: e.$comment } : {}), variants, mutants, ...(e.notes !== undefined ? { notes: e.notes } : {}) };
+  return {
+    ...(e.$comment !== undefined ? { $comment: e.$comment } : {}),
+    variants,
+    mutants,
+    ...(Object.keys(history).length > 0 ? { history } : {}),
+    ...(e.notes !== undefined ? { notes: e.notes } : {}),
+  };
 }
 
 /** Lines describing what an update would change. */

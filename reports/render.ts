@@ -204,6 +204,13 @@ function mdMutants(r: Results): string[] {
   return ["### Mutants (each must fail its property)", "", ...mdTable(["mutant", "property", "verdict"], rows), ""];
 }
 
+function mdHistory(r: Results): string[] {
+  const cells = ofKind(r, "history");
+  if (cells.length === 0) return [];
+  const rows = cells.map((c) => [mdCode(c.design), md(c.property), mdCell(c)]);
+  return ["### The kernel's history (each bug must fail its property, each fix hold)", "", ...mdTable(["design", "property", "verdict"], rows), ""];
+}
+
 /** A fenced block longer than any backtick run inside it. */
 function mdFence(lines: ReadonlyArray<string>): string[] {
   const runs = lines.flatMap((l) => l.match(/`{3,}/g) ?? []);
@@ -235,7 +242,7 @@ function mdFacts(c: CellResult): string {
 }
 
 function mdFailure(c: CellResult): string[] {
-  const mark = c.changed ? "⚠️ Unexpected" : c.kind === "mutant" ? "Mutant killed" : "Expected failure";
+  const mark = c.changed ? "⚠️ Unexpected" : c.kind === "mutant" ? "Mutant killed" : c.kind === "history" ? "Bug flagged" : "Expected failure";
   const text = c.error ?? c.message;
   return [
     `#### ${mark}: ${mdCode(c.design)} × ${mdCode(c.property)}`,
@@ -298,7 +305,7 @@ function mdCorpus(r: Results): string[] {
 export function renderSummaryMarkdown(r: Results): string {
   const title = `## ${r.ok ? "✅" : "❌"} dispatch-spec ${r.command}: ${md(headline(r))}`;
   const meta = `${mdCode(r.command)} · seed ${mdCode(String(r.seed))} · ${plural(r.runs, "run")} per cell · ${duration(r.durationMs)} · ${plural(r.cells.length, "cell")} · started ${md(r.startedAt)}`;
-  return [title, "", meta, "", ...mdVerdicts(r), ...mdMutants(r), ...mdFailures(r), ...mdCorpus(r), ...mdCoverage(r)].join("\n").trimEnd() + "\n";
+  return [title, "", meta, "", ...mdVerdicts(r), ...mdMutants(r), ...mdHistory(r), ...mdFailures(r), ...mdCorpus(r), ...mdCoverage(r)].join("\n").trimEnd() + "\n";
 }
 
 // ---- junit.xml ----
@@ -498,7 +505,7 @@ function tag(kind: "ok" | "bad" | "warn" | "muted", text: string): string {
 }
 
 function htmlTitle(c: CellResult): string {
-  const head = c.changed ? `UNEXPECTED: ${mismatch(c)}` : shown(c) === "holds" ? "holds" : c.kind === "mutant" ? "fails, as a mutant must" : "fails, as expected";
+  const head = c.changed ? `UNEXPECTED: ${mismatch(c)}` : shown(c) === "holds" ? "holds" : c.kind === "mutant" ? "fails, as a mutant must" : c.kind === "history" ? "fails, as the bug must" : "fails, as expected";
   const text = c.error ?? c.message;
   return text !== null ? `${head}\n${text}` : head;
 }
@@ -530,6 +537,13 @@ function htmlMutantRow(c: CellResult): string {
   const status = c.changed ? tag("bad", `⚠ survived: ${mismatch(c)}`) : shown(c) === "fails" ? tag("ok", "killed") : tag("muted", shown(c));
   const msg = c.message !== null ? `<a href="#${anchor(c)}">${escapeHtml(c.message)}</a>` : "";
   return `<tr><td class="name">${escapeHtml(c.design)}</td><td><code>${escapeHtml(c.property)}</code></td>${htmlCell(c)}<td>${status}</td><td>${msg}</td></tr>`;
+}
+
+function htmlHistory(r: Results): string {
+  const cells = ofKind(r, "history");
+  if (cells.length === 0) return "";
+  const head = `<tr><th style="width:28%">design</th><th style="width:17%">property</th><th style="width:90px;text-align:center">verdict</th><th style="width:150px">status</th><th>counterexample message</th></tr>`;
+  return `<section id="history"><h2>The kernel's history<small>each bug must fail the property that flags it; each fix must hold</small></h2><div class="card"><table class="verdicts mutants"><thead>${head}</thead><tbody>${cells.map(htmlMutantRow).join("")}</tbody></table></div></section>`;
 }
 
 function htmlMutants(r: Results): string {
@@ -582,7 +596,7 @@ function htmlChanged(c: CellResult): string {
 
 /** An expected failure: one line with its message, the facts and trace folded beneath. */
 function htmlKnown(c: CellResult): string {
-  const badge = c.kind === "mutant" ? tag("ok", "mutant killed") : tag("muted", "expected failure");
+  const badge = c.kind === "mutant" ? tag("ok", "mutant killed") : c.kind === "history" ? tag("ok", "bug flagged") : tag("muted", "expected failure");
   const trace = traceOf(c);
   const body = `${htmlFacts(c)}${trace.length > 0 ? `<div class="trace-head">trace (${plural(trace.length, "line")})</div>${htmlPre(trace)}` : ""}`;
   return `<details class="failure known" id="${anchor(c)}"><summary><h3>${badge}${cellTitle(c)}</h3>${htmlMessage(c)}</summary>${body}</details>`;
@@ -678,7 +692,7 @@ export interface HtmlOptions {
 export function renderHtml(r: Results, opts: HtmlOptions = {}): string {
   const title = `${r.ok ? "✅" : "❌"} dispatch-spec ${r.command}: ${headline(r)}`;
   const footer = `<footer>Generated ${escapeHtml(opts.generatedAt ?? finishedAt(r))} from ${escapeHtml(r.schema)} · run started ${escapeHtml(r.startedAt)}, took ${duration(r.durationMs)}</footer>`;
-  const main = [htmlStats(r), htmlVerdicts(r), htmlMutants(r), htmlFailures(r), htmlCorpus(r), htmlCoverage(r)].join("\n");
+  const main = [htmlStats(r), htmlVerdicts(r), htmlMutants(r), htmlHistory(r), htmlFailures(r), htmlCorpus(r), htmlCoverage(r)].join("\n");
   return [
     "<!DOCTYPE html>",
     `<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title><style>${CSS}</style></head>`,

@@ -30,7 +30,8 @@ export interface CellResult {
   /** Variant name, or variant+mutant. */
   readonly design: string;
   readonly property: string;
-  readonly kind: "variant" | "mutant";
+  /** A variant's row, a mutant on its property, or a design of the kernel's history (model/variants/history/). */
+  readonly kind: "variant" | "mutant" | "history";
   readonly verdict: Verdict;
   /** The committed expectation (gate), or null (check). */
   readonly expected: Verdict | null;

@@ -8,6 +8,7 @@ import type { Design } from "../kernel.ts";
 import { isMutant, LISTING_MUTANTS, withMutant } from "../mutants.ts";
 import { callOpsOnly } from "./call-ops-only.ts";
 import { debian612, debian612Image } from "./debian-6.12.ts";
+import { HISTORY_DESIGNS } from "./history/index.ts";
 import { survivorFix } from "./survivor-fix.ts";
 import { upstream } from "./upstream.ts";
 import { v1Fixups } from "./v1-fixups.ts";
@@ -23,6 +24,7 @@ const FROM_BINARIES = new Map<string, { readonly design: Design; readonly image:
 /** Make a design of a built kernel's image known by its name (throws EntryError on code the model cannot take). */
 export function registerEntryImage(image: EntryImage): Design {
   if (VARIANTS.has(image.name)) return VARIANTS.get(image.name)!;
+  if (HISTORY_DESIGNS.has(image.name)) throw new Error(`${image.name} names a design of the kernel's history`);
   const design = binaryDesign(image);
   FROM_BINARIES.set(design.name, { design, image });
   return design;
@@ -40,7 +42,7 @@ export function registeredImages(): EntryImage[] {
 
 export function variantByName(name: string): Design | undefined {
   const [base = "", ...mutations] = name.split("+");
-  let d = VARIANTS.get(base) ?? FROM_BINARIES.get(base)?.design;
+  let d = VARIANTS.get(base) ?? HISTORY_DESIGNS.get(base) ?? FROM_BINARIES.get(base)?.design;
   for (const m of mutations) {
     if (d === undefined || !isMutant(m) || d.mutations.has(m)) return undefined;
     if (d.entry.kind === "binary" && LISTING_MUTANTS.has(m)) return undefined;

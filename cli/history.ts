@@ -1,0 +1,142 @@
+// `dispatch-spec history`: the kernel's own record judged. Each bug of model/variants/history/ runs on the
+// properties that must flag it (pinned seed, as the gate runs it), with the length of its shrunk counterexample
+// and, for a sequential property, the explorer's minimal depth in its small scope; each fix is judged by the row
+// that stands for it; entries the model cannot run say why. Writes reports/history/verdicts.md (generated: do not
+// edit by hand) and exits 1 if a bug is not flagged or a fix does not hold.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { HISTORY, OUT_OF_SCOPE, type HistoryDesign } from "../model/variants/history/index.ts";
+import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, propertyByName } from "../properties/index.ts";
+import { CONCURRENT_MUTANT_RUNS, runConcurrentProperty } from "../properties/concurrency.ts";
+import { explore } from "../properties/explore.ts";
+import { runProperty, type Outcome } from "../properties/property.ts";
+import { pc } from "../reports/colours.ts";
+import { ROOT, seconds, type Io } from "./common.ts";
+import { EXPECTED_FILE, GATE_SEED, loadExpected } from "./gate.ts";
+import { InputError } from "./load.ts";
+
+export const VERDICTS_FILE = join(ROOT, "reports", "history", "verdicts.md");
+
+export interface HistoryFlags {
+  readonly out?: string;
+  /** Seconds the explorer may spend on one bug (default 60). */
+  readonly time?: string;
+}
+
+/** One judged row of the table. */
+interface Row {
+  readonly h: HistoryDesign;
+  readonly property: string;
+  readonly verdict: "holds" | "fails";
+  readonly ok: boolean;
+  readonly length: string;
+  readonly depth: string;
+  readonly message: string;
+}
+
+/** The explorer's minimal depth for a sequential property, in the default 2-function/3-ops scope. */
+function minimalDepth(h: HistoryDesign, property: string, limitMs: number): string {
+  const p = propertyByName(property);
+  if (p === undefined) return "— (concurrent: the explorer does not interleave)";
+  const r = explore({ functions: 2, ops: 3, depth: 8 }, h.design, [p], limitMs);
+  if (r.violation !== null) return String(r.violation.depth);
+  return r.exhausted ? "none in the scope" : `none up to depth ${r.depthReached}`;
+}
+
+function judgeBug(h: HistoryDesign, limitMs: number): Row[] {
+  return (h.flaggedBy ?? []).map((f) => {
+    const seq = propertyByName(f.property);
+    const conc = concurrentPropertyByName(f.property);
+    if (seq === undefined && conc === undefined) throw new InputError(`${h.name}: unknown property "${f.property}"`);
+    const seed = f.seed ?? GATE_SEED;
+    const out: Outcome =
+      seq !== undefined
+        ? runProperty(seq, h.design, { seed, numRuns: f.runs ?? 2000 })
+        : runConcurrentProperty(conc!, h.design, { seed, numRuns: f.runs ?? CONCURRENT_MUTANT_RUNS });
+    const cx = out.counterexample;
+    const length = cx === undefined ? "—" : conc !== undefined ? `${cx.schedule?.length ?? 0} segment(s), ${cx.steps.length} steps` : `${cx.steps.length} steps`;
+    const short = cx === undefined ? false : (conc !== undefined ? (cx.schedule?.length ?? 0) : cx.steps.length) <= f.maxSteps;
+    return {
+      h,
+      property: f.property,
+      verdict: out.ok ? "holds" : "fails",
+      ok: !out.ok && out.error === undefined && short,
+      length,
+      depth: out.ok ? "—" : minimalDepth(h, f.property, limitMs),
+      message: out.message ?? out.error ?? "",
+    };
+  });
+}
+
+/** A fix the merged design contains: what the committed gate expects of that design's row. */
+function judgeFix(h: HistoryDesign): Row[] {
+  const e = loadExpected(EXPECTED_FILE);
+  const row = h.sameAs !== undefined ? e.variants[h.sameAs] : e.history?.[h.name];
+  if (row === undefined) return [{ h, property: "(all)", verdict: "fails", ok: false, length: "—", depth: "—", message: `no row for ${h.sameAs ?? h.name} in expected.json` }];
+  const failing = Object.entries(row).filter(([, v]) => v === "fails").map(([p]) => p);
+  // The recorded finding (recursion-protected) is in every design that keeps the kernel's CALL_OPS rule; no fix of
+  // this record touches it, so it does not count against one.
+  const findings = new Set(PROPERTIES.filter((p) => p.expectedOnUpstream !== undefined).map((p) => p.name));
+  const unexpected = failing.filter((p) => !findings.has(p));
+  const all = PROPERTIES.length + CONCURRENT_PROPERTIES.length;
+  return [
+    {
+      h,
+      property: `all ${all}${h.sameAs !== undefined ? ` (${h.sameAs}'s row)` : ""}`,
+      verdict: unexpected.length === 0 ? "holds" : "fails",
+      ok: unexpected.length === 0,
+      length: "—",
+      depth: "—",
+      message: unexpected.length === 0 ? (failing.length > 0 ? `holds all but ${failing.join(", ")} (the recorded finding)` : "holds all") : `fails ${unexpected.join(", ")}`,
+    },
+  ];
+}
+
+function md(s: string): string {
+  return s.replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function render(rows: ReadonlyArray<Row>, ms: number): string {
+  const bugs = HISTORY.filter((h) => h.kind === "bug");
+  const flagged = new Set(rows.filter((r) => r.h.kind === "bug" && r.ok).map((r) => r.h.name));
+  const lengths = rows.filter((r) => r.h.kind === "bug" && r.ok).map((r) => Number(/^(\d+)/.exec(r.length)?.[1] ?? "0")).sort((a, b) => a - b);
+  const median = lengths.length === 0 ? "—" : String(lengths[Math.floor((lengths.length - 1) / 2)]);
+  return [
+    "# The kernel's history, judged",
+    "",
+    "Generated by `npx dispatch-spec history` (do not edit by hand); the record with its sources is",
+    "[record.md](record.md), the designs are `model/variants/history/`. Seeds as the gate's.",
+    "",
+    `**${bugs.length} bugs in scope, ${flagged.size} flagged; median shrunk length ${median}.** ${OUT_OF_SCOPE.length} entries of the record are out of the model's scope (below). Generated in ${seconds(ms)}.`,
+    "",
+    "| design | commit | kind | subject | property | verdict | shrunk length | explorer's minimal depth | what the run said |",
+    "|---|---|---|---|---|---|---|---|---|",
+    ...rows.map((r) => `| \`${r.h.name}\` | ${r.h.commit} | ${r.h.kind} | ${md(r.h.subject)} | ${md(r.property)} | ${r.verdict}${r.ok ? "" : " ⚠️"} | ${r.length} | ${md(r.depth)} | ${md(r.message)} |`),
+    "",
+    "## Out of the model's scope",
+    "",
+    "| commit | kind | subject | why the model does not run it |",
+    "|---|---|---|---|",
+    ...OUT_OF_SCOPE.map((o) => `| ${o.commit} | ${o.kind} | ${md(o.subject)} | ${md(o.why)} |`),
+    "",
+  ].join("\n");
+}
+
+export function historyCommand(io: Io, flags: HistoryFlags): number {
+  const limit = flags.time === undefined ? 60 : Number(flags.time);
+  if (!Number.isInteger(limit) || limit < 1) throw new InputError(`--time: expected an integer >= 1, got "${flags.time ?? ""}"`);
+  const started = performance.now();
+  const rows: Row[] = [];
+  for (const h of HISTORY) {
+    const judged = h.kind === "bug" ? judgeBug(h, limit * 1000) : judgeFix(h);
+    for (const r of judged) io.out(`${(r.ok ? pc.green : pc.red)(r.ok ? "ok  " : "FAIL")} ${r.h.name.padEnd(22)} ${r.property.padEnd(22)} ${r.verdict.padEnd(6)} ${r.length.padEnd(26)} depth ${r.depth}\n`);
+    rows.push(...judged);
+  }
+  const file = flags.out ?? VERDICTS_FILE;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, render(rows, performance.now() - started));
+  const bad = rows.filter((r) => !r.ok);
+  io.out(`${relative(process.cwd(), file)} written: ${rows.length} rows, ${bad.length === 0 ? "every bug flagged within its bound and every fix holding" : `${bad.length} not as the record requires`}\n`);
+  return bad.length === 0 ? 0 : 1;
+}

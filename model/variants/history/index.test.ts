@@ -1,0 +1,44 @@
+// The record's designs are well formed: named after their commits, paired bug with fix, each bug naming a property
+// that exists, and every design found by name (as scenario files, the gate and replay look them up).
+
+import { describe, expect, it } from "vitest";
+import { CONCURRENT_PROPERTIES, PROPERTIES } from "../../../properties/index.ts";
+import { variantByName } from "../index.ts";
+import { HISTORY, OUT_OF_SCOPE, historyByName } from "./index.ts";
+
+const PROPERTY_NAMES = new Set([...PROPERTIES, ...CONCURRENT_PROPERTIES].map((p) => p.name));
+
+describe("the kernel's history as designs", () => {
+  it("names each design after its commit and pairs every bug with its fix", () => {
+    for (const h of HISTORY) {
+      if (h.kind === "bug" || h.kind === "fix") {
+        expect(h.commit, h.name).toMatch(/^[0-9a-f]{12}$/);
+        expect(h.name).toBe(`${h.kind}-${h.commit}`);
+      }
+      expect(h.design.name).toBe(h.name);
+      if (h.pairedWith !== undefined) expect(historyByName(h.pairedWith)?.pairedWith, h.name).toBe(h.name);
+    }
+    expect(new Set(HISTORY.map((h) => h.name)).size).toBe(HISTORY.length);
+  });
+
+  it("has every bug name at least one existing property, with a bound of at most 6 steps or segments", () => {
+    for (const h of HISTORY.filter((x) => x.kind === "bug")) {
+      expect(h.flaggedBy?.length ?? 0, h.name).toBeGreaterThan(0);
+      for (const f of h.flaggedBy ?? []) {
+        expect(PROPERTY_NAMES.has(f.property), `${h.name}: ${f.property}`).toBe(true);
+        expect(f.maxSteps).toBeLessThanOrEqual(6);
+      }
+    }
+  });
+
+  it("finds every design by name, and a fix the merged design contains points at a real variant", () => {
+    for (const h of HISTORY) {
+      expect(variantByName(h.name), h.name).toBe(h.design);
+      if (h.sameAs !== undefined) expect(variantByName(h.sameAs), h.name).toBeDefined();
+    }
+  });
+
+  it("says why each entry it does not run is out of scope", () => {
+    for (const o of OUT_OF_SCOPE) expect(o.why.length, o.commit).toBeGreaterThan(20);
+  });
+});
