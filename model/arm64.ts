@@ -115,9 +115,10 @@ export function ftrace_modify_call(k: Kernel, rec: DynFtrace, oldAddr: bigint, a
   const ret = ftrace_rec_update_ops(k, rec);
   // Stryker disable next-line all: the model's literal store cannot fail (the kernel's aarch64_insn_write_literal_u64 can)
   if (ret !== 0) return ret;
-  const from = k.design.arch.ftrace_find_callable_addr(k, rec, oldAddr);
+  const noPlt = mutated(k.design, "modify-call-no-plt");
+  const from = noPlt ? oldAddr : k.design.arch.ftrace_find_callable_addr(k, rec, oldAddr);
   if (from === null) return -ERRNO.EINVAL;
-  const to = k.design.arch.ftrace_find_callable_addr(k, rec, addr);
+  const to = noPlt ? addr : k.design.arch.ftrace_find_callable_addr(k, rec, addr);
   if (to === null) return -ERRNO.EINVAL;
   const old = aarch64_insn_gen_branch_imm(k, rec.ip, from, true);
   const nw = aarch64_insn_gen_branch_imm(k, rec.ip, to, true);

@@ -81,7 +81,7 @@ export function upstreamFtraceCaller(c: TrampolineConsts): Listing {
   const frame = ftraceCallerFrame(r);
   const m = (name: MutantName): boolean => c.mutations.has(name);
   return [
-    "bti c",
+    ...(m("ftrace-caller-no-bti") ? [] : ["bti c"]),
     ...(m("literal-no-align") ? ["ldr x11, [x30, #-16]"] : LOAD_LITERAL),
     `ldr x17, [x11, #${FTRACE_OPS_DIRECT_CALL}]`,
     "cbnz x17, ftrace_caller_direct",

@@ -26,12 +26,15 @@ export const MUTANTS = {
   "bl-range-backwards": 'before 3eefdf9d1e40 "arm64: ftrace: fix branch range checks": the BL range check computes pc - addr, allowing +128 MiB and refusing -128 MiB',
   "ipmodify-shared": "__ftrace_hash_update_ipmodify lets a second IPMODIFY ops onto a function another IPMODIFY ops already modifies (two livepatches on one function)",
   "ipmodify-kept-on-shutdown": "ftrace_shutdown skips ftrace_hash_ipmodify_disable, so a record keeps FTRACE_FL_IPMODIFY after its ops is gone",
+  "modify-call-no-plt":
+    'before a6253579977e "arm64: ftrace: consistently handle PLTs.": ftrace_modify_call branches straight to the old and new addresses, with no ftrace_find_callable_addr (no module PLT, no fallback to ftrace_caller)',
+  "ftrace-caller-no-bti": 'before 35b6b28e6998 "arm64: ftrace: add missing BTIs": ftrace_caller starts without BTI C, though a module PLT reaches it with BR X16',
 } as const;
 
 export type MutantName = keyof typeof MUTANTS;
 
 /** Mutants that change the ftrace_caller listing: a design whose words come from a binary has no listing to change. */
-export const LISTING_MUTANTS: ReadonlySet<MutantName> = new Set<MutantName>(["late-exit-keeps-x9", "fregs-size-120", "ret-instead-of-br", "literal-no-align"]);
+export const LISTING_MUTANTS: ReadonlySet<MutantName> = new Set<MutantName>(["late-exit-keeps-x9", "fregs-size-120", "ret-instead-of-br", "literal-no-align", "ftrace-caller-no-bti"]);
 export const MUTANT_NAMES = Object.keys(MUTANTS) as MutantName[];
 
 export function isMutant(name: string): name is MutantName {

@@ -6,8 +6,11 @@ import { symbolOr } from "./sites.ts";
 
 export const branchHygiene: Property = {
   name: "branch-hygiene",
-  kills: [{ mutant: "ret-instead-of-br", maxSteps: 2 }],
-  says: "Every indirect branch that lands on BTI C comes from BLR or from BR X16/X17, and every RET goes to the address its matching call pushed (return-stack balance).",
+  kills: [
+    { mutant: "ret-instead-of-br", maxSteps: 2 },
+    { mutant: "ftrace-caller-no-bti", maxSteps: 3 },
+  ],
+  says: "Every indirect branch that lands on BTI C comes from BLR or from BR X16/X17, every BR/BLR into guarded text (BTI kernels) lands on a landing pad that accepts it, and every RET goes to the address its matching call pushed (return-stack balance).",
   guards: "BR X17 for both direct exits of ftrace_caller (not RET), BR X16 in module PLTs, BTI C at ftrace_caller and trampolines",
   needsCalls: true,
   check: ({ k, calls }) => {
@@ -22,6 +25,9 @@ export const branchHygiene: Property = {
         if (at.kind === "bti" && at.target === "c" && b.kind === "br" && b.reg !== 16 && b.reg !== 17)
           return `call ${fn}: br x${b.reg} at ${symbolOr(k, b.from)} lands on BTI C at ${symbolOr(k, b.to)}`;
       }
+      // The interpreter applies the landing rule to every BR/BLR into guarded text (config.bti): a miss faults.
+      const landing = obs.violations.find((v) => v.startsWith("BTI:"));
+      if (landing !== undefined) return `call ${fn}: ${landing}`;
     }
     return null;
   },

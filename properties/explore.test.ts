@@ -51,6 +51,8 @@ describe("explore", { timeout: 60_000 }, () => {
     "literal-no-align": 0,
     "direct-addr-despite-count": 2,
     "call-ops-ignores-assist": 1,
+    "modify-call-no-plt": 2,
+    "ftrace-caller-no-bti": 1,
   };
   const cases = PROPERTIES.flatMap((p) => p.kills.map((k) => [k.mutant, p.name] as const));
   it.each(cases)("finds %s with %s at its minimal depth, as a scenario that replays", (mutant, property) => {

@@ -60,6 +60,8 @@ export function scopeScenario(scope: ExploreScope, variant: string, steps: Reado
   const usesModule = functions.some((f) => "module" in f);
   return parseScenario({
     variant,
+    // A BTI kernel: text is guarded, so every BR/BLR must land on a pad that accepts it (f has BTI C, g and h none).
+    config: { bti: true },
     modules: usesModule ? [{ name: "m1", text: "0xffff800080000000", plt: true }] : [],
     functions,
     trampolines: [

@@ -8,7 +8,7 @@ import type { Design } from "../../kernel.ts";
 import { withMutant, type MutantName } from "../../mutants.ts";
 import { upstream } from "../upstream.ts";
 
-export type HistoryKind = "bug" | "fix" | "design" | "pending";
+export type HistoryKind = "bug" | "fix" | "design" | "build" | "pending";
 
 /** One entry of the record that the model can run. */
 export interface HistoryDesign {
@@ -51,6 +51,48 @@ function bugOf(name: string, mutant: MutantName, description: string): Design {
 }
 
 export const HISTORY: ReadonlyArray<HistoryDesign> = [
+  {
+    name: "bug-3b23e4991fb6",
+    commit: "3b23e4991fb6",
+    kind: "bug",
+    subject: "arm64: implement ftrace with regs (v5.5): ftrace_modify_call without a callable-address lookup",
+    pairedWith: "fix-a6253579977e",
+    mechanism:
+      "ftrace_modify_call encodes BL old and BL new straight to the addresses it is given: a target out of BL range (a far module's ftrace_caller, or on the merged design an out-of-range direct trampoline) becomes the BRK that aarch64_insn_gen_branch_imm returns",
+    design: bugOf("bug-3b23e4991fb6", "modify-call-no-plt", "upstream with ftrace_modify_call as 3b23e4991fb6..a6253579977e had it (no ftrace_find_callable_addr)"),
+    flaggedBy: [{ property: "bl-range", maxSteps: 2 }],
+  },
+  {
+    name: "fix-a6253579977e",
+    commit: "a6253579977e",
+    kind: "fix",
+    subject: "arm64: ftrace: consistently handle PLTs.",
+    pairedWith: "bug-3b23e4991fb6",
+    mechanism: "ftrace_make_call, ftrace_make_nop and ftrace_modify_call all go through ftrace_find_callable_addr (module PLT, or ftrace_caller for an unreachable trampoline)",
+    design: asUpstream("fix-a6253579977e", "upstream (it contains a6253579977e)"),
+    sameAs: "upstream",
+  },
+  {
+    name: "bug-c8027285e366",
+    commit: "c8027285e366",
+    kind: "bug",
+    subject: "arm64: Set GP bit in kernel page tables to enable BTI for the kernel (v5.8): ftrace_caller had no landing pad",
+    pairedWith: "fix-35b6b28e6998",
+    mechanism:
+      "kernel text becomes guarded, but ftrace_caller (SYM_CODE_START, no implicit BTI) starts with no BTI C: a far module's ftrace PLT reaches it with BR X16 and the CPU raises a branch target exception",
+    design: bugOf("bug-c8027285e366", "ftrace-caller-no-bti", "upstream with ftrace_caller's first instruction, BTI C, missing (c8027285e366..35b6b28e6998)"),
+    flaggedBy: [{ property: "branch-hygiene", maxSteps: 3 }],
+  },
+  {
+    name: "fix-35b6b28e6998",
+    commit: "35b6b28e6998",
+    kind: "fix",
+    subject: "arm64: ftrace: add missing BTIs",
+    pairedWith: "bug-c8027285e366",
+    mechanism: "ftrace_caller (and, then, ftrace_regs_caller) start with BTI C, a landing pad for the module PLT's BR X16",
+    design: asUpstream("fix-35b6b28e6998", "upstream (it contains 35b6b28e6998)"),
+    sameAs: "upstream",
+  },
   {
     name: "bug-e71a4e1bebaf",
     commit: "e71a4e1bebaf",
@@ -95,7 +137,7 @@ export const HISTORY: ReadonlyArray<HistoryDesign> = [
   },
 ];
 
-/** An entry of the record the model does not run, and why (it stays in the verdicts table). */
+/** An entry of the record the model does not run (yet, or at all), and why: it stays in the verdicts table. */
 export interface OutOfScope {
   readonly commit: string;
   readonly kind: HistoryKind;
@@ -104,12 +146,26 @@ export interface OutOfScope {
 }
 
 export const OUT_OF_SCOPE: ReadonlyArray<OutOfScope> = [
-  {
-    commit: "60c8971899f3",
-    kind: "fix",
-    subject: "ftrace: Make DIRECT_CALLS work WITH_ARGS and !WITH_REGS (SAVE_ARGS)",
-    why: "the defect (call_direct_funcs writing through a NULL fregs) needs WITH_REGS && !WITH_ARGS, as on 32-bit x86; arm64 has WITH_ARGS only",
-  },
+  { commit: "91970bef48d6", kind: "fix", subject: "arm64: ftrace: Change CONFIG_FTRACE_WITH_REGS to CONFIG_DYNAMIC_FTRACE_WITH_REGS", why: "not yet: needs a WITH_REGS configuration (ftrace_regs_caller, a second module PLT slot), which the model does not have" },
+  { commit: "a7ed7b9d0ebb", kind: "fix", subject: "arm64: ftrace: fix unreachable PLT for ftrace_caller in init_module with CONFIG_DYNAMIC_FTRACE", why: "not yet: needs module init text with its own ftrace PLT (bug 3e35d303ab7d let .init.text sit out of reach of the .text PLT)" },
+  { commit: "d05cb470663a", kind: "fix", subject: "ftrace: Fix modification of direct_function hash while in use", why: "not yet: needs a lock-free reader of direct_functions; on arm64 call_direct_funcs reads ops->direct_call since v6.4, so only the pre-6.4 design or a single shared direct ops has one" },
+  { commit: "56b3c85e153b", kind: "fix", subject: "ftrace: Fix BPF fexit with livepatch", why: "not yet: needs the IPMODIFY share protocol (ops_func, -EAGAIN) inside register_ftrace_direct" },
+  { commit: "3e9a18e1c3e9", kind: "fix", subject: "ftrace: bpf: Fix IPMODIFY + DIRECT in modify_ftrace_direct()", why: "not yet: needs ops_func and a trampoline that calls the original function" },
+  { commit: "c3b0f72e805f", kind: "fix", subject: "ftrace: Fix NULL pointer dereference in is_ftrace_trampoline when ftrace is dead", why: "not yet: generated runs do not reach a dead ftrace (ftrace_kill is driven by unit tests only)" },
+  { commit: "38b14061947f", kind: "fix", subject: "ftrace: Fix accounting of adding subops to a manager ops", why: "not yet: needs subops (fgraph's manager ops)" },
+  { commit: "dbaccb618fab", kind: "design", subject: "ftrace: Store direct called addresses in their ops (v1 review: torn ops->direct_call)", why: "not yet: needs stores a concurrent reader can see half-done; the model's 8-byte stores are single-copy atomic" },
+  { commit: "a8b9cf62ade1", kind: "fix", subject: "ftrace: Fix DIRECT_CALLS to use SAVE_REGS by default", why: "x86 only: arm64 has no WITH_REGS, its direct ops keep SAVE_ARGS" },
+  { commit: "ca2ef4ffabbe", kind: "fix", subject: "arm64: insn: consistently handle exit text", why: "text patching of .exit.text at init under KASAN, not dispatch" },
+  { commit: "de56379f21c7", kind: "fix", subject: "arm64: ftrace: use function_nocfi for _mcount as well", why: "jump-table CFI with mcount builds; CALL_OPS is not built with CFI" },
+  { commit: "8cfb08575c6d", kind: "fix", subject: "arm64: ftrace: fix module PLTs with mcount", why: "mcount-based ftrace only; the model is patchable-function-entry" },
+  { commit: "4c75b0ff4e4b", kind: "fix", subject: "ftrace: Fix updating FTRACE_FL_TRAMP", why: "arm64 has no per-ops trampolines, so FTRACE_FL_TRAMP is never set there" },
+  { commit: "8a141dd7f706", kind: "fix", subject: "ftrace: Fix modify_ftrace_direct.", why: "the legacy single-ip direct API, removed in v6.4 before arm64 had direct calls (likewise 2a2d8c51defb, 7d5b7cad79da, fea3ffa48c6d)" },
+  { commit: "2e6e9058d13a", kind: "fix", subject: "ftrace/direct: Fix lockup in modify_ftrace_direct_multi", why: "a self-deadlock on ftrace_lock (likewise 9d2ce78ddcee on direct_mutex); the model has no locks" },
+  { commit: "cf04f2d5df00", kind: "fix", subject: "ftrace: Still disable enabled records marked as disabled", why: "records disabled after being enabled (weak functions, module load); the model takes modules as loaded and enabled" },
+  { commit: "e60b613df8b6", kind: "fix", subject: "ftrace: Fix possible use-after-free issue in ftrace_location()", why: "module unload freeing record pages; the model has no module unload" },
+  { commit: "a743f26d03a9", kind: "fix", subject: "arm64: ftrace: Don't forbid CALL_OPS+CC_OPTIMIZE_FOR_SIZE with Clang", why: "configuration (b3f11af9b2ce forbade CALL_OPS at GCC -Os, which misaligned patch-sites); the model's layouts refuse misaligned sites" },
+  { commit: "b3d6121eaeb2", kind: "build", subject: "arm64: fix selection of HAVE_DYNAMIC_FTRACE_WITH_ARGS", why: "Kconfig only (likewise 68a63a412d18, 45bd8951806e, 38792972de42)" },
+  { commit: "307abfac04a2", kind: "fix", subject: "kprobes: add notrace to __kprobes", why: "the kprobe blacklist around CALL_OPS padding, not dispatch" },
 ];
 
 export const HISTORY_DESIGNS: ReadonlyMap<string, Design> = new Map(HISTORY.map((h) => [h.name, h.design]));
