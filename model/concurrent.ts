@@ -29,7 +29,7 @@ export type ApiStep = Exclude<Step, { do: "call" }>;
 /** One micro-step of the updater, as the other CPUs can observe it. */
 export type MicroStep =
   | { readonly kind: "begin"; readonly step: number; readonly text: string }
-  | { readonly kind: "store"; readonly addr: bigint; readonly size: 4 | 8; readonly value: bigint }
+  | { readonly kind: "store"; readonly addr: bigint; readonly size: 4 | 8; readonly value: bigint; readonly half?: "low" | "high" }
   | { readonly kind: "new-ops"; readonly name: string; readonly opsKind: OpsKind }
   | { readonly kind: "flags"; readonly ops: string; readonly flags: number }
   | { readonly kind: "hash"; readonly ops: string; readonly filter: ReadonlySet<bigint>; readonly notrace: ReadonlySet<bigint> }
@@ -117,13 +117,29 @@ function ownerFrees(truth: Kernel, st: ApiStep, ret: string | 0, before: { direc
   }
 }
 
+/**
+ * A store as other CPUs can see it: one single-copy-atomic store (WRITE_ONCE, the literal, an instruction), or,
+ * in a design that writes ops->direct_call with a plain store, two 32-bit halves, low first (a torn store).
+ */
+function storeSteps(truth: Kernel, addr: bigint, size: 4 | 8, value: bigint): MicroStep[] {
+  const torn =
+    size === 8 &&
+    mutated(truth.design, "direct-call-torn-store") &&
+    [truth.tmpOps, ...truth.ops.values()].some((o) => addr === o.addr + BigInt(truth.design.ops.direct_call));
+  if (!torn) return [{ kind: "store", addr, size, value }];
+  return [
+    { kind: "store", addr, size: 4, value: value & 0xffffffffn, half: "low" },
+    { kind: "store", addr: addr + 4n, size: 4, value: value >> 32n, half: "high" },
+  ];
+}
+
 /** Run one API step on the updater's kernel, recording its micro-steps in order. */
 export function recordStep(truth: Kernel, st: ApiStep, index: number, text: string): { micro: MicroStep[]; ret: string | 0 } {
   const micro: MicroStep[] = [{ kind: "begin", step: index, text }];
   const known = new Set(truth.ops.keys());
   const flagsBefore = new Map([...truth.ops.values()].map((o) => [o.name, o.flags]));
   const before = { direct: truth.ops.get(st.ops)?.direct_call ?? 0n, opsKind: truth.ops.get(st.ops)?.kind ?? null };
-  truth.mem.listener = (addr, size, value) => micro.push({ kind: "store", addr, size, value });
+  truth.mem.listener = (addr, size, value) => micro.push(...storeSteps(truth, addr, size, value));
   truth.note = (n) => micro.push(n.kind === "sync" ? { kind: "sync", what: n.what } : n);
   truth.events = [];
   let ret: string | 0;
@@ -164,6 +180,7 @@ function describeMicro(k: Kernel, m: MicroStep): string {
     case "free":
       return `free ${m.what} ${m.name}`;
     case "store":
+      if (m.half !== undefined) return `store ${m.half} half of ${sym(m.half === "low" ? m.addr : m.addr - 4n)}+${m.half === "low" ? 0 : 4} = 0x${m.value.toString(16)} (torn)`;
       return `store ${sym(m.addr)} = ${m.size === 8 ? (k.symbols.get(m.value) ?? toHex(m.value)) : disasm(decode(Number(m.value)), m.addr, (a) => symbolize(k, a))}`;
   }
 }

@@ -30,6 +30,8 @@ export const MUTANTS = {
     'before a6253579977e "arm64: ftrace: consistently handle PLTs.": ftrace_modify_call branches straight to the old and new addresses, with no ftrace_find_callable_addr (no module PLT, no fallback to ftrace_caller)',
   "direct-entries-kept-on-failure":
     'd05cb470663a..56b3c85e153b: register_ftrace_direct publishes the ops\' ip -> trampoline entries in direct_functions before registering the ops, and leaves them there when the registration fails',
+  "direct-call-torn-store":
+    'v1 of "ftrace: Store direct called addresses in their ops" (review of 2023-02): ops->direct_call written with a plain store, which may tear into two 32-bit halves (low first) under a CPU reading it; merged as WRITE_ONCE (dbaccb618fab)',
   "ftrace-caller-no-bti": 'before 35b6b28e6998 "arm64: ftrace: add missing BTIs": ftrace_caller starts without BTI C, though a module PLT reaches it with BR X16',
 } as const;
 
