@@ -38,7 +38,7 @@ const elfTools = missingTools(ELF_TOOLS).length === 0;
  * (ftrace_caller with its size from SYM_CODE_END, its local labels, ftrace_stub_direct_tramp, ftrace_stub); with
  * `withoutCaller`, the same code under another name.
  */
-function elfFromDump(withoutCaller = false): string {
+function elfFromDump(withoutCaller = false, variantPcs = false): string {
   const dir = tmp();
   const [caller, stub] = dump.code as Dump["code"];
   const words = (ws: ReadonlyArray<string>): string => ws.map((w) => `  .inst 0x${w}`).join("\n");
@@ -53,6 +53,8 @@ function elfFromDump(withoutCaller = false): string {
     "  .text",
     `  .globl ${name}`,
     `  .type ${name}, %function`,
+    // readelf then prints "DEFAULT [VARIANT_PCS]" in the symbol's row, as for a vmlinux built with such symbols.
+    ...(variantPcs ? [`  .variant_pcs ${name}`] : []),
     `${name}:`,
     ...body.slice(0, -1),
     `  .size ${name}, . - ${name}`,
@@ -97,11 +99,16 @@ describe("--entry FILE", () => {
     expect(image.code.find((c) => c.name === "ftrace_stub_direct_tramp")?.words).toEqual(dump.code[1]!.words.map((w) => parseInt(w, 16)));
   });
 
+  it.skipIf(!elfTools)("reads a symbol whose readelf row carries an st_other note such as [VARIANT_PCS]", () => {
+    const image = readEntryImage(elfFromDump(false, true));
+    expect(image.code.find((c) => c.name === "ftrace_caller")?.words.length).toBe(dump.code[0]!.words.length - 1);
+  });
+
   it.skipIf(!elfTools)("runs check on an ELF with the same verdicts as on Debian's design", { timeout: 60_000 }, async () => {
     const r = await cli(["check", "--entry", elfFromDump(), "--runs", "150", "--seed", "1", "--workers", "2"]);
     expect(r.out).toContain("design entry:vmlinux: ftrace_caller from vmlinux (ELF), 43 words");
     expect(r.out).toContain("ops->func at 0, ops->direct_call at 208");
-    expect(r.out).toContain("the C side uses ops->func at 0, ops->direct_call at 208, fregs->direct_tramp at 72 (from the code)");
+    expect(r.out).toContain("the C side uses ops->func at 0, ops->direct_call at 208 (from the code), fregs->direct_tramp at 72 (from the code)");
     expect(r.out).toMatch(/recursion-protected\s+\d+\s+fails.*expected: a known finding/);
     expect(r.out).toContain("all 11 properties hold");
     expect(r.code).toBe(0);
@@ -146,6 +153,19 @@ describe("--entry FILE", () => {
     const r = await cli(["check", "--entry", elfFromDump(true)]);
     expect(r.code).toBe(2);
     expect(r.err.trim()).toMatch(/^dispatch-spec: --entry \S+vmlinux: no ftrace_caller symbol \(a kernel built with DYNAMIC_FTRACE_WITH_CALL_OPS has one\)$/);
+  });
+
+  it("runs and replays a counterexample of a mutated --entry design on that design, mutation kept", { timeout: 60_000 }, async () => {
+    const c = await cli(["check", "--entry", DUMP_FILE, "--variant", "entry:debian-6.12.entry.json+drop-notrace", "--property", "exact-handlers", "--runs", "500", "--seed", "3", "--workers", "1"]);
+    expect(c.code).toBe(1);
+    const file = /counterexample: (\S+)/.exec(c.out)?.[1];
+    expect(c.out).toContain(`replay: npx dispatch-spec replay ${file ?? ""} --entry ${DUMP_FILE}`);
+    const rep = await cli(["replay", file ?? "", "--entry", DUMP_FILE]);
+    expect(rep.out).toContain("exact-handlers still fails on entry:debian-6.12.entry.json+drop-notrace");
+    expect(rep.code).toBe(1);
+    const run = await cli(["run", file ?? "", "--entry", DUMP_FILE]);
+    expect(run.out).toMatch(/property exact-handlers fails after step \d+/);
+    expect(run.err).toBe("");
   });
 
   it("runs a scenario on the binary's design", async () => {

@@ -58,8 +58,8 @@ function readelfRows<T>(file: string, args: ReadonlyArray<string>, row: RegExp, 
 
 /** `readelf -sW`: "Num: Value Size Type Bind Vis Ndx Name", defined symbols only. */
 function elfSymbols(file: string): ElfSymbol[] {
-  return readelfRows(file, ["-sW"], /^\s*\d+:\s+([0-9a-f]{16})\s+(\d+|0x[0-9a-f]+)\s+(\w+)\s+(\w+)\s+\w+\s+(\w+)\s+(\S+)/, (m) =>
-    m[5] === "UND" ? null : { name: m[6]!, value: BigInt(`0x${m[1]!}`), size: Number(m[2]!), global: m[4] !== "LOCAL", func: m[3] === "FUNC" || m[3] === "NOTYPE" },
+  return readelfRows(file, ["-sW"], /^\s*\d+:\s+([0-9a-f]{16})\s+(\d+|0x[0-9a-f]+)\s+(\w+)\s+(\w+)\s+\w+(?:\s+\[[^\]]*\])?\s+(\w+)\s+(\S+)/, (m) =>
+    m[5] === "UND" ? null : { name: m[6]!.replace(/@.*$/, ""), value: BigInt(`0x${m[1]!}`), size: Number(m[2]!), global: m[4] !== "LOCAL", func: m[3] === "FUNC" || m[3] === "NOTYPE" },
   );
 }
 
@@ -85,11 +85,13 @@ function readWords(file: string, sections: ReadonlyArray<Section>, addr: bigint,
   if (s === undefined) throw new InputError(`--entry ${file}: no section of the file holds 0x${addr.toString(16)}..+${bytes}`);
   const buf = Buffer.alloc(bytes);
   const fd = openSync(file, "r");
+  let got: number;
   try {
-    readSync(fd, buf, 0, bytes, s.offset + Number(addr - s.addr));
+    got = readSync(fd, buf, 0, bytes, s.offset + Number(addr - s.addr));
   } finally {
     closeSync(fd);
   }
+  if (got !== bytes) throw new InputError(`--entry ${file}: the file ends before 0x${addr.toString(16)}..+${bytes} (truncated?)`);
   return Array.from({ length: bytes / 4 }, (_, i) => buf.readUInt32LE(i * 4));
 }
 
@@ -157,6 +159,15 @@ export function readEntryImage(file: string): EntryImage {
   }
 }
 
+/**
+ * A scenario's or counterexample's design name moved onto the design read with --entry: the base is replaced and
+ * any `+mutant` switches are kept (`upstream+drop-notrace` becomes `entry:vmlinux+drop-notrace`).
+ */
+export function onEntryDesign(variant: string, design: Design): string {
+  const [, ...mutations] = variant.split("+");
+  return [design.name, ...mutations].join("+");
+}
+
 /** The file each design read with --entry in this run came from (for the replay commands printed). */
 const FILES = new Map<string, string>();
 
@@ -188,6 +199,6 @@ export function entrySummary(d: Design): string {
   return [
     `design ${d.name}: ftrace_caller from ${d.entry.source}, ${c.words.length} words linked at ${toHex(c.linkedAt)} (run at ${toHex(DEFAULT_KERNEL.ftrace_caller)} unless a scenario moves it)${stub !== null ? `; ftrace_stub_direct_tramp, ${stub.words.length} words` : "; no ftrace_stub_direct_tramp (no DIRECT_CALLS)"}`,
     ...factLines(facts, image?.btf ?? null).map((l) => `  ${l}`),
-    `  the C side uses ops->func at ${d.ops.func}, ops->direct_call at ${d.ops.direct_call}, fregs->direct_tramp at ${d.fregs.direct_tramp ?? "-"} (${image?.btf !== null && image?.btf !== undefined ? "from BTF" : "from the code"})`,
+    `  the C side uses ops->func at ${d.ops.func}, ops->direct_call at ${d.ops.direct_call} (${image?.btf?.ops != null ? "from BTF" : "from the code"}), fregs->direct_tramp at ${d.fregs.direct_tramp ?? "-"} (${image?.btf?.regs != null ? "from BTF" : "from the code"})`,
   ].join("\n") + "\n";
 }

@@ -9,7 +9,7 @@ import type { Design } from "../model/kernel.ts";
 import { explore, expectedFindings, scopeContext, search, type ExpandJob, type ExpandReply, type ExploreResult, type ExploreScope, type Transition } from "../properties/explore.ts";
 import type { Property } from "../properties/property.ts";
 import { defaultWorkers, dispatch, spawnWorker } from "./check.ts";
-import { loadEntry, replayCommandFor } from "./entry.ts";
+import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
 import { writeCounterexample } from "../properties/property.ts";
 import type { Scenario } from "../model/scenario.ts";
 import { pc } from "../reports/colours.ts";
@@ -75,6 +75,7 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   if (ops > 4) throw new InputError("--ops: the scope has at most 4 ops");
   const fromEntry = flags.entry !== undefined ? loadEntry(flags.entry) : null;
   const variant = flags.variant ?? fromEntry?.name ?? "upstream";
+  if (fromEntry !== null) io.out(entrySummary(fromEntry));
   const design = variantByName(variant);
   if (design === undefined) throw new InputError(`--variant: unknown variant "${variant}"`);
   const props = PROPERTIES.filter((p) => flags.property === undefined || p.name === flags.property);

@@ -12,7 +12,7 @@ import { CONCURRENT_MUTANT_RUNS, runConcurrentProperty } from "../properties/con
 import { explore } from "../properties/explore.ts";
 import { runProperty, type Outcome } from "../properties/property.ts";
 import { pc } from "../reports/colours.ts";
-import { ROOT, seconds, type Io } from "./common.ts";
+import { intFlag, ROOT, seconds, type Io } from "./common.ts";
 import { EXPECTED_FILE, GATE_SEED, loadExpected } from "./gate.ts";
 import { InputError } from "./load.ts";
 
@@ -124,8 +124,7 @@ function render(rows: ReadonlyArray<Row>): string {
 }
 
 export function historyCommand(io: Io, flags: HistoryFlags): number {
-  const limit = flags.time === undefined ? 60 : Number(flags.time);
-  if (!Number.isInteger(limit) || limit < 1) throw new InputError(`--time: expected an integer >= 1, got "${flags.time ?? ""}"`);
+  const limit = intFlag("time", flags.time, 60, 1);
   const started = performance.now();
   const rows: Row[] = [];
   for (const h of HISTORY) {

@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pc } from "../reports/colours.ts";
-import { bootedImage, compareScenario, parseConsole, type GuestRun, type SiteRow } from "../kernel/compare.ts";
+import { bootedDesign, bootedImage, compareScenario, parseConsole, type GuestRun, type SiteRow } from "../kernel/compare.ts";
 import type { EntryImage } from "../model/binary.ts";
 import { toHex } from "../model/insn.ts";
 import { debian612Image } from "../model/variants/debian-6.12.ts";
@@ -58,7 +58,8 @@ export function dumpAgainstDebian(run: GuestRun, otherKernel: boolean): { readon
   const words = (i: EntryImage, name: string): string => i.code.find((c) => c.name === name)?.words.join(",") ?? "";
   const same = ["ftrace_caller", "ftrace_stub_direct_tramp"].every((n) => words(image, n) === words(debian612Image, n));
   const btfSame = JSON.stringify(image.btf) === JSON.stringify(debian612Image.btf);
-  const what = `${image.release ?? "?"}: ftrace_caller ${image.code[0]?.words.length ?? 0} words at ${toHex(image.code[0]?.addr ?? 0n)}`;
+  const caller = image.code.find((c) => c.name === "ftrace_caller");
+  const what = `${image.release ?? "?"}: ftrace_caller ${caller?.words.length ?? 0} words at ${toHex(caller?.addr ?? 0n)}`;
   if (same && btfSame) return { ok: true, line: `${what}, word for word the committed debian-6.12 design (and its BTF offsets)` };
   if (otherKernel) return { ok: true, line: `${what}, not the debian-6.12 design's words: gate them with --entry reports/kernel/entry-kaslr-*.json` };
   return { ok: false, line: `${what} differ from the committed debian-6.12 design (model/variants/debian-6.12.entry.json is stale?)` };
@@ -113,8 +114,13 @@ export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: Kerne
       problems++;
     }
     let sites = 0;
+    const booted = bootedDesign(run);
+    if (booted.problem !== null) {
+      io.out(`${pc.red("entry")}: ${booted.problem}\n`);
+      problems++;
+    }
     plans.forEach((p, si) => {
-      const c = compareScenario(p, si, run);
+      const c = compareScenario(p, si, run, booted.design);
       io.out(table(c.rows).join("\n") + "\n");
       for (const pr of c.problems) io.out(`  ${pc.yellow("note")}: ${pr}\n`);
       sites += c.rows.length;

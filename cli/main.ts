@@ -17,7 +17,7 @@ import { exploreCommand, type ExploreFlags } from "./explore.ts";
 import { kernelCommand, type KernelFlags } from "./kernel.ts";
 import { runConcurrentScenario } from "../properties/concurrency.ts";
 import { keepsUpstreamRule } from "../properties/property.ts";
-import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
+import { entrySummary, loadEntry, onEntryDesign, replayCommandFor } from "./entry.ts";
 import { historyCommand, type HistoryFlags } from "./history.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
@@ -63,11 +63,15 @@ function runConcurrentCommand(io: Io, file: string, s: Scenario, json: boolean):
 }
 
 function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolean; entry?: string }): number {
-  const loaded = loadScenario(file);
-  // With --entry the scenario (and a counterexample's verdict) runs on the binary's design.
+  // With --entry the scenario (and a counterexample's verdict) runs on the binary's design, mutations kept; the
+  // design is read first, so a file that names it is found.
   const design = opts.entry !== undefined ? loadEntry(opts.entry) : null;
+  const loaded = loadScenario(file);
+  const cx = loaded.counterexample;
   const s: Scenario =
-    design === null ? loaded : { ...loaded, variant: design.name, ...(loaded.counterexample !== undefined ? { counterexample: { ...loaded.counterexample, variant: design.name } } : {}) };
+    design === null
+      ? loaded
+      : { ...loaded, variant: onEntryDesign(loaded.variant, design), ...(cx !== undefined ? { counterexample: { ...cx, variant: onEntryDesign(cx.variant ?? loaded.variant, design) } } : {}) };
   if (s.cpus !== undefined) return runConcurrentCommand(io, file, s, opts.json === true);
   const run = wrapInput(file, () => runScenario(s));
   const verdict = opts.json === true ? null : wrapInput(file, () => verdictLine(s));

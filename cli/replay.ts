@@ -5,7 +5,7 @@
 import { pc } from "../reports/colours.ts";
 import { stripVTControlCharacters } from "node:util";
 import { variantByName } from "../model/variants/index.ts";
-import { loadEntry } from "./entry.ts";
+import { loadEntry, onEntryDesign } from "./entry.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";
 import { concurrentPropertyByName, propertyByName } from "../properties/index.ts";
 import { referenceStates, runConcurrentProperty, runConcurrentScenario, type ConcurrentProperty } from "../properties/concurrency.ts";
@@ -75,7 +75,8 @@ function replayLoaded(file: string, on?: Design): Replay & { readonly recorded: 
   const s = loadScenario(file);
   const cx = s.counterexample;
   if (cx === undefined) throw new InputError(`${file}: no "counterexample" block to replay (use "dispatch-spec run" for a plain scenario)`);
-  const design = on ?? designNamed(cx.variant ?? s.variant, file);
+  const named = cx.variant ?? s.variant;
+  const design = designNamed(on !== undefined ? onEntryDesign(named, on) : named, file);
   const r = replayNamed(s, cx.property, design);
   if (r === undefined) throw new InputError(`${file}: unknown ${s.cpus !== undefined ? "concurrent " : ""}property "${cx.property}"`);
   return { ...r, recorded: cx.message };

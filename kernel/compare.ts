@@ -11,7 +11,8 @@ import { symbolize, type Kernel } from "../model/kernel.ts";
 import { literalAddr } from "../model/layout.ts";
 import { parseScenario, runStep, scenarioLayout, type Step } from "../model/scenario.ts";
 import { upstream } from "../model/variants/upstream.ts";
-import { binaryDesign, imageFromDump, type EntryImage } from "../model/binary.ts";
+import { binaryDesign, EntryError, imageFromDump, type EntryImage } from "../model/binary.ts";
+import type { Design } from "../model/kernel.ts";
 import { MODULE_NAME, trampName, type GuestScenario } from "./guest.ts";
 
 /** One site as `kagent at` reports it: raw addresses, named here. */
@@ -138,13 +139,28 @@ export interface Comparison {
   readonly problems: string[];
 }
 
-/** The booted kernel's dump as an image (null if the guest wrote none); a malformed dump is a problem of the run. */
+/** The booted kernel's dump as an image (null if the guest wrote none); throws EntryError if it is malformed. */
 export function bootedImage(run: GuestRun): EntryImage | null {
   return run.entry === null ? null : imageFromDump(run.entry, "booted", "the booted kernel's dump");
 }
 
+/**
+ * The design the comparison runs: the booted kernel's own words when the guest dumped them and the model can take
+ * them, else upstream's listing, with the reason as a problem of the run (a malformed dump, an instruction the
+ * interpreter lacks in another kernel's ftrace_caller).
+ */
+export function bootedDesign(run: GuestRun): { readonly design: Design; readonly problem: string | null } {
+  try {
+    const image = bootedImage(run);
+    return { design: image === null ? upstream : binaryDesign(image), problem: null };
+  } catch (e) {
+    if (e instanceof EntryError) return { design: upstream, problem: `the booted kernel's dump cannot be run (${e.message}); compared with upstream's listing instead` };
+    throw e;
+  }
+}
+
 /** Compare one planned scenario's observations with the model run on the kernel's addresses. */
-export function compareScenario(plan: GuestScenario, si: number, run: GuestRun): Comparison {
+export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, design: Design = bootedDesign(run).design): Comparison {
   const problems: string[] = [];
   const obs = run.steps[si] ?? [];
   const sym = (n: string): bigint => {
@@ -185,9 +201,8 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun):
   const text = sym("_text");
   const modelSteps: Step[] = plan.steps.flatMap((s) => s.model);
   // The model runs the booted kernel's own ftrace_caller when the guest dumped it (upstream's listing otherwise).
-  const booted = bootedImage(run);
-  const design = booted === null ? upstream : binaryDesign(booted);
-  const stub = booted?.code.find((c) => c.name === "ftrace_stub_direct_tramp");
+  const e = design.entry;
+  const stub = e.kind === "binary" ? e.stubDirectTramp : null;
   const scenario = parseScenario({
     variant: "upstream",
     config: { bti: false },
@@ -195,7 +210,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun):
       text: toHex(text),
       text_size: toHex(sym("_etext") - text),
       ftrace_caller: toHex(sym("ftrace_caller")),
-      ...(stub !== undefined ? { ftrace_stub_direct_tramp: toHex(stub.addr) } : {}),
+      ...(stub !== null ? { ftrace_stub_direct_tramp: toHex(stub.linkedAt) } : {}),
       ftrace_list_ops: toHex(sym("ftrace_list_ops")),
       ftrace_nop_ops: toHex(sym("ftrace_nop_ops")),
     },

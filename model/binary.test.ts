@@ -120,6 +120,36 @@ describe("words the interpreter cannot run, and a malformed dump", () => {
     expect(() => binaryDesign(patched(0x68, toAssist))).toThrow(/bl to ftrace_ops_assist_func, a function the model does not have/);
   });
 
+  it("takes a kernel without DIRECT_CALLS, keeping ops->func apart from the unused direct_call slot", () => {
+    // No stub, the early direct exit (ldr x17; cbnz) as NOPs, and BTF without direct_call: a CALL_OPS-only build.
+    const nop = 0xd503201f;
+    const base = patched(0xc, nop);
+    const image: EntryImage = {
+      ...base,
+      name: "no-direct",
+      code: base.code.filter((c) => c.name === "ftrace_caller").map((c) => ({ ...c, words: c.words.map((w, i) => (i === 4 ? nop : w)) })),
+      btf: { ops: null, regs: base.btf?.regs ?? null },
+    };
+    const d = binaryDesign(image);
+    expect(d.directCalls).toBe(false);
+    expect(d.ops).toEqual({ func: 0, direct_call: 208 });
+    const k = boot(layout, d);
+    regOrdinary(k, "A", ["f"]);
+    expect(callFunction(k, "f").handlers.map((h) => h.ops)).toEqual(["A"]);
+  });
+
+  it("refuses a dump whose stub could not be read, and code that tests direct_call without a stub", () => {
+    const bad = structuredClone(dump) as { code: Array<Record<string, unknown>> };
+    bad.code[1] = { name: "ftrace_stub_direct_tramp", error: "kcore read failed" };
+    expect(() => imageFromDump(bad, "x", "bad.json")).toThrow(new EntryError("the guest could not read ftrace_stub_direct_tramp: kcore read failed"));
+    const noStub = { ...debian612Image, code: debian612Image.code.filter((c) => c.name === "ftrace_caller") };
+    expect(() => binaryDesign(noStub)).toThrow(/tests ops->direct_call, but the image has no ftrace_stub_direct_tramp/);
+    expect(() => binaryDesign({ ...debian612Image, btf: { ops: { func: 8, direct_call: 208, size: 216 }, regs: null } })).toThrow(/ops->func at 8: the model keeps ops->next there/);
+    const unaligned = structuredClone(dump) as { code: Array<{ addr?: string }> };
+    unaligned.code[0]!.addr = "0xffff80008002cd7a";
+    expect(() => imageFromDump(unaligned, "x", "bad.json")).toThrow(/code.0.addr: code must start at a 4-byte aligned address/);
+  });
+
   it("says which field of a dump is wrong", () => {
     const bad = structuredClone(dump) as { code: Array<{ words?: string[] }> };
     bad.code[0]!.words![3] = "zz";

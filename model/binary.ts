@@ -8,7 +8,7 @@ import { match } from "ts-pattern";
 import { z } from "zod";
 import { decode, disasm, HINT_NAMES, toHex, type Insn } from "./insn.ts";
 import type { BinaryCode, Design } from "./kernel.ts";
-import { FTRACE_OPS_SIZE, type FtraceRegsLayout, type OpsLayout } from "./structs.ts";
+import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_NEXT, FTRACE_OPS_SIZE, type FtraceRegsLayout, type OpsLayout } from "./structs.ts";
 import { callOpsOnly } from "./variants/call-ops-only.ts";
 import { upstream } from "./variants/upstream.ts";
 
@@ -63,6 +63,9 @@ export const BINDABLE = ["ftrace_ops_list_func", "ftrace_ops_nop_func", "call_di
 /** Hints the interpreter may run as NOPs: they change no register or memory the model observes. */
 const NOP_HINTS = new Set([1, 2, 3, 4, 5, 16, 17, 18, 20, 22]);
 
+/** The hint space's pointer-authentication instructions (xpaclri, the *1716 forms, the *z and *sp forms). */
+const PAC_HINTS = new Set([7, 8, 10, 12, 14, 24, 25, 26, 27, 28, 29, 30, 31]);
+
 /** A coarse A64 name for a word outside the interpreter's subset, for the one-line refusal. */
 export function describeWord(w: number): string {
   const is = (mask: number, value: number): boolean => (w & mask) >>> 0 === value >>> 0;
@@ -74,7 +77,7 @@ export function describeWord(w: number): string {
   if (is(0xfffff0ff, 0xd50330df)) return "isb (barrier)";
   if (is(0xfffff01f, 0xd503201f)) {
     const imm = (w >>> 5) & 0x7f;
-    return `${HINT_NAMES.get(imm) ?? `hint #${imm}`} (${imm >= 7 && imm <= 31 ? "pointer authentication: changes x30 or x17" : "hint"})`;
+    return `${HINT_NAMES.get(imm) ?? `hint #${imm}`} (${PAC_HINTS.has(imm) ? "pointer authentication: changes x30 or x17" : "hint"})`;
   }
   if (is(0xffc00000, 0xd5000000)) return "a system instruction (sys, sysl, msr immediate)";
   if (is(0x3f000000, 0x08000000)) return "a load/store exclusive (ldxr, stxr, ldaxr, stlxr, cas)";
@@ -273,7 +276,8 @@ function binaryCode(image: EntryImage, code: ImageCode): BinaryCode {
   const end = code.addr + BigInt(code.words.length * 4);
   const labels = image.symbols.filter((s) => s.addr >= code.addr && s.addr < end).map((s) => ({ name: s.name, offset: Number(s.addr - code.addr) }));
   const binds = exits.map((e) => {
-    const sym = image.symbols.find((s) => s.addr === e.target && s.global) ?? image.symbols.find((s) => s.addr === e.target);
+    const at = image.symbols.filter((s) => s.addr === e.target);
+    const sym = at.find((s) => (BINDABLE as ReadonlyArray<string>).includes(s.name)) ?? at.find((s) => s.global) ?? at[0];
     const where = `${code.name}+0x${e.offset.toString(16)}`;
     if (sym === undefined) throw new EntryError(`${where}: ${disasm(e.insn, code.addr + BigInt(e.offset))} leaves ${code.name} for ${toHex(e.target)}, which no symbol of the image names`);
     if (!(BINDABLE as ReadonlyArray<string>).includes(sym.name)) throw new EntryError(`${where}: ${e.insn.kind} to ${sym.name}, a function the model does not have (it binds ${BINDABLE.join(", ")})`);
@@ -287,12 +291,15 @@ function binaryCode(image: EntryImage, code: ImageCode): BinaryCode {
 function opsLayout(image: EntryImage, facts: EntryFacts, direct: boolean): OpsLayout {
   const b = image.btf?.ops ?? null;
   const func = b?.func ?? facts.opsFunc;
-  const directCall = b?.direct_call ?? facts.opsDirectCall ?? (direct ? null : 0);
+  // Without DIRECT_CALLS the ops has no direct_call member: nothing reads it, so the model keeps it in its own slot.
+  const directCall = b?.direct_call ?? facts.opsDirectCall ?? (direct ? null : FTRACE_OPS_DIRECT_CALL);
   if (func === null) throw new EntryError("ftrace_caller: no BLR through a member of the ops loaded from the literal, and no BTF to say where ops->func is");
   if (directCall === null) throw new EntryError("ftrace_caller: no load of ops->direct_call tested by CBZ/CBNZ, and no BTF to say where it is");
   for (const [what, off] of [["func", func], ["direct_call", directCall]] as const) {
     if (off < 0 || off % 8 !== 0 || BigInt(off) + 8n > FTRACE_OPS_SIZE) throw new EntryError(`ops->${what} at ${off}: the model gives each ops ${FTRACE_OPS_SIZE} bytes and needs an aligned 8-byte member inside them`);
+    if (off === FTRACE_OPS_NEXT) throw new EntryError(`ops->${what} at ${off}: the model keeps ops->next there (the list walk reads it)`);
   }
+  if (func === directCall) throw new EntryError(`ops->func and ops->direct_call are both at ${func}`);
   return { func, direct_call: directCall };
 }
 
@@ -305,6 +312,7 @@ export function binaryDesign(image: EntryImage): Design {
   if (stub !== null && stub.words.length * 4 > MAX_STUB_BYTES) throw new EntryError(`ftrace_stub_direct_tramp is ${stub.words.length * 4} bytes; the model has room for ${MAX_STUB_BYTES}`);
   const facts = entryFacts(caller);
   const direct = stub !== null;
+  if (!direct && facts.opsDirectCall !== null) throw new EntryError("ftrace_caller tests ops->direct_call, but the image has no ftrace_stub_direct_tramp");
   const base = direct ? upstream : callOpsOnly;
   const fregs = image.btf?.regs ?? facts.fregs;
   if (fregs === null) throw new EntryError("ftrace_caller: cannot tell struct ftrace_regs from its stores (x0-x8, fp, lr, sp and pc below the frame), and the image has no BTF");
@@ -336,7 +344,14 @@ const dumpSchema = z
     release: z.string(),
     code: z.array(
       z.union([
-        z.object({ name: z.string(), addr: hexAddr, words: z.array(word).min(1).max(256), symbols: z.array(z.object({ name: z.string(), addr: hexAddr, type: z.string().length(1) })) }).strict(),
+        z
+          .object({
+            name: z.string(),
+            addr: hexAddr.refine((a) => BigInt(a) % 4n === 0n, "code must start at a 4-byte aligned address"),
+            words: z.array(word).min(1).max(256),
+            symbols: z.array(z.object({ name: z.string(), addr: hexAddr, type: z.string().length(1) })),
+          })
+          .strict(),
         z.object({ name: z.string(), error: z.string() }).strict(),
       ]),
     ),
@@ -375,7 +390,8 @@ export function imageFromDump(json: unknown, name: string, source: string): Entr
   const symbols: ImageSymbol[] = [];
   for (const c of d.code) {
     if ("error" in c) {
-      if (c.name === "ftrace_caller") throw new EntryError(`the guest could not read ftrace_caller: ${c.error}`);
+      // Only a symbol the kernel does not have means the piece is absent (no DIRECT_CALLS); a failed read is an error.
+      if (c.name === "ftrace_caller" || c.error !== "no such symbol") throw new EntryError(`the guest could not read ${c.name}: ${c.error}`);
       continue;
     }
     code.push({ name: c.name, addr: BigInt(c.addr), words: c.words.map((w) => parseInt(w, 16)) });

@@ -17,7 +17,7 @@ import { CallRun, defaultSetup, type CallObservation, type CallSetup } from "./e
 import { FTRACE_OPS_FL, formatOpsFlags, hasFlag } from "./flags.ts";
 import { decode, disasm, toHex } from "./insn.ts";
 import type { Design, Kernel, OpsKind } from "./kernel.ts";
-import { opsNamed, symbolize } from "./kernel.ts";
+import { allOps, opsNamed, symbolize } from "./kernel.ts";
 import { literalAddr, type Layout } from "./layout.ts";
 import { mutated } from "./mutants.ts";
 import { applyApi, siteView, type Step } from "./scenario.ts";
@@ -125,7 +125,7 @@ function storeSteps(truth: Kernel, addr: bigint, size: 4 | 8, value: bigint): Mi
   const torn =
     size === 8 &&
     mutated(truth.design, "direct-call-torn-store") &&
-    [truth.tmpOps, ...truth.ops.values()].some((o) => addr === o.addr + BigInt(truth.design.ops.direct_call));
+    allOps(truth).some((o) => addr === o.addr + BigInt(truth.design.ops.direct_call));
   if (!torn) return [{ kind: "store", addr, size, value }];
   return [
     { kind: "store", addr, size: 4, value: value & 0xffffffffn, half: "low" },

@@ -95,6 +95,9 @@ export interface CallSetup {
 
 export const MAX_STEPS = 4000;
 
+/** How a call's violations name a BR/BLR into guarded text that lands where it may not (branch-hygiene judges it). */
+export const BTI_BREACH = "BTI:";
+
 const DEFAULT_ARGS: ReadonlyArray<bigint> = Object.freeze(Array.from({ length: 9 }, (_, i) => 0xa000000000000000n + BigInt(i)));
 const DEFAULT_CALLEE_SAVED: ReadonlyArray<bigint> = Object.freeze(Array.from({ length: 10 }, (_, i) => 0xc500000000000000n + BigInt(19 + i)));
 
@@ -208,7 +211,7 @@ function indirect(k: Kernel, cpu: Cpu, rec: Recorder, kind: "br" | "blr" | "ret"
   } else if (k.layout.bti) {
     const target = host !== undefined ? "host" : k.mem.has(to) ? decode(k.mem.read32(to)) : null;
     if (target !== null && !landingOk(kind, reg, target))
-      rec.violations.push(`BTI: ${kind} x${reg} at ${name(k, cpu.pc)} lands on "${landingText(k, to)}" at ${name(k, to)}`);
+      rec.violations.push(`${BTI_BREACH} ${kind} x${reg} at ${name(k, cpu.pc)} lands on "${landingText(k, to)}" at ${name(k, to)}`);
   }
   const from = cpu.pc;
   rec.branches.push({

@@ -142,6 +142,8 @@ export interface Design {
    * the survivor-fix variant. Unset for the kernel as written.
    */
   readonly callOpsOnSurvivor?: boolean;
+  /** Set when the design is another one under a new name (a fix of the kernel's history that upstream contains). */
+  readonly standsFor?: string;
   /** Mutation switches (model/mutants.ts) in force; empty for a real design. */
   readonly mutations: ReadonlySet<string>;
 }

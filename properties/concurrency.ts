@@ -2,6 +2,7 @@
 // with 2-3 CPUs calling functions (model/concurrent.ts); each property judges the whole run (every micro-step,
 // every call) against the sequential reference states the steps pass through.
 
+import { BTI_BREACH } from "../model/exec.ts";
 import fc from "fast-check";
 import { runConcurrent, type ApiStep, type CallRecord, type ConcurrentResult } from "../model/concurrent.ts";
 import type { Design } from "../model/kernel.ts";
@@ -78,7 +79,7 @@ export function specScenario(spec: ConcurrentSpec, variant: string): Scenario {
  * and recursion is recursion-protected's; a design breaking those fails there, not twice.
  */
 export function dispatchBreach(violations: ReadonlyArray<string>): string | undefined {
-  const elsewhere = ["recursion:", "SP alignment", "RET used as a forward branch", "BTI:"];
+  const elsewhere = ["recursion:", "SP alignment", "RET used as a forward branch", BTI_BREACH];
   return violations.find((v) => !elsewhere.some((e) => v.startsWith(e)));
 }
 

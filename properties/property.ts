@@ -75,7 +75,7 @@ export interface Property {
  * words with upstream's core), neither mutated nor carrying a fix.
  */
 export function keepsUpstreamRule(d: Design): boolean {
-  return d.mutations.size === 0 && d.callOpsOnSurvivor !== true && (d.name === "upstream" || d.entry.kind === "binary");
+  return d.mutations.size === 0 && d.callOpsOnSurvivor !== true && (d.name === "upstream" || d.standsFor === "upstream" || d.entry.kind === "binary");
 }
 
 export interface Failure {

@@ -419,7 +419,8 @@ static void dump_struct(const char *sname, const char *const *members, size_t n)
 static void cmd_dump(void) {
   load_kallsyms();
   open_kcore();
-  load_btf();
+  /* Without BTF the offsets are printed as -1 and the host takes them from the code. */
+  if (access("/sys/kernel/btf/vmlinux", R_OK) == 0) load_btf();
   char release[128] = "";
   FILE *osr = fopen("/proc/sys/kernel/osrelease", "r");
   if (osr != NULL && fgets(release, sizeof release, osr) != NULL) release[strcspn(release, "\n")] = 0;
@@ -443,7 +444,10 @@ static void cmd_dump(void) {
     for (size_t k = 0; k < nw; k++) printf("%s\"%08x\"", k ? "," : "", w[k]);
     printf("],\"symbols\":[");
     int first = 1;
-    for (size_t k = i; k < nksyms && ksyms[k].addr < end; k++) {
+    /* qsort is not stable: symbols at ftrace_caller's own address may sort before it. */
+    size_t k0 = i;
+    while (k0 > 0 && ksyms[k0 - 1].addr == start) k0--;
+    for (size_t k = k0; k < nksyms && ksyms[k].addr < end; k++) {
       if (ksyms[k].addr < start) continue;
       printf("%s{\"name\":\"%s\",\"addr\":\"0x%llx\",\"type\":\"%c\"}", first ? "" : ",", ksyms[k].name, (unsigned long long)ksyms[k].addr, ksyms[k].type);
       first = 0;
@@ -477,7 +481,7 @@ static void cmd_dump(void) {
   static const char *const regs_members[] = {"regs", "direct_tramp", "fp", "lr", "sp", "pc"};
   dump_struct("ftrace_ops", ops_members, sizeof ops_members / sizeof *ops_members);
   printf(",");
-  /* 6.13 renamed the arm64 layout __arch_ftrace_regs; 6.12 calls it ftrace_regs. */
+  /* Newer kernels (Debian's 6.12.117 among them) call the arm64 layout __arch_ftrace_regs; older ones ftrace_regs. */
   dump_struct(btf_find("__arch_ftrace_regs", 4) != 0 ? "__arch_ftrace_regs" : "ftrace_regs", regs_members, sizeof regs_members / sizeof *regs_members);
   printf("}}}\n");
 }

@@ -42,7 +42,7 @@ export interface HistoryDesign {
 
 /** The merged design under another name: a fix that upstream contains. */
 function asUpstream(name: string, description: string): Design {
-  return { ...upstream, name, description };
+  return { ...upstream, name, description, standsFor: upstream.name };
 }
 
 /** Upstream with the one point a bug changed: the suite's mutant of it, under the bug's own name. */
