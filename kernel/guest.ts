@@ -55,6 +55,8 @@ export interface GuestScenario {
 }
 
 const T = "/sys/kernel/tracing";
+/** Polls of 50 ms while a released BPF link's direct call leaves ftrace (the release runs from a workqueue). */
+const RELEASE_POLLS = 600;
 const BPF = "/sys/fs/bpf";
 
 /** Plan one scenario: refuse what the guest cannot do, map names, write the shell and the model's steps. */
@@ -156,8 +158,11 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
         if (d === undefined) throw new KernelScenarioError(`${where}: ${st.ops} is not registered`);
         for (const fn of d.fns) {
           const ops = `${st.ops}.${fn}`;
-          // The link is released from a workqueue: wait until ftrace no longer lists the direct call.
-          shell.push(`rm -f ${pinPath(ops, "*")}; for i in $(seq 100); do grep -q "^${real.get(fn)} .*direct-->" ${T}/enabled_functions || break; sleep 0.05; done`);
+          // The link is released from a workqueue: wait until ftrace no longer lists the direct call (up to 30 s:
+          // under TCG with KASLR on, 5 s was once not enough), and say so if it is still there.
+          shell.push(
+            `rm -f ${pinPath(ops, "*")}; for i in $(seq ${RELEASE_POLLS}); do grep -q "^${real.get(fn)} .*direct-->" ${T}/enabled_functions || break; sleep 0.05; done; grep -q "^${real.get(fn)} .*direct-->" ${T}/enabled_functions && echo "direct call on ${real.get(fn)} still attached after ${RELEASE_POLLS / 20} s"`,
+          );
           model.push({ do: "unregister_ftrace_direct", ops, free_filters: true });
           detached.push(fn);
         }
@@ -219,7 +224,7 @@ export function initScript(plans: ReadonlyArray<GuestScenario>): string {
     // Back to nothing traced before the next scenario.
     lines.push(
       `for d in ${T}/instances/*; do [ -d "$d" ] && echo nop > "$d/current_tracer" && rmdir "$d"; done`,
-      `rm -f ${BPF}/*; for i in $(seq 100); do grep -q "direct-->" ${T}/enabled_functions || break; sleep 0.05; done`,
+      `rm -f ${BPF}/*; for i in $(seq ${RELEASE_POLLS}); do grep -q "direct-->" ${T}/enabled_functions || break; sleep 0.05; done`,
     );
   });
   lines.push('echo "@@@ end"', "poweroff -f");
