@@ -21,6 +21,12 @@ describe("dispatch-spec history", () => {
     for (const h of HISTORY) expect(md).toContain(`\`${h.name}\``);
   });
 
+  it("refuses a table it cannot write, before running anything", async () => {
+    const r = await cli(["history", "--out", "/proc/dispatch-spec/verdicts.md"]);
+    expect(r.code).toBe(2);
+    expect(r.err.trim()).toMatch(/^dispatch-spec: --out \/proc\/dispatch-spec\/verdicts.md: cannot write \(\w+\)$/);
+  });
+
   it("refuses a bad --time in one line", async () => {
     const r = await cli(["history", "--time", "0"]);
     expect(r.code).toBe(2);

@@ -125,6 +125,16 @@ function render(rows: ReadonlyArray<Row>): string {
 
 export function historyCommand(io: Io, flags: HistoryFlags): number {
   const limit = intFlag("time", flags.time, 60, 1);
+  const file = flags.out ?? VERDICTS_FILE;
+  // Find out before the runs whether the table can be written.
+  try {
+    // Only the default directory is made; a directory given with --out must exist (a recursive mkdir under /proc
+    // never returns on Node 20).
+    if (flags.out === undefined) mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, "", { flag: "a" });
+  } catch (e) {
+    throw new InputError(`--out ${file}: cannot write (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+  }
   const started = performance.now();
   const rows: Row[] = [];
   for (const h of HISTORY) {
@@ -132,8 +142,6 @@ export function historyCommand(io: Io, flags: HistoryFlags): number {
     for (const r of judged) io.out(`${(r.ok ? pc.green : pc.red)(r.ok ? "ok  " : "FAIL")} ${r.h.name.padEnd(22)} ${r.property.padEnd(22)} ${r.verdict.padEnd(6)} ${r.length.padEnd(26)} depth ${r.depth}\n`);
     rows.push(...judged);
   }
-  const file = flags.out ?? VERDICTS_FILE;
-  mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, render(rows));
   const bad = rows.filter((r) => !r.ok);
   io.out(`${relative(process.cwd(), file)} written in ${seconds(performance.now() - started)}: ${rows.length} rows, ${bad.length === 0 ? "every bug flagged within its bound and every fix holding" : `${bad.length} not as the record requires`}\n`);
