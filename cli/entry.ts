@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { basename } from "node:path";
-import { EntryError, entryFacts, factLines, imageFromDump, type EntryImage, type ImageCode, type ImageSymbol } from "../model/binary.ts";
+import { EntryError, entryFacts, factLines, imageFromDump, MAX_FTRACE_CALLER_BYTES, type EntryImage, type ImageCode, type ImageSymbol } from "../model/binary.ts";
 import { branchTarget, decode } from "../model/insn.ts";
 import type { Design } from "../model/kernel.ts";
 import { imageOf, registerEntryImage } from "../model/variants/index.ts";
@@ -17,7 +17,6 @@ import { InputError, readJson } from "./load.ts";
 /** Symbols besides the code's own that the model binds or reports by name. */
 const NAMED = ["ftrace_list_ops", "ftrace_nop_ops", "ftrace_ops_list_func", "ftrace_ops_nop_func", "call_direct_funcs", "ftrace_stub", "_text", "_etext"];
 const CODE = ["ftrace_caller", "ftrace_stub_direct_tramp"] as const;
-const MAX_CODE_BYTES = 1024;
 
 /**
  * The design name for a file given with --entry: `entry:` and its base name, with anything but letters, digits,
@@ -80,19 +79,33 @@ function elfSections(file: string): Section[] {
   }));
 }
 
-function readWords(file: string, sections: ReadonlyArray<Section>, addr: bigint, bytes: number): number[] {
-  const s = sections.find((x) => x.bits && addr >= x.addr && addr + BigInt(bytes) <= x.addr + BigInt(x.size));
-  if (s === undefined) throw new InputError(`--entry ${file}: no section of the file holds 0x${addr.toString(16)}..+${bytes}`);
+/** Up to `bytes` bytes of the file from `position` (fewer where the file ends). */
+function readAt(file: string, position: number, bytes: number): Buffer {
   const buf = Buffer.alloc(bytes);
   const fd = openSync(file, "r");
-  let got: number;
   try {
-    got = readSync(fd, buf, 0, bytes, s.offset + Number(addr - s.addr));
+    return buf.subarray(0, readSync(fd, buf, 0, bytes, position));
   } finally {
     closeSync(fd);
   }
-  if (got !== bytes) throw new InputError(`--entry ${file}: the file ends before 0x${addr.toString(16)}..+${bytes} (truncated?)`);
+}
+
+function readWords(file: string, sections: ReadonlyArray<Section>, addr: bigint, bytes: number): number[] {
+  const s = sections.find((x) => x.bits && addr >= x.addr && addr + BigInt(bytes) <= x.addr + BigInt(x.size));
+  if (s === undefined) throw new InputError(`--entry ${file}: no section of the file holds 0x${addr.toString(16)}..+${bytes}`);
+  const buf = readAt(file, s.offset + Number(addr - s.addr), bytes);
+  if (buf.length !== bytes) throw new InputError(`--entry ${file}: the file ends before 0x${addr.toString(16)}..+${bytes} (truncated?)`);
   return Array.from({ length: bytes / 4 }, (_, i) => buf.readUInt32LE(i * 4));
+}
+
+/** Run f, turning the model's refusal of the file into the command line's one-line error. */
+function refusalsAsInput<T>(file: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof EntryError) throw new InputError(`--entry ${file}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** An ELF vmlinux (or any AArch64 ELF with the symbols) as an image. */
@@ -114,7 +127,7 @@ function elfImage(file: string): EntryImage {
     // SYM_CODE_END gives the symbol its size; without one, the code runs to the next global symbol.
     const next = syms.filter((x) => x.global && x.value > s.value).reduce<bigint | null>((m, x) => (m === null || x.value < m ? x.value : m), null);
     const bytes = s.size > 0 ? s.size : next !== null ? Number(next - s.value) : 0;
-    if (bytes <= 0 || bytes % 4 !== 0 || bytes > MAX_CODE_BYTES) throw new InputError(`--entry ${file}: ${name} is ${bytes} bytes, not a whole number of instructions up to ${MAX_CODE_BYTES}`);
+    if (bytes <= 0 || bytes % 4 !== 0 || bytes > MAX_FTRACE_CALLER_BYTES) throw new InputError(`--entry ${file}: ${name} is ${bytes} bytes, not a whole number of instructions up to ${MAX_FTRACE_CALLER_BYTES}`);
     const c: ImageCode = { name, addr: s.value, words: readWords(file, sections, s.value, bytes) };
     code.push(c);
     const end = s.value + BigInt(bytes);
@@ -143,20 +156,10 @@ export function readEntryImage(file: string): EntryImage {
     throw new InputError(`--entry ${file}: not found`);
   }
   if (!st.isFile()) throw new InputError(`--entry ${file}: not a regular file`);
-  const magic = Buffer.alloc(4);
-  const fd = openSync(file, "r");
-  try {
-    readSync(fd, magic, 0, 4, 0);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    if (magic.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return elfImage(file);
-    return imageFromDump(readJson(file), entryDesignName(file), `${basename(file)} (dump)`);
-  } catch (e) {
-    if (e instanceof EntryError) throw new InputError(`--entry ${file}: ${e.message}`);
-    throw e;
-  }
+  const magic = readAt(file, 0, 4);
+  return refusalsAsInput(file, () =>
+    magic.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])) ? elfImage(file) : imageFromDump(readJson(file), entryDesignName(file), `${basename(file)} (dump)`),
+  );
 }
 
 /**
@@ -181,12 +184,7 @@ export function replayCommandFor(file: string, design: string): string {
 export function loadEntry(file: string): Design {
   const image = readEntryImage(file);
   FILES.set(image.name, file);
-  try {
-    return registerEntryImage(image);
-  } catch (e) {
-    if (e instanceof EntryError) throw new InputError(`--entry ${file}: ${e.message}`);
-    throw e;
-  }
+  return refusalsAsInput(file, () => registerEntryImage(image));
 }
 
 /** What was read from the binary and what the model derived from its code, for the top of a run's output. */

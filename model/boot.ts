@@ -21,11 +21,22 @@ const CTEXT_SLOT = 0x10n;
 const ASSEMBLED = new Map<string, ReturnType<typeof assemble>>();
 const ASSEMBLED_MAX = 4096;
 
+/** The address the kernel has a symbol at, if any. */
+function symbolAddress(k: Kernel, sym: string): bigint | undefined {
+  for (const [addr, s] of k.symbols) if (s === sym) return addr;
+  return undefined;
+}
+
+/** Write a piece of code's words at base and make its name, its labels and its extent known. */
+function placeWords(k: Kernel, name: string, base: bigint, words: ReadonlyArray<number>, labels: Iterable<readonly [string, bigint]>): void {
+  words.forEach((w, i) => k.mem.write32(base + BigInt(i) * 4n, w));
+  k.symbols.set(base, name);
+  for (const [label, addr] of labels) if (addr !== base) k.symbols.set(addr, label);
+  k.codeRegions.push([base, base + BigInt(words.length) * 4n, name, base]);
+}
+
 function place(k: Kernel, name: string, base: bigint, listing: Listing): void {
-  const externals = (sym: string): bigint | undefined => {
-    for (const [addr, s] of k.symbols) if (s === sym) return addr;
-    return undefined;
-  };
+  const externals = (sym: string): bigint | undefined => symbolAddress(k, sym);
   const key = `${base}|${k.layout.kernel.ftrace_caller}|${listing.join(";")}`;
   let out = ASSEMBLED.get(key);
   if (out === undefined) {
@@ -33,10 +44,7 @@ function place(k: Kernel, name: string, base: bigint, listing: Listing): void {
     if (ASSEMBLED.size >= ASSEMBLED_MAX) ASSEMBLED.clear();
     ASSEMBLED.set(key, out);
   }
-  out.words.forEach((w, i) => k.mem.write32(base + BigInt(i) * 4n, w));
-  k.symbols.set(base, name);
-  for (const [label, addr] of out.labels) if (addr !== base) k.symbols.set(addr, label);
-  k.codeRegions.push([base, base + BigInt(out.words.length) * 4n, name, base]);
+  placeWords(k, name, base, out.words, out.labels);
 }
 
 /** Where the model put a symbol that binary code branches to: its code, or one of its C functions. */
@@ -44,7 +52,8 @@ function boundAddress(k: Kernel, symbol: string): bigint {
   const ks = k.layout.kernel;
   if (symbol === "ftrace_caller") return ks.ftrace_caller;
   if (symbol === "ftrace_stub_direct_tramp") return ks.ftrace_stub_direct_tramp;
-  for (const [addr, s] of k.symbols) if (s === symbol) return addr;
+  const addr = symbolAddress(k, symbol);
+  if (addr !== undefined) return addr;
   throw new BootError(`binary code branches to ${symbol}, which the model does not have`);
 }
 
@@ -53,16 +62,13 @@ function boundAddress(k: Kernel, symbol: string): bigint {
  * each branch that leaves the code is bound by symbol name to where the model has that symbol, as a linker would.
  */
 function placeBinary(k: Kernel, base: bigint, code: BinaryCode): void {
-  code.words.forEach((w, i) => k.mem.write32(base + BigInt(i) * 4n, w));
+  placeWords(k, code.name, base, code.words, code.labels.map((l) => [l.name, base + BigInt(l.offset)] as const));
   for (const b of code.binds) {
     const at = base + BigInt(b.offset);
     const insn = decode(k.mem.read32(at));
     if (insn.kind !== "b" && insn.kind !== "bl") throw new BootError(`${code.name}+0x${b.offset.toString(16)}: only B and BL can be bound to ${b.symbol}`);
     k.mem.write32(at, encode(genBranch(at, boundAddress(k, b.symbol), insn.kind === "bl")));
   }
-  k.symbols.set(base, code.name);
-  for (const l of code.labels) if (l.offset !== 0) k.symbols.set(base + BigInt(l.offset), l.name);
-  k.codeRegions.push([base, base + BigInt(code.words.length) * 4n, code.name, base]);
 }
 
 function addHost(k: Kernel, name: string, fn: HostFn, at?: bigint): bigint {

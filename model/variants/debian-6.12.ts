@@ -3,8 +3,7 @@
 // a booted kernel (`npm run kernel` writes reports/kernel/entry-kaslr-off.json; this is that file, committed), and
 // struct ftrace_ops / ftrace_regs offsets from its BTF.
 
-import { imageFromDump } from "../binary.ts";
-import { binaryDesign } from "../binary.ts";
+import { binaryDesign, imageFromDump } from "../binary.ts";
 import type { Design } from "../kernel.ts";
 import dump from "./debian-6.12.entry.json" with { type: "json" };
 
