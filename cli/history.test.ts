@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HISTORY } from "../model/variants/history/index.ts";
+import { medianOf } from "./history.ts";
 import { cli } from "./testkit.ts";
 
 describe("dispatch-spec history", () => {
@@ -17,7 +18,7 @@ describe("dispatch-spec history", () => {
     expect(r.code).toBe(0);
     const md = readFileSync(out, "utf8");
     const bugs = HISTORY.filter((h) => h.kind === "bug").length;
-    expect(md).toMatch(new RegExp(`\\*\\*${bugs} bugs in scope, ${bugs} flagged; median shrunk length \\d+\\.\\*\\*`));
+    expect(md).toMatch(new RegExp(`\\*\\*${bugs} bugs in scope, ${bugs} flagged; median shrunk length \\d+(\\.5)?\\.\\*\\*`));
     for (const h of HISTORY) expect(md).toContain(`\`${h.name}\``);
   });
 
@@ -31,5 +32,13 @@ describe("dispatch-spec history", () => {
     const r = await cli(["history", "--time", "0"]);
     expect(r.code).toBe(2);
     expect(r.err.trim()).toBe('dispatch-spec: --time: expected an integer >= 1, got "0"');
+  });
+});
+
+describe("medianOf", () => {
+  it("takes the middle of an odd count and the mean of the middle two of an even one", () => {
+    expect(medianOf([0, 1, 3])).toBe(1);
+    expect(medianOf([0, 1, 2, 3])).toBe(1.5);
+    expect(medianOf([4])).toBe(4);
   });
 });

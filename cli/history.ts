@@ -55,7 +55,8 @@ function judgeBug(h: HistoryDesign, limitMs: number): Row[] {
         ? runProperty(seq, h.design, { seed, numRuns: f.runs ?? 2000 })
         : runConcurrentProperty(conc!, h.design, { seed, numRuns: f.runs ?? CONCURRENT_MUTANT_RUNS });
     const cx = out.counterexample;
-    const length = cx === undefined ? "—" : conc !== undefined ? `${cx.schedule?.length ?? 0} segment(s), ${cx.steps.length} steps` : `${cx.steps.length} steps`;
+    const steps = (n: number): string => `${n} step${n === 1 ? "" : "s"}`;
+    const length = cx === undefined ? "—" : conc !== undefined ? `${cx.schedule?.length ?? 0} segment(s), ${steps(cx.steps.length)}` : steps(cx.steps.length);
     const short = cx === undefined ? false : (conc !== undefined ? (cx.schedule?.length ?? 0) : cx.steps.length) <= f.maxSteps;
     return {
       h,
@@ -97,11 +98,17 @@ function md(s: string): string {
   return s.replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** The median of sorted numbers (the mean of the middle two for an even count). */
+export function medianOf(sorted: ReadonlyArray<number>): number {
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 function render(rows: ReadonlyArray<Row>): string {
   const bugs = HISTORY.filter((h) => h.kind === "bug");
   const flagged = new Set(rows.filter((r) => r.h.kind === "bug" && r.ok).map((r) => r.h.name));
   const lengths = rows.filter((r) => r.h.kind === "bug" && r.ok).map((r) => Number(/^(\d+)/.exec(r.length)?.[1] ?? "0")).sort((a, b) => a - b);
-  const median = lengths.length === 0 ? "—" : String(lengths[Math.floor((lengths.length - 1) / 2)]);
+  const median = lengths.length === 0 ? "—" : String(medianOf(lengths));
   return [
     "# The kernel's history, judged",
     "",

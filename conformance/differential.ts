@@ -52,7 +52,10 @@ export function rebase(l: Layout): Layout {
       stackTop: mv(k.stackTop),
       callerReturn: mv(k.callerReturn),
     },
-    modules: l.modules.map((m) => ({ ...m, text: mv(m.text), plt: m.plt === null ? null : mv(m.plt) })),
+    modules: l.modules.map((m) => {
+      const init = m.init ?? null;
+      return { ...m, text: mv(m.text), plt: m.plt === null ? null : mv(m.plt), init: init === null ? null : { ...init, text: mv(init.text), plt: init.plt === null ? null : mv(init.plt) } };
+    }),
     functions: l.functions.map((f) => ({ ...f, addr: mv(f.addr) })),
     trampolines: l.trampolines.map((t) => ({ ...t, addr: mv(t.addr) })),
   };

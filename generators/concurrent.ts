@@ -5,7 +5,8 @@
 
 import fc from "fast-check";
 import type { Step } from "../model/scenario.ts";
-import { layoutArb, type LayoutSpec } from "./layout.ts";
+import type { ScopeExtension } from "../model/kernel.ts";
+import { layoutArbFor, type LayoutSpec } from "./layout.ts";
 import { intentsArb, normalise } from "./steps.ts";
 
 export type ApiStepSpec = Exclude<Step, { do: "call" }>;
@@ -45,10 +46,11 @@ const segment = (cpus: number): fc.Arbitrary<readonly [number, number]> =>
   fc.tuple(fc.nat({ max: cpus }), fc.oneof(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 5, max: 40 })));
 
 /** At most two functions, so that CPUs call what the updater is patching. */
-const smallLayoutArb = layoutArb.map((l) => ({ ...l, functions: l.functions.slice(0, 2) }));
+const smallLayoutArb = (scope: ReadonlyArray<ScopeExtension>): fc.Arbitrary<LayoutSpec> => layoutArbFor(scope).map((l) => ({ ...l, functions: l.functions.slice(0, 2) }));
 
-export const concurrentArb: fc.Arbitrary<ConcurrentSpec> = fc
-  .tuple(smallLayoutArb, intentsArb, fc.integer({ min: 2, max: 3 }))
+/** Concurrent runs in the world of the given scope extensions. */
+export const concurrentArbFor = (scope: ReadonlyArray<ScopeExtension> = []): fc.Arbitrary<ConcurrentSpec> => fc
+  .tuple(smallLayoutArb(scope), intentsArb, fc.integer({ min: 2, max: 3 }))
   .chain(([layout, intents, ncpu]) => {
     const fns = layout.functions.map((f) => f.name);
     const steps = ownedSteps(normalise(intents, fns, layout.trampolines.map((t) => t.name))).slice(0, 6);
@@ -60,3 +62,4 @@ export const concurrentArb: fc.Arbitrary<ConcurrentSpec> = fc
       schedule: fc.array(segment(ncpu), { maxLength: 16 }),
     });
   });
+

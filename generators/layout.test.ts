@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_KERNEL, DEFAULT_MODULE_TEXT_SIZE, validateLayout } from "../model/layout.ts";
 import { reachableByBl } from "../model/insn.ts";
-import { classify, layoutArb, TRAMPOLINE_CLASSES, type TrampolineClass } from "./layout.ts";
+import { classify, layoutArb, layoutArbFor, TRAMPOLINE_CLASSES, type TrampolineClass } from "./layout.ts";
 import { runArb } from "./run.ts";
 
 const SEED = 20261125;
@@ -92,5 +92,38 @@ describe("runArb", () => {
     expect([...kinds].sort()).toEqual(
       ["call", "ftrace_set_filter", "ftrace_set_notrace", "modify_ftrace_direct", "register_ftrace_direct", "register_ftrace_function", "unregister_ftrace_direct", "unregister_ftrace_function"].sort(),
     );
+  });
+});
+
+describe("layoutArbFor(['module-init-text'])", () => {
+  const samples = fc.sample(layoutArbFor(["module-init-text"]), { seed: SEED, numRuns: 1000 });
+
+  it("gives modules init text, near their text and out of its BL range, with functions in both texts", () => {
+    let nearInit = 0;
+    let farInit = 0;
+    let inInit = 0;
+    let inCore = 0;
+    for (const s of samples) {
+      for (const m of s.modules) {
+        if (m.init === undefined) continue;
+        const plt = BigInt(m.text) + DEFAULT_MODULE_TEXT_SIZE;
+        if (reachableByBl(BigInt(m.init.text) + 0x1000n, plt)) nearInit++;
+        else farInit++;
+      }
+      for (const f of s.functions) {
+        const m = s.modules.find((x) => x.name === f.module);
+        if (m === undefined) continue;
+        if (m.init !== undefined && BigInt(f.addr) >= BigInt(m.init.text)) inInit++;
+        else inCore++;
+      }
+    }
+    expect(nearInit).toBeGreaterThan(50);
+    expect(farInit).toBeGreaterThan(50);
+    expect(inInit).toBeGreaterThan(50);
+    expect(inCore).toBeGreaterThan(50);
+  });
+
+  it("leaves the default world's layouts as they were (the scope draws only for the designs that ask)", () => {
+    for (const s of fc.sample(layoutArb, { seed: SEED, numRuns: 300 })) expect(s.modules.every((m) => m.init === undefined)).toBe(true);
   });
 });

@@ -1,10 +1,12 @@
 // fast-check arbitraries for the world a run happens in: 1-6 functions in kernel text and in up to two modules
-// (near the kernel, or far enough to need the module's ftrace PLT), with and without BTI C, and 1-4 direct
+// (near the kernel, or far enough to need the module's ftrace PLT; with scope `module-init-text`, each module also
+// has init text, near its text or out of BL range of it, holding some of its functions), with and without BTI C, and 1-4 direct
 // trampolines biased to the BL-range edges around each function (-128 MiB, -128 MiB +/- 4, +128 MiB - 4,
 // +128 MiB), far away, inside module text, or ordinary. Values come out in scenario-file form.
 
 import fc from "fast-check";
 import { toHex } from "../model/insn.ts";
+import type { ScopeExtension } from "../model/kernel.ts";
 import { DEFAULT_KERNEL, DEFAULT_MODULE_TEXT_SIZE, validateLayout, type Layout } from "../model/layout.ts";
 
 export const KERNEL_TEXT = DEFAULT_KERNEL.text;
@@ -17,6 +19,12 @@ export const MODULE_BASES = {
   far: [0xffff800080000000n, 0xffff800090000000n],
 } as const;
 
+/**
+ * Where a module's init text sits from its text (scope `module-init-text`): just after it, or 132 MiB on, out of
+ * BL range of the core text's ftrace PLT (the 2 GiB module area of 3e35d303ab7d allows both).
+ */
+export const INIT_TEXT_OFFSETS = { near: 4n * MiB, far: 132n * MiB } as const;
+
 /** Function slots in a module's text (0x200 apart, below the module-text trampolines at +1 MiB). */
 const MODULE_SLOTS = 400;
 
@@ -26,6 +34,7 @@ export interface ModuleSpec {
   readonly name: string;
   readonly text: string;
   readonly plt: true;
+  readonly init?: { readonly text: string; readonly plt: true };
 }
 export interface FunctionSpec {
   readonly name: string;
@@ -58,8 +67,14 @@ export const TRAMPOLINE_CLASSES: ReadonlyArray<TrampolineClass> = [...(Object.ke
 
 type TrampolineChoice = { readonly cls: TrampolineClass; readonly fn: number; readonly n: number };
 
-const moduleArb = fc.record({ far: fc.boolean() });
-const functionArb = fc.record({ region: fc.nat({ max: 2 }), slot: fc.nat({ max: 4000 }), bti: fc.boolean() });
+type ModuleChoice = { readonly far: boolean; readonly init?: "near" | "far" };
+type FunctionChoice = { readonly region: number; readonly slot: number; readonly bti: boolean; readonly init?: boolean };
+
+const moduleArb: fc.Arbitrary<ModuleChoice> = fc.record({ far: fc.boolean() });
+const functionArb: fc.Arbitrary<FunctionChoice> = fc.record({ region: fc.nat({ max: 2 }), slot: fc.nat({ max: 4000 }), bti: fc.boolean() });
+/** The same draws, then the init-text choices (scope `module-init-text`). */
+const moduleInitArb: fc.Arbitrary<ModuleChoice> = fc.record({ far: fc.boolean(), init: fc.constantFrom<"near" | "far">("near", "far") });
+const functionInitArb: fc.Arbitrary<FunctionChoice> = fc.record({ region: fc.nat({ max: 2 }), slot: fc.nat({ max: 4000 }), bti: fc.boolean(), init: fc.boolean() });
 const trampolineArb: fc.Arbitrary<TrampolineChoice> = fc.record({
   cls: fc.oneof(
     { weight: 5, arbitrary: fc.constantFrom<TrampolineClass>(...(Object.keys(EDGE_OFFSETS) as EdgeName[])) },
@@ -80,7 +95,13 @@ function toLayout(s: LayoutSpec): Layout {
   return {
     bti: s.config.bti,
     kernel: DEFAULT_KERNEL,
-    modules: s.modules.map((m) => ({ name: m.name, text: BigInt(m.text), textSize: DEFAULT_MODULE_TEXT_SIZE, plt: BigInt(m.text) + DEFAULT_MODULE_TEXT_SIZE })),
+    modules: s.modules.map((m) => ({
+      name: m.name,
+      text: BigInt(m.text),
+      textSize: DEFAULT_MODULE_TEXT_SIZE,
+      plt: BigInt(m.text) + DEFAULT_MODULE_TEXT_SIZE,
+      ...(m.init !== undefined ? { init: { text: BigInt(m.init.text), textSize: DEFAULT_MODULE_TEXT_SIZE, plt: BigInt(m.init.text) + DEFAULT_MODULE_TEXT_SIZE } } : {}),
+    })),
     functions: s.functions.map((f) => ({ name: f.name, addr: BigInt(f.addr), module: f.module ?? null, bti: f.bti })),
     trampolines: s.trampolines.map((t) => ({ name: t.name, addr: BigInt(t.addr) })),
   };
@@ -95,28 +116,28 @@ function fits(s: LayoutSpec): boolean {
   }
 }
 
-function build(
-  bti: boolean,
-  mods: ReadonlyArray<{ far: boolean }>,
-  fns: ReadonlyArray<{ region: number; slot: number; bti: boolean }>,
-  tramps: ReadonlyArray<TrampolineChoice>,
-): LayoutSpec {
-  const modules: ModuleSpec[] = mods.map((m, i) => ({ name: `m${i + 1}`, text: toHex((m.far ? MODULE_BASES.far : MODULE_BASES.near)[i]!), plt: true }));
+function build(bti: boolean, mods: ReadonlyArray<ModuleChoice>, fns: ReadonlyArray<FunctionChoice>, tramps: ReadonlyArray<TrampolineChoice>): LayoutSpec {
+  const modules: ModuleSpec[] = mods.map((m, i) => {
+    const text = (m.far ? MODULE_BASES.far : MODULE_BASES.near)[i]!;
+    return { name: `m${i + 1}`, text: toHex(text), plt: true, ...(m.init !== undefined ? { init: { text: toHex(text + INIT_TEXT_OFFSETS[m.init]), plt: true } } : {}) };
+  });
   const used = new Set<string>();
   const functions: FunctionSpec[] = [];
   for (const f of fns) {
     const region = f.region === 0 || modules.length === 0 ? 0 : ((f.region - 1) % modules.length) + 1;
     const slot = region === 0 ? f.slot : f.slot % MODULE_SLOTS;
-    const key = `${region}:${slot}`;
+    const m = region === 0 ? undefined : modules[region - 1]!;
+    const inInit = m?.init !== undefined && f.init === true;
+    const key = `${region}:${inInit}:${slot}`;
     if (used.has(key)) continue;
     used.add(key);
     const name = FUNCTION_NAMES[functions.length]!;
     if (region === 0) {
       // The upper half of kernel text; the lower half holds ftrace_caller and the model's C helpers.
       functions.push({ name, addr: toHex(KERNEL_TEXT + 0x1000000n + BigInt(f.slot) * 0x1000n), bti: f.bti });
-    } else {
-      const m = modules[region - 1]!;
-      functions.push({ name, addr: toHex(BigInt(m.text) + 0x1000n + BigInt(slot) * 0x200n), module: m.name, bti: f.bti });
+    } else if (m !== undefined) {
+      const base = inInit && m.init !== undefined ? m.init.text : m.text;
+      functions.push({ name, addr: toHex(BigInt(base) + 0x1000n + BigInt(slot) * 0x200n), module: m.name, bti: f.bti });
     }
   }
   let spec: LayoutSpec = { config: { bti }, modules, functions, trampolines: [] };
@@ -148,15 +169,21 @@ function trampolineAddr(s: LayoutSpec, t: TrampolineChoice): bigint {
   }
 }
 
-/** A layout in scenario form; always valid (trampolines that would overlap something are left out). */
-export const layoutArb: fc.Arbitrary<LayoutSpec> = fc
-  .tuple(
-    fc.boolean(),
-    fc.array(moduleArb, { maxLength: 2 }),
-    fc.array(functionArb, { minLength: 1, maxLength: 6 }),
-    fc.array(trampolineArb, { minLength: 1, maxLength: 4 }),
-  )
-  .map(([bti, mods, fns, tramps]) => build(bti, mods, fns, tramps));
+/** A layout in scenario form, reaching the given scope extensions; always valid (trampolines that would overlap something are left out). */
+export function layoutArbFor(scope: ReadonlyArray<ScopeExtension> = []): fc.Arbitrary<LayoutSpec> {
+  const initText = scope.includes("module-init-text");
+  return fc
+    .tuple(
+      fc.boolean(),
+      fc.array(initText ? moduleInitArb : moduleArb, { maxLength: 2 }),
+      fc.array(initText ? functionInitArb : functionArb, { minLength: 1, maxLength: 6 }),
+      fc.array(trampolineArb, { minLength: 1, maxLength: 4 }),
+    )
+    .map(([bti, mods, fns, tramps]) => build(bti, mods, fns, tramps));
+}
+
+/** The default world's layouts. */
+export const layoutArb: fc.Arbitrary<LayoutSpec> = layoutArbFor();
 
 /** Which classes a trampoline address falls in, judged from the final layout (not from how it was drawn). */
 export function classifyAddress(layout: Layout, addr: bigint): TrampolineClass[] {

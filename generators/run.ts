@@ -3,7 +3,8 @@
 
 import fc from "fast-check";
 import { parseScenario, type Scenario } from "../model/scenario.ts";
-import { layoutArb, type LayoutSpec } from "./layout.ts";
+import type { ScopeExtension } from "../model/kernel.ts";
+import { layoutArbFor, type LayoutSpec } from "./layout.ts";
 import { intentsArb, normalise, type Intent } from "./steps.ts";
 
 export function toScenario(variant: string, layout: LayoutSpec, intents: ReadonlyArray<Intent>): Scenario {
@@ -16,6 +17,6 @@ export function toScenario(variant: string, layout: LayoutSpec, intents: Readonl
 }
 
 /** Runs for the named variant. The variant is fixed per arbitrary; only the layout and the steps vary. */
-export function runArb(variant: string): fc.Arbitrary<Scenario> {
-  return fc.tuple(layoutArb, intentsArb).map(([layout, intents]) => toScenario(variant, layout, intents));
+export function runArb(variant: string, scope: ReadonlyArray<ScopeExtension> = []): fc.Arbitrary<Scenario> {
+  return fc.tuple(layoutArbFor(scope), intentsArb).map(([layout, intents]) => toScenario(variant, layout, intents));
 }

@@ -5,10 +5,13 @@
 // executed as real A64.
 
 import { describe, expect, it } from "vitest";
-import { AARCH64_BREAK_FAULT, aarch64_insn_gen_branch_imm, arm64_rec_get_ops, ftrace_find_callable_addr, ftrace_modify_code } from "./arm64.ts";
+import { AARCH64_BREAK_FAULT, aarch64_insn_gen_branch_imm, arm64_rec_get_ops, ftrace_find_callable_addr, ftrace_modify_code, get_ftrace_plt } from "./arm64.ts";
 import { FTRACE_ADDR, ftrace_find_unique_ops } from "./core.ts";
 import { ERRNO } from "./errno.ts";
 import { callFunction } from "./exec.ts";
+import { boot } from "./boot.ts";
+import { withMutant } from "./mutants.ts";
+import { upstream } from "./variants/upstream.ts";
 import { FTRACE_FL, setFlag } from "./flags.ts";
 import { BTI_C_WORD, MOV_X9_X30_WORD, NOP_WORD, decode, toHex } from "./insn.ts";
 import type { DynFtrace, Kernel } from "./kernel.ts";
@@ -372,6 +375,50 @@ describe("module ftrace PLT", () => {
     expect(obs.violations).toEqual([]);
     expect(obs.path).toBe("caller-direct");
     expect(obs.tramps.map((t) => t.tramp)).toEqual(["TFAR"]);
+  });
+});
+
+describe("module init text and its own ftrace PLT (a7ed7b9d0ebb)", () => {
+  // m1's init text 132 MiB past its text: out of BL range of both ftrace_caller and the core text's PLT.
+  const INIT_TEXT = MOD_TEXT + 0x8400000n;
+  const INIT_PLT = INIT_TEXT + 0x200000n;
+  const withInit = (): Layout =>
+    layout({
+      modules: [{ ...module("m1", MOD_TEXT, MOD_PLT), init: { text: INIT_TEXT, textSize: 0x200000n, plt: INIT_PLT } }],
+      functions: [fn("f", F_ADDR), fn("m", MOD_TEXT + 0x1000n, { module: "m1" }), fn("i", INIT_TEXT + 0x1000n, { module: "m1" })],
+    });
+
+  it("get_ftrace_plt gives a site in init text the init PLT, and one in core text the core PLT", () => {
+    const k = bootUpstream(withInit());
+    const m1 = k.layout.modules[0]!;
+    expect(get_ftrace_plt(k, m1, recOf(k, "i").ip)).toBe(INIT_PLT);
+    expect(get_ftrace_plt(k, m1, recOf(k, "m").ip)).toBe(MOD_PLT);
+  });
+
+  it("a traced init-text function runs BL init PLT -> BR x16 -> ftrace_caller", () => {
+    const k = bootUpstream(withInit());
+    const { ret } = regOrdinary(k, "A", ["i"]);
+    expect(ret).toBe(0);
+    expect(siteWords(k, "i").insn).toBe(blFrom(k, "i", INIT_PLT));
+    const obs = callFunction(k, "i");
+    expect(obs.violations).toEqual([]);
+    expect(obs.handlers.map((h) => h.ops)).toEqual(["A"]);
+    expect(obs.branches).toContainEqual(expect.objectContaining({ kind: "br", reg: 16, from: INIT_PLT + 8n, to: FTRACE_CALLER }));
+  });
+
+  it("before the fix (ftrace-plt-core-only) the init-text site is handed the core PLT, and a BRK is written", () => {
+    const k = boot(withInit(), withMutant(upstream, "ftrace-plt-core-only"));
+    const { ret } = regOrdinary(k, "A", ["i"]);
+    expect(ret).toBe(0);
+    expect(siteWords(k, "i").insn).toBe(AARCH64_BREAK_FAULT);
+    expect(k.events.some((e) => e.kind === "warn" && e.message.startsWith("aarch64_insn_gen_branch_imm"))).toBe(true);
+  });
+
+  it("a module with init text but no init PLT cannot trace an out-of-range init function", () => {
+    const l = withInit();
+    const k = bootUpstream({ ...l, modules: [{ ...l.modules[0]!, init: { text: INIT_TEXT, textSize: 0x200000n, plt: null } }] });
+    expect(ftrace_find_callable_addr(k, recOf(k, "i"), FTRACE_CALLER)).toBeNull();
+    expect(k.events).toContainEqual({ kind: "warn", message: "ftrace: no module PLT for i in m1" });
   });
 });
 

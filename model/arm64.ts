@@ -8,7 +8,7 @@ import { FTRACE_FL, hasFlag } from "./flags.ts";
 import { InsnError, MOV_X9_X30_WORD, NOP_WORD, decode, disasm, encode, genBranch, reachableByBl, toHex } from "./insn.ts";
 import type { ArchHooks, DynFtrace, FtraceOps, Kernel } from "./kernel.ts";
 import { symbolize, warn } from "./kernel.ts";
-import { literalAddr, moduleTextAt } from "./layout.ts";
+import { literalAddr, moduleTextAt, withinModuleInitText, type ModuleLayout } from "./layout.ts";
 import { mutated } from "./mutants.ts";
 
 /** AARCH64_BREAK_FAULT: what aarch64_insn_gen_branch_imm returns for an unencodable branch. */
@@ -78,6 +78,15 @@ export function ftrace_rec_update_ops(k: Kernel, rec: DynFtrace): Ret {
   return ftrace_rec_set_ops(k, rec, arm64_rec_get_ops(k, rec));
 }
 
+/**
+ * get_ftrace_plt: the module's ftrace PLT for a site at pc: the init text's own PLT for a site in init text
+ * (a7ed7b9d0ebb), else the core text's.
+ */
+export function get_ftrace_plt(k: Kernel, mod: ModuleLayout, pc: bigint): bigint | null {
+  if (withinModuleInitText(mod, pc) && !mutated(k.design, "ftrace-plt-core-only")) return mod.init?.plt ?? null;
+  return mod.plt;
+}
+
 /** ftrace_find_callable_addr: the address the BL at rec->ip must target to reach addr, or null. */
 export function ftrace_find_callable_addr(k: Kernel, rec: DynFtrace, addr: bigint): bigint | null {
   const pc = rec.ip;
@@ -93,11 +102,12 @@ export function ftrace_find_callable_addr(k: Kernel, rec: DynFtrace, addr: bigin
     warn(k, `ftrace_find_callable_addr: ${rec.fn} at ${toHex(pc)} cannot reach ${toHex(target)} and is not in a module`);
     return null;
   }
-  if (mod.plt === null) {
+  const plt = get_ftrace_plt(k, mod, pc);
+  if (plt === null) {
     warn(k, `ftrace: no module PLT for ${rec.fn} in ${mod.name}`);
     return null;
   }
-  return mod.plt;
+  return plt;
 }
 
 /** ftrace_make_call: literal first, then NOP -> BL. */

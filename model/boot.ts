@@ -184,7 +184,11 @@ export function boot(layout: Layout, design: Design): Kernel {
       if (design.directCalls && e.stubDirectTramp !== null) placeBinary(k, ks.ftrace_stub_direct_tramp, e.stubDirectTramp);
     })
     .exhaustive();
-  for (const m of layout.modules) if (m.plt !== null) place(k, `${m.name}.ftrace_plt`, m.plt, modulePlt(ks.ftrace_caller));
+  for (const m of layout.modules) {
+    if (m.plt !== null) place(k, `${m.name}.ftrace_plt`, m.plt, modulePlt(ks.ftrace_caller));
+    const initPlt = m.init?.plt ?? null;
+    if (initPlt !== null) place(k, `${m.name}.init_ftrace_plt`, initPlt, modulePlt(ks.ftrace_caller));
+  }
   for (const t of layout.trampolines) {
     addHost(k, `${t.name}.func`, { kind: "direct_func", tramp: t.name }, t.addr + TRAMP_HELPER_OFFSET);
     place(k, t.name, t.addr, testDirectTrampoline(`${t.name}.func`));

@@ -120,6 +120,15 @@ export type EntryCode =
       readonly stubDirectTramp: BinaryCode | null;
     };
 
+/**
+ * Parts of the world that generated runs reach only for the designs that ask for them, so that adding one leaves
+ * every other design's pinned seeds drawing the same runs:
+ * - `module-init-text`: modules get init text (near their text, or out of its BL range as 3e35d303ab7d allows),
+ *   and some module functions live there.
+ */
+export type ScopeExtension = "module-init-text";
+export const SCOPE_EXTENSIONS: ReadonlyArray<ScopeExtension> = ["module-init-text"];
+
 /** A spec variant: the design under test. */
 export interface Design {
   readonly name: string;
@@ -146,6 +155,8 @@ export interface Design {
   readonly standsFor?: string;
   /** Mutation switches (model/mutants.ts) in force; empty for a real design. */
   readonly mutations: ReadonlySet<string>;
+  /** What generated runs reach beyond the default world (sorted, no repeats); unset for the default. */
+  readonly scope?: ReadonlyArray<ScopeExtension>;
 }
 
 /**

@@ -171,6 +171,16 @@ describe("validateLayout", () => {
     expect(() => validateLayout(base({ trampolines: [tramp("T1", T_NEAR + 4n)] }))).not.toThrow();
   });
 
+  it("checks module init text: page aligned, its PLT 4-byte aligned, apart from the core text, and a function in it belongs", () => {
+    const withInit = (text: bigint, plt: bigint | null): ReturnType<typeof module> => ({ ...module("m1", MOD_TEXT, null), init: { text, textSize: 0x200000n, plt } });
+    const far = MOD_TEXT + 0x8400000n;
+    expect(() => validateLayout(base({ modules: [withInit(far + 8n, null)], functions: [] }))).toThrow(/init text .* is not page aligned/);
+    expect(() => validateLayout(base({ modules: [withInit(far, far + 0x200002n)], functions: [] }))).toThrow(/init PLT .* is not 4-byte aligned/);
+    expect(() => validateLayout(base({ modules: [withInit(MOD_TEXT + 0x100000n, null)], functions: [] }))).toThrow(/init text .* overlaps its text/);
+    expect(() => validateLayout(base({ modules: [withInit(far, far + 0x200000n)], functions: [fn("i", far + 0x1000n, { module: "m1" })] }))).not.toThrow();
+    expect(() => validateLayout(base({ modules: [withInit(far, far + 0x200000n)], functions: [fn("i", far + 0x300000n, { module: "m1" })] }))).toThrow(/outside module m1's text/);
+  });
+
   it("rejects a module whose text is not page aligned and a misaligned PLT", () => {
     expect(() => validateLayout(base({ modules: [module("m1", MOD_TEXT + 8n, null)], functions: [] }))).toThrow(/not page aligned/);
     expect(() => validateLayout(base({ modules: [module("m1", MOD_TEXT, MOD_TEXT + 0x1002n)], functions: [] }))).toThrow(/PLT .* is not 4-byte aligned/);

@@ -49,6 +49,19 @@ export interface ModuleLayout {
   readonly textSize: bigint;
   /** The module's ftrace PLT (mod->arch.ftrace_trampolines[FTRACE_PLT_IDX]), or null if it has none. */
   readonly plt: bigint | null;
+  /**
+   * MOD_INIT_TEXT, when the scenario gives the module one: its own region (since 3e35d303ab7d it may sit anywhere in
+   * the 2 GiB module area, out of BL range of .text) and, since a7ed7b9d0ebb, its own ftrace PLT
+   * (mod->arch.init_ftrace_trampolines). The model keeps init text for the whole run (it never frees it).
+   */
+  readonly init?: ModuleInitLayout | null;
+}
+
+export interface ModuleInitLayout {
+  readonly text: bigint;
+  readonly textSize: bigint;
+  /** .init.text.ftrace_trampoline, or null if the module has none. */
+  readonly plt: bigint | null;
 }
 
 export const DEFAULT_MODULE_TEXT_SIZE = 0x200000n;
@@ -117,9 +130,20 @@ export function moduleOf(layout: Layout, fn: FunctionLayout): ModuleLayout | und
   return layout.modules.find((m) => m.name === fn.module);
 }
 
-/** __module_text_address: the module whose text holds addr. */
+/** within_module_mem_type(addr, mod, MOD_INIT_TEXT) */
+export function withinModuleInitText(m: ModuleLayout, addr: bigint): boolean {
+  const init = m.init ?? null;
+  return init !== null && addr >= init.text && addr < init.text + init.textSize;
+}
+
+/** within_module_mem_type(addr, mod, MOD_TEXT) */
+export function withinModuleCoreText(m: ModuleLayout, addr: bigint): boolean {
+  return addr >= m.text && addr < m.text + m.textSize;
+}
+
+/** __module_text_address: the module whose text (core or init) holds addr. */
 export function moduleTextAt(layout: Layout, addr: bigint): ModuleLayout | undefined {
-  return layout.modules.find((m) => addr >= m.text && addr < m.text + m.textSize);
+  return layout.modules.find((m) => withinModuleCoreText(m, addr) || withinModuleInitText(m, addr));
 }
 
 export function withinKernelText(k: KernelSymbols, addr: bigint): boolean {
@@ -146,6 +170,12 @@ export function validateLayout(layout: Layout, code: CodeSpans = LISTING_SPANS):
     if (m.text % 4096n !== 0n) throw new LayoutError(`module ${m.name}: text ${toHex(m.text)} is not page aligned`);
     // The kernel puts the ftrace PLT at any instruction boundary (seen at ...d54 in Debian's 6.12): 4-byte aligned.
     if (m.plt !== null && m.plt % 4n !== 0n) throw new LayoutError(`module ${m.name}: PLT ${toHex(m.plt)} is not 4-byte aligned`);
+    const init = m.init ?? null;
+    if (init !== null) {
+      if (init.text % 4096n !== 0n) throw new LayoutError(`module ${m.name}: init text ${toHex(init.text)} is not page aligned`);
+      if (init.plt !== null && init.plt % 4n !== 0n) throw new LayoutError(`module ${m.name}: init PLT ${toHex(init.plt)} is not 4-byte aligned`);
+      if (init.text < m.text + m.textSize && m.text < init.text + init.textSize) throw new LayoutError(`module ${m.name}: init text ${toHex(init.text)} overlaps its text`);
+    }
   }
   // Stryker disable next-line ArrayDeclaration: a non-span first element has no lo, so it compares equal to every span and V8's sort leaves it first; `lo < undefined` is false, so it neither reports nor hides an overlap
   const spans: Array<{ name: string; lo: bigint; hi: bigint }> = [];
@@ -157,7 +187,7 @@ export function validateLayout(layout: Layout, code: CodeSpans = LISTING_SPANS):
     } else {
       const m = moduleOf(layout, f);
       if (m === undefined) throw new LayoutError(`function ${f.name}: unknown module "${f.module}"`);
-      if (f.addr < m.text || f.addr >= m.text + m.textSize) throw new LayoutError(`function ${f.name}: ${toHex(f.addr)} is outside module ${m.name}'s text`);
+      if (!withinModuleCoreText(m, f.addr) && !withinModuleInitText(m, f.addr)) throw new LayoutError(`function ${f.name}: ${toHex(f.addr)} is outside module ${m.name}'s text`);
     }
     spans.push({ name: f.name, lo: f.addr - 8n, hi: f.addr + 16n });
   }
@@ -176,7 +206,11 @@ export function validateLayout(layout: Layout, code: CodeSpans = LISTING_SPANS):
   spans.push({ name: "the heap", lo: k.heap, hi: k.heap + HEAP_SPAN });
   spans.push({ name: "the stack", lo: k.stackTop - STACK_SPAN, hi: k.stackTop });
   spans.push({ name: "the caller", lo: k.callerReturn - 4n, hi: k.callerReturn + 4n });
-  for (const m of layout.modules) if (m.plt !== null) spans.push({ name: `${m.name}.ftrace_plt`, lo: m.plt, hi: m.plt + 16n });
+  for (const m of layout.modules) {
+    if (m.plt !== null) spans.push({ name: `${m.name}.ftrace_plt`, lo: m.plt, hi: m.plt + 16n });
+    const initPlt = m.init?.plt ?? null;
+    if (initPlt !== null) spans.push({ name: `${m.name}.init_ftrace_plt`, lo: initPlt, hi: initPlt + 16n });
+  }
   spans.sort((a, b) => {
     if (a.lo < b.lo) return -1;
     // Stryker disable next-line ConditionalExpression,EqualityOperator: V8's sort (TimSort) only tests compare(a, b) < 0, so returning 1 or 0 here gives the same order

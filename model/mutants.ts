@@ -3,7 +3,7 @@
 // gate and the benchmark use them by name. The switches are read where the behaviour lives (arm64.ts, entry.ts,
 // core.ts, exec.ts), so the mutated code sits next to the code it breaks.
 
-import type { Design } from "./kernel.ts";
+import type { Design, ScopeExtension } from "./kernel.ts";
 
 export const MUTANTS = {
   "skip-literal-update": "ftrace_make_call patches NOP -> BL without first writing the literal (ftrace_rec_update_ops skipped)",
@@ -32,6 +32,8 @@ export const MUTANTS = {
     'd05cb470663a..56b3c85e153b: register_ftrace_direct publishes the ops\' ip -> trampoline entries in direct_functions before registering the ops, and leaves them there when the registration fails',
   "direct-call-torn-store":
     'v1 of "ftrace: Store direct called addresses in their ops" (review of 2023-02): ops->direct_call written with a plain store, which may tear into two 32-bit halves (low first) under a CPU reading it; merged as WRITE_ONCE (dbaccb618fab)',
+  "ftrace-plt-core-only":
+    'before a7ed7b9d0ebb "arm64: ftrace: fix unreachable PLT for ftrace_caller in init_module with CONFIG_DYNAMIC_FTRACE": get_ftrace_plt hands a site in module init text the PLT in the module\'s core text, which since 3e35d303ab7d may be out of BL range',
   "ftrace-caller-no-bti": 'before 35b6b28e6998 "arm64: ftrace: add missing BTIs": ftrace_caller starts without BTI C, though a module PLT reaches it with BR X16',
 } as const;
 
@@ -40,6 +42,11 @@ export type MutantName = keyof typeof MUTANTS;
 /** Mutants that change the ftrace_caller listing: a design whose words come from a binary has no listing to change. */
 export const LISTING_MUTANTS: ReadonlySet<MutantName> = new Set<MutantName>(["late-exit-keeps-x9", "fregs-size-120", "ret-instead-of-br", "literal-no-align", "ftrace-caller-no-bti"]);
 export const MUTANT_NAMES = Object.keys(MUTANTS) as MutantName[];
+
+/** Mutants whose fault lies in a part of the world generated runs reach only on request (Design.scope). */
+export const MUTANT_SCOPE: Partial<Record<MutantName, ReadonlyArray<ScopeExtension>>> = {
+  "ftrace-plt-core-only": ["module-init-text"],
+};
 
 export function isMutant(name: string): name is MutantName {
   return Object.hasOwn(MUTANTS, name);
@@ -57,6 +64,13 @@ export function withMutant(d: Design, m: MutantName): Design {
     name: `${d.name}+${m}`,
     description: `${d.description}, mutated: ${MUTANTS[m]}`,
     mutations: new Set([...d.mutations, m]),
+    ...withScope(d, MUTANT_SCOPE[m] ?? []),
     fregs: m === "fregs-size-120" ? { ...d.fregs, size: d.fregs.size + 8 } : d.fregs,
   };
+}
+
+/** The design's scope with more extensions: an object to spread into a design (empty when nothing is added). */
+export function withScope(d: Design, more: ReadonlyArray<ScopeExtension>): { readonly scope?: ReadonlyArray<ScopeExtension> } {
+  const all = [...new Set([...(d.scope ?? []), ...more])].sort();
+  return all.length === 0 ? {} : { scope: all };
 }

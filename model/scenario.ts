@@ -119,7 +119,13 @@ export const scenarioSchema = z
     modules: z
       .array(
         z
-          .object({ name, text: hexAddr, size: hexAddr.optional(), plt: z.union([z.boolean(), hexAddr]).default(true) })
+          .object({
+            name,
+            text: hexAddr,
+            size: hexAddr.optional(),
+            plt: z.union([z.boolean(), hexAddr]).default(true),
+            init: z.object({ text: hexAddr, size: hexAddr.optional(), plt: z.union([z.boolean(), hexAddr]).default(true) }).strict().optional(),
+          })
           .strict(),
       )
       .default([]),
@@ -271,13 +277,19 @@ export function scenarioLayout(s: Scenario): Layout {
     bti: s.config.bti,
     kernel,
     modules: s.modules.map((m) => {
-      const text = hex(m.text);
-      const textSize = m.size !== undefined ? hex(m.size) : DEFAULT_MODULE_TEXT_SIZE;
-      return { name: m.name, text, textSize, plt: m.plt === false ? null : m.plt === true ? text + textSize : hex(m.plt) };
+      const core = textRegion(m);
+      return { name: m.name, ...core, ...(m.init !== undefined ? { init: textRegion(m.init) } : {}) };
     }),
     functions: s.functions.map((f) => ({ name: f.name, addr: hex(f.addr), module: f.module ?? null, bti: f.bti ?? s.config.bti })),
     trampolines: [...s.trampolines.map((t) => ({ name: t.name, addr: hex(t.addr) })), ...impliedTrampolines(s, kernel)],
   };
+}
+
+/** A module's text region and its ftrace PLT (`plt: true` puts the PLT right after the text). */
+function textRegion(r: { readonly text: string; readonly size?: string | undefined; readonly plt: boolean | string }): { text: bigint; textSize: bigint; plt: bigint | null } {
+  const text = hex(r.text);
+  const textSize = r.size !== undefined ? hex(r.size) : DEFAULT_MODULE_TEXT_SIZE;
+  return { text, textSize, plt: r.plt === false ? null : r.plt === true ? text + textSize : hex(r.plt) };
 }
 
 /** What one patch-site holds, in the terms scenario files use. */

@@ -8,7 +8,7 @@ import { runConcurrent, type ApiStep, type CallRecord, type ConcurrentResult } f
 import type { Design } from "../model/kernel.ts";
 import type { MutantName } from "../model/mutants.ts";
 import { parseScenario, scenarioLayout, scheduleEntries, scheduleTicks, type Scenario } from "../model/scenario.ts";
-import { concurrentArb, type ConcurrentSpec } from "../generators/concurrent.ts";
+import { concurrentArbFor, type ConcurrentSpec } from "../generators/concurrent.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
 import type { Outcome, RunOptions } from "./property.ts";
 
@@ -87,7 +87,7 @@ class ConcurrentViolation extends Error {}
 
 export function runConcurrentProperty(p: ConcurrentProperty, design: Design, opts: RunOptions): Outcome {
   const started = performance.now();
-  const prop = fc.property(concurrentArb, (spec) => {
+  const prop = fc.property(concurrentArbFor(design.scope), (spec) => {
     opts.onRun?.();
     const s = specScenario(spec, design.name);
     const msg = checkConcurrentScenario(p, s, design);

@@ -54,15 +54,20 @@ const FUNCS = [
   { name: "h", addr: "0xffff800009001000", bti: false },
 ] as const;
 
+/** For a design whose scope has module init text: m1's init text, out of BL range of its core text, holds g. */
+const INIT_TEXT = "0xffff800088400000";
+const G_IN_INIT = "0xffff800088401000";
+
 /** The scope's layout as a scenario without steps. */
-export function scopeScenario(scope: ExploreScope, variant: string, steps: ReadonlyArray<Step> = []): Scenario {
-  const functions = FUNCS.slice(0, Math.max(1, Math.min(3, scope.functions)));
+export function scopeScenario(scope: ExploreScope, design: Pick<Design, "name" | "scope">, steps: ReadonlyArray<Step> = []): Scenario {
+  const initText = design.scope?.includes("module-init-text") === true;
+  const functions = FUNCS.slice(0, Math.max(1, Math.min(3, scope.functions))).map((f) => (initText && "module" in f ? { ...f, addr: G_IN_INIT } : f));
   const usesModule = functions.some((f) => "module" in f);
   return parseScenario({
-    variant,
+    variant: design.name,
     // A BTI kernel: text is guarded, so every BR/BLR must land on a pad that accepts it (f has BTI C, g and h none).
     config: { bti: true },
-    modules: usesModule ? [{ name: "m1", text: "0xffff800080000000", plt: true }] : [],
+    modules: usesModule ? [{ name: "m1", text: "0xffff800080000000", plt: true, ...(initText ? { init: { text: INIT_TEXT, plt: true } } : {}) }] : [],
     functions,
     trampolines: [
       { name: "Tnear", addr: "0xffff80000a100000" },
@@ -214,7 +219,7 @@ export interface ScopeContext {
 }
 
 export function scopeContext(scope: ExploreScope, design: Design): ScopeContext {
-  const base = scopeScenario(scope, design.name);
+  const base = scopeScenario(scope, design);
   return { scope, design, k0: boot(scenarioLayout(base), design), ref0: initRef(base, design), actions: scopeActions(scope), ordinary: opsNames(scope).ordinary };
 }
 
@@ -319,7 +324,7 @@ export function* search(
   const judge = (depth: number, path: ReadonlyArray<Step>, bad: ReadonlyArray<Bad>): ExploreViolation | null => {
     for (const b of bad) {
       if (!active.some((p) => p.name === b.property)) continue;
-      const v: ExploreViolation = { ...b, depth, scenario: withCx(scopeScenario(scope, design.name, path), b.property, design, b.message) };
+      const v: ExploreViolation = { ...b, depth, scenario: withCx(scopeScenario(scope, design, path), b.property, design, b.message) };
       if (expected.get(b.property)?.test(b.message) !== true) return v;
       met.push(v);
       active = active.filter((p) => p.name !== b.property);

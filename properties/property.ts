@@ -163,7 +163,7 @@ export function writeCounterexample(s: Scenario): string {
 export function runProperty(p: Property, design: Design, opts: RunOptions): Outcome {
   const started = performance.now();
   const coverage = new CoverageCollector();
-  const prop = fc.property(runArb(design.name), (s) => {
+  const prop = fc.property(runArb(design.name, design.scope), (s) => {
     opts.onRun?.();
     const f = checkRun(p, s, design, coverage);
     if (f !== null) throw new PropertyViolation(f);

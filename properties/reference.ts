@@ -27,13 +27,29 @@ export interface RefFunction {
   readonly module: string | null;
 }
 
+/** A module's text regions, each with the ftrace PLT a site in it uses. */
+interface RefRegion {
+  readonly text: bigint;
+  readonly size: bigint;
+  readonly plt: bigint | null;
+}
+interface RefModule extends RefRegion {
+  readonly init: RefRegion | null;
+}
+
+function refRegion(r: { readonly text: string; readonly size?: string | undefined; readonly plt: boolean | string }): RefRegion {
+  const text = BigInt(r.text);
+  const size = r.size === undefined ? DEFAULT_MODULE_SIZE : BigInt(r.size);
+  return { text, size, plt: r.plt === false ? null : r.plt === true ? text + size : BigInt(r.plt) };
+}
+
 export interface RefState {
   /** Whether the design has DYNAMIC_FTRACE_WITH_DIRECT_CALLS (else the direct API returns -ENODEV). */
   readonly directCalls: boolean;
   /** The survivor-fix rule: a decrement to one ops is judged by the ops that remains. */
   readonly callOpsOnSurvivor: boolean;
   readonly functions: ReadonlyArray<RefFunction>;
-  readonly modules: ReadonlyMap<string, { text: bigint; size: bigint; plt: bigint | null }>;
+  readonly modules: ReadonlyMap<string, RefModule>;
   readonly trampolines: ReadonlyMap<bigint, string>;
   readonly ftraceCaller: bigint;
   readonly ops: Map<string, RefOps>;
@@ -65,13 +81,7 @@ const DEFAULT_MODULE_SIZE = 0x200000n;
 
 export function initRef(s: Scenario, opts: { directCalls: boolean; callOpsOnSurvivor?: boolean } = { directCalls: true }): RefState {
   const bti = s.config.bti;
-  const modules = new Map(
-    s.modules.map((m) => {
-      const text = BigInt(m.text);
-      const size = m.size === undefined ? DEFAULT_MODULE_SIZE : BigInt(m.size);
-      return [m.name, { text, size, plt: m.plt === false ? null : m.plt === true ? text + size : BigInt(m.plt) }] as const;
-    }),
-  );
+  const modules = new Map(s.modules.map((m) => [m.name, { ...refRegion(m), init: m.init === undefined ? null : refRegion(m.init) }] as const));
   const trampolines = new Map<bigint, string>(s.trampolines.map((t) => [BigInt(t.addr), t.name]));
   trampolines.set(s.kernel.ftrace_stub_direct_tramp === undefined ? DEFAULT_STUB_TRAMP : BigInt(s.kernel.ftrace_stub_direct_tramp), "ftrace_stub_direct_tramp");
   return {
@@ -274,12 +284,17 @@ function fnOf(ref: RefState, fn: string): RefFunction {
   return f;
 }
 
-/** Where a site that goes through ftrace_caller branches: ftrace_caller itself, or its module's ftrace PLT. */
+/**
+ * Where a site that goes through ftrace_caller branches: ftrace_caller itself, or the ftrace PLT of the module text
+ * (core or init) that holds it.
+ */
 function callerTarget(ref: RefState, f: RefFunction): BlTarget {
   if (blReaches(f.ip, ref.ftraceCaller)) return { kind: "bl", to: ref.ftraceCaller, what: "ftrace_caller" };
   const m = f.module === null ? undefined : ref.modules.get(f.module);
-  if (m === undefined || m.plt === null) throw new ScenarioError(`the reference cannot judge this scenario: ${f.name} cannot reach ftrace_caller and has no module PLT`);
-  return { kind: "bl", to: m.plt, what: `${f.module}.ftrace_plt` };
+  const inInit = m?.init != null && f.ip >= m.init.text && f.ip < m.init.text + m.init.size;
+  const plt = m === undefined ? null : inInit ? (m.init?.plt ?? null) : m.plt;
+  if (plt === null) throw new ScenarioError(`the reference cannot judge this scenario: ${f.name} cannot reach ftrace_caller and has no module PLT`);
+  return { kind: "bl", to: plt, what: `${f.module}.${inInit ? "init_ftrace_plt" : "ftrace_plt"}` };
 }
 
 function trampName(ref: RefState, addr: bigint): string {

@@ -43,7 +43,7 @@ function targetKind(k: Kernel, pc: bigint, word: number): string {
   if (i.kind !== "bl") return "other";
   const to = (pc + BigInt(i.offset)) & ((1n << 64n) - 1n);
   if (to === k.layout.kernel.ftrace_caller) return "bl ftrace_caller";
-  if (k.layout.modules.some((m) => m.plt === to)) return "bl module PLT";
+  if (k.layout.modules.some((m) => m.plt === to || (m.init?.plt ?? null) === to)) return "bl module PLT";
   if (k.layout.trampolines.some((t) => t.addr === to) || to === k.layout.kernel.ftrace_stub_direct_tramp) return "bl trampoline";
   return "bl other";
 }

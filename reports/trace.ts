@@ -117,7 +117,11 @@ function callSummary(r: Extract<StepResult, { do: "call" }>): string {
 
 function layoutLines(k: Kernel): string[] {
   const fns = k.layout.functions.map((f) => `${f.name} ${toHex(f.addr)} (${f.module === null ? "kernel" : f.module}${f.bti ? ", BTI C" : ""})`);
-  const mods = k.layout.modules.map((m) => `${m.name} ${toHex(m.text)} (PLT ${m.plt === null ? "none" : toHex(m.plt)})`);
+  const plt = (p: bigint | null): string => (p === null ? "none" : toHex(p));
+  const mods = k.layout.modules.map((m) => {
+    const init = m.init ?? null;
+    return `${m.name} ${toHex(m.text)} (PLT ${plt(m.plt)})${init === null ? "" : `, init text ${toHex(init.text)} (PLT ${plt(init.plt)})`}`;
+  });
   const tramps = k.layout.trampolines.map((t) => `${t.name} ${toHex(t.addr)}`);
   return [
     `variant ${k.design.name}, BTI ${k.layout.bti ? "on" : "off"}, ftrace_caller ${toHex(k.layout.kernel.ftrace_caller)}`,

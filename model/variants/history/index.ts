@@ -5,7 +5,8 @@
 // list and a run (`dispatch-spec history`).
 
 import type { Design } from "../../kernel.ts";
-import { withMutant, type MutantName } from "../../mutants.ts";
+import type { ScopeExtension } from "../../kernel.ts";
+import { withMutant, withScope, type MutantName } from "../../mutants.ts";
 import { upstream } from "../upstream.ts";
 
 export type HistoryKind = "bug" | "fix" | "design" | "build" | "pending";
@@ -43,6 +44,14 @@ export interface HistoryDesign {
 /** The merged design under another name: a fix that upstream contains. */
 function asUpstream(name: string, description: string): Design {
   return { ...upstream, name, description, standsFor: upstream.name };
+}
+
+/**
+ * The merged design judged in a world the default runs do not reach (a fix whose bug lives only there): a row of its
+ * own, since upstream's row would not exercise the fix.
+ */
+function upstreamIn(name: string, scope: ReadonlyArray<ScopeExtension>, description: string): Design {
+  return { ...upstream, name, description, ...withScope(upstream, scope) };
 }
 
 /** Upstream with the one point a bug changed: the suite's mutant of it, under the bug's own name. */
@@ -156,6 +165,26 @@ export const HISTORY: ReadonlyArray<HistoryDesign> = [
     design: asUpstream("fix-0e792b89e680", "upstream (it contains 0e792b89e680)"),
     sameAs: "upstream",
   },
+  {
+    name: "bug-3e35d303ab7d",
+    commit: "3e35d303ab7d",
+    kind: "bug",
+    subject: "arm64: module: rework module VA range selection (v6.5): module init text may sit out of BL range of the .text ftrace PLT",
+    pairedWith: "fix-a7ed7b9d0ebb",
+    mechanism:
+      "modules are placed anywhere in a 2 GiB area, each memory type on its own, but get_ftrace_plt still hands every site the PLT in the module's core text: a site in init text more than 128 MiB from it gets the BRK that aarch64_insn_gen_branch_imm returns instead of a BL",
+    design: bugOf("bug-3e35d303ab7d", "ftrace-plt-core-only", "upstream with module init text placed as 3e35d303ab7d allows and get_ftrace_plt as it was until a7ed7b9d0ebb (core text's PLT only)"),
+    flaggedBy: [{ property: "bl-range", maxSteps: 2 }],
+  },
+  {
+    name: "fix-a7ed7b9d0ebb",
+    commit: "a7ed7b9d0ebb",
+    kind: "fix",
+    subject: "arm64: ftrace: fix unreachable PLT for ftrace_caller in init_module with CONFIG_DYNAMIC_FTRACE",
+    pairedWith: "bug-3e35d303ab7d",
+    mechanism: "a module gets a second ftrace PLT in .init.text.ftrace_trampoline, and get_ftrace_plt picks the one in the text (core or init) that holds the site",
+    design: upstreamIn("fix-a7ed7b9d0ebb", ["module-init-text"], "upstream (it contains a7ed7b9d0ebb), with modules that have init text, near their text or out of its BL range"),
+  },
 ];
 
 /** An entry of the record the model does not run (yet, or at all), and why: it stays in the verdicts table. */
@@ -168,10 +197,9 @@ export interface OutOfScope {
 
 export const OUT_OF_SCOPE: ReadonlyArray<OutOfScope> = [
   { commit: "91970bef48d6", kind: "fix", subject: "arm64: ftrace: Change CONFIG_FTRACE_WITH_REGS to CONFIG_DYNAMIC_FTRACE_WITH_REGS", why: "not yet: needs a WITH_REGS configuration (ftrace_regs_caller, a second module PLT slot), which the model does not have" },
-  { commit: "a7ed7b9d0ebb", kind: "fix", subject: "arm64: ftrace: fix unreachable PLT for ftrace_caller in init_module with CONFIG_DYNAMIC_FTRACE", why: "not yet: needs module init text with its own ftrace PLT (bug 3e35d303ab7d let .init.text sit out of reach of the .text PLT)" },
   { commit: "d05cb470663a", kind: "fix", subject: "ftrace: Fix modification of direct_function hash while in use", why: "not yet: needs a lock-free reader of direct_functions; on arm64 call_direct_funcs reads ops->direct_call since v6.4, so only the pre-6.4 design or a single shared direct ops has one" },
   { commit: "3e9a18e1c3e9", kind: "fix", subject: "ftrace: bpf: Fix IPMODIFY + DIRECT in modify_ftrace_direct()", why: "not yet: needs ops_func and a trampoline that calls the original function" },
-  { commit: "c3b0f72e805f", kind: "fix", subject: "ftrace: Fix NULL pointer dereference in is_ftrace_trampoline when ftrace is dead", why: "not yet: generated runs do not reach a dead ftrace (ftrace_kill is driven by unit tests only)" },
+  { commit: "c3b0f72e805f", kind: "fix", subject: "ftrace: Fix NULL pointer dereference in is_ftrace_trampoline when ftrace is dead", why: "not yet: ftrace must die while this registration patches (a failed text patch, ftrace_bug); the merged design never fails a patch, so reaching it needs an injected fault, and then modify-validates (no ftrace_bug) and the reference (no dead ftrace) need a fault model to judge what follows" },
   { commit: "38b14061947f", kind: "fix", subject: "ftrace: Fix accounting of adding subops to a manager ops", why: "not yet: needs subops (fgraph's manager ops)" },
   { commit: "dbaccb618fab", kind: "design", subject: "ftrace: Store direct called addresses in their ops (v1 review: torn ops->direct_call)", why: "modelled, not flagged by generated runs: the mutant direct-call-torn-store splits the store into 32-bit halves, and a directed corpus scenario (a trampoline 4 GiB away) fails transitional-handlers; between two trampolines within 4 GiB the halves' top bits agree and a tear changes nothing, and arm64 puts module and BPF trampolines within 2 GiB of the kernel" },
   { commit: "a8b9cf62ade1", kind: "fix", subject: "ftrace: Fix DIRECT_CALLS to use SAVE_REGS by default", why: "x86 only: arm64 has no WITH_REGS, its direct ops keep SAVE_ARGS" },
