@@ -163,6 +163,10 @@ function hostKind(h: HostFn): string {
       return "n";
     case "call_direct_funcs":
       return "d";
+    case "ftrace_graph_func":
+      // The harness records the hit; the subops it would run are the model's own account (no generated run of the
+      // default world registers one).
+      return "g";
     case "ftrace_stub":
       return "s";
     case "body":

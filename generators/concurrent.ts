@@ -7,7 +7,7 @@ import fc from "fast-check";
 import type { Step } from "../model/scenario.ts";
 import type { ScopeExtension } from "../model/kernel.ts";
 import { layoutArbFor, type LayoutSpec } from "./layout.ts";
-import { intentsArb, normalise } from "./steps.ts";
+import { intentsArbFor, normalise } from "./steps.ts";
 
 export type ApiStepSpec = Exclude<Step, { do: "call" }>;
 
@@ -50,7 +50,7 @@ const smallLayoutArb = (scope: ReadonlyArray<ScopeExtension>): fc.Arbitrary<Layo
 
 /** Concurrent runs in the world of the given scope extensions. */
 export const concurrentArbFor = (scope: ReadonlyArray<ScopeExtension> = []): fc.Arbitrary<ConcurrentSpec> => fc
-  .tuple(smallLayoutArb(scope), intentsArb, fc.integer({ min: 2, max: 3 }))
+  .tuple(smallLayoutArb(scope), intentsArbFor(scope), fc.integer({ min: 2, max: 3 }))
   .chain(([layout, intents, ncpu]) => {
     const fns = layout.functions.map((f) => f.name);
     const steps = ownedSteps(normalise(intents, fns, layout.trampolines.map((t) => t.name))).slice(0, 6);

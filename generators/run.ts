@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { parseScenario, type Scenario } from "../model/scenario.ts";
 import type { ScopeExtension } from "../model/kernel.ts";
 import { layoutArbFor, type LayoutSpec } from "./layout.ts";
-import { intentsArb, normalise, type Intent } from "./steps.ts";
+import { intentsArbFor, normalise, type Intent } from "./steps.ts";
 
 export function toScenario(variant: string, layout: LayoutSpec, intents: ReadonlyArray<Intent>): Scenario {
   const steps = normalise(
@@ -18,5 +18,5 @@ export function toScenario(variant: string, layout: LayoutSpec, intents: Readonl
 
 /** Runs for the named variant. The variant is fixed per arbitrary; only the layout and the steps vary. */
 export function runArb(variant: string, scope: ReadonlyArray<ScopeExtension> = []): fc.Arbitrary<Scenario> {
-  return fc.tuple(layoutArbFor(scope), intentsArb).map(([layout, intents]) => toScenario(variant, layout, intents));
+  return fc.tuple(layoutArbFor(scope), intentsArbFor(scope)).map(([layout, intents]) => toScenario(variant, layout, intents));
 }

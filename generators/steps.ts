@@ -5,7 +5,8 @@
 // still a well-formed sequence and the counterexample is a short, readable scenario.
 
 import fc from "fast-check";
-import type { UserOpsFlag } from "../model/flags.ts";
+import type { StepFlag } from "../model/flags.ts";
+import type { ScopeExtension } from "../model/kernel.ts";
 import type { Step } from "../model/scenario.ts";
 
 export const ORDINARY_OPS = ["A", "B", "C"] as const;
@@ -14,19 +15,22 @@ export const DIRECT_OPS = ["D", "E"] as const;
 /** A function set drawn as indices; empty means every function (often drawn on purpose). */
 const fnSet = fc.oneof({ weight: 1, arbitrary: fc.constant<number[]>([]) }, { weight: 3, arbitrary: fc.uniqueArray(fc.nat({ max: 5 }), { minLength: 1, maxLength: 3 }) });
 const notraceSet = fc.oneof({ weight: 3, arbitrary: fc.constant<number[]>([]) }, { weight: 1, arbitrary: fc.uniqueArray(fc.nat({ max: 5 }), { minLength: 1, maxLength: 2 }) });
-const flagSet: fc.Arbitrary<UserOpsFlag[]> = fc.oneof(
-  { weight: 6, arbitrary: fc.constant<UserOpsFlag[]>([]) },
-  { weight: 1, arbitrary: fc.constant<UserOpsFlag[]>(["SAVE_REGS_IF_SUPPORTED"]) },
-  { weight: 1, arbitrary: fc.constant<UserOpsFlag[]>(["SAVE_REGS"]) },
-  { weight: 1, arbitrary: fc.constant<UserOpsFlag[]>(["RECURSION"]) },
-  { weight: 1, arbitrary: fc.constant<UserOpsFlag[]>(["RCU"]) },
-  { weight: 2, arbitrary: fc.constant<UserOpsFlag[]>(["IPMODIFY"]) },
-);
+const FLAG_CHOICES = [
+  { weight: 6, arbitrary: fc.constant<StepFlag[]>([]) },
+  { weight: 1, arbitrary: fc.constant<StepFlag[]>(["SAVE_REGS_IF_SUPPORTED"]) },
+  { weight: 1, arbitrary: fc.constant<StepFlag[]>(["SAVE_REGS"]) },
+  { weight: 1, arbitrary: fc.constant<StepFlag[]>(["RECURSION"]) },
+  { weight: 1, arbitrary: fc.constant<StepFlag[]>(["RCU"]) },
+  { weight: 2, arbitrary: fc.constant<StepFlag[]>(["IPMODIFY"]) },
+];
+const flagSet: fc.Arbitrary<StepFlag[]> = fc.oneof(...FLAG_CHOICES);
+/** With scope `subops`: as often as a plain ops, the ops is registered as an fgraph subops instead. */
+const flagSetSubops: fc.Arbitrary<StepFlag[]> = fc.oneof(...FLAG_CHOICES, { weight: 6, arbitrary: fc.constant<StepFlag[]>(["SUBOP"]) });
 /** Now and then the caller registers an ops that is already live (misuse the kernel answers with -EBUSY). */
 const again = fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
 
 export type Intent =
-  | { readonly kind: "register"; readonly ops: number; readonly filter: number[]; readonly notrace: number[]; readonly flags: UserOpsFlag[]; readonly again: boolean }
+  | { readonly kind: "register"; readonly ops: number; readonly filter: number[]; readonly notrace: number[]; readonly flags: StepFlag[]; readonly again: boolean }
   | { readonly kind: "unregister"; readonly ops: number }
   | { readonly kind: "set_filter"; readonly ops: number; readonly filter: number[] }
   | { readonly kind: "set_notrace"; readonly ops: number; readonly notrace: number[] }
@@ -39,8 +43,9 @@ const opsIdx = fc.nat({ max: ORDINARY_OPS.length - 1 });
 const directIdx = fc.nat({ max: DIRECT_OPS.length - 1 });
 const trampIdx = fc.nat({ max: 4 });
 
-export const intentArb: fc.Arbitrary<Intent> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("register" as const), ops: opsIdx, filter: fnSet, notrace: notraceSet, flags: flagSet, again }) },
+/** What kernel users do, in the world of the given scope extensions. */
+export const intentArbFor = (scope: ReadonlyArray<ScopeExtension> = []): fc.Arbitrary<Intent> => fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("register" as const), ops: opsIdx, filter: fnSet, notrace: notraceSet, flags: scope.includes("subops") ? flagSetSubops : flagSet, again }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("unregister" as const), ops: opsIdx }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("set_filter" as const), ops: opsIdx, filter: fnSet }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("set_notrace" as const), ops: opsIdx, notrace: notraceSet }) },
@@ -50,7 +55,9 @@ export const intentArb: fc.Arbitrary<Intent> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("call" as const), fn: fc.nat({ max: 5 }) }) },
 );
 
-export const intentsArb = fc.array(intentArb, { minLength: 1, maxLength: 12 });
+export const intentArb: fc.Arbitrary<Intent> = intentArbFor();
+export const intentsArbFor = (scope: ReadonlyArray<ScopeExtension> = []): fc.Arbitrary<Intent[]> => fc.array(intentArbFor(scope), { minLength: 1, maxLength: 12 });
+export const intentsArb = intentsArbFor();
 
 /**
  * Turn intents into scenario steps for a layout with these functions and trampolines. Registering an ops that is

@@ -8,7 +8,7 @@ import { FTRACE_OPS_FL } from "./flags.ts";
 import { match } from "ts-pattern";
 import { BTI_C_WORD, NOP_WORD, decode, encode, genBranch, toHex } from "./insn.ts";
 import type { BinaryCode, Design, DynFtrace, FtraceOps, HostFn, Kernel, OpsKind } from "./kernel.ts";
-import { LISTING_SPANS, patchSite, validateLayout, type CodeSpans, type Layout } from "./layout.ts";
+import { CTEXT_SPAN, LISTING_SPANS, patchSite, validateLayout, type CodeSpans, type Layout } from "./layout.ts";
 import { Memory } from "./memory.ts";
 import { FTRACE_OPS_SIZE } from "./structs.ts";
 import { TRAMP_HELPER_OFFSET, modulePlt, testDirectTrampoline } from "./entry.ts";
@@ -153,6 +153,9 @@ export function boot(layout: Layout, design: Design): Kernel {
     tmpOps: newOps("tmp_ops", ks.data + FTRACE_OPS_SIZE, "stub", true, helpers.ftrace_stub),
     listHead: ks.data + 2n * FTRACE_OPS_SIZE,
     freed: [],
+    // fgraph's graph_ops: static (core kernel data, never DYNAMIC), its func ftrace_graph_func in the last C slot.
+    graphOps: newOps("graph_ops", ks.data + 3n * FTRACE_OPS_SIZE, "ordinary", true, ks.ctext + CTEXT_SPAN - CTEXT_SLOT),
+    fgraphArray: [],
     directFunctions: new Map(),
     removedOps: null,
     disabled: false,
@@ -168,7 +171,8 @@ export function boot(layout: Layout, design: Design): Kernel {
     helpers,
   };
   HELPERS.forEach(([name, fn], i) => addHost(k, name, fn, helperAt(i)));
-  for (const ops of [k.listOps, k.nopOps, k.listEnd, k.tmpOps]) publishOps(k, ops);
+  addHost(k, "ftrace_graph_func", { kind: "ftrace_graph_func" }, k.graphOps.handler);
+  for (const ops of [k.listOps, k.nopOps, k.listEnd, k.tmpOps, k.graphOps]) publishOps(k, ops);
   // An empty ftrace_ops_list points at the ftrace_list_end sentinel.
   k.mem.write64(k.listHead, k.listEnd.addr);
   k.symbols.set(k.listHead, "ftrace_ops_list");
@@ -257,6 +261,8 @@ export function cloneKernel(k: Kernel): Kernel {
     nopOps: opsOf(k.nopOps),
     listEnd: opsOf(k.listEnd),
     tmpOps: opsOf(k.tmpOps),
+    graphOps: opsOf(k.graphOps),
+    fgraphArray: k.fgraphArray.map((o) => (o === null ? null : opsOf(o))),
     freed: [...k.freed],
     directFunctions: new Map(k.directFunctions),
     removedOps: k.removedOps === null ? null : opsOf(k.removedOps),

@@ -16,7 +16,7 @@ import { errName } from "./errno.ts";
 import { CallRun, defaultSetup, type CallObservation, type CallSetup } from "./exec.ts";
 import { FTRACE_OPS_FL, formatOpsFlags, hasFlag } from "./flags.ts";
 import { decode, disasm, toHex } from "./insn.ts";
-import type { Design, Kernel, OpsKind } from "./kernel.ts";
+import type { Design, FtraceOps, Kernel, OpsKind } from "./kernel.ts";
 import { allOps, opsNamed, symbolize } from "./kernel.ts";
 import { literalAddr, type Layout } from "./layout.ts";
 import { mutated } from "./mutants.ts";
@@ -34,6 +34,7 @@ export type MicroStep =
   | { readonly kind: "flags"; readonly ops: string; readonly flags: number }
   | { readonly kind: "hash"; readonly ops: string; readonly filter: ReadonlySet<bigint>; readonly notrace: ReadonlySet<bigint> }
   | { readonly kind: "hash-share"; readonly ops: string; readonly from: string }
+  | { readonly kind: "fgraph"; readonly slots: ReadonlyArray<string | null> }
   | { readonly kind: "sync"; readonly what: string }
   | { readonly kind: "free"; readonly what: "ops" | "trampoline"; readonly name: string; readonly lo: bigint; readonly hi: bigint }
   | { readonly kind: "end"; readonly step: number; readonly ret: string | 0 };
@@ -137,7 +138,9 @@ function storeSteps(truth: Kernel, addr: bigint, size: 4 | 8, value: bigint): Mi
 export function recordStep(truth: Kernel, st: ApiStep, index: number, text: string): { micro: MicroStep[]; ret: string | 0 } {
   const micro: MicroStep[] = [{ kind: "begin", step: index, text }];
   const known = new Set(truth.ops.keys());
-  const flagsBefore = new Map([...truth.ops.values()].map((o) => [o.name, o.flags]));
+  // The caller's ops, and fgraph's static graph_ops, whose flags the core changes when it takes a subops.
+  const flagged = (): FtraceOps[] => [...truth.ops.values(), truth.graphOps];
+  const flagsBefore = new Map(flagged().map((o) => [o.name, o.flags]));
   const before = { direct: truth.ops.get(st.ops)?.direct_call ?? 0n, opsKind: truth.ops.get(st.ops)?.kind ?? null };
   truth.mem.listener = (addr, size, value) => micro.push(...storeSteps(truth, addr, size, value));
   truth.note = (n) => micro.push(n.kind === "sync" ? { kind: "sync", what: n.what } : n);
@@ -153,7 +156,9 @@ export function recordStep(truth: Kernel, st: ApiStep, index: number, text: stri
   const created: MicroStep[] = [...truth.ops.values()].filter((o) => !known.has(o.name)).map((o) => ({ kind: "new-ops", name: o.name, opsKind: o.kind }));
   // The caller sets its ops' flags (RECURSION, RCU, ...) before the call; CPUs read them (the list walk's STUB
   // test, who needs the assist function), so they are published right after allocation.
-  const flags: MicroStep[] = [...truth.ops.values()].filter((o) => flagsBefore.get(o.name) !== o.flags).map((o) => ({ kind: "flags", ops: o.name, flags: o.flags }));
+  const flags: MicroStep[] = flagged()
+    .filter((o) => flagsBefore.get(o.name) !== o.flags)
+    .map((o) => ({ kind: "flags", ops: o.name, flags: o.flags }));
   micro.splice(1, 0, ...created, ...flags);
   micro.push(...ownerFrees(truth, st, ret, before));
   micro.push({ kind: "end", step: index, ret });
@@ -175,6 +180,8 @@ function describeMicro(k: Kernel, m: MicroStep): string {
       return `publish ${m.ops} hash`;
     case "hash-share":
       return `${m.ops} shares ${m.from}'s hash`;
+    case "fgraph":
+      return `fgraph_array = [${m.slots.map((n) => n ?? "-").join(", ")}]`;
     case "sync":
       return `${m.what}`;
     case "free":
@@ -205,10 +212,13 @@ function applyMicro(k: Kernel, m: MicroStep): void {
       opsByName(k, m.name, m.opsKind);
       return;
     case "flags": {
-      const o = k.ops.get(m.ops);
+      const o = opsNamed(k, m.ops);
       if (o !== undefined) o.flags = m.flags;
       return;
     }
+    case "fgraph":
+      k.fgraphArray = m.slots.map((n) => (n === null ? null : (k.ops.get(n) ?? null)));
+      return;
     case "hash": {
       const o = opsNamed(k, m.ops);
       if (o !== undefined) {
@@ -243,7 +253,7 @@ function literalProblems(k: Kernel): string[] {
     if (v === k.nopOps.addr || v === k.listOps.addr) continue;
     const freed = k.freed.find((f) => f.what === "ops" && v >= f.lo && v < f.hi);
     if (freed !== undefined) out.push(`${r.fn}: literal points to freed ops ${freed.name}`);
-    else if (![...k.ops.values()].some((o) => o.addr === v)) out.push(`${r.fn}: literal ${toHex(v)} is not an ops`);
+    else if (![...k.ops.values(), k.graphOps].some((o) => o.addr === v)) out.push(`${r.fn}: literal ${toHex(v)} is not an ops`);
   }
   return out;
 }

@@ -532,6 +532,7 @@ export function unregister_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
 /** ftrace_hash_move + ftrace_ops_update_code: replace one hash of an ops, live if it is enabled. */
 function ftrace_hash_move_and_update_ops(k: Kernel, ops: FtraceOps, which: "filter" | "notrace", ips: IpSet): Ret {
   if (hasFlag(ops.flags, FTRACE_OPS_FL.IPMODIFY) && which === "notrace") return -ERRNO.EINVAL;
+  if (hasFlag(ops.flags, FTRACE_OPS_FL.SUBOP)) return ftrace_hash_move_and_update_subops(k, ops, k.graphOps, which, ips);
   const oldHash: FuncHash = { ...ops.funcHash };
   if (which === "filter") {
     const ret = __ftrace_hash_update_ipmodify(
@@ -543,14 +544,20 @@ function ftrace_hash_move_and_update_ops(k: Kernel, ops: FtraceOps, which: "filt
     );
     if (ret < 0) return ret;
   }
-  // ftrace_hash_rec_disable_modify, publish the new hash, ftrace_hash_rec_enable_modify.
+  return moveHashesLive(k, ops, oldHash, { ...ops.funcHash, [which]: ips });
+}
+
+/**
+ * ftrace_hash_rec_disable_modify, publish the new hashes, ftrace_hash_rec_enable_modify, then ftrace_ops_update_code
+ * (nothing to patch once ftrace_kill has cleared ftrace_enabled) as ftrace_run_modify_code.
+ */
+function moveHashesLive(k: Kernel, ops: FtraceOps, oldHash: FuncHash, h: FuncHash): Ret {
   __ftrace_hash_rec_update(k, ops, false);
-  ops.funcHash[which] = ips;
+  ops.funcHash.filter = h.filter;
+  ops.funcHash.notrace = h.notrace;
   noteHash(k, ops);
   __ftrace_hash_rec_update(k, ops, true);
-  // ftrace_ops_update_code: nothing to patch once ftrace_kill has cleared ftrace_enabled.
   if (hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED) && !k.disabled) {
-    // ftrace_run_modify_code
     ops.flags |= FTRACE_OPS_FL.MODIFYING;
     ops.oldHash = oldHash;
     ftrace_run_update_code(k);
@@ -688,4 +695,136 @@ export function modify_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint): R
   }
   unregister_ftrace_function(k, tmp);
   return err;
+}
+
+// ---- Subops: a manager ops (fgraph's graph_ops) that traces the functions of the ops it manages ----
+
+/** The entries of a not in b (remove_hash on a copy). */
+function hashMinus(a: IpSet, b: IpSet): IpSet {
+  return new Set([...a].filter((ip) => !b.has(ip)));
+}
+
+/** intersect_hash: an empty side means "exclude nothing", so the result is empty; else the common entries. */
+function intersect_hash(a: IpSet, b: IpSet): IpSet {
+  if (hashEmpty(a) || hashEmpty(b)) return EMPTY;
+  return new Set([...a].filter((ip) => b.has(ip)));
+}
+
+/** add_first_hash: the manager's hashes for its first subops (its filter without its notrace entries). */
+function add_first_hash(sub: FuncHash): FuncHash {
+  if (!hashEmpty(sub.filter)) return { filter: hashMinus(sub.filter, sub.notrace), notrace: EMPTY };
+  return { filter: EMPTY, notrace: sub.notrace };
+}
+
+/**
+ * add_next_hash: the manager's hashes with one more subops. Either side tracing every function makes the manager
+ * trace every function but what both exclude; otherwise the union of the filters (each without its notrace).
+ */
+function add_next_hash(m: FuncHash, sub: FuncHash): FuncHash {
+  if (hashEmpty(m.filter) || hashEmpty(sub.filter)) return { filter: EMPTY, notrace: intersect_hash(m.notrace, sub.notrace) };
+  return { filter: new Set([...m.filter, ...hashMinus(sub.filter, sub.notrace)]), notrace: EMPTY };
+}
+
+/** The subops a manager holds, in the order its list has them (fgraph_array slots, lowest first). */
+export function subopsOf(k: Kernel): FtraceOps[] {
+  return k.fgraphArray.filter((o): o is FtraceOps => o !== null);
+}
+
+/**
+ * rebuild_hashes: fold add_first_hash/add_next_hash over the remaining subops. Before 38b14061947f the filter was
+ * append_hashes(), which began from a fresh hash with no entries, took it for "every function", and stopped there.
+ */
+function rebuild_hashes(k: Kernel): FuncHash {
+  let acc: FuncHash | null = null;
+  for (const sub of subopsOf(k)) acc = acc === null ? add_first_hash(sub.funcHash) : add_next_hash(acc, sub.funcHash);
+  const rebuilt = acc ?? { filter: EMPTY, notrace: EMPTY };
+  // Stryker disable next-line all: the suite's own deliberate mutant (model/mutants.ts), judged by its kill tests
+  return mutated(k.design, "subops-rebuild-every-function") ? { filter: EMPTY, notrace: rebuilt.notrace } : rebuilt;
+}
+
+/** ftrace_update_ops: give a live manager new filter and notrace hashes, and patch what changed. */
+function ftrace_update_ops(k: Kernel, ops: FtraceOps, h: FuncHash): Ret {
+  return moveHashesLive(k, ops, { ...ops.funcHash }, h);
+}
+
+/** Set one fgraph_array slot, and tell a recorder (the CPUs' fgraph walk reads the array). */
+function setFgraphSlot(k: Kernel, slot: number, ops: FtraceOps | null): void {
+  k.fgraphArray[slot] = ops;
+  k.note?.({ kind: "fgraph", slots: k.fgraphArray.map((o) => (o === null ? null : o.name)) });
+}
+
+/** The first free fgraph_array slot (fgraph's idx for a new gops). */
+function fgraphSlot(k: Kernel): number {
+  const free = k.fgraphArray.indexOf(null);
+  return free === -1 ? k.fgraphArray.length : free;
+}
+
+/** ftrace_startup_subops (via register_ftrace_graph): add subops to the manager, starting the manager for the first. */
+export function ftrace_startup_subops(k: Kernel, manager: FtraceOps, subops: FtraceOps): Ret {
+  if (k.disabled) return -ERRNO.ENODEV;
+  if (hasFlag(subops.flags, FTRACE_OPS_FL.ENABLED)) {
+    warn(k, `ftrace_startup_subops: ${subops.name} is already enabled`);
+    return -ERRNO.EBUSY;
+  }
+  ftrace_ops_init(subops);
+  const first = subopsOf(k).length === 0;
+  const slot = fgraphSlot(k);
+  if (first) {
+    const h = add_first_hash(subops.funcHash);
+    manager.funcHash.filter = h.filter;
+    manager.funcHash.notrace = h.notrace;
+    noteHash(k, manager);
+    setFgraphSlot(k, slot, subops);
+    ftrace_ops_init(manager);
+    const ret = ftrace_startup(k, manager);
+    if (ret !== 0) {
+      setFgraphSlot(k, slot, null);
+      manager.funcHash.filter = EMPTY;
+      manager.funcHash.notrace = EMPTY;
+      noteHash(k, manager);
+      return ret;
+    }
+  } else {
+    const h = add_next_hash(manager.funcHash, subops.funcHash);
+    setFgraphSlot(k, slot, subops);
+    const ret = ftrace_update_ops(k, manager, h);
+    if (ret !== 0) {
+      setFgraphSlot(k, slot, null);
+      return ret;
+    }
+  }
+  subops.flags |= FTRACE_OPS_FL.ENABLED | FTRACE_OPS_FL.SUBOP;
+  return 0;
+}
+
+/** ftrace_shutdown_subops (via unregister_ftrace_graph): remove subops; the last one shuts the manager down. */
+export function ftrace_shutdown_subops(k: Kernel, manager: FtraceOps, subops: FtraceOps): Ret {
+  if (k.disabled) return -ERRNO.ENODEV;
+  if (!hasFlag(subops.flags, FTRACE_OPS_FL.ENABLED)) return -ERRNO.EINVAL;
+  const slot = k.fgraphArray.indexOf(subops);
+  setFgraphSlot(k, slot, null);
+  let ret: Ret;
+  if (subopsOf(k).length === 0) {
+    ret = ftrace_shutdown(k, manager);
+    manager.funcHash.filter = EMPTY;
+    manager.funcHash.notrace = EMPTY;
+    noteHash(k, manager);
+  } else {
+    ret = ftrace_update_ops(k, manager, rebuild_hashes(k));
+  }
+  subops.flags &= ~(FTRACE_OPS_FL.ENABLED | FTRACE_OPS_FL.SUBOP);
+  return ret;
+}
+
+/** ftrace_hash_move_and_update_subops: a live subops' new hash, then the manager's hashes rebuilt from all of them. */
+function ftrace_hash_move_and_update_subops(k: Kernel, subops: FtraceOps, manager: FtraceOps, which: "filter" | "notrace", ips: IpSet): Ret {
+  const saved = subops.funcHash[which];
+  subops.funcHash[which] = ips;
+  noteHash(k, subops);
+  const ret = ftrace_update_ops(k, manager, rebuild_hashes(k));
+  if (ret !== 0) {
+    subops.funcHash[which] = saved;
+    noteHash(k, subops);
+  }
+  return ret;
 }

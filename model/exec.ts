@@ -3,7 +3,7 @@
 // (ops callbacks, ftrace_ops_list_func, call_direct_funcs, the function body) run as TypeScript at their
 // addresses. Stands for a CPU executing the kernel text; the observations are what properties judge.
 
-import { ftrace_kill, ftrace_ops_get_func_is_func, ftrace_ops_test, hashEmpty } from "./core.ts";
+import { ftrace_kill, ftrace_ops_get_func_is_func, ftrace_ops_test, hashEmpty, subopsOf } from "./core.ts";
 import { mutated } from "./mutants.ts";
 import { FTRACE_OPS_FL, hasFlag } from "./flags.ts";
 import { decode, disasm, toHex, type Insn } from "./insn.ts";
@@ -405,6 +405,14 @@ function* hostSteps(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: R
       rec.handlers.push({ ops: ops?.name ?? name(k, op), ip, parentIp: pip, op: name(k, op), seq: rec.seq++, via: cpu === null ? "list" : "caller" });
       const addr = load64(k, op + BigInt(k.design.ops.direct_call), rec, "ops->direct_call");
       if (addr !== 0n) k.design.arch.arch_ftrace_set_direct_caller(k, fregs, addr);
+      return;
+    }
+    case "ftrace_graph_func": {
+      // ftrace_graph_func -> function_graph_enter_regs: run each subops (fgraph_array order) whose own hashes trace
+      // ip; the manager may trace more functions than its subops do, and then runs none.
+      for (const sub of subopsOf(k)) {
+        if (ftrace_ops_test(sub, ip)) rec.handlers.push({ ops: sub.name, ip, parentIp: pip, op: name(k, op), seq: rec.seq++, via: "list" });
+      }
       return;
     }
     case "ftrace_ops_list_func": {

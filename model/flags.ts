@@ -29,6 +29,14 @@ export type OpsFlagName = keyof typeof FTRACE_OPS_FL;
 export const USER_OPS_FLAGS = ["SAVE_REGS", "SAVE_REGS_IF_SUPPORTED", "RECURSION", "RCU", "IPMODIFY", "PERMANENT", "PID", "TRACE_ARRAY"] as const;
 export type UserOpsFlag = (typeof USER_OPS_FLAGS)[number];
 
+/**
+ * What a register step may say: the ops' own flags, or SUBOP alone, which registers the ops as a subops of fgraph's
+ * manager ops (register_ftrace_graph -> ftrace_startup_subops) instead of on its own. The core sets the
+ * FTRACE_OPS_FL_SUBOP bit itself when it takes the subops.
+ */
+export const STEP_FLAGS = [...USER_OPS_FLAGS, "SUBOP"] as const;
+export type StepFlag = (typeof STEP_FLAGS)[number];
+
 export const FTRACE_REF_MAX_SHIFT = 19;
 export const FTRACE_REF_MAX = (1 << FTRACE_REF_MAX_SHIFT) - 1;
 

@@ -51,6 +51,7 @@ export type HostFn =
   | { readonly kind: "ftrace_ops_list_func" }
   | { readonly kind: "ftrace_ops_nop_func" }
   | { readonly kind: "call_direct_funcs" }
+  | { readonly kind: "ftrace_graph_func" }
   | { readonly kind: "ftrace_stub" }
   | { readonly kind: "body"; readonly fn: string }
   | { readonly kind: "caller_return" }
@@ -125,9 +126,10 @@ export type EntryCode =
  * every other design's pinned seeds drawing the same runs:
  * - `module-init-text`: modules get init text (near their text, or out of its BL range as 3e35d303ab7d allows),
  *   and some module functions live there.
+ * - `subops`: ordinary ops are now and then registered as subops of fgraph's manager ops (register_ftrace_graph).
  */
-export type ScopeExtension = "module-init-text";
-export const SCOPE_EXTENSIONS: ReadonlyArray<ScopeExtension> = ["module-init-text"];
+export type ScopeExtension = "module-init-text" | "subops";
+export const SCOPE_EXTENSIONS: ReadonlyArray<ScopeExtension> = ["module-init-text", "subops"];
 
 /** A spec variant: the design under test. */
 export interface Design {
@@ -166,7 +168,8 @@ export interface Design {
 export type UpdaterNote =
   | { readonly kind: "hash"; readonly ops: string; readonly filter: IpSet; readonly notrace: IpSet }
   | { readonly kind: "hash-share"; readonly ops: string; readonly from: string }
-  | { readonly kind: "sync"; readonly what: "synchronize_rcu_tasks_rude" | "synchronize_rcu_tasks" };
+  | { readonly kind: "sync"; readonly what: "synchronize_rcu_tasks_rude" | "synchronize_rcu_tasks" }
+  | { readonly kind: "fgraph"; readonly slots: ReadonlyArray<string | null> };
 
 export interface Kernel {
   readonly layout: Layout;
@@ -184,6 +187,10 @@ export interface Kernel {
   readonly listHead: bigint;
   /** Objects freed so far: any later load from or branch into them is a use-after-free. */
   readonly freed: Array<{ readonly lo: bigint; readonly hi: bigint; readonly what: "ops" | "trampoline"; readonly name: string }>;
+  /** fgraph's manager ops (graph_ops): static, on ftrace_ops_list only while it has subops. */
+  readonly graphOps: FtraceOps;
+  /** fgraph_array: the subops in their slots (null where one left); a new one takes the first free slot. */
+  fgraphArray: Array<FtraceOps | null>;
   /** direct_functions: ip -> direct trampoline. */
   directFunctions: Map<bigint, bigint>;
   removedOps: FtraceOps | null;
@@ -207,12 +214,12 @@ export interface Kernel {
 
 /** Every ftrace_ops the kernel holds: the static ones (list, nop, list end, tmp_ops) and the registered ones. */
 export function allOps(k: Kernel): FtraceOps[] {
-  return [k.listOps, k.nopOps, k.listEnd, k.tmpOps, ...k.ops.values()];
+  return [k.listOps, k.nopOps, k.listEnd, k.tmpOps, k.graphOps, ...k.ops.values()];
 }
 
 /** A registered ops, or tmp_ops (the static ops an update rewrites), by name. */
 export function opsNamed(k: Kernel, name: string): FtraceOps | undefined {
-  return k.ops.get(name) ?? (name === k.tmpOps.name ? k.tmpOps : undefined);
+  return k.ops.get(name) ?? (name === k.tmpOps.name ? k.tmpOps : name === k.graphOps.name ? k.graphOps : undefined);
 }
 
 export function warn(k: Kernel, message: string): void {

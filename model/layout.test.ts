@@ -207,7 +207,7 @@ describe("validateLayout", () => {
       ["ftrace_list_ops", kernel.ftrace_list_ops, kernel.ftrace_list_ops + OPS_SPAN],
       ["ftrace_nop_ops", kernel.ftrace_nop_ops, kernel.ftrace_nop_ops + OPS_SPAN],
       ["the C helpers", kernel.ctext, kernel.ctext + CTEXT_SPAN],
-      ["static ops data", kernel.data, kernel.data + 3n * OPS_SPAN],
+      ["static ops data", kernel.data, kernel.data + 4n * OPS_SPAN],
       ["the heap", kernel.heap, kernel.heap + HEAP_SPAN],
       ["the stack", kernel.stackTop - STACK_SPAN, kernel.stackTop],
       ["the caller", kernel.callerReturn - 4n, kernel.callerReturn + 4n],

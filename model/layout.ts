@@ -202,7 +202,8 @@ export function validateLayout(layout: Layout, code: CodeSpans = LISTING_SPANS):
   spans.push({ name: "ftrace_list_ops", lo: k.ftrace_list_ops, hi: k.ftrace_list_ops + OPS_SPAN });
   spans.push({ name: "ftrace_nop_ops", lo: k.ftrace_nop_ops, hi: k.ftrace_nop_ops + OPS_SPAN });
   spans.push({ name: "the C helpers", lo: k.ctext, hi: k.ctext + CTEXT_SPAN });
-  spans.push({ name: "static ops data", lo: k.data, hi: k.data + 3n * OPS_SPAN });
+  // ftrace_list_end, tmp_ops, the ftrace_ops_list head, and fgraph's graph_ops.
+  spans.push({ name: "static ops data", lo: k.data, hi: k.data + 4n * OPS_SPAN });
   spans.push({ name: "the heap", lo: k.heap, hi: k.heap + HEAP_SPAN });
   spans.push({ name: "the stack", lo: k.stackTop - STACK_SPAN, hi: k.stackTop });
   spans.push({ name: "the caller", lo: k.callerReturn - 4n, hi: k.callerReturn + 4n });

@@ -34,6 +34,8 @@ export const MUTANTS = {
     'v1 of "ftrace: Store direct called addresses in their ops" (review of 2023-02): ops->direct_call written with a plain store, which may tear into two 32-bit halves (low first) under a CPU reading it; merged as WRITE_ONCE (dbaccb618fab)',
   "ftrace-plt-core-only":
     'before a7ed7b9d0ebb "arm64: ftrace: fix unreachable PLT for ftrace_caller in init_module with CONFIG_DYNAMIC_FTRACE": get_ftrace_plt hands a site in module init text the PLT in the module\'s core text, which since 3e35d303ab7d may be out of BL range',
+  "subops-rebuild-every-function":
+    'before 38b14061947f "ftrace: Fix accounting of adding subops to a manager ops": rebuilding the manager\'s filter (a subops leaves, or a live subops changes its filter) starts from a fresh hash with no entries, which append_hash takes for "every function", so the manager ends up tracing every function',
   "ftrace-caller-no-bti": 'before 35b6b28e6998 "arm64: ftrace: add missing BTIs": ftrace_caller starts without BTI C, though a module PLT reaches it with BR X16',
 } as const;
 
@@ -46,6 +48,7 @@ export const MUTANT_NAMES = Object.keys(MUTANTS) as MutantName[];
 /** Mutants whose fault lies in a part of the world generated runs reach only on request (Design.scope). */
 export const MUTANT_SCOPE: Partial<Record<MutantName, ReadonlyArray<ScopeExtension>>> = {
   "ftrace-plt-core-only": ["module-init-text"],
+  "subops-rebuild-every-function": ["subops"],
 };
 
 export function isMutant(name: string): name is MutantName {

@@ -14,10 +14,12 @@ import {
   register_ftrace_function,
   unregister_ftrace_direct,
   unregister_ftrace_function,
+  ftrace_startup_subops,
+  ftrace_shutdown_subops,
 } from "./core.ts";
 import { ERRNO, errName, type Ret } from "./errno.ts";
 import { callFunction, type CallObservation, type Path } from "./exec.ts";
-import { FTRACE_OPS_FL, USER_OPS_FLAGS, formatRecFlags, hasFlag } from "./flags.ts";
+import { FTRACE_OPS_FL, STEP_FLAGS, USER_OPS_FLAGS, formatRecFlags, hasFlag } from "./flags.ts";
 import { InsnError, decode, disasm, toHex } from "./insn.ts";
 import type { DynFtrace, FtraceOps, Kernel, KernelEvent, OpsKind } from "./kernel.ts";
 import { symbolize } from "./kernel.ts";
@@ -47,7 +49,7 @@ const hexAddr = z.string().regex(HEX, "expected a hex address like 0xffff8000080
 const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, "expected a name (letters, digits, _ . -)");
 const nameOrAddr = z.string().min(1);
 const fnList = z.array(name);
-const flag = z.enum(USER_OPS_FLAGS);
+const flag = z.enum(STEP_FLAGS);
 
 const expectCall = z
   .object({
@@ -76,7 +78,10 @@ const stepSchema = z.discriminatedUnion("do", [
       ...opsStep,
       filter: fnList.default([]),
       notrace: fnList.default([]),
-      flags: z.array(flag).default([]),
+      flags: z
+        .array(flag)
+        .default([])
+        .refine((fs) => !fs.includes("SUBOP") || fs.length === 1, "SUBOP registers an fgraph subops and takes no other flag"),
       expect: expectApi.optional(),
     })
     .strict(),
@@ -395,18 +400,28 @@ export function applyApi(k: Kernel, st: Exclude<Step, { do: "call" }>): Ret {
   switch (st.do) {
     case "register_ftrace_function": {
       const ops = opsByName(k, st.ops, "ordinary");
+      if (st.flags.includes("SUBOP")) {
+        // register_ftrace_graph: the gops' hashes are set, then ftrace_startup_subops on fgraph's graph_ops.
+        const r = setHashes(k, ops, st.filter, st.notrace);
+        if (r !== 0) return r;
+        return ftrace_startup_subops(k, k.graphOps, ops);
+      }
       // The caller's own flag bits are what the step says, set in the ops' definition before any ftrace call sees
       // it; a live ops keeps its flags (registering it fails).
       if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) {
         for (const f of USER_OPS_FLAGS) ops.flags &= ~FTRACE_OPS_FL[f];
-        for (const f of st.flags) ops.flags |= FTRACE_OPS_FL[f];
+        for (const f of st.flags) if (f !== "SUBOP") ops.flags |= FTRACE_OPS_FL[f];
       }
       const r = setHashes(k, ops, st.filter, st.notrace);
       if (r !== 0) return r;
       return register_ftrace_function(k, ops);
     }
-    case "unregister_ftrace_function":
-      return unregister_ftrace_function(k, opsByName(k, st.ops, "ordinary"));
+    case "unregister_ftrace_function": {
+      const ops = opsByName(k, st.ops, "ordinary");
+      // unregister_ftrace_graph for an ops registered as a subops.
+      if (hasFlag(ops.flags, FTRACE_OPS_FL.SUBOP)) return ftrace_shutdown_subops(k, k.graphOps, ops);
+      return unregister_ftrace_function(k, ops);
+    }
     case "ftrace_set_filter":
       return ftrace_set_filter(k, opsFor(k, st.ops), ipsOf(k, st.filter));
     case "ftrace_set_notrace":

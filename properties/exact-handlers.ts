@@ -3,7 +3,7 @@
 
 import { defaultSetup } from "../model/exec.ts";
 import type { Property } from "./property.ts";
-import { expected, tracers } from "./reference.ts";
+import { expected, handlerNames, tracers } from "./reference.ts";
 
 export const exactHandlers: Property = {
   name: "exact-handlers",
@@ -18,7 +18,7 @@ export const exactHandlers: Property = {
     const setup = defaultSetup(k);
     for (const { fn, obs } of calls) {
       const want = tracers(ref, fn);
-      const ordinary = want.filter((o) => o.kind === "ordinary").map((o) => o.name);
+      const ordinary = handlerNames(ref, fn, want.filter((o) => o.kind === "ordinary"));
       const ran = obs.handlers.map((h) => h.ops).filter((n) => k.ops.get(n)?.kind === "ordinary");
       for (const n of ordinary) {
         const times = ran.filter((r) => r === n).length;

@@ -55,6 +55,7 @@ describe("explore", { timeout: 60_000 }, () => {
     "ftrace-caller-no-bti": 1,
     "direct-entries-kept-on-failure": 3,
     "ftrace-plt-core-only": 1,
+    "subops-rebuild-every-function": 2,
   };
   const cases = PROPERTIES.flatMap((p) => p.kills.map((k) => [k.mutant, p.name] as const));
   it.each(cases)("finds %s with %s at its minimal depth, as a scenario that replays", (mutant, property) => {

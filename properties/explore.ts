@@ -83,7 +83,7 @@ function opsNames(scope: ExploreScope): { ordinary: string[]; direct: string[] }
 }
 
 /** Every API step in the scope. Calls are not actions: every function is called after every step anyway. */
-export function scopeActions(scope: ExploreScope): Step[] {
+export function scopeActions(scope: ExploreScope, design: Pick<Design, "scope"> = {}): Step[] {
   const fns = FUNCS.slice(0, Math.max(1, Math.min(3, scope.functions))).map((f) => f.name);
   const { ordinary, direct } = opsNames(scope);
   const filters: string[][] = [[], ...fns.map((f) => [f])];
@@ -99,6 +99,8 @@ export function scopeActions(scope: ExploreScope): Step[] {
       out.push({ do: "register_ftrace_function", ops, filter, notrace: [], flags: ["IPMODIFY"] });
     }
     out.push({ do: "register_ftrace_function", ops, filter: [], notrace: [], flags: ["SAVE_REGS"] });
+    // For a design whose scope has fgraph subops: the ops registered as a subops instead, on each filter.
+    if (design.scope?.includes("subops") === true) for (const filter of filters) out.push({ do: "register_ftrace_function", ops, filter, notrace: [], flags: ["SUBOP"] });
     out.push({ do: "unregister_ftrace_function", ops });
     for (const filter of filters) out.push({ do: "ftrace_set_filter", ops, filter });
   }
@@ -220,7 +222,7 @@ export interface ScopeContext {
 
 export function scopeContext(scope: ExploreScope, design: Design): ScopeContext {
   const base = scopeScenario(scope, design);
-  return { scope, design, k0: boot(scenarioLayout(base), design), ref0: initRef(base, design), actions: scopeActions(scope), ordinary: opsNames(scope).ordinary };
+  return { scope, design, k0: boot(scenarioLayout(base), design), ref0: initRef(base, design), actions: scopeActions(scope, design), ordinary: opsNames(scope).ordinary };
 }
 
 /** The steps an action path stands for. */

@@ -4,12 +4,13 @@
 import type { Property } from "./property.ts";
 
 /**
- * The WARNs a caller earns by its own misuse, each with the -EBUSY it comes with: __register_ftrace_function on an
- * enabled ops and __unregister_ftrace_function on a disabled one. Any other WARN means the core's bookkeeping broke.
+ * The WARNs a caller earns by its own misuse, each with the -EBUSY it comes with: __register_ftrace_function (or,
+ * for a subops, ftrace_startup_subops) on an enabled ops and __unregister_ftrace_function on a disabled one. Any other WARN means the core's bookkeeping broke.
  */
 function misuseWarning(step: string, expectedRet: 0 | string | null, message: string): boolean {
   if (expectedRet !== "-EBUSY") return false;
-  if (step === "register_ftrace_function") return message.startsWith("__register_ftrace_function:");
+  // register_ftrace_graph of a gops that is already enabled: ftrace_startup_subops' own WARN, with the same -EBUSY.
+  if (step === "register_ftrace_function") return message.startsWith("__register_ftrace_function:") || message.startsWith("ftrace_startup_subops:");
   if (step === "unregister_ftrace_function") return message.startsWith("__unregister_ftrace_function:");
   return false;
 }

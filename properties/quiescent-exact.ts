@@ -1,6 +1,6 @@
 // quiescent-exact: a call that overlaps no API step is dispatched exactly as in the sequential model.
 
-import { expected, tracers } from "./reference.ts";
+import { expected, handlerNames, tracers } from "./reference.ts";
 import { dispatchBreach, overlappedStates, type ConcurrentProperty } from "./concurrency.ts";
 
 export const quiescentExact: ConcurrentProperty = {
@@ -14,7 +14,7 @@ export const quiescentExact: ConcurrentProperty = {
       if (from !== to) continue;
       const s = states[from];
       if (s === undefined) continue;
-      const want = tracers(s, c.fn).filter((o) => o.kind === "ordinary").map((o) => o.name).sort();
+      const want = handlerNames(s, c.fn, tracers(s, c.fn).filter((o) => o.kind === "ordinary")).sort();
       const ran = c.obs.handlers.map((h) => h.ops).filter((n) => result.kernel.ops.get(n)?.kind === "ordinary").sort();
       const who = `cpu${c.cpu} call ${c.fn} (after step ${from})`;
       if (want.join(",") !== ran.join(",")) return `${who}: handlers [${ran.join(", ")}], expected [${want.join(", ")}]`;

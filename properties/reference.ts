@@ -4,7 +4,7 @@
 // model against it. Its rules for return codes follow kernel/trace/ftrace.c's documented errors.
 
 import type { Path } from "../model/exec.ts";
-import type { UserOpsFlag } from "../model/flags.ts";
+import type { StepFlag } from "../model/flags.ts";
 import { ScenarioError, type Scenario, type Step } from "../model/scenario.ts";
 
 export type RefKind = "ordinary" | "direct";
@@ -14,11 +14,16 @@ export interface RefOps {
   readonly kind: RefKind;
   filter: ReadonlySet<string>;
   notrace: ReadonlySet<string>;
-  flags: ReadonlySet<UserOpsFlag>;
+  flags: ReadonlySet<StepFlag>;
   /** The direct trampoline (direct ops). */
   tramp: bigint | null;
   registered: boolean;
+  /** Registered as a subops of fgraph's manager (SUBOP), not on the ops list itself. */
+  subop: boolean;
 }
+
+/** fgraph's manager ops: on the ops list while it has subops, tracing what they need. */
+export const MANAGER = "graph_ops";
 
 export interface RefFunction {
   readonly name: string;
@@ -55,6 +60,8 @@ export interface RefState {
   readonly ops: Map<string, RefOps>;
   /** Registered ops, newest first. */
   order: string[];
+  /** fgraph_array: the subops by slot (null where one left; a new one takes the first free slot). */
+  subopSlots: Array<string | null>;
   /** Which functions have a direct caller, and where (the kernel's direct_functions). */
   readonly entries: Map<string, bigint>;
   /**
@@ -94,6 +101,7 @@ export function initRef(s: Scenario, opts: { directCalls: boolean; callOpsOnSurv
     ftraceCaller: s.kernel.ftrace_caller === undefined ? DEFAULT_FTRACE_CALLER : BigInt(s.kernel.ftrace_caller),
     ops: new Map(),
     order: [],
+    subopSlots: [],
     entries: new Map(),
     lastMoverCallable: new Map(),
   };
@@ -135,7 +143,7 @@ function tramplineAddr(ref: RefState, a: string): bigint {
 function opsOf(ref: RefState, name: string, kind: RefKind): RefOps {
   const o = ref.ops.get(name);
   if (o !== undefined) return o;
-  const fresh: RefOps = { name, kind, filter: new Set(), notrace: new Set(), flags: new Set(), tramp: null, registered: false };
+  const fresh: RefOps = { name, kind, filter: new Set(), notrace: new Set(), flags: new Set(), tramp: null, registered: false, subop: false };
   ref.ops.set(name, fresh);
   return fresh;
 }
@@ -159,9 +167,63 @@ function setHash(ref: RefState, o: RefOps, which: "filter" | "notrace", fns: Rea
   const before = o.registered ? tracedBy(ref, o) : [];
   if (which === "filter") o.filter = fns;
   else o.notrace = fns;
-  if (o.registered) refiltered(ref, before, tracedBy(ref, o), o);
+  if (o.registered && o.subop) managerChanged(ref);
+  else if (o.registered) refiltered(ref, before, tracedBy(ref, o), o);
   return 0;
 }
+
+/** The registered subops in fgraph_array order. */
+function subops(ref: RefState): RefOps[] {
+  return ref.subopSlots.flatMap((n) => (n === null ? [] : [ref.ops.get(n)!]));
+}
+
+/**
+ * What fgraph's manager traces, as ftrace_startup_subops and rebuild_hashes state it: the union of the subops'
+ * filters (each without its notrace entries); once any subops traces every function, every function but the ones
+ * excluded on both sides of each step (an empty exclusion on either side excludes nothing).
+ */
+function managerHashes(ref: RefState): { filter: Set<string>; notrace: Set<string> } {
+  let filter: Set<string> | null = null;
+  let notrace = new Set<string>();
+  for (const o of subops(ref)) {
+    const own = new Set([...o.filter].filter((fn) => !o.notrace.has(fn)));
+    if (filter === null) {
+      filter = o.filter.size > 0 ? own : new Set();
+      notrace = o.filter.size > 0 ? new Set() : new Set(o.notrace);
+    } else if (filter.size === 0 || o.filter.size === 0) {
+      const prev: Set<string> = notrace;
+      notrace = prev.size === 0 || o.notrace.size === 0 ? new Set() : new Set([...prev].filter((fn) => o.notrace.has(fn)));
+      filter = new Set();
+    } else {
+      filter = new Set([...filter, ...own]);
+    }
+  }
+  return { filter: filter ?? new Set(), notrace };
+}
+
+/** The subops changed: the manager joins the list with the first, takes new hashes, and leaves with the last. */
+function managerChanged(ref: RefState): void {
+  const m = opsOf(ref, MANAGER, "ordinary");
+  const before = m.registered ? tracedBy(ref, m) : [];
+  const h = managerHashes(ref);
+  m.filter = h.filter;
+  m.notrace = h.notrace;
+  const live = subops(ref).length > 0;
+  if (live && !m.registered) {
+    m.registered = true;
+    ref.order = [m.name, ...ref.order];
+    moved(ref, tracedBy(ref, m), true);
+  } else if (!live && m.registered) {
+    m.registered = false;
+    ref.order = ref.order.filter((n) => n !== m.name);
+    m.filter = new Set();
+    m.notrace = new Set();
+    left(ref, before, m);
+  } else if (live) {
+    refiltered(ref, before, tracedBy(ref, m), m);
+  }
+}
+
 
 /** Apply one step; the return code the kernel documents for it (0 or an error name), or null for a call. */
 export function applyRef(ref: RefState, st: Step): 0 | string | null {
@@ -171,8 +233,26 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
       return null;
     case "register_ftrace_function": {
       const o = opsOf(ref, st.ops, "ordinary");
+      if (st.flags.includes("SUBOP")) {
+        // register_ftrace_graph: the hashes, then the manager takes the subops (a live ops is refused).
+        const filtered = setHash(ref, o, "filter", new Set(st.filter));
+        if (filtered !== 0) return filtered;
+        if (st.notrace.length > 0 || o.notrace.size > 0) {
+          const notraced = setHash(ref, o, "notrace", new Set(st.notrace));
+          if (notraced !== 0) return notraced;
+        }
+        if (o.registered) return "-EBUSY";
+        o.flags = new Set(st.flags);
+        o.registered = true;
+        o.subop = true;
+        const free = ref.subopSlots.indexOf(null);
+        ref.subopSlots[free === -1 ? ref.subopSlots.length : free] = o.name;
+        managerChanged(ref);
+        return 0;
+      }
       // The flags are the ops' definition; a live ops keeps its own.
       if (!o.registered) o.flags = new Set(st.flags);
+
       const filtered = setHash(ref, o, "filter", new Set(st.filter));
       if (filtered !== 0) return filtered;
       // ftrace_set_notrace only when there is something to exclude or to clear.
@@ -198,6 +278,15 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
     case "unregister_ftrace_function": {
       const o = opsOf(ref, st.ops, "ordinary");
       if (!o.registered) return "-EBUSY";
+      if (o.subop) {
+        // unregister_ftrace_graph: the manager drops it (and leaves the list with its last subops).
+        o.registered = false;
+        o.subop = false;
+        ref.subopSlots = ref.subopSlots.map((n) => (n === o.name ? null : n));
+        managerChanged(ref);
+        return 0;
+      }
+
       o.registered = false;
       ref.order = ref.order.filter((n) => n !== o.name);
       left(ref, tracedBy(ref, o), o);
@@ -260,7 +349,16 @@ export function tracers(ref: RefState, fn: string): RefOps[] {
     .filter((o): o is RefOps => o !== undefined && (o.filter.size === 0 || o.filter.has(fn)) && !o.notrace.has(fn));
 }
 
+/**
+ * Whose callbacks a call of fn runs, in order: each ordinary tracer, with fgraph's manager standing for the subops
+ * (fgraph_array order) whose own hashes trace fn, which may be none.
+ */
+export function handlerNames(ref: RefState, fn: string, ts: ReadonlyArray<RefOps> = tracers(ref, fn)): string[] {
+  return ts.flatMap((o) => (o.name !== MANAGER ? [o.name] : subops(ref).filter((s) => tracedBy(ref, s).includes(fn)).map((s) => s.name)));
+}
+
 /** An ops whose callback needs ftrace's recursion or RCU protection (ftrace_ops_assist_func). */
+
 export function needsAssist(o: RefOps): boolean {
   return o.flags.has("RECURSION") || o.flags.has("RCU");
 }
@@ -314,7 +412,7 @@ export function expected(ref: RefState, fn: string): Expected {
   const only = ts.length === 1 ? ts[0] : undefined;
   if (only === undefined) {
     if (ts.length === 0) return { path: "untraced", handlers: [], tramp: null, literal: "ftrace_nop_ops", target: { kind: "nop" } };
-    return { path: "caller-list", handlers: ts.map((o) => o.name), tramp, literal: "ftrace_list_ops", target: callerTarget(ref, f) };
+    return { path: "caller-list", handlers: handlerNames(ref, fn, ts), tramp, literal: "ftrace_list_ops", target: callerTarget(ref, f) };
   }
   const callOps = ref.lastMoverCallable.get(fn) ?? true;
   const literal = callOps ? only.name : "ftrace_list_ops";
@@ -326,5 +424,5 @@ export function expected(ref: RefState, fn: string): Expected {
     if (callOps) return { path: "caller-direct", handlers: [], tramp, literal, target: callerTarget(ref, f) };
     return { path: "caller-list", handlers: [only.name], tramp, literal, target: callerTarget(ref, f) };
   }
-  return { path: callOps ? "caller-ops" : "caller-list", handlers: [only.name], tramp: null, literal, target: callerTarget(ref, f) };
+  return { path: callOps ? "caller-ops" : "caller-list", handlers: handlerNames(ref, fn, ts), tramp: null, literal, target: callerTarget(ref, f) };
 }

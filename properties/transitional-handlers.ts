@@ -1,6 +1,6 @@
 // transitional-handlers: a call that overlaps API steps runs handlers between those of the states around it.
 
-import { tracers, expected } from "./reference.ts";
+import { handlerNames, tracers, expected } from "./reference.ts";
 import { dispatchBreach, overlappedStates, type ConcurrentProperty } from "./concurrency.ts";
 
 export const transitionalHandlers: ConcurrentProperty = {
@@ -13,7 +13,7 @@ export const transitionalHandlers: ConcurrentProperty = {
       const { from, to } = overlappedStates(result, c);
       if (from === to) continue;
       const span = states.slice(from, to + 1);
-      const sets = span.map((s) => new Set(tracers(s, c.fn).filter((o) => o.kind === "ordinary").map((o) => o.name)));
+      const sets = span.map((s) => new Set(handlerNames(s, c.fn, tracers(s, c.fn).filter((o) => o.kind === "ordinary"))));
       const lower = [...(sets[0] ?? [])].filter((n) => sets.every((x) => x.has(n)));
       const upper = new Set(sets.flatMap((x) => [...x]));
       const ran = c.obs.handlers.map((h) => h.ops).filter((n) => result.kernel.ops.get(n)?.kind === "ordinary");

@@ -185,6 +185,26 @@ export const HISTORY: ReadonlyArray<HistoryDesign> = [
     mechanism: "a module gets a second ftrace PLT in .init.text.ftrace_trampoline, and get_ftrace_plt picks the one in the text (core or init) that holds the site",
     design: upstreamIn("fix-a7ed7b9d0ebb", ["module-init-text"], "upstream (it contains a7ed7b9d0ebb), with modules that have init text, near their text or out of its BL range"),
   },
+  {
+    name: "bug-5fccc7552ccb",
+    commit: "5fccc7552ccb",
+    kind: "bug",
+    subject: "ftrace: Add subops logic to allow one ops to manage many (v6.11): rebuilding the manager's filter gave it every function",
+    pairedWith: "fix-38b14061947f",
+    mechanism:
+      "when a subops leaves (or a live subops changes its filter) the manager's filter is rebuilt by append_hashes, which starts from a fresh hash with no entries, takes it for \"every function\" and stops: fgraph's graph_ops then traces every function, so every site gets a BL and a site that had one ops loses its CALL_OPS literal to ftrace_list_ops (handlers stay right: fgraph tests each subops' own hashes)",
+    design: bugOf("bug-5fccc7552ccb", "subops-rebuild-every-function", "upstream with fgraph subops and the manager's filter rebuilt as 5fccc7552ccb..38b14061947f did"),
+    flaggedBy: [{ property: "reference-agreement", maxSteps: 4 }],
+  },
+  {
+    name: "fix-38b14061947f",
+    commit: "38b14061947f",
+    kind: "fix",
+    subject: "ftrace: Fix accounting of adding subops to a manager ops",
+    pairedWith: "bug-5fccc7552ccb",
+    mechanism: "the rebuild starts from no hash at all and allocates on the first append, so the manager traces exactly the union of its subops' functions (the later 0ae6b8ce200d rework, add_first_hash/add_next_hash, is what the model runs)",
+    design: upstreamIn("fix-38b14061947f", ["subops"], "upstream (it contains 38b14061947f and 0ae6b8ce200d), with ordinary ops registered now and then as fgraph subops"),
+  },
 ];
 
 /** An entry of the record the model does not run (yet, or at all), and why: it stays in the verdicts table. */
@@ -200,8 +220,9 @@ export const OUT_OF_SCOPE: ReadonlyArray<OutOfScope> = [
   { commit: "d05cb470663a", kind: "fix", subject: "ftrace: Fix modification of direct_function hash while in use", why: "invisible in arm64 dispatch: the race needs a lock-free reader of direct_functions, and arm64 has none on its dispatch path (call_direct_funcs reads ops->direct_call since v6.4; fgraph's direct-call test is built only without WITH_ARGS); the reader comes back with HAVE_SINGLE_FTRACE_DIRECT_OPS (x86; see pending-single-direct-ops.md). The bug this fix brought, bug-d05cb470663a, is run and flagged" },
   { commit: "3e9a18e1c3e9", kind: "fix", subject: "ftrace: bpf: Fix IPMODIFY + DIRECT in modify_ftrace_direct()", why: "not yet: needs ops_func and a trampoline that calls the original function" },
   { commit: "c3b0f72e805f", kind: "fix", subject: "ftrace: Fix NULL pointer dereference in is_ftrace_trampoline when ftrace is dead", why: "not yet: ftrace must die while this registration patches (a failed text patch, ftrace_bug); the merged design never fails a patch, so reaching it needs an injected fault, and then modify-validates (no ftrace_bug) and the reference (no dead ftrace) need a fault model to judge what follows" },
-  { commit: "38b14061947f", kind: "fix", subject: "ftrace: Fix accounting of adding subops to a manager ops", why: "not yet: needs subops (fgraph's manager ops)" },
   { commit: "dbaccb618fab", kind: "design", subject: "ftrace: Store direct called addresses in their ops (v1 review: torn ops->direct_call)", why: "modelled, not flagged by generated runs: the mutant direct-call-torn-store splits the store into 32-bit halves, and a directed corpus scenario (a trampoline 4 GiB away) fails transitional-handlers; between two trampolines within 4 GiB the halves' top bits agree and a tear changes nothing, and arm64 puts module and BPF trampolines within 2 GiB of the kernel" },
+  { commit: "0ae6b8ce200d", kind: "fix", subject: "ftrace: Fix accounting of subop hashes", why: "not yet: the same commit 5fccc7552ccb merged the subops' filters without their notrace entries (and intersected the filters where it meant the notrace hashes), so the manager traced functions a subops excludes; the model runs the fixed rule, and the old merge is not yet a mutant" },
+  { commit: "8eb4b09e0bbd", kind: "fix", subject: "ftrace: Do not add duplicate entries in subops manager ops", why: "the model's hashes are sets: an ip added twice is one entry, so duplicates cannot arise" },
   { commit: "a8b9cf62ade1", kind: "fix", subject: "ftrace: Fix DIRECT_CALLS to use SAVE_REGS by default", why: "x86 only: arm64 has no WITH_REGS, its direct ops keep SAVE_ARGS" },
   { commit: "ca2ef4ffabbe", kind: "fix", subject: "arm64: insn: consistently handle exit text", why: "text patching of .exit.text at init under KASAN, not dispatch" },
   { commit: "de56379f21c7", kind: "fix", subject: "arm64: ftrace: use function_nocfi for _mcount as well", why: "jump-table CFI with mcount builds; CALL_OPS is not built with CFI" },
