@@ -47,6 +47,16 @@ function place(k: Kernel, name: string, base: bigint, listing: Listing): void {
   placeWords(k, name, base, out.words, out.labels);
 }
 
+/**
+ * A test direct trampoline's words: the same at every address (its one branch, the BL to its C helper at
+ * TRAMP_HELPER_OFFSET, is PC-relative), so they are assembled once.
+ */
+let TEST_TRAMPOLINE_WORDS: ReadonlyArray<number> | null = null;
+function testTrampolineWords(): ReadonlyArray<number> {
+  TEST_TRAMPOLINE_WORDS ??= assemble(testDirectTrampoline("helper"), 0n, (sym) => (sym === "helper" ? TRAMP_HELPER_OFFSET : undefined)).words;
+  return TEST_TRAMPOLINE_WORDS;
+}
+
 /** Where the model put a symbol that binary code branches to: its code, or one of its C functions. */
 function boundAddress(k: Kernel, symbol: string): bigint {
   const ks = k.layout.kernel;
@@ -195,7 +205,7 @@ export function boot(layout: Layout, design: Design): Kernel {
   }
   for (const t of layout.trampolines) {
     addHost(k, `${t.name}.func`, { kind: "direct_func", tramp: t.name }, t.addr + TRAMP_HELPER_OFFSET);
-    place(k, t.name, t.addr, testDirectTrampoline(`${t.name}.func`));
+    placeWords(k, t.name, t.addr, testTrampolineWords(), []);
   }
 
   for (const f of layout.functions) {

@@ -518,7 +518,24 @@ export function stackPoison(addr: bigint): bigint {
 }
 
 function poisonStack(k: Kernel, sp: bigint): void {
-  for (let a = sp - STACK_POISON_BYTES; a < sp; a += 8n) k.mem.write64(a, stackPoison(a));
+  k.mem.writeWords(sp - STACK_POISON_BYTES, poisonWords(sp));
+}
+
+/** The poison below sp as words (low half first), computed once per sp. */
+const POISON_WORDS = new Map<bigint, Uint32Array>();
+function poisonWords(sp: bigint): Uint32Array {
+  let w = POISON_WORDS.get(sp);
+  if (w === undefined) {
+    w = new Uint32Array(Number(STACK_POISON_BYTES / 4n));
+    for (let i = 0; i < w.length; i += 2) {
+      const v = stackPoison(sp - STACK_POISON_BYTES + BigInt(i * 4));
+      w[i] = Number(v & 0xffffffffn);
+      w[i + 1] = Number(v >> 32n);
+    }
+    if (POISON_WORDS.size > 64) POISON_WORDS.clear();
+    POISON_WORDS.set(sp, w);
+  }
+  return w;
 }
 
 /**
