@@ -44,7 +44,7 @@ const directIdx = fc.nat({ max: DIRECT_OPS.length - 1 });
 const trampIdx = fc.nat({ max: 4 });
 
 /** What kernel users do, in the world of the given scope extensions. */
-export const intentArbFor = (scope: ReadonlyArray<ScopeExtension> = []): fc.Arbitrary<Intent> => fc.oneof(
+const intentArbFor = (scope: ReadonlyArray<ScopeExtension> = []): fc.Arbitrary<Intent> => fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("register" as const), ops: opsIdx, filter: fnSet, notrace: notraceSet, flags: scope.includes("subops") ? flagSetSubops : flagSet, again }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("unregister" as const), ops: opsIdx }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("set_filter" as const), ops: opsIdx, filter: fnSet }) },
@@ -55,9 +55,7 @@ export const intentArbFor = (scope: ReadonlyArray<ScopeExtension> = []): fc.Arbi
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("call" as const), fn: fc.nat({ max: 5 }) }) },
 );
 
-export const intentArb: fc.Arbitrary<Intent> = intentArbFor();
 export const intentsArbFor = (scope: ReadonlyArray<ScopeExtension> = []): fc.Arbitrary<Intent[]> => fc.array(intentArbFor(scope), { minLength: 1, maxLength: 12 });
-export const intentsArb = intentsArbFor();
 
 /**
  * Turn intents into scenario steps for a layout with these functions and trampolines. Registering an ops that is

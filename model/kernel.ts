@@ -129,7 +129,6 @@ export type EntryCode =
  * - `subops`: ordinary ops are now and then registered as subops of fgraph's manager ops (register_ftrace_graph).
  */
 export type ScopeExtension = "module-init-text" | "subops";
-export const SCOPE_EXTENSIONS: ReadonlyArray<ScopeExtension> = ["module-init-text", "subops"];
 
 /** A spec variant: the design under test. */
 export interface Design {
