@@ -5,7 +5,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pc } from "../reports/colours.ts";
-import { CONCURRENT_PROPERTIES, PROPERTIES } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, PROPERTIES, propertyApplies } from "../properties/index.ts";
+import { variantByName } from "../model/variants/index.ts";
 import { CONCURRENT_MUTANT_RUNS } from "../properties/concurrency.ts";
 import type { Outcome } from "../properties/property.ts";
 import { changes, designCells, expectedForBinary, expectedSchema, expectedVerdict, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
@@ -93,7 +94,11 @@ export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
   for (const d of designs) {
     const row = names.map((n) => {
       const j = variantRows.find((x) => x.cell.design === d && x.cell.property === n);
-      return j === undefined ? "".padEnd(w) : cellText(j, w);
+      if (j !== undefined) return cellText(j, w);
+      // A property with nothing to judge on the design (the literal ones, on a design without CALL_OPS).
+      const design = variantByName(d);
+      const p = [...PROPERTIES, ...CONCURRENT_PROPERTIES].find((x) => x.name === n);
+      return (design !== undefined && p !== undefined && !propertyApplies(p, design) ? pc.dim("n/a") + " ".repeat(w - 3) : "".padEnd(w));
     });
     lines.push(`${d.padEnd(dw)}${row.join("")}`);
   }

@@ -7,8 +7,8 @@ import { ERRNO, type Ret } from "./errno.ts";
 import { FTRACE_FL, hasFlag } from "./flags.ts";
 import { InsnError, MOV_X9_X30_WORD, NOP_WORD, decode, disasm, encode, genBranch, reachableByBl, toHex } from "./insn.ts";
 import type { ArchHooks, DynFtrace, FtraceOps, Kernel } from "./kernel.ts";
-import { symbolize, warn } from "./kernel.ts";
-import { literalAddr, moduleTextAt, withinModuleInitText, type ModuleLayout } from "./layout.ts";
+import { hasCallOps, symbolize, warn } from "./kernel.ts";
+import { PLT_ENTRY_SIZE, literalAddr, moduleTextAt, withinModuleInitText, type ModuleLayout } from "./layout.ts";
 import { mutated } from "./mutants.ts";
 
 /** AARCH64_BREAK_FAULT: what aarch64_insn_gen_branch_imm returns for an unencodable branch. */
@@ -56,6 +56,8 @@ export function ftrace_modify_code(k: Kernel, rec: DynFtrace, pc: bigint, old: n
 
 /** ftrace_rec_set_ops: one 8-byte store of the ops pointer into the literal (aarch64_insn_write_literal_u64). */
 export function ftrace_rec_set_ops(k: Kernel, rec: DynFtrace, ops: FtraceOps): Ret {
+  // Without CALL_OPS the site has no literal, and the kernel's ftrace_rec_set_ops is an empty stub.
+  if (!hasCallOps(k.design)) return 0;
   const lit = literalAddr(rec.ip);
   const before = k.mem.read64(lit);
   k.mem.write64(lit, ops.addr);
@@ -82,7 +84,9 @@ export function ftrace_rec_update_ops(k: Kernel, rec: DynFtrace): Ret {
  * get_ftrace_plt: the module's ftrace PLT for a site at pc: the init text's own PLT for a site in init text
  * (a7ed7b9d0ebb), else the core text's.
  */
-export function get_ftrace_plt(k: Kernel, mod: ModuleLayout, pc: bigint): bigint | null {
+export function get_ftrace_plt(k: Kernel, mod: ModuleLayout, pc: bigint, addr: bigint = FTRACE_ADDR(k)): bigint | null {
+  // WITH_REGS (v5.5..v6.1): the entry by target, FTRACE_PLT_IDX for ftrace_caller, FTRACE_REGS_PLT_IDX for ftrace_regs_caller.
+  if (k.ftraceRegsCaller !== null && addr === k.ftraceRegsCaller) return mod.plt === null || mutated(k.design, "regs-plt-unfound") ? null : mod.plt + PLT_ENTRY_SIZE;
   if (withinModuleInitText(mod, pc) && !mutated(k.design, "ftrace-plt-core-only")) return mod.init?.plt ?? null;
   return mod.plt;
 }
@@ -163,6 +167,23 @@ export function arch_ftrace_set_direct_caller(k: Kernel, fregs: bigint, addr: bi
   k.mem.write64(fregs + BigInt(off), addr);
 }
 
+/**
+ * ftrace_update_ftrace_func: under CALL_OPS nothing (ftrace_caller never calls the global trace function);
+ * without it, the word at `ftrace_call` becomes BL func, patched without validating the old word.
+ */
+export function ftrace_update_ftrace_func(k: Kernel, func: bigint): Ret {
+  if (hasCallOps(k.design)) return 0;
+  const pc = k.ftraceCallSite;
+  if (pc === null) {
+    warn(k, "ftrace_update_ftrace_func: this design's ftrace_caller has no ftrace_call");
+    return -ERRNO.EINVAL;
+  }
+  const nw = aarch64_insn_gen_branch_imm(k, pc, func, true);
+  if (nw === AARCH64_BREAK_FAULT) return -ERRNO.EINVAL;
+  k.mem.write32(pc, nw);
+  return 0;
+}
+
 export const UPSTREAM_ARCH: ArchHooks = {
   ftrace_init_nop,
   ftrace_make_call,
@@ -170,4 +191,5 @@ export const UPSTREAM_ARCH: ArchHooks = {
   ftrace_modify_call,
   ftrace_find_callable_addr,
   arch_ftrace_set_direct_caller,
+  ftrace_update_ftrace_func,
 };

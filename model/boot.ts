@@ -8,7 +8,8 @@ import { FTRACE_OPS_FL } from "./flags.ts";
 import { match } from "ts-pattern";
 import { BTI_C_WORD, NOP_WORD, decode, encode, genBranch, toHex } from "./insn.ts";
 import type { BinaryCode, Design, DynFtrace, FtraceOps, HostFn, Kernel, OpsKind } from "./kernel.ts";
-import { CTEXT_SPAN, LISTING_SPANS, patchSite, validateLayout, type CodeSpans, type Layout } from "./layout.ts";
+import { hasCallOps } from "./kernel.ts";
+import { CTEXT_SPAN, LISTING_SPANS, PLT_ENTRY_SIZE, patchSite, validateLayout, type CodeSpans, type Layout } from "./layout.ts";
 import { Memory } from "./memory.ts";
 import { FTRACE_OPS_SIZE } from "./structs.ts";
 import { TRAMP_HELPER_OFFSET, modulePlt, testDirectTrampoline } from "./entry.ts";
@@ -135,7 +136,7 @@ function recordsInOrder(layout: Layout): DynFtrace[] {
 /** What the design's trampoline code occupies: the listings' reservation, or a binary's own sizes. */
 function codeSpans(design: Design): CodeSpans {
   return match(design.entry)
-    .with({ kind: "listing" }, () => LISTING_SPANS)
+    .with({ kind: "listing" }, () => (design.withRegs === true ? { ...LISTING_SPANS, pltSpan: 2n * PLT_ENTRY_SIZE } : LISTING_SPANS))
     .with({ kind: "binary" }, (e) => ({
       ftraceCaller: BigInt(e.ftraceCaller.words.length * 4),
       stubDirectTramp: e.stubDirectTramp === null ? LISTING_SPANS.stubDirectTramp : BigInt(e.stubDirectTramp.words.length * 4),
@@ -150,6 +151,7 @@ export function boot(layout: Layout, design: Design): Kernel {
   const helperAt = (i: number): bigint => ks.ctext + BigInt(i) * CTEXT_SLOT;
   const helpers = { list_func: helperAt(0), nop_func: helperAt(1), call_direct_funcs: helperAt(2), ftrace_stub: helperAt(3) };
   const recs = recordsInOrder(layout);
+  const listEnd = newOps("ftrace_list_end", ks.data, "stub", true, helpers.ftrace_stub);
   const k: Kernel = {
     layout,
     design,
@@ -159,7 +161,7 @@ export function boot(layout: Layout, design: Design): Kernel {
     ops: new Map(),
     listOps: newOps("ftrace_list_ops", ks.ftrace_list_ops, "stub", true, helpers.list_func),
     nopOps: newOps("ftrace_nop_ops", ks.ftrace_nop_ops, "stub", true, helpers.nop_func),
-    listEnd: newOps("ftrace_list_end", ks.data, "stub", true, helpers.ftrace_stub),
+    listEnd,
     tmpOps: newOps("tmp_ops", ks.data + FTRACE_OPS_SIZE, "stub", true, helpers.ftrace_stub),
     listHead: ks.data + 2n * FTRACE_OPS_SIZE,
     freed: [],
@@ -171,6 +173,12 @@ export function boot(layout: Layout, design: Design): Kernel {
     disabled: false,
     ftraceTraceFunction: "ftrace_stub",
     savedFtraceFunc: "ftrace_stub",
+    setFunctionTraceOp: listEnd,
+    savedUpdateFunc: "ftrace_stub",
+    // function_trace_op: a word of kernel data after the ftrace_ops_list head.
+    functionTraceOp: ks.data + 2n * FTRACE_OPS_SIZE + 8n,
+    ftraceCallSite: null,
+    ftraceRegsCaller: null,
     hosts: new Map(),
     symbols: new Map(),
     codeRegions: [],
@@ -186,11 +194,16 @@ export function boot(layout: Layout, design: Design): Kernel {
   // An empty ftrace_ops_list points at the ftrace_list_end sentinel.
   k.mem.write64(k.listHead, k.listEnd.addr);
   k.symbols.set(k.listHead, "ftrace_ops_list");
+  // function_trace_op starts at the list end (a CALL_OPS design never reads it, and the model never stores it there).
+  if (!hasCallOps(design)) {
+    k.mem.write64(k.functionTraceOp, k.listEnd.addr);
+    k.symbols.set(k.functionTraceOp, "function_trace_op");
+  }
 
   addHost(k, "caller+0x4", { kind: "caller_return" }, ks.callerReturn);
   match(design.entry)
     .with({ kind: "listing" }, (e) => {
-      place(k, "ftrace_caller", ks.ftrace_caller, e.ftraceCaller({ fregs: design.fregs, mutations: design.mutations }));
+      place(k, "ftrace_caller", ks.ftrace_caller, e.ftraceCaller({ fregs: design.fregs, mutations: design.mutations, functionTraceOp: k.functionTraceOp }));
       if (design.directCalls) place(k, "ftrace_stub_direct_tramp", ks.ftrace_stub_direct_tramp, e.stubDirectTramp);
     })
     .with({ kind: "binary" }, (e) => {
@@ -198,8 +211,14 @@ export function boot(layout: Layout, design: Design): Kernel {
       if (design.directCalls && e.stubDirectTramp !== null) placeBinary(k, ks.ftrace_stub_direct_tramp, e.stubDirectTramp);
     })
     .exhaustive();
+  if (!hasCallOps(design)) k.ftraceCallSite = symbolAddress(k, "ftrace_call") ?? null;
+  const regsCaller = design.withRegs === true ? symbolAddress(k, "ftrace_regs_caller") : undefined;
+  if (design.withRegs === true && regsCaller === undefined) throw new BootError(`${design.name}: WITH_REGS but ftrace_caller's code has no ftrace_regs_caller`);
+  k.ftraceRegsCaller = regsCaller ?? null;
   for (const m of layout.modules) {
     if (m.plt !== null) place(k, `${m.name}.ftrace_plt`, m.plt, modulePlt(ks.ftrace_caller));
+    // FTRACE_REGS_PLT_IDX: the second entry, to ftrace_regs_caller (module_init_ftrace_plt).
+    if (m.plt !== null && regsCaller !== undefined) place(k, `${m.name}.ftrace_regs_plt`, m.plt + PLT_ENTRY_SIZE, modulePlt(regsCaller, "ftrace_regs_caller"));
     const initPlt = m.init?.plt ?? null;
     if (initPlt !== null) place(k, `${m.name}.init_ftrace_plt`, initPlt, modulePlt(ks.ftrace_caller));
   }
@@ -210,9 +229,11 @@ export function boot(layout: Layout, design: Design): Kernel {
 
   for (const f of layout.functions) {
     const site = patchSite(f);
-    // As compiled: two pre-function NOPs (the literal slot), an optional BTI C, two entry NOPs.
-    k.mem.write32(site.literal, NOP_WORD);
-    k.mem.write32(site.literal + 4n, NOP_WORD);
+    // As compiled: two pre-function NOPs (the literal slot; none without CALL_OPS), an optional BTI C, two entry NOPs.
+    if (hasCallOps(design)) {
+      k.mem.write32(site.literal, NOP_WORD);
+      k.mem.write32(site.literal + 4n, NOP_WORD);
+    }
     if (f.bti) k.mem.write32(f.addr, BTI_C_WORD);
     k.mem.write32(site.movInsn, NOP_WORD);
     k.mem.write32(site.ip, NOP_WORD);
@@ -276,6 +297,7 @@ export function cloneKernel(k: Kernel): Kernel {
     freed: [...k.freed],
     directFunctions: new Map(k.directFunctions),
     removedOps: k.removedOps === null ? null : opsOf(k.removedOps),
+    setFunctionTraceOp: opsOf(k.setFunctionTraceOp),
     hosts: new Map(k.hosts),
     symbols: new Map(k.symbols),
     codeRegions: [...k.codeRegions],

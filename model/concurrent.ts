@@ -17,7 +17,7 @@ import { CallRun, defaultSetup, type CallObservation, type CallSetup } from "./e
 import { FTRACE_OPS_FL, formatOpsFlags, hasFlag } from "./flags.ts";
 import { decode, disasm, toHex } from "./insn.ts";
 import type { Design, FtraceOps, Kernel, OpsKind } from "./kernel.ts";
-import { allOps, opsNamed, symbolize } from "./kernel.ts";
+import { allOps, hasCallOps, opsNamed, symbolize } from "./kernel.ts";
 import { literalAddr, type Layout } from "./layout.ts";
 import { mutated } from "./mutants.ts";
 import { applyApi, siteView, type Step } from "./scenario.ts";
@@ -248,6 +248,7 @@ function applyMicro(k: Kernel, m: MicroStep): void {
 /** Every literal points to ftrace_nop_ops, ftrace_list_ops, or an ops that is not freed (checked at each tick). */
 function literalProblems(k: Kernel): string[] {
   const out: string[] = [];
+  if (!hasCallOps(k.design)) return out;
   for (const r of k.recs) {
     const v = k.mem.read64(literalAddr(r.ip));
     if (v === k.nopOps.addr || v === k.listOps.addr) continue;

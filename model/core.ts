@@ -8,7 +8,7 @@ import { ERRNO, type Ret } from "./errno.ts";
 import { FTRACE_FL, FTRACE_NOCLEAR_FLAGS, FTRACE_OPS_FL, FTRACE_REF_MAX, formatRecFlags, hasFlag, recCount, setFlag } from "./flags.ts";
 import { toHex } from "./insn.ts";
 import type { DynFtrace, FtraceOps, FuncHash, IpSet, Kernel } from "./kernel.ts";
-import { warn } from "./kernel.ts";
+import { hasCallOps, opsNamed, warn } from "./kernel.ts";
 import { mutated } from "./mutants.ts";
 import { FTRACE_OPS_NEXT } from "./structs.ts";
 
@@ -29,9 +29,14 @@ export function ftrace_ops_test(ops: FtraceOps, ip: bigint): boolean {
   return hash_contains_ip(ip, ops.funcHash);
 }
 
-/** FTRACE_ADDR == FTRACE_REGS_ADDR == ftrace_caller on arm64. */
+/** FTRACE_ADDR: ftrace_caller. */
 export function FTRACE_ADDR(k: Kernel): bigint {
   return k.layout.kernel.ftrace_caller;
+}
+
+/** FTRACE_REGS_ADDR: ftrace_regs_caller with DYNAMIC_FTRACE_WITH_REGS (arm64 v5.5..v6.1), else ftrace_caller. */
+export function FTRACE_REGS_ADDR(k: Kernel): bigint {
+  return k.ftraceRegsCaller ?? FTRACE_ADDR(k);
 }
 
 /** ftrace_ops_get_func(ops) == ops->func: no RECURSION or RCU assist wrapper needed. */
@@ -162,7 +167,7 @@ export function __ftrace_hash_rec_update(k: Kernel, ops: FtraceOps, inc: boolean
     rec.flags = f;
     const judged = !inc && k.design.callOpsOnSurvivor === true && recCount(f) === 1 ? ftrace_find_unique_ops(k, rec) : ops;
     const callable = judged !== null && (mutated(k.design, "call-ops-ignores-assist") || ftrace_ops_get_func_is_func(judged));
-    f = setFlag(f, FTRACE_FL.CALL_OPS, recCount(f) === 1 && callable);
+    f = setFlag(f, FTRACE_FL.CALL_OPS, hasCallOps(k.design) && recCount(f) === 1 && callable);
     rec.flags = f;
     count++;
     update = update || ftrace_check_record(rec, true, false) !== "IGNORE";
@@ -232,6 +237,7 @@ export function ftrace_get_addr_new(k: Kernel, rec: DynFtrace): bigint {
     }
     return ops.trampoline;
   }
+  if (hasFlag(rec.flags, FTRACE_FL.REGS)) return FTRACE_REGS_ADDR(k);
   return FTRACE_ADDR(k);
 }
 
@@ -250,6 +256,7 @@ export function ftrace_get_addr_curr(k: Kernel, rec: DynFtrace): bigint {
     }
     return ops.trampoline;
   }
+  if (hasFlag(rec.flags, FTRACE_FL.REGS_EN)) return FTRACE_REGS_ADDR(k);
   return FTRACE_ADDR(k);
 }
 
@@ -299,7 +306,42 @@ export function ftrace_bug(k: Kernel, failed: Ret, rec: DynFtrace): void {
 
 /** ftrace_run_update_code with FTRACE_UPDATE_CALLS (arm64 runs it without stop_machine). */
 function ftrace_run_update_code(k: Kernel): void {
-  ftrace_replace_code(k, true);
+  ftrace_modify_all_code(k, { calls: true, traceFunc: false });
+}
+
+/** The global trace function update_ftrace_function chose, as an address ftrace_call can BL to. */
+function traceFunctionAddr(k: Kernel, func: string): bigint {
+  if (func === "ftrace_stub") return k.helpers.ftrace_stub;
+  if (func === "ftrace_ops_list_func") return k.helpers.list_func;
+  const only = func.endsWith(".func") ? opsNamed(k, func.slice(0, -".func".length)) : undefined;
+  // Only a static ops can be alone on the fast path (a heap ops is DYNAMIC), and the model's static ops need no assist.
+  if (only === undefined) throw new Error(`the model has no ${func} to put at ftrace_call`);
+  return only.func;
+}
+
+/** update_ftrace_func: patch ftrace_call unless it already calls func (its static save_func). */
+function update_ftrace_func(k: Kernel, func: string): void {
+  if (k.savedUpdateFunc === func) return;
+  k.savedUpdateFunc = func;
+  const ret = k.design.arch.ftrace_update_ftrace_func(k, traceFunctionAddr(k, func));
+  if (ret !== 0) ftraceWarnOn(k, `update_ftrace_func: ftrace_update_ftrace_func(${func}) failed with ${ret}`);
+}
+
+/**
+ * ftrace_modify_all_code: a trace-function change first points ftrace_call at the list function, then the call
+ * sites are patched, then function_trace_op is set and ftrace_call pointed at the new function (unless that is the
+ * list function). On a CALL_OPS design ftrace_update_ftrace_func patches nothing and function_trace_op is never
+ * read, so the model does neither there.
+ */
+function ftrace_modify_all_code(k: Kernel, command: { readonly calls: boolean; readonly traceFunc: boolean }): void {
+  const traceFunc = command.traceFunc && !hasCallOps(k.design);
+  if (traceFunc) update_ftrace_func(k, "ftrace_ops_list_func");
+  if (command.calls) ftrace_replace_code(k, true);
+  if (traceFunc && k.ftraceTraceFunction !== "ftrace_ops_list_func") {
+    // function_trace_op = set_function_trace_op; smp_wmb(); then the BL that passes it on.
+    k.mem.write64(k.functionTraceOp, k.setFunctionTraceOp.addr);
+    update_ftrace_func(k, k.ftraceTraceFunction);
+  }
 }
 
 function ipSetOf(ips: Iterable<bigint>): IpSet {
@@ -363,9 +405,11 @@ function __register_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
     warn(k, `__register_ftrace_function: ${ops.name} is already enabled`);
     return -ERRNO.EBUSY;
   }
-  // arm64 has no DYNAMIC_FTRACE_WITH_REGS.
-  if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS) && !hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS_IF_SUPPORTED)) return -ERRNO.EINVAL;
-  if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS_IF_SUPPORTED)) ops.flags |= FTRACE_OPS_FL.SAVE_REGS;
+  // Without DYNAMIC_FTRACE_WITH_REGS (arm64 since v6.2) SAVE_REGS is refused unless only asked for if supported.
+  if (k.design.withRegs !== true) {
+    if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS) && !hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS_IF_SUPPORTED)) return -ERRNO.EINVAL;
+    if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS_IF_SUPPORTED)) ops.flags |= FTRACE_OPS_FL.SAVE_REGS;
+  }
   if (!ops.coreData) ops.flags |= FTRACE_OPS_FL.DYNAMIC;
   add_ftrace_ops(k, ops);
   update_ftrace_function(k);
@@ -410,6 +454,8 @@ function remove_ftrace_ops(k: Kernel, ops: FtraceOps): boolean {
  */
 function update_ftrace_function(k: Kernel): void {
   const only = k.opsList.length === 1 ? k.opsList[0] : undefined;
+  // set_function_trace_op: the lone ops, else ftrace_list_end (the list function ignores its op).
+  k.setFunctionTraceOp = only ?? k.listEnd;
   k.ftraceTraceFunction =
     k.opsList.length === 0
       ? "ftrace_stub"
@@ -442,8 +488,8 @@ export function ftrace_startup(k: Kernel, ops: FtraceOps): Ret {
   }
   const updateCalls = __ftrace_hash_rec_update(k, ops, true);
   // ftrace_startup_enable
-  traceFuncChanged(k);
-  if (updateCalls && !k.disabled) ftrace_run_update_code(k);
+  const traceFunc = traceFuncChanged(k);
+  if ((updateCalls || traceFunc) && !k.disabled) ftrace_modify_all_code(k, { calls: updateCalls, traceFunc });
   if (k.disabled) {
     // ftrace broke while patching: only unlink the ops, leaving its flags and the counts as they are.
     __unregister_ftrace_function(k, ops);
@@ -466,7 +512,7 @@ export function ftrace_shutdown(k: Kernel, ops: FtraceOps): Ret {
     ops.flags |= FTRACE_OPS_FL.REMOVING;
     k.removedOps = ops;
     ops.oldHash = { ...ops.funcHash };
-    if (updateCalls) ftrace_run_update_code(k);
+    ftrace_modify_all_code(k, { calls: updateCalls, traceFunc });
     if (k.opsList.length === 0) {
       // With no ops left, every record must be back to its sticky bits (FTRACE_WARN_ON_ONCE kills ftrace).
       for (const rec of k.recs) {

@@ -101,13 +101,55 @@ export function upstreamFtraceCaller(c: TrampolineConsts): Listing {
   ];
 }
 
+/**
+ * ftrace_caller without CALL_OPS (a kCFI or GCC -Os build; arm64 before v6.3): no literal and no early direct exit.
+ * It builds ftrace_regs, loads the global function_trace_op as the op, and calls the global trace function through
+ * the BL at `ftrace_call`, which update_ftrace_func patches (it starts as BL ftrace_stub). With DIRECT_CALLS the
+ * late exit follows (fregs->direct_tramp, set by call_direct_funcs); with WITH_REGS, ftrace_regs_caller enters the
+ * same code (the kernel's ftrace_common): the model's pt_regs saves what ftrace_regs saves, since no observation
+ * reads the callee-saved registers ftrace_regs_caller adds.
+ */
+export function noCallOpsFtraceCaller(c: TrampolineConsts, opts: { readonly regsCaller: boolean }): Listing {
+  const r = c.fregs;
+  const fto = c.functionTraceOp;
+  if (fto === undefined) throw new Error("ftrace_caller without CALL_OPS needs function_trace_op's address");
+  const frame = ftraceCallerFrame(r);
+  const late = r.direct_tramp === null ? [] : [`ldr x17, ${at(r.direct_tramp)}`, "cbnz x17, ftrace_caller_direct_late"];
+  const body: string[] = [
+    "bti c",
+    "ftrace_common:",
+    ...frameEnter(r),
+    ...CALLBACK_ARGS,
+    // ldr_l x2, function_trace_op
+    "adrp x2, function_trace_op",
+    `ldr x2, [x2, #${Number(fto & 0xfffn)}]`,
+    "ftrace_call:",
+    "bl ftrace_stub",
+    ...frameRestore(r),
+    ...late,
+    `ldr x30, ${at(r.lr)}`,
+    `ldr x9, ${at(r.pc)}`,
+    `add sp, sp, #${frame}`,
+    "ret x9",
+    ...(r.direct_tramp === null ? [] : ["ftrace_caller_direct_late:", `ldr x9, ${at(r.lr)}`, `ldr x30, ${at(r.pc)}`, `add sp, sp, #${frame}`, "br x17"]),
+  ];
+  if (!opts.regsCaller) return body;
+  const words = body.filter((l) => !l.endsWith(":")).length;
+  const pad = Number(FTRACE_REGS_CALLER_OFFSET / 4n) - words;
+  if (pad < 0) throw new Error("ftrace_caller's listing runs into ftrace_regs_caller");
+  return [...body, ...Array.from({ length: pad }, () => "nop"), "ftrace_regs_caller:", "bti c", "b ftrace_common"];
+}
+
+/** Where the model puts ftrace_regs_caller (WITH_REGS): this far after ftrace_caller, inside its reserved span. */
+export const FTRACE_REGS_CALLER_OFFSET = 0x100n;
+
 /** ftrace_stub_direct_tramp: resume the traced function with LR restored from x9. */
 export const STUB_DIRECT_TRAMP: Listing = ["bti c", "mov x10, x30", "mov x30, x9", "ret x10"];
 
 /** A module's ftrace PLT entry: materialise ftrace_caller's address in x16 and BR to it. */
-export function modulePlt(ftraceCaller: bigint): Listing {
+export function modulePlt(ftraceCaller: bigint, symbol = "ftrace_caller"): Listing {
   const lo12 = Number(ftraceCaller & 0xfffn);
-  return ["adrp x16, ftrace_caller", `add x16, x16, #${lo12}`, "br x16"];
+  return [`adrp x16, ${symbol}`, `add x16, x16, #${lo12}`, "br x16"];
 }
 
 /** Offset of a test trampoline's C helper from the trampoline's start. */

@@ -8,7 +8,7 @@ import { mutated } from "./mutants.ts";
 import { FTRACE_OPS_FL, hasFlag } from "./flags.ts";
 import { decode, disasm, toHex, type Insn } from "./insn.ts";
 import type { FtraceOps, HostFn, Kernel } from "./kernel.ts";
-import { allOps, symbolize } from "./kernel.ts";
+import { allOps, hasCallOps, symbolize } from "./kernel.ts";
 import { U64_MASK } from "./memory.ts";
 import { STACK_SPAN } from "./layout.ts";
 import { FTRACE_OPS_NEXT } from "./structs.ts";
@@ -471,7 +471,8 @@ function pathOf(k: Kernel, rec: Recorder, trampAddrs: ReadonlyMap<bigint, string
   if (rec.siteTarget === null) return "untraced";
   if (trampAddrs.has(rec.siteTarget)) return "direct-bl";
   if (rec.opCalled === null) return "caller-direct";
-  if (rec.opCalled === k.listOps.addr) return "caller-list";
+  // Without CALL_OPS the list function is handed function_trace_op, which is ftrace_list_end whenever it is in use.
+  if (rec.opCalled === k.listOps.addr || (!hasCallOps(k.design) && rec.opCalled === k.listEnd.addr)) return "caller-list";
   if (rec.opCalled === k.nopOps.addr) return "caller-nop";
   return "caller-ops";
 }
@@ -683,7 +684,8 @@ export class CallRun {
       rec.siteTarget = wrap(pc + BigInt(insn.offset));
       this.inFtraceFlag = true;
     }
-    if (insn.kind === "blr" && inFtraceCaller(k, pc) && rec.opCalled === null) rec.opCalled = cpu.x[2]!;
+    // The op ftrace_caller hands its callee: at the BLR to op->func, or (without CALL_OPS) at the BL at ftrace_call.
+    if ((insn.kind === "blr" || (insn.kind === "bl" && pc === k.ftraceCallSite)) && inFtraceCaller(k, pc) && rec.opCalled === null) rec.opCalled = cpu.x[2]!;
     if (insn.kind === "bl" || insn.kind === "b" || insn.kind === "br" || insn.kind === "blr" || insn.kind === "ret")
       rec.lastBranch = { insn, pc };
     if (this.inFtraceFlag) this.callerStackCheck(insn, pc);

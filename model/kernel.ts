@@ -81,12 +81,16 @@ export interface ArchHooks {
   readonly ftrace_modify_call: (k: Kernel, rec: DynFtrace, oldAddr: bigint, addr: bigint) => Ret;
   readonly ftrace_find_callable_addr: (k: Kernel, rec: DynFtrace, addr: bigint) => bigint | null;
   readonly arch_ftrace_set_direct_caller: (k: Kernel, fregs: bigint, addr: bigint) => void;
+  /** Point ftrace_caller's `ftrace_call` BL at the global trace function (nothing to do under CALL_OPS). */
+  readonly ftrace_update_ftrace_func: (k: Kernel, func: bigint) => Ret;
 }
 
 /** Addresses the trampoline listings refer to, resolved at boot. */
 export interface TrampolineConsts {
   readonly fregs: FtraceRegsLayout;
   readonly mutations: ReadonlySet<string>;
+  /** Where the global function_trace_op lives (a design without CALL_OPS loads the op from it). */
+  readonly functionTraceOp?: bigint;
 }
 
 /** A piece of entry-ftrace.S as the words of a built kernel, placed where the model's layout puts it. */
@@ -152,6 +156,18 @@ export interface Design {
    * the survivor-fix variant. Unset for the kernel as written.
    */
   readonly callOpsOnSurvivor?: boolean;
+  /**
+   * Whether the patch-sites carry the CALL_OPS literal (DYNAMIC_FTRACE_WITH_CALL_OPS); unset means they do. Without
+   * it (a kCFI or GCC -Os build, or arm64 before v6.3) the site is MOV X9, X30; BL with no literal, and
+   * ftrace_caller reaches the global trace function through its own patched `ftrace_call` BL with
+   * function_trace_op as the op.
+   */
+  readonly callOps?: boolean;
+  /**
+   * DYNAMIC_FTRACE_WITH_REGS (arm64 v5.5..v6.1): a second trampoline, ftrace_regs_caller (FTRACE_REGS_ADDR), for the
+   * records an ops with SAVE_REGS traces, and a second ftrace PLT per module to reach it.
+   */
+  readonly withRegs?: boolean;
   /** Set when the design is another one under a new name (a fix of the kernel's history that upstream contains). */
   readonly standsFor?: string;
   /** Mutation switches (model/mutants.ts) in force; empty for a real design. */
@@ -207,8 +223,23 @@ export interface Kernel {
   note: ((n: UpdaterNote) => void) | null;
   nextHeap: bigint;
   nextCtext: bigint;
-  /** Set by a step whose kind a variant does not support (e.g. direct calls in call-ops-only). */
+  /**
+   * The global trace function's machinery, used only by a design without CALL_OPS: set_function_trace_op (chosen
+   * by update_ftrace_function), the function update_ftrace_func last patched in (its static save_func), and where
+   * function_trace_op and the `ftrace_call` BL live.
+   */
+  setFunctionTraceOp: FtraceOps;
+  savedUpdateFunc: string;
+  readonly functionTraceOp: bigint;
+  ftraceCallSite: bigint | null;
+  /** FTRACE_REGS_ADDR when the design has WITH_REGS (ftrace_regs_caller), else null. */
+  ftraceRegsCaller: bigint | null;
   readonly helpers: { readonly list_func: bigint; readonly nop_func: bigint; readonly call_direct_funcs: bigint; readonly ftrace_stub: bigint };
+}
+
+/** DYNAMIC_FTRACE_WITH_CALL_OPS: the design's patch-sites have the ops literal. */
+export function hasCallOps(d: Design): boolean {
+  return d.callOps !== false;
 }
 
 /** Every ftrace_ops the kernel holds: the static ones (list, nop, list end, tmp_ops) and the registered ones. */

@@ -154,9 +154,14 @@ export function withinKernelText(k: KernelSymbols, addr: bigint): boolean {
 export interface CodeSpans {
   readonly ftraceCaller: bigint;
   readonly stubDirectTramp: bigint;
+  /** A module's ftrace PLT area: one 12-byte entry (16 reserved), or two with WITH_REGS (FTRACE_REGS_PLT_IDX). */
+  readonly pltSpan?: bigint;
 }
 
 export const LISTING_SPANS: CodeSpans = { ftraceCaller: 0x200n, stubDirectTramp: 0x10n };
+
+/** struct plt_entry: ADRP, ADD, BR (12 bytes); entry i of a module's ftrace PLTs is at plt + 12 * i. */
+export const PLT_ENTRY_SIZE = 12n;
 
 /** Checks what the kernel would refuse or what cannot be laid out; throws LayoutError with one line. */
 export function validateLayout(layout: Layout, code: CodeSpans = LISTING_SPANS): void {
@@ -208,7 +213,7 @@ export function validateLayout(layout: Layout, code: CodeSpans = LISTING_SPANS):
   spans.push({ name: "the stack", lo: k.stackTop - STACK_SPAN, hi: k.stackTop });
   spans.push({ name: "the caller", lo: k.callerReturn - 4n, hi: k.callerReturn + 4n });
   for (const m of layout.modules) {
-    if (m.plt !== null) spans.push({ name: `${m.name}.ftrace_plt`, lo: m.plt, hi: m.plt + 16n });
+    if (m.plt !== null) spans.push({ name: `${m.name}.ftrace_plt`, lo: m.plt, hi: m.plt + (code.pltSpan ?? 16n) });
     const initPlt = m.init?.plt ?? null;
     if (initPlt !== null) spans.push({ name: `${m.name}.init_ftrace_plt`, lo: initPlt, hi: initPlt + 16n });
   }

@@ -37,6 +37,8 @@ export const MUTANTS = {
   "subops-rebuild-every-function":
     'before 38b14061947f "ftrace: Fix accounting of adding subops to a manager ops": rebuilding the manager\'s filter (a subops leaves, or a live subops changes its filter) starts from a fresh hash with no entries, which append_hash takes for "every function", so the manager ends up tracing every function',
   "ftrace-caller-no-bti": 'before 35b6b28e6998 "arm64: ftrace: add missing BTIs": ftrace_caller starts without BTI C, though a module PLT reaches it with BR X16',
+  "regs-plt-unfound":
+    'before 91970bef48d6 "arm64: ftrace: Change CONFIG_FTRACE_WITH_REGS to CONFIG_DYNAMIC_FTRACE_WITH_REGS": get_ftrace_plt tests a Kconfig symbol that does not exist, so it never returns the module\'s PLT to ftrace_regs_caller and a far module function cannot be traced with SAVE_REGS',
 } as const;
 
 export type MutantName = keyof typeof MUTANTS;

@@ -22,7 +22,7 @@ import { callFunction, type CallObservation, type Path } from "./exec.ts";
 import { FTRACE_OPS_FL, STEP_FLAGS, USER_OPS_FLAGS, formatRecFlags, hasFlag } from "./flags.ts";
 import { InsnError, decode, disasm, toHex } from "./insn.ts";
 import type { DynFtrace, FtraceOps, Kernel, KernelEvent, OpsKind } from "./kernel.ts";
-import { symbolize } from "./kernel.ts";
+import { hasCallOps, symbolize } from "./kernel.ts";
 import { DEFAULT_KERNEL, DEFAULT_MODULE_TEXT_SIZE, LayoutError, literalAddr, type KernelSymbols, type Layout } from "./layout.ts";
 import { variantByName, VARIANT_NAMES } from "./variants/index.ts";
 
@@ -324,7 +324,7 @@ function viewOf(k: Kernel, r: RawSite): SiteView {
   const sym = (a: bigint): string | undefined => symbolize(k, a);
   return {
     fn: r.fn,
-    literal: r.lit === 0xd503201fd503201fn ? "(nops)" : (k.symbols.get(r.lit) ?? toHex(r.lit)),
+    literal: !hasCallOps(k.design) ? "none" : r.lit === 0xd503201fd503201fn ? "(nops)" : (k.symbols.get(r.lit) ?? toHex(r.lit)),
     insn: disasm(decode(r.insn), r.ip, sym),
     mov: disasm(decode(r.mov), r.ip - 4n, sym),
     flags: formatRecFlags(r.flags),

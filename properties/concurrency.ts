@@ -28,6 +28,8 @@ export interface ConcurrentProperty {
   /** Mutants this property must kill, with the most schedule segments a shrunk counterexample may have; a mutant
    * whose window is narrow may name the pinned seed and run count its test uses. */
   readonly kills: ReadonlyArray<{ readonly mutant: MutantName; readonly maxSegments: number; readonly seed?: number; readonly runs?: number }>;
+  /** Set when the property speaks of the CALL_OPS literal: a design without one has nothing for it to judge. */
+  readonly needsCallOps?: true;
   readonly check: (ctx: ConcurrentContext) => string | null;
 }
 

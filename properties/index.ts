@@ -8,6 +8,8 @@ import { literalValid } from "./literal-valid.ts";
 import { modifyValidates } from "./modify-validates.ts";
 import { pathSelection } from "./path-selection.ts";
 import type { Property } from "./property.ts";
+import type { Design } from "../model/kernel.ts";
+import { hasCallOps } from "../model/kernel.ts";
 import { recursionProtected } from "./recursion-protected.ts";
 import { referenceAgreement } from "./reference-agreement.ts";
 import { stackAligned } from "./stack-aligned.ts";
@@ -26,6 +28,11 @@ export const PROPERTIES: ReadonlyArray<Property> = [
   referenceAgreement,
   recursionProtected,
 ];
+
+/** Whether a property has anything to judge on a design (the literal properties need CALL_OPS). */
+export function propertyApplies(p: { readonly needsCallOps?: true }, d: Design): boolean {
+  return p.needsCallOps !== true || hasCallOps(d);
+}
 
 export function propertyByName(name: string): Property | undefined {
   return PROPERTIES.find((p) => p.name === name);

@@ -9,6 +9,7 @@ export const literalValid: Property = {
   kills: [{ mutant: "skip-literal-update", maxSteps: 1 }],
   says: "Every patch-site literal is ftrace_nop_ops, ftrace_list_ops, or the one registered ops that traces the function, and it is ftrace_nop_ops exactly when the site is a NOP.",
   guards: "ftrace_rec_set_ops / arm64_rec_get_ops ordering in ftrace_make_call, ftrace_modify_call and ftrace_make_nop (literal before instruction), and ftrace_find_unique_ops",
+  needsCallOps: true,
   needsCalls: false,
   check: ({ k }) => {
     for (const rec of k.recs) {

@@ -24,6 +24,8 @@ export const modifyValidates: Property = {
     { mutant: "ipmodify-kept-on-shutdown", maxSteps: 4, runs: 5000 },
     // A failed direct registration (an IPMODIFY ops on the function) must leave nothing behind for the next one.
     { mutant: "direct-entries-kept-on-failure", maxSteps: 3, runs: 2000 },
+    // A far module function traced with SAVE_REGS on the WITH_REGS design (91970bef48d6's bug): no PLT, ftrace_bug.
+    { mutant: "regs-plt-unfound", base: "fix-91970bef48d6", maxSteps: 1 },
   ],
   says: "Every ftrace_modify_code finds exactly the old word it expects (no -EINVAL, no ftrace_bug), no WARN fires other than the one for (un)registering an ops that is (not) enabled, and each API call's return code is the kernel's (0, -EINVAL, -EBUSY, ...).",
   guards: "ftrace_get_addr_curr vs the installed BL (computed before ftrace_update_record), ftrace_modify_code's validation, the record bookkeeping behind the core's WARN_ONs, the ftrace and direct API's error paths",

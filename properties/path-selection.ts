@@ -3,7 +3,7 @@
 import { decode, disasm } from "../model/insn.ts";
 import type { Property } from "./property.ts";
 import { expected } from "./reference.ts";
-import { siteState, symbolOr } from "./sites.ts";
+import { literalName, siteState } from "./sites.ts";
 
 export const pathSelection: Property = {
   name: "path-selection",
@@ -15,7 +15,7 @@ export const pathSelection: Property = {
     for (const rec of k.recs) {
       const want = expected(ref, rec.fn);
       const s = siteState(k, rec);
-      const lit = s.ops?.name ?? symbolOr(k, s.literal);
+      const lit = literalName(k, s);
       if (lit !== want.literal) return `${rec.fn}: literal is ${lit}, expected ${want.literal} (${want.path})`;
       const insn = disasm(decode(s.word), rec.ip, (a) => k.symbols.get(a));
       if (want.target.kind === "nop") {

@@ -51,6 +51,17 @@ function refRegion(r: { readonly text: string; readonly size?: string | undefine
 export interface RefState {
   /** Whether the design has DYNAMIC_FTRACE_WITH_DIRECT_CALLS (else the direct API returns -ENODEV). */
   readonly directCalls: boolean;
+  /** Whether patch-sites carry the CALL_OPS literal (else every traced call goes through the global trace function). */
+  readonly callOps: boolean;
+  /** DYNAMIC_FTRACE_WITH_REGS: ftrace_regs_caller (and a module's second PLT entry) for a function a SAVE_REGS ops traces. */
+  readonly ftraceRegsCaller: bigint | null;
+  /**
+   * The functions whose record has FTRACE_FL_REGS, as the kernel writes the rule: set when an ops with SAVE_REGS
+   * enters, re-judged only when such an ops unregisters (is any SAVE_REGS ops still tracing it?), cleared when no
+   * ops traces the function; a SAVE_REGS ops that leaves a function by a live filter change leaves the bit set (the
+   * re-test runs while the ops still has its old hash).
+   */
+  readonly regs: Set<string>;
   /** The survivor-fix rule: a decrement to one ops is judged by the ops that remains. */
   readonly callOpsOnSurvivor: boolean;
   readonly functions: ReadonlyArray<RefFunction>;
@@ -85,20 +96,31 @@ export function blReaches(from: bigint, to: bigint): boolean {
 const DEFAULT_FTRACE_CALLER = 0xffff800008002000n;
 const DEFAULT_STUB_TRAMP = 0xffff800008002400n;
 const DEFAULT_MODULE_SIZE = 0x200000n;
+/** Where a WITH_REGS design has ftrace_regs_caller (after ftrace_caller, as the model lays it out). */
+const FTRACE_REGS_CALLER_OFFSET = 0x100n;
+/** A module's ftrace PLT entries are 12 bytes apart (FTRACE_REGS_PLT_IDX is the second). */
+const PLT_ENTRY_SIZE = 12n;
 
-export function initRef(s: Scenario, opts: { directCalls: boolean; callOpsOnSurvivor?: boolean } = { directCalls: true }): RefState {
+export function initRef(
+  s: Scenario,
+  opts: { directCalls: boolean; callOpsOnSurvivor?: boolean; callOps?: boolean; withRegs?: boolean } = { directCalls: true },
+): RefState {
   const bti = s.config.bti;
+  const ftraceCaller = s.kernel.ftrace_caller === undefined ? DEFAULT_FTRACE_CALLER : BigInt(s.kernel.ftrace_caller);
   const modules = new Map(s.modules.map((m) => [m.name, { ...refRegion(m), init: m.init === undefined ? null : refRegion(m.init) }] as const));
   const trampolines = new Map<bigint, string>(s.trampolines.map((t) => [BigInt(t.addr), t.name]));
   trampolines.set(s.kernel.ftrace_stub_direct_tramp === undefined ? DEFAULT_STUB_TRAMP : BigInt(s.kernel.ftrace_stub_direct_tramp), "ftrace_stub_direct_tramp");
   return {
     directCalls: opts.directCalls,
+    callOps: opts.callOps !== false,
+    ftraceRegsCaller: opts.withRegs === true ? ftraceCaller + FTRACE_REGS_CALLER_OFFSET : null,
+    regs: new Set(),
     callOpsOnSurvivor: opts.callOpsOnSurvivor === true,
     // The BL sits after the MOV, which follows the optional BTI C at the symbol.
     functions: s.functions.map((f) => ({ name: f.name, addr: BigInt(f.addr), ip: BigInt(f.addr) + ((f.bti ?? bti) ? 8n : 4n), module: f.module ?? null })),
     modules,
     trampolines,
-    ftraceCaller: s.kernel.ftrace_caller === undefined ? DEFAULT_FTRACE_CALLER : BigInt(s.kernel.ftrace_caller),
+    ftraceCaller,
     ops: new Map(),
     order: [],
     subopSlots: [],
@@ -168,7 +190,10 @@ function setHash(ref: RefState, o: RefOps, which: "filter" | "notrace", fns: Rea
   if (which === "filter") o.filter = fns;
   else o.notrace = fns;
   if (o.registered && o.subop) managerChanged(ref);
-  else if (o.registered) refiltered(ref, before, tracedBy(ref, o), o);
+  else if (o.registered) {
+    refiltered(ref, before, tracedBy(ref, o), o);
+    if (o.flags.has("SAVE_REGS")) for (const fn of tracedBy(ref, o)) ref.regs.add(fn);
+  }
   return 0;
 }
 
@@ -227,6 +252,13 @@ function managerChanged(ref: RefState): void {
 
 /** Apply one step; the return code the kernel documents for it (0 or an error name), or null for a call. */
 export function applyRef(ref: RefState, st: Step): 0 | string | null {
+  const ret = applyStep(ref, st);
+  // A record no ops traces any more has its flags cleared (FTRACE_FL_REGS with them).
+  for (const fn of [...ref.regs]) if (tracers(ref, fn).length === 0) ref.regs.delete(fn);
+  return ret;
+}
+
+function applyStep(ref: RefState, st: Step): 0 | string | null {
   if (!ref.directCalls && (st.do === "register_ftrace_direct" || st.do === "unregister_ftrace_direct" || st.do === "modify_ftrace_direct")) return "-ENODEV";
   switch (st.do) {
     case "call":
@@ -265,14 +297,15 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
       if (ipmodify && [...o.filter].some((fn) => tracers(ref, fn).some((t) => t.kind === "direct"))) return "-EBUSY";
       // The step's hash changes hit the live ops before the register call itself failed.
       if (o.registered) return "-EBUSY";
-      // No DYNAMIC_FTRACE_WITH_REGS on arm64: SAVE_REGS needs SAVE_REGS_IF_SUPPORTED.
-      if (o.flags.has("SAVE_REGS") && !o.flags.has("SAVE_REGS_IF_SUPPORTED")) return "-EINVAL";
+      // Without DYNAMIC_FTRACE_WITH_REGS (arm64 since v6.2) SAVE_REGS needs SAVE_REGS_IF_SUPPORTED.
+      if (ref.ftraceRegsCaller === null && o.flags.has("SAVE_REGS") && !o.flags.has("SAVE_REGS_IF_SUPPORTED")) return "-EINVAL";
       // An IPMODIFY ops must name its functions, none of them held by another IPMODIFY ops.
       if (ipmodify && o.filter.size === 0) return "-EINVAL";
       if (ipmodify && [...o.filter].some((fn) => ipmodifyHolder(ref, fn) !== undefined)) return "-EBUSY";
       o.registered = true;
       ref.order = [o.name, ...ref.order];
       moved(ref, tracedBy(ref, o), !needsAssist(o));
+      if (o.flags.has("SAVE_REGS")) for (const fn of tracedBy(ref, o)) ref.regs.add(fn);
       return 0;
     }
     case "unregister_ftrace_function": {
@@ -290,6 +323,7 @@ export function applyRef(ref: RefState, st: Step): 0 | string | null {
       o.registered = false;
       ref.order = ref.order.filter((n) => n !== o.name);
       left(ref, tracedBy(ref, o), o);
+      if (o.flags.has("SAVE_REGS")) for (const fn of tracedBy(ref, o)) if (!tracers(ref, fn).some((t) => t.flags.has("SAVE_REGS"))) ref.regs.delete(fn);
       return 0;
     }
     case "ftrace_set_filter":
@@ -387,6 +421,13 @@ function fnOf(ref: RefState, fn: string): RefFunction {
  * (core or init) that holds it.
  */
 function callerTarget(ref: RefState, f: RefFunction): BlTarget {
+  // WITH_REGS: a function whose record has REGS goes to ftrace_regs_caller, from far through the PLT's second entry.
+  if (ref.ftraceRegsCaller !== null && ref.regs.has(f.name)) {
+    if (blReaches(f.ip, ref.ftraceRegsCaller)) return { kind: "bl", to: ref.ftraceRegsCaller, what: "ftrace_regs_caller" };
+    const m = f.module === null ? undefined : ref.modules.get(f.module);
+    if (m === undefined || m.plt === null) throw new ScenarioError(`the reference cannot judge this scenario: ${f.name} cannot reach ftrace_regs_caller and has no module PLT`);
+    return { kind: "bl", to: m.plt + PLT_ENTRY_SIZE, what: `${f.module}.ftrace_regs_plt` };
+  }
   if (blReaches(f.ip, ref.ftraceCaller)) return { kind: "bl", to: ref.ftraceCaller, what: "ftrace_caller" };
   const m = f.module === null ? undefined : ref.modules.get(f.module);
   const inInit = m?.init != null && f.ip >= m.init.text && f.ip < m.init.text + m.init.size;
@@ -410,6 +451,7 @@ export function expected(ref: RefState, fn: string): Expected {
   const direct = ts.find((o) => o.kind === "direct");
   const tramp = direct === undefined || direct.tramp === null ? null : trampName(ref, direct.tramp);
   const only = ts.length === 1 ? ts[0] : undefined;
+  if (!ref.callOps) return expectedWithoutCallOps(ref, f, ts);
   if (only === undefined) {
     if (ts.length === 0) return { path: "untraced", handlers: [], tramp: null, literal: "ftrace_nop_ops", target: { kind: "nop" } };
     return { path: "caller-list", handlers: handlerNames(ref, fn, ts), tramp, literal: "ftrace_list_ops", target: callerTarget(ref, f) };
@@ -425,4 +467,23 @@ export function expected(ref: RefState, fn: string): Expected {
     return { path: "caller-list", handlers: [only.name], tramp, literal, target: callerTarget(ref, f) };
   }
   return { path: callOps ? "caller-ops" : "caller-list", handlers: handlerNames(ref, fn, ts), tramp: null, literal, target: callerTarget(ref, f) };
+}
+
+/** What a patch-site without a literal shows in its literal column. */
+export const NO_LITERAL = "none";
+
+/**
+ * Without CALL_OPS: a lone direct ops' reachable trampoline is the site's own BL; every other traced site branches to
+ * ftrace_caller (or ftrace_regs_caller), which calls the global trace function: the list function, or a static ops'
+ * own func when that ops is the only one registered at all (a heap ops is DYNAMIC and always goes through the list).
+ */
+function expectedWithoutCallOps(ref: RefState, f: RefFunction, ts: ReadonlyArray<RefOps>): Expected {
+  if (ts.length === 0) return { path: "untraced", handlers: [], tramp: null, literal: NO_LITERAL, target: { kind: "nop" } };
+  const direct = ts.find((o) => o.kind === "direct");
+  const tramp = direct === undefined || direct.tramp === null ? null : trampName(ref, direct.tramp);
+  const entry = ref.entries.get(f.name);
+  if (ts.length === 1 && direct !== undefined && entry !== undefined && blReaches(f.ip, entry))
+    return { path: "direct-bl", handlers: [], tramp: trampName(ref, entry), literal: NO_LITERAL, target: { kind: "bl", to: entry, what: trampName(ref, entry) } };
+  const aloneStatic = ref.order.length === 1 && ref.order[0] === MANAGER;
+  return { path: aloneStatic ? "caller-ops" : "caller-list", handlers: handlerNames(ref, f.name, ts), tramp, literal: NO_LITERAL, target: callerTarget(ref, f) };
 }

@@ -3,7 +3,7 @@
 
 import { decode, NOP_WORD, type Insn } from "../model/insn.ts";
 import type { DynFtrace, FtraceOps, Kernel } from "../model/kernel.ts";
-import { allOps, symbolize } from "../model/kernel.ts";
+import { allOps, hasCallOps, symbolize } from "../model/kernel.ts";
 import { literalAddr } from "../model/layout.ts";
 
 export interface SiteState {
@@ -31,6 +31,11 @@ export function siteState(k: Kernel, rec: DynFtrace): SiteState {
     isNop: word === NOP_WORD,
     blTarget: insn.kind === "bl" ? (rec.ip + BigInt(insn.offset)) & ((1n << 64n) - 1n) : null,
   };
+}
+
+/** The literal as scenario files name it: its ops, a symbol or address, or "none" on a design without CALL_OPS. */
+export function literalName(k: Kernel, s: SiteState): string {
+  return !hasCallOps(k.design) ? "none" : (s.ops?.name ?? symbolOr(k, s.literal));
 }
 
 export function symbolOr(k: Kernel, addr: bigint): string {

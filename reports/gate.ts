@@ -3,9 +3,9 @@
 // them and printing belong to cli/.
 
 import { z } from "zod";
-import { VARIANT_NAMES } from "../model/variants/index.ts";
+import { VARIANT_NAMES, variantByName } from "../model/variants/index.ts";
 import { HISTORY } from "../model/variants/history/index.ts";
-import { CONCURRENT_PROPERTIES, PROPERTIES } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, PROPERTIES, propertyApplies } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 
 export type Verdict = "holds" | "fails";
@@ -60,11 +60,13 @@ export function historyCells(): Cell[] {
   });
 }
 
-/** One design's row: every sequential and concurrent property (gate --entry). */
+/** One design's row: every sequential and concurrent property that has something to judge on it (gate --entry). */
 export function designCells(design: string): Cell[] {
+  const d = variantByName(design);
+  const applies = (p: { readonly needsCallOps?: true }): boolean => d === undefined || propertyApplies(p, d);
   return [
-    ...PROPERTIES.map((p) => ({ design, property: p.name, kind: "variant" as const })),
-    ...CONCURRENT_PROPERTIES.map((p) => ({ design, property: p.name, kind: "variant" as const, concurrent: true })),
+    ...PROPERTIES.filter(applies).map((p) => ({ design, property: p.name, kind: "variant" as const })),
+    ...CONCURRENT_PROPERTIES.filter(applies).map((p) => ({ design, property: p.name, kind: "variant" as const, concurrent: true })),
   ];
 }
 

@@ -1,7 +1,10 @@
 // The record's designs are well formed: named after their commits, paired bug with fix, each bug naming a property
 // that exists, and every design found by name (as scenario files, the gate and replay look them up).
 
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ROOT } from "../../../cli/common.ts";
 import { CONCURRENT_PROPERTIES, PROPERTIES } from "../../../properties/index.ts";
 import { variantByName } from "../index.ts";
 import { HISTORY, OUT_OF_SCOPE, historyByName } from "./index.ts";
@@ -19,6 +22,15 @@ describe("the kernel's history as designs", () => {
       if (h.pairedWith !== undefined) expect(historyByName(h.pairedWith)?.pairedWith, h.name).toBe(h.name);
     }
     expect(new Set(HISTORY.map((h) => h.name)).size).toBe(HISTORY.length);
+  });
+
+  it("gives every finding a fix row may fail for a write-up and an existing property", () => {
+    for (const h of HISTORY) {
+      for (const f of h.findings ?? []) {
+        expect(PROPERTY_NAMES.has(f.property), `${h.name}: ${f.property}`).toBe(true);
+        expect(existsSync(join(ROOT, "reports", "findings", f.finding)), `${h.name}: ${f.finding}`).toBe(true);
+      }
+    }
   });
 
   it("has every bug name at least one existing property, with a bound of at most 6 steps or segments", () => {

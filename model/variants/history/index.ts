@@ -7,6 +7,7 @@
 import type { Design } from "../../kernel.ts";
 import type { ScopeExtension } from "../../kernel.ts";
 import { withMutant, withScope, type MutantName } from "../../mutants.ts";
+import { directWithoutCallOps, withRegs } from "../no-call-ops.ts";
 import { upstream } from "../upstream.ts";
 
 export type HistoryKind = "bug" | "fix" | "design" | "build" | "pending";
@@ -39,6 +40,11 @@ export interface HistoryDesign {
    * a row of its own (the same design would be run twice).
    */
   readonly sameAs?: string;
+  /**
+   * Properties a fix's row fails for a recorded finding that has nothing to do with the fix (the kernel as written
+   * violates them on this design's world too), each with the finding's write-up under reports/findings/.
+   */
+  readonly findings?: ReadonlyArray<{ readonly property: string; readonly finding: string }>;
 }
 
 /** The merged design under another name: a fix that upstream contains. */
@@ -205,6 +211,38 @@ export const HISTORY: ReadonlyArray<HistoryDesign> = [
     mechanism: "the rebuild starts from no hash at all and allocates on the first append, so the manager traces exactly the union of its subops' functions (the later 0ae6b8ce200d rework, add_first_hash/add_next_hash, is what the model runs)",
     design: upstreamIn("fix-38b14061947f", ["subops"], "upstream (it contains 38b14061947f and 0ae6b8ce200d), with ordinary ops registered now and then as fgraph subops"),
   },
+  // 3b23e4991fb6 brought this defect too; bug-3b23e4991fb6 already names its other one, so this design takes the fix's id.
+  {
+    name: "bug-91970bef48d6",
+    commit: "91970bef48d6",
+    kind: "bug",
+    subject: "arm64: implement ftrace with regs (v5.5): get_ftrace_plt tested CONFIG_FTRACE_WITH_REGS, which does not exist",
+    pairedWith: "fix-91970bef48d6",
+    mechanism:
+      "get_ftrace_plt returns the module's ftrace_regs_caller PLT entry only if IS_ENABLED(CONFIG_FTRACE_WITH_REGS), which is never true: a far module function that an ops with SAVE_REGS traces gets no PLT, ftrace_make_call fails with -EINVAL and ftrace_bug kills ftrace",
+    design: { ...withMutant(withRegs, "regs-plt-unfound"), name: "bug-91970bef48d6", description: "the WITH_REGS design of v5.19..v6.1 with get_ftrace_plt as 3b23e4991fb6..91970bef48d6 had it (the regs PLT never found)" },
+    flaggedBy: [{ property: "modify-validates", maxSteps: 1 }],
+  },
+  {
+    name: "fix-91970bef48d6",
+    commit: "91970bef48d6",
+    kind: "fix",
+    subject: "arm64: ftrace: Change CONFIG_FTRACE_WITH_REGS to CONFIG_DYNAMIC_FTRACE_WITH_REGS",
+    pairedWith: "bug-91970bef48d6",
+    mechanism: "get_ftrace_plt tests the real Kconfig symbol, so a far module's site reaches ftrace_regs_caller through FTRACE_REGS_PLT_IDX",
+    design: { ...withRegs, name: "fix-91970bef48d6", description: `${withRegs.description}; it contains 91970bef48d6` },
+    // Every traced site goes through the list function here, so a refused registration's moment on the list shows.
+    findings: [{ property: "transitional-handlers", finding: "failed-registration-visible.md" }],
+  },
+  {
+    name: "pending-direct-without-call-ops",
+    commit: "arm64: ftrace: allow DIRECT_CALLS without CALL_OPS",
+    kind: "pending",
+    subject: "arm64: ftrace: allow DIRECT_CALLS without CALL_OPS (posted 2026-06)",
+    mechanism:
+      "direct calls on kernels without CALL_OPS (kCFI, GCC -Os): no literal; an in-range trampoline is the site's BL, an out-of-range one is reached through ftrace_caller, the list function (a BPF ops is DYNAMIC), call_direct_funcs and the late exit",
+    design: directWithoutCallOps,
+  },
 ];
 
 /** An entry of the record the model does not run (yet, or at all), and why: it stays in the verdicts table. */
@@ -216,7 +254,6 @@ export interface OutOfScope {
 }
 
 export const OUT_OF_SCOPE: ReadonlyArray<OutOfScope> = [
-  { commit: "91970bef48d6", kind: "fix", subject: "arm64: ftrace: Change CONFIG_FTRACE_WITH_REGS to CONFIG_DYNAMIC_FTRACE_WITH_REGS", why: "not yet: needs a WITH_REGS configuration (ftrace_regs_caller, a second module PLT slot), which the model does not have" },
   { commit: "d05cb470663a", kind: "fix", subject: "ftrace: Fix modification of direct_function hash while in use", why: "invisible in arm64 dispatch: the race needs a lock-free reader of direct_functions, and arm64 has none on its dispatch path (call_direct_funcs reads ops->direct_call since v6.4; fgraph's direct-call test is built only without WITH_ARGS); the reader comes back with HAVE_SINGLE_FTRACE_DIRECT_OPS (x86; see pending-single-direct-ops.md). The bug this fix brought, bug-d05cb470663a, is run and flagged" },
   { commit: "3e9a18e1c3e9", kind: "fix", subject: "ftrace: bpf: Fix IPMODIFY + DIRECT in modify_ftrace_direct()", why: "not yet: needs ops_func and a trampoline that calls the original function" },
   { commit: "c3b0f72e805f", kind: "fix", subject: "ftrace: Fix NULL pointer dereference in is_ftrace_trampoline when ftrace is dead", why: "not yet: ftrace must die while this registration patches (a failed text patch, ftrace_bug); the merged design never fails a patch, so reaching it needs an injected fault, and then modify-validates (no ftrace_bug) and the reference (no dead ftrace) need a fault model to judge what follows" },
