@@ -3,7 +3,7 @@
 
 import { relative } from "node:path";
 import { variantByName } from "../model/variants/index.ts";
-import { PROPERTIES } from "../properties/index.ts";
+import { notApplicable, PROPERTIES, propertyApplies } from "../properties/index.ts";
 import { Worker } from "node:worker_threads";
 import type { Design } from "../model/kernel.ts";
 import { explore, expectedFindings, scopeContext, search, type ExpandJob, type ExpandReply, type ExploreResult, type ExploreScope, type Transition } from "../properties/explore.ts";
@@ -78,8 +78,13 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   if (fromEntry !== null) io.out(entrySummary(fromEntry));
   const design = variantByName(variant);
   if (design === undefined) throw new InputError(`--variant: unknown variant "${variant}"`);
-  const props = PROPERTIES.filter((p) => flags.property === undefined || p.name === flags.property);
-  if (props.length === 0) throw new InputError(`--property: unknown property "${flags.property ?? ""}"`);
+  const named = PROPERTIES.filter((p) => flags.property === undefined || p.name === flags.property);
+  if (named.length === 0) throw new InputError(`--property: unknown property "${flags.property ?? ""}"`);
+  // A property with nothing to judge on the design (no CALL_OPS literal, no subops) is said once, not explored.
+  const na = named.filter((p) => !propertyApplies(p, design));
+  for (const why of new Set(na.map((p) => notApplicable(p, design)))) io.out(`n/a on ${variant} (${why ?? ""}): ${na.filter((p) => notApplicable(p, design) === why).map((p) => p.name).join(", ")}\n`);
+  const props = named.filter((p) => propertyApplies(p, design));
+  if (props.length === 0) return 0;
   // On upstream a property the kernel as written violates (a recorded finding) is expected to fail, as in check:
   // its shortest scenario is shown and the search goes on with the other properties.
   const expected = expectedFindings(design, props);

@@ -73,7 +73,7 @@ function judgeBug(h: HistoryDesign, limitMs: number): Row[] {
 /** A fix the merged design contains: what the committed gate expects of that design's row. */
 function judgeFix(h: HistoryDesign): Row[] {
   const e = loadExpected(EXPECTED_FILE);
-  const row = h.sameAs !== undefined ? e.variants[h.sameAs] : e.history?.[h.name];
+  const row = h.sameAs !== undefined ? (e.variants[h.sameAs] ?? e.history?.[h.sameAs]) : e.history?.[h.name];
   if (row === undefined) return [{ h, property: "(all)", verdict: "fails", ok: false, length: "—", depth: "—", message: `no row for ${h.sameAs ?? h.name} in expected.json` }];
   const failing = Object.entries(row).filter(([, v]) => v === "fails").map(([p]) => p);
   // The recorded finding (recursion-protected) is in every design that keeps the kernel's CALL_OPS rule; no fix of
@@ -82,7 +82,7 @@ function judgeFix(h: HistoryDesign): Row[] {
   const own = new Map((h.findings ?? []).map((f) => [f.property, f.finding] as const));
   const unexpected = failing.filter((p) => !findings.has(p) && !own.has(p));
   const why = (p: string): string => (own.has(p) ? `${p} (finding: ${own.get(p)})` : `${p} (the recorded finding)`);
-  // The properties that have something to judge on the design (a design without CALL_OPS has no literal).
+  // The properties that have something to judge on the design (no literal without CALL_OPS, no manager without subops).
   const all = Object.keys(row).length;
   const na = PROPERTIES.length + CONCURRENT_PROPERTIES.length - all;
   // A pending change is judged, not held to holding: its verdicts are what the record reports.
@@ -90,7 +90,7 @@ function judgeFix(h: HistoryDesign): Row[] {
   return [
     {
       h,
-      property: `all ${all}${na > 0 ? ` (${na} n/a: no literal)` : ""}${h.sameAs !== undefined ? ` (${h.sameAs}'s row)` : ""}`,
+      property: `all ${all}${na > 0 ? ` (${na} n/a)` : ""}${h.sameAs !== undefined ? ` (${h.sameAs}'s row)` : ""}`,
       verdict: unexpected.length === 0 ? "holds" : "fails",
       ok,
       length: "—",

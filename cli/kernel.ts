@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 import { pc } from "../reports/colours.ts";
 import { bootedDesign, bootedImage, compareScenario, parseConsole, type GuestRun, type SiteRow } from "../kernel/compare.ts";
 import type { EntryImage } from "../model/binary.ts";
+import { BootError } from "../model/boot.ts";
+import { LayoutError } from "../model/layout.ts";
 import { toHex } from "../model/insn.ts";
 import { debian612Image } from "../model/variants/debian-6.12.ts";
 import { fetchKernel, HOST_APT_LINE, missingHostTools } from "../kernel/fetch.ts";
@@ -120,7 +122,16 @@ export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: Kerne
       problems++;
     }
     plans.forEach((p, si) => {
-      const c = compareScenario(p, si, run, booted.design);
+      let c: ReturnType<typeof compareScenario>;
+      try {
+        c = compareScenario(p, si, run, booted.design);
+      } catch (e) {
+        // The model cannot be laid out as this kernel is (say, a struct size it does not take): one line, counted.
+        if (!(e instanceof LayoutError || e instanceof BootError)) throw e;
+        io.out(`  ${pc.red("model")}: ${p.name}: ${e.message}\n`);
+        problems++;
+        return;
+      }
       io.out(table(c.rows).join("\n") + "\n");
       for (const pr of c.problems) io.out(`  ${pc.yellow("note")}: ${pr}\n`);
       sites += c.rows.length;

@@ -101,6 +101,13 @@ describe("dispatch-spec check", () => {
     expect(r.out).toMatch(/scenario corpus: \d+ files, all expectations hold/);
   });
 
+  it("says n/a for a property about the literal on a design without CALL_OPS, and runs nothing for it", async () => {
+    const r = await cli("check", "--runs", "10", "--seed", "7", "--variant", "fix-91970bef48d6", "--property", "literal-valid", "--workers", "1");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("n/a on fix-91970bef48d6 (no CALL_OPS literal): literal-valid");
+    expect(r.out).not.toMatch(/literal-valid\s+10\s+holds/);
+  });
+
   it.each([
     [["--runs", "0"], /--runs: expected an integer >= 1/],
     [["--runs", "lots"], /--runs: expected an integer/],

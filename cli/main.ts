@@ -6,7 +6,7 @@ import { pc } from "../reports/colours.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";
 import { formatRun, jsonLines } from "../reports/format.ts";
 import { upstream } from "../model/variants/upstream.ts";
-import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, propertyByName } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, notApplicable, propertyApplies, propertyByName, type Needs } from "../properties/index.ts";
 import { checkRun } from "../properties/property.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { defaultWorkers, runJobs, silentProgress, type Progress } from "./check.ts";
@@ -96,7 +96,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   const runs = intFlag("runs", flags.runs, concurrent ? 1000 : 2000, 1);
   const seed = intFlag("seed", flags.seed, Math.floor(Math.random() * 2 ** 31), 0);
   const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
-  const known: ReadonlyArray<{ readonly name: string }> = concurrent ? CONCURRENT_PROPERTIES : PROPERTIES;
+  const known: ReadonlyArray<{ readonly name: string } & Needs> = concurrent ? CONCURRENT_PROPERTIES : PROPERTIES;
   if (flags.property !== undefined && !known.some((p) => p.name === flags.property))
     throw new InputError(`--property: unknown ${concurrent ? "concurrent " : ""}property "${flags.property}" (known: ${known.map((p) => p.name).join(", ")})`);
   const props = known.filter((p) => flags.property === undefined || p.name === flags.property);
@@ -106,7 +106,11 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   if (checked === undefined) throw new InputError(`--variant: unknown variant "${variant}"`);
   if (fromEntry !== null) io.out(entrySummary(fromEntry));
   io.out(`${pc.bold("dispatch-spec check")}${concurrent ? " --concurrency" : ""}: variant ${variant}, seed ${seed}, ${runs} ${concurrent ? "schedules" : "runs"} per property\n`);
-  const jobs = props.map((p) => ({ property: p.name, variant, seed, runs, concurrent }));
+  // A property with nothing to judge on the design (no CALL_OPS literal, no subops) is said once, not run.
+  const na = props.filter((p) => !propertyApplies(p, checked));
+  for (const why of new Set(na.map((p) => notApplicable(p, checked)))) io.out(`n/a on ${variant} (${why ?? ""}): ${na.filter((p) => notApplicable(p, checked) === why).map((p) => p.name).join(", ")}\n`);
+  if (na.length === props.length) return 0;
+  const jobs = props.filter((p) => propertyApplies(p, checked)).map((p) => ({ property: p.name, variant, seed, runs, concurrent }));
   if (flags.report !== undefined) prepareReportDir(flags.report);
   const started = performance.now();
   const startedAt = new Date();

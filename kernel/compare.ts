@@ -233,6 +233,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
     let litName: string;
     if (lit === sym("ftrace_nop_ops")) litName = "ftrace_nop_ops";
     else if (lit === sym("ftrace_list_ops")) litName = "ftrace_list_ops";
+    else if (lit === run.syms.get("graph_ops")) litName = "graph_ops";
     else if (s.instance !== "") litName = s.instance;
     else if (BigInt(s.ops_func) === sym("call_direct_funcs")) {
       const ops = attachedOps.get(fn);

@@ -1,6 +1,8 @@
 // Scenarios as real actions on an arm64 Linux guest, one boot for all of them. Each scenario step becomes tracefs
 // writes or guest-agent calls, and after every step the agent reads every function's patch-site:
 //   register_ftrace_function X  -> tracer instance X: set_ftrace_filter, set_ftrace_notrace, current_tracer=function
+//                                   (with flags ["SUBOP"]: current_tracer=function_graph, whose fgraph_ops is a
+//                                   subops of fgraph's graph_ops)
 //   unregister_ftrace_function X -> current_tracer=nop in instance X
 //   ftrace_set_filter / _notrace -> the instance's filter files (live when it traces)
 //   register_ftrace_direct D     -> a BPF fentry program per function (each its own direct ops and trampoline;
@@ -98,7 +100,8 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
           `for d in ${T}/instances/*; do [ -d "$d" ] && echo > "$d/trace"; done`,
           ...runs,
           `kagent call ${fn}`,
-          `for d in ${T}/instances/*; do [ -d "$d" ] && echo "{\\"hits\\":\\"$(basename $d)\\",\\"n\\":$(grep -c " ${fn} <-" "$d/trace")}"; done`,
+          // A function tracer's line is "fn <-parent", a function_graph tracer's "fn() {" or "fn();".
+          `for d in ${T}/instances/*; do [ -d "$d" ] && echo "{\\"hits\\":\\"$(basename $d)\\",\\"n\\":$(grep -cE " ${fn}( <-|[(][)])" "$d/trace")}"; done`,
           ...runs,
         );
         model.push(st);
@@ -108,9 +111,11 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
       case "register_ftrace_function": {
         if (live.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is already registered (a tracer instance cannot be registered twice)`);
         if (st.filter.length === 0) throw new KernelScenarioError(`${where}: an empty filter traces every function, too slow under emulation`);
-        if (st.flags.length > 0) throw new KernelScenarioError(`${where}: flags ${st.flags.join(",")} cannot be given to a tracer instance's ops`);
+        const graph = st.flags.length === 1 && st.flags[0] === "SUBOP";
+        if (st.flags.length > 0 && !graph) throw new KernelScenarioError(`${where}: flags ${st.flags.join(",")} cannot be given to a tracer instance's ops (SUBOP alone is a function_graph instance)`);
         const dir = `${T}/instances/${st.ops}`;
-        shell.push(`mkdir -p ${dir} && echo ${fnsOf(st.filter)} > ${dir}/set_ftrace_filter && echo ${fnsOf(st.notrace)} > ${dir}/set_ftrace_notrace && echo function > ${dir}/current_tracer`);
+        const tracer = graph ? "function_graph" : "function";
+        shell.push(`mkdir -p ${dir} && echo ${fnsOf(st.filter)} > ${dir}/set_ftrace_filter && echo ${fnsOf(st.notrace)} > ${dir}/set_ftrace_notrace && echo ${tracer} > ${dir}/current_tracer`);
         model.push(st);
         live.add(st.ops);
         break;
@@ -186,7 +191,7 @@ export function trampName(ops: string, n: number): string {
 }
 
 /** Symbols the host needs to name what the sites hold. */
-export const NAMED_SYMBOLS = ["_text", "_etext", "ftrace_caller", "ftrace_nop_ops", "ftrace_list_ops", "call_direct_funcs", "function_trace_call"] as const;
+export const NAMED_SYMBOLS = ["_text", "_etext", "ftrace_caller", "ftrace_nop_ops", "ftrace_list_ops", "call_direct_funcs", "function_trace_call", "graph_ops"] as const;
 
 /**
  * The guest's init: set up, load the module, look up every function and struct offset once, then every scenario

@@ -9,8 +9,9 @@ import { describe, expect, it } from "vitest";
 import { loadScenario } from "../cli/load.ts";
 import { parseScenario } from "../model/scenario.ts";
 import { dumpAgainstDebian } from "../cli/kernel.ts";
+import type { Design } from "../model/kernel.ts";
 import { debian612Image } from "../model/variants/debian-6.12.ts";
-import { bootedImage, compareScenario, parseConsole } from "./compare.ts";
+import { bootedDesign, bootedImage, compareScenario, parseConsole } from "./compare.ts";
 import { initScript, KernelScenarioError, KERNEL_FUNCTIONS, MODULE_FUNCTIONS, planScenario } from "./guest.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -108,3 +109,36 @@ describe("comparison on recorded boots of Debian's 6.12 arm64 kernel", () => {
     expect(c.rows.filter((r) => r.differs).map((r) => `${r.step} ${r.fn}`)).toEqual(["1 f (__arm64_sys_sethostname)"]);
   });
 });
+
+describe("fgraph subops on two kernels: the merge before and after 0ae6b8ce200d", () => {
+  const fgraph = plans.filter((p) => /k1[345]-/.test(p.name));
+  const diffs = (console: string, design?: Design): string[] => {
+    const run = parseConsole(readFileSync(join(HERE, "fixtures", console), "utf8"));
+    return fgraph.flatMap((p, i) => {
+      const c = compareScenario(p, i, run, design ?? bootedDesign(run).design);
+      expect(c.problems).toEqual([]);
+      return c.rows.filter((r) => r.differs).map((r) => `${p.name.replace(/.*\/(k\d+).*/, "$1")} ${r.step} ${r.fn.split(" ")[0]}`);
+    });
+  };
+
+  it("Debian's 7.3.4 (trixie-backports, recorded with k13, k14 and k15 only) runs today's merge, and the model predicts it", () => {
+    const run = parseConsole(readFileSync(join(HERE, "fixtures", "debian-7.3.4-fgraph-kaslr-off.console"), "utf8"));
+    const d = bootedDesign(run);
+    expect(d.problem).toBeNull();
+    expect(d.design.subopsHashRule).toBeUndefined();
+    // struct ftrace_ops shrank from 216 to 200 bytes between the two releases (BTF says so).
+    expect(d.design.ops.size).toBe(200);
+    expect(diffs("debian-7.3.4-fgraph-kaslr-off.console")).toEqual([]);
+  });
+
+  it("each kernel refutes the other's merge: 7.3.4 is not the old one, and 6.12.117 is not today's", () => {
+    const run73 = parseConsole(readFileSync(join(HERE, "fixtures", "debian-7.3.4-fgraph-kaslr-off.console"), "utf8"));
+    const old = { ...bootedDesign(run73).design, subopsHashRule: "append-intersect" as const };
+    expect(diffs("debian-7.3.4-fgraph-kaslr-off.console", old).length).toBeGreaterThan(0);
+    const run612 = parseConsole(readFileSync(join(HERE, "fixtures", "debian-6.12-kaslr-off.console"), "utf8"));
+    const today: Design = { ...bootedDesign(run612).design, subopsHashRule: undefined };
+    const all = plans.flatMap((p, i) => compareScenario(p, i, run612, today).rows.filter((r) => r.differs).map((r) => `${p.name.replace(/.*\/(k\d+).*/, "$1")} ${r.step}`));
+    expect(new Set(all.map((x) => x.split(" ")[0]))).toEqual(new Set(["k13", "k14", "k15"]));
+  });
+});
+

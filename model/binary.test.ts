@@ -40,7 +40,9 @@ describe("Debian 6.12's ftrace_caller as a design", () => {
     expect(debian612Image.btf?.ops).toEqual({ func: 0, direct_call: 208, size: 0xd8 });
     expect(debian612Image.btf?.regs).toEqual(UPSTREAM_FREGS);
     expect(debian612.fregs).toEqual(UPSTREAM_FREGS);
-    expect(debian612.ops).toEqual(UPSTREAM_OPS);
+    expect(debian612.ops).toEqual({ ...UPSTREAM_OPS, size: 216 });
+    expect(debian612.subopsHashRule).toBe("append-intersect");
+    expect(debian612.scope).toEqual(["subops"]);
     expect(debian612.frame).toBe(144);
     expect(debian612.directCalls).toBe(true);
   });

@@ -11,6 +11,7 @@ import type { BinaryCode, Design } from "./kernel.ts";
 import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_NEXT, FTRACE_OPS_SIZE, type FtraceRegsLayout, type OpsLayout } from "./structs.ts";
 import { callOpsOnly } from "./variants/call-ops-only.ts";
 import { upstream } from "./variants/upstream.ts";
+import { withScope } from "./mutants.ts";
 
 /** Input the model cannot take as a design: one line, naming the word or symbol and its address. */
 export class EntryError extends Error {}
@@ -300,7 +301,20 @@ function opsLayout(image: EntryImage, facts: EntryFacts, direct: boolean): OpsLa
     if (off === FTRACE_OPS_NEXT) throw new EntryError(`ops->${what} at ${off}: the model keeps ops->next there (the list walk reads it)`);
   }
   if (func === directCall) throw new EntryError(`ops->func and ops->direct_call are both at ${func}`);
-  return { func, direct_call: directCall };
+  return { func, direct_call: directCall, ...(b?.size !== undefined ? { size: b.size } : {}) };
+}
+
+/**
+ * What a kernel release has of fgraph's subops (v6.11 on): its runs register subops (scope `subops`), and a 6.11 to
+ * 6.14 release keeps the merge from before 0ae6b8ce200d (v6.15), as Debian's 6.12.117 does (kernel/scenarios/k13-k15
+ * show it on the booted kernel). An unknown release gets upstream's.
+ */
+export function subopsOfRelease(release: string | null): Pick<Design, "subopsHashRule" | "scope"> {
+  const m = release === null ? null : /^(\d+)\.(\d+)/.exec(release);
+  if (m === null) return {};
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  if (major < 6 || (major === 6 && minor < 11)) return {};
+  return { ...withScope(upstream, ["subops"]), ...(major === 6 && minor < 15 ? { subopsHashRule: "append-intersect" as const } : {}) };
 }
 
 /** Upstream's ftrace core and arch code with the image's ftrace_caller and ftrace_stub_direct_tramp. */
@@ -322,6 +336,7 @@ export function binaryDesign(image: EntryImage): Design {
     ...base,
     name: image.name,
     description: `upstream's ftrace core with ftrace_caller${direct ? " and ftrace_stub_direct_tramp" : ""} from ${image.source}`,
+    ...subopsOfRelease(image.release),
     fregs,
     ops: opsLayout(image, facts, direct),
     frame: facts.frame,

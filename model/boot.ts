@@ -138,6 +138,7 @@ function codeSpans(design: Design): CodeSpans {
   return match(design.entry)
     .with({ kind: "listing" }, () => (design.withRegs === true ? { ...LISTING_SPANS, pltSpan: 2n * PLT_ENTRY_SIZE } : LISTING_SPANS))
     .with({ kind: "binary" }, (e) => ({
+      ...(design.ops.size !== undefined ? { opsSpan: BigInt(design.ops.size) } : {}),
       ftraceCaller: BigInt(e.ftraceCaller.words.length * 4),
       stubDirectTramp: e.stubDirectTramp === null ? LISTING_SPANS.stubDirectTramp : BigInt(e.stubDirectTramp.words.length * 4),
     }))
@@ -168,6 +169,7 @@ export function boot(layout: Layout, design: Design): Kernel {
     // fgraph's graph_ops: static (core kernel data, never DYNAMIC), its func ftrace_graph_func in the last C slot.
     graphOps: newOps("graph_ops", ks.data + 3n * FTRACE_OPS_SIZE, "ordinary", true, ks.ctext + CTEXT_SPAN - CTEXT_SLOT),
     fgraphArray: [],
+    subopList: [],
     directFunctions: new Map(),
     removedOps: null,
     disabled: false,
@@ -294,6 +296,7 @@ export function cloneKernel(k: Kernel): Kernel {
     tmpOps: opsOf(k.tmpOps),
     graphOps: opsOf(k.graphOps),
     fgraphArray: k.fgraphArray.map((o) => (o === null ? null : opsOf(o))),
+    subopList: [...k.subopList],
     freed: [...k.freed],
     directFunctions: new Map(k.directFunctions),
     removedOps: k.removedOps === null ? null : opsOf(k.removedOps),

@@ -756,8 +756,17 @@ function intersect_hash(a: IpSet, b: IpSet): IpSet {
   return new Set([...a].filter((ip) => b.has(ip)));
 }
 
+/** A subops whose notrace hash covers its whole (non-empty) filter: it selects no function at all. */
+function selectsNothing(h: FuncHash): boolean {
+  return !hashEmpty(h.filter) && [...h.filter].every((ip) => h.notrace.has(ip));
+}
+
 /** add_first_hash: the manager's hashes for its first subops (its filter without its notrace entries). */
-function add_first_hash(sub: FuncHash): FuncHash {
+function add_first_hash(k: Kernel, sub: FuncHash): FuncHash {
+  // Before 0ae6b8ce200d: the first subops' hashes as they are.
+  if (k.design.subopsHashRule === "append-intersect") return { filter: sub.filter, notrace: sub.notrace };
+  // The proposed fix: a subops that selects nothing hands the manager its own two hashes, which select nothing too.
+  if (k.design.subopsHashRule === "skip-nothing" && selectsNothing(sub)) return { filter: sub.filter, notrace: sub.notrace };
   if (!hashEmpty(sub.filter)) return { filter: hashMinus(sub.filter, sub.notrace), notrace: EMPTY };
   return { filter: EMPTY, notrace: sub.notrace };
 }
@@ -766,7 +775,15 @@ function add_first_hash(sub: FuncHash): FuncHash {
  * add_next_hash: the manager's hashes with one more subops. Either side tracing every function makes the manager
  * trace every function but what both exclude; otherwise the union of the filters (each without its notrace).
  */
-function add_next_hash(m: FuncHash, sub: FuncHash): FuncHash {
+function add_next_hash(k: Kernel, m: FuncHash, sub: FuncHash): FuncHash {
+  // Before 0ae6b8ce200d: filters united as they are (notrace entries kept in), notrace hashes intersected on their own.
+  if (k.design.subopsHashRule === "append-intersect")
+    return { filter: hashEmpty(m.filter) || hashEmpty(sub.filter) ? EMPTY : new Set([...m.filter, ...sub.filter]), notrace: intersect_hash(m.notrace, sub.notrace) };
+  // The proposed fix: a subops that selects nothing adds nothing, and a manager that selects nothing takes the next.
+  if (k.design.subopsHashRule === "skip-nothing") {
+    if (selectsNothing(sub)) return m;
+    if (selectsNothing(m)) return add_first_hash(k, sub);
+  }
   if (hashEmpty(m.filter) || hashEmpty(sub.filter)) return { filter: EMPTY, notrace: intersect_hash(m.notrace, sub.notrace) };
   return { filter: new Set([...m.filter, ...hashMinus(sub.filter, sub.notrace)]), notrace: EMPTY };
 }
@@ -781,11 +798,45 @@ export function subopsOf(k: Kernel): FtraceOps[] {
  * append_hashes(), which began from a fresh hash with no entries, took it for "every function", and stopped there.
  */
 function rebuild_hashes(k: Kernel): FuncHash {
+  if (k.design.subopsHashRule === "append-intersect") return { filter: append_hashes(k), notrace: intersect_hashes(k) };
   let acc: FuncHash | null = null;
-  for (const sub of subopsOf(k)) acc = acc === null ? add_first_hash(sub.funcHash) : add_next_hash(acc, sub.funcHash);
+  for (const sub of subopList(k)) acc = acc === null ? add_first_hash(k, sub.funcHash) : add_next_hash(k, acc, sub.funcHash);
   const rebuilt = acc ?? { filter: EMPTY, notrace: EMPTY };
   // Stryker disable next-line all: the suite's own deliberate mutant (model/mutants.ts), judged by its kill tests
   return mutated(k.design, "subops-rebuild-every-function") ? { filter: EMPTY, notrace: rebuilt.notrace } : rebuilt;
+}
+
+/** The manager's subop_list: its subops, newest first (list_add puts a new one at the head). */
+function subopList(k: Kernel): FtraceOps[] {
+  const live = subopsOf(k);
+  return k.subopList.flatMap((n) => live.filter((o) => o.name === n));
+}
+
+/** append_hashes (before 0ae6b8ce200d): the union of the subops' filters; any empty one makes it every function. */
+function append_hashes(k: Kernel): IpSet {
+  const out = new Set<bigint>();
+  for (const sub of subopList(k)) {
+    if (hashEmpty(sub.funcHash.filter)) return EMPTY;
+    for (const ip of sub.funcHash.filter) out.add(ip);
+  }
+  return out;
+}
+
+/**
+ * intersect_hashes (before 0ae6b8ce200d): starts from a copy of the manager's own notrace hash in place of the first
+ * subops on the list (the newest), then intersects each other subops' notrace hash, stopping once it is empty.
+ */
+function intersect_hashes(k: Kernel): IpSet {
+  let acc: IpSet | null = null;
+  for (const sub of subopList(k)) {
+    if (acc === null) {
+      acc = k.graphOps.funcHash.notrace;
+      continue;
+    }
+    acc = hashEmpty(acc) || hashEmpty(sub.funcHash.notrace) ? EMPTY : new Set([...acc].filter((ip) => sub.funcHash.notrace.has(ip)));
+    if (hashEmpty(acc)) break;
+  }
+  return acc ?? EMPTY;
 }
 
 /** ftrace_update_ops: give a live manager new filter and notrace hashes, and patch what changed. */
@@ -816,26 +867,30 @@ export function ftrace_startup_subops(k: Kernel, manager: FtraceOps, subops: Ftr
   const first = subopsOf(k).length === 0;
   const slot = fgraphSlot(k);
   if (first) {
-    const h = add_first_hash(subops.funcHash);
+    const h = add_first_hash(k, subops.funcHash);
     manager.funcHash.filter = h.filter;
     manager.funcHash.notrace = h.notrace;
     noteHash(k, manager);
     setFgraphSlot(k, slot, subops);
+    k.subopList.unshift(subops.name);
     ftrace_ops_init(manager);
     const ret = ftrace_startup(k, manager);
     if (ret !== 0) {
       setFgraphSlot(k, slot, null);
+      k.subopList.shift();
       manager.funcHash.filter = EMPTY;
       manager.funcHash.notrace = EMPTY;
       noteHash(k, manager);
       return ret;
     }
   } else {
-    const h = add_next_hash(manager.funcHash, subops.funcHash);
+    const h = add_next_hash(k, manager.funcHash, subops.funcHash);
     setFgraphSlot(k, slot, subops);
+    k.subopList.unshift(subops.name);
     const ret = ftrace_update_ops(k, manager, h);
     if (ret !== 0) {
       setFgraphSlot(k, slot, null);
+      k.subopList.shift();
       return ret;
     }
   }
@@ -849,6 +904,7 @@ export function ftrace_shutdown_subops(k: Kernel, manager: FtraceOps, subops: Ft
   if (!hasFlag(subops.flags, FTRACE_OPS_FL.ENABLED)) return -ERRNO.EINVAL;
   const slot = k.fgraphArray.indexOf(subops);
   setFgraphSlot(k, slot, null);
+  k.subopList = k.subopList.filter((n) => n !== subops.name);
   let ret: Ret;
   if (subopsOf(k).length === 0) {
     ret = ftrace_shutdown(k, manager);
@@ -862,12 +918,22 @@ export function ftrace_shutdown_subops(k: Kernel, manager: FtraceOps, subops: Ft
   return ret;
 }
 
+/**
+ * The manager's hashes after a live subops changed one hash. Today every subops' hashes are merged again
+ * (rebuild_hashes); before 0ae6b8ce200d only the manager's hash of the same kind was recomputed: its filter as
+ * append_hashes, or its notrace as intersect_hashes, the other left as it was.
+ */
+function rebuiltAfterChange(k: Kernel, manager: FtraceOps, which: "filter" | "notrace"): FuncHash {
+  if (k.design.subopsHashRule !== "append-intersect") return rebuild_hashes(k);
+  return which === "filter" ? { filter: append_hashes(k), notrace: manager.funcHash.notrace } : { filter: manager.funcHash.filter, notrace: intersect_hashes(k) };
+}
+
 /** ftrace_hash_move_and_update_subops: a live subops' new hash, then the manager's hashes rebuilt from all of them. */
 function ftrace_hash_move_and_update_subops(k: Kernel, subops: FtraceOps, manager: FtraceOps, which: "filter" | "notrace", ips: IpSet): Ret {
   const saved = subops.funcHash[which];
   subops.funcHash[which] = ips;
   noteHash(k, subops);
-  const ret = ftrace_update_ops(k, manager, rebuild_hashes(k));
+  const ret = ftrace_update_ops(k, manager, rebuiltAfterChange(k, manager, which));
   if (ret !== 0) {
     subops.funcHash[which] = saved;
     noteHash(k, subops);

@@ -168,6 +168,14 @@ export interface Design {
    * records an ops with SAVE_REGS traces, and a second ftrace PLT per module to reach it.
    */
   readonly withRegs?: boolean;
+  /**
+   * How fgraph's manager merges its subops' hashes: unset for today's rule (add_first_hash/add_next_hash, since
+   * 0ae6b8ce200d); "append-intersect" for the rule before it (38b14061947f..0ae6b8ce200d: the first subops' hashes
+   * copied, then filters united and notrace hashes intersected), which Debian's 6.12.117 still runs; "skip-nothing"
+   * for today's rule with a subops that selects no function (a filter its notrace covers) left out of the merge,
+   * the fix reports/findings/fgraph-notrace-covers-filter.md proposes.
+   */
+  readonly subopsHashRule?: "append-intersect" | "skip-nothing";
   /** Set when the design is another one under a new name (a fix of the kernel's history that upstream contains). */
   readonly standsFor?: string;
   /** Mutation switches (model/mutants.ts) in force; empty for a real design. */
@@ -206,6 +214,8 @@ export interface Kernel {
   readonly graphOps: FtraceOps;
   /** fgraph_array: the subops in their slots (null where one left); a new one takes the first free slot. */
   fgraphArray: Array<FtraceOps | null>;
+  /** The manager's subop_list by name, newest first (list_add puts a new subops at the head). */
+  subopList: string[];
   /** direct_functions: ip -> direct trampoline. */
   directFunctions: Map<bigint, bigint>;
   removedOps: FtraceOps | null;

@@ -156,6 +156,8 @@ export interface CodeSpans {
   readonly stubDirectTramp: bigint;
   /** A module's ftrace PLT area: one 12-byte entry (16 reserved), or two with WITH_REGS (FTRACE_REGS_PLT_IDX). */
   readonly pltSpan?: bigint;
+  /** sizeof(struct ftrace_ops) in the build (the kernel's own ftrace_nop_ops and ftrace_list_ops), if not the model's. */
+  readonly opsSpan?: bigint;
 }
 
 export const LISTING_SPANS: CodeSpans = { ftraceCaller: 0x200n, stubDirectTramp: 0x10n };
@@ -204,8 +206,8 @@ export function validateLayout(layout: Layout, code: CodeSpans = LISTING_SPANS):
   const k = layout.kernel;
   spans.push({ name: "ftrace_caller", lo: k.ftrace_caller, hi: k.ftrace_caller + code.ftraceCaller });
   spans.push({ name: "ftrace_stub_direct_tramp", lo: k.ftrace_stub_direct_tramp, hi: k.ftrace_stub_direct_tramp + code.stubDirectTramp });
-  spans.push({ name: "ftrace_list_ops", lo: k.ftrace_list_ops, hi: k.ftrace_list_ops + OPS_SPAN });
-  spans.push({ name: "ftrace_nop_ops", lo: k.ftrace_nop_ops, hi: k.ftrace_nop_ops + OPS_SPAN });
+  spans.push({ name: "ftrace_list_ops", lo: k.ftrace_list_ops, hi: k.ftrace_list_ops + (code.opsSpan ?? OPS_SPAN) });
+  spans.push({ name: "ftrace_nop_ops", lo: k.ftrace_nop_ops, hi: k.ftrace_nop_ops + (code.opsSpan ?? OPS_SPAN) });
   spans.push({ name: "the C helpers", lo: k.ctext, hi: k.ctext + CTEXT_SPAN });
   // ftrace_list_end, tmp_ops, the ftrace_ops_list head, and fgraph's graph_ops.
   spans.push({ name: "static ops data", lo: k.data, hi: k.data + 4n * OPS_SPAN });

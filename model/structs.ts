@@ -39,6 +39,11 @@ export function ftraceCallerFrame(l: FtraceRegsLayout): number {
 export interface OpsLayout {
   readonly func: number;
   readonly direct_call: number;
+  /**
+   * sizeof(struct ftrace_ops) in the build, when known (BTF): how far apart the kernel may put its static ops
+   * (ftrace_nop_ops, ftrace_list_ops). The model itself still gives every ops FTRACE_OPS_SIZE bytes.
+   */
+  readonly size?: number;
 }
 
 /** struct ftrace_ops member offsets (FTRACE_OPS_FUNC, FTRACE_OPS_DIRECT_CALL) as seen in a real arm64 build. */

@@ -116,6 +116,47 @@ describe("fgraph subops", () => {
     expect(siteWords(k, "g").insn).toBe(blFrom(k, "g", FTRACE_CALLER));
   });
 
+  describe("the merge before 0ae6b8ce200d (append-intersect, as Debian's 6.12.117 runs it)", () => {
+    const old = { ...upstream, name: "append-intersect", subopsHashRule: "append-intersect" as const };
+
+    it("a first subops whose notrace covers its filter makes the manager trace nothing (today: every function)", () => {
+      const k = boot(layout(), old);
+      regSubops(k, "Q", ["f"], ["f"]);
+      expect(managerTraces(k)).toEqual([]);
+      expect(siteWords(k, "f").insn).toBe(NOP_WORD);
+      const today = bootUpstream();
+      regSubops(today, "Q", ["f"], ["f"]);
+      expect(managerTraces(today)).toEqual(["f", "g", "h", "m"]);
+    });
+
+    it("a second subops unites the filters with a notrace entry kept in, and a rebuild keeps the manager's notrace", () => {
+      const k = boot(layout(), old);
+      regSubops(k, "S1", ["f", "g"], ["g"]);
+      expect(managerTraces(k)).toEqual(["f"]);
+      regSubops(k, "S2", ["h"]);
+      // g is in the united filter and the notrace hashes ({g} and none) intersect to none.
+      expect(managerTraces(k)).toEqual(["f", "g", "h"]);
+      expect(callFunction(k, "g").handlers).toEqual([]);
+      expect(unregSubops(k, "S2")).toBe(0);
+      // intersect_hashes starts from the manager's own notrace (now empty), not S1's.
+      expect(managerTraces(k)).toEqual(["f", "g"]);
+      expect(siteWords(k, "g").insn).toBe(blFrom(k, "g", FTRACE_CALLER));
+    });
+
+    it("a live subops' notrace change recomputes only the manager's notrace, newest subops first", () => {
+      const k = boot(layout(), old);
+      regSubops(k, "S1", ["f", "g"]);
+      regSubops(k, "S2", ["g", "h"]);
+      expect(k.subopList).toEqual(["S2", "S1"]);
+      expect(ftrace_set_notrace(k, opsByName(k, "S1", "ordinary"), [ipOf(k, "g")])).toBe(0);
+      // The head (S2) stands for the manager's own notrace (none), so nothing is excluded.
+      expect(managerTraces(k)).toEqual(["f", "g", "h"]);
+      expect(ftrace_set_filter(k, opsByName(k, "S2", "ordinary"), [ipOf(k, "h")])).toBe(0);
+      expect(managerTraces(k)).toEqual(["f", "g", "h"]);
+      expect(callFunction(k, "g").handlers).toEqual([]);
+    });
+  });
+
   it("a scenario's SUBOP flag takes no other flag, in one line", () => {
     const e = thrown(ScenarioError, () =>
       parseScenario({ functions: [{ name: "f", addr: "0xffff800009000000" }], steps: [{ do: "register_ftrace_function", ops: "A", flags: ["SUBOP", "RCU"] }] }),

@@ -99,8 +99,11 @@ export function scopeActions(scope: ExploreScope, design: Pick<Design, "scope"> 
       out.push({ do: "register_ftrace_function", ops, filter, notrace: [], flags: ["IPMODIFY"] });
     }
     out.push({ do: "register_ftrace_function", ops, filter: [], notrace: [], flags: ["SAVE_REGS"] });
-    // For a design whose scope has fgraph subops: the ops registered as a subops instead, on each filter.
-    if (design.scope?.includes("subops") === true) for (const filter of filters) out.push({ do: "register_ftrace_function", ops, filter, notrace: [], flags: ["SUBOP"] });
+    // For a design whose scope has fgraph subops: the ops registered as a subops instead, on each filter, with no
+    // notrace or with one that covers its filter (a subops that selects nothing, where the merges differ).
+    if (design.scope?.includes("subops") === true)
+      for (const filter of filters)
+        for (const notrace of filter.length === 0 ? (fns.length > 1 ? [[], [fns[0]!]] : [[]]) : [[], filter]) out.push({ do: "register_ftrace_function", ops, filter, notrace, flags: ["SUBOP"] });
     out.push({ do: "unregister_ftrace_function", ops });
     for (const filter of filters) out.push({ do: "ftrace_set_filter", ops, filter });
   }
@@ -142,7 +145,7 @@ function keyUnder(k: Kernel, ref: RefState, rename: ReadonlyMap<string, string>)
     .map((o) => {
       const on = hasFlag(o.flags, FTRACE_OPS_FL.ENABLED);
       if (!on) return `${nameOf(o.name)}:-`;
-      const user = (["RECURSION", "RCU", "SAVE_REGS", "IPMODIFY"] as const).filter((f) => hasFlag(o.flags, FTRACE_OPS_FL[f])).join("|");
+      const user = (["RECURSION", "RCU", "SAVE_REGS", "IPMODIFY", "SUBOP"] as const).filter((f) => hasFlag(o.flags, FTRACE_OPS_FL[f])).join("|");
       return `${nameOf(o.name)}:${set(o.funcHash.filter)}/${set(o.funcHash.notrace)}/${user}/${o.direct_call.toString(16)}`;
     })
     .sort()
@@ -154,7 +157,9 @@ function keyUnder(k: Kernel, ref: RefState, rename: ReadonlyMap<string, string>)
   const recs = k.recs.map((r) => `${r.fn}:${r.flags.toString(16)}:${lit(k.mem.read64(literalAddr(r.ip)))}:${k.mem.read32(r.ip).toString(16)}`).join(",");
   const direct = [...k.directFunctions].map(([ip, a]) => `${fnName.get(ip)}=${a.toString(16)}`).sort().join(",");
   const movers = [...ref.lastMoverCallable].map(([f, c]) => `${f}${c ? "+" : "-"}`).sort().join("");
-  return `${ops}|${recs}|${direct}|${movers}|${k.disabled ? "dead" : ""}`;
+  // The manager's subop_list order decides how its hashes are rebuilt, so states that differ in it are distinct.
+  const subops = k.subopList.map(nameOf).join(">");
+  return `${ops}|${recs}|${direct}|${movers}|${subops}|${k.disabled ? "dead" : ""}`;
 }
 
 /** The least key over every renaming of the interchangeable ordinary ops. */

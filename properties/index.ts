@@ -5,6 +5,7 @@ import { branchHygiene } from "./branch-hygiene.ts";
 import { exactHandlers } from "./exact-handlers.ts";
 import { literalDiscovery } from "./literal-discovery.ts";
 import { literalValid } from "./literal-valid.ts";
+import { managerExact } from "./manager-exact.ts";
 import { modifyValidates } from "./modify-validates.ts";
 import { pathSelection } from "./path-selection.ts";
 import type { Property } from "./property.ts";
@@ -27,11 +28,25 @@ export const PROPERTIES: ReadonlyArray<Property> = [
   literalDiscovery,
   referenceAgreement,
   recursionProtected,
+  managerExact,
 ];
 
-/** Whether a property has anything to judge on a design (the literal properties need CALL_OPS). */
-export function propertyApplies(p: { readonly needsCallOps?: true }, d: Design): boolean {
-  return p.needsCallOps !== true || hasCallOps(d);
+/** What a property may need of a design to have anything to judge on it. */
+export interface Needs {
+  readonly needsCallOps?: true;
+  readonly needsSubops?: true;
+}
+
+/** Why a property has nothing to judge on a design (the literal properties need CALL_OPS), or null if it has. */
+export function notApplicable(p: Needs, d: Design): string | null {
+  if (p.needsCallOps === true && !hasCallOps(d)) return "no CALL_OPS literal";
+  if (p.needsSubops === true && d.scope?.includes("subops") !== true) return "no fgraph subops in its runs";
+  return null;
+}
+
+/** Whether a property has anything to judge on a design. */
+export function propertyApplies(p: Needs, d: Design): boolean {
+  return notApplicable(p, d) === null;
 }
 
 export function propertyByName(name: string): Property | undefined {

@@ -63,6 +63,8 @@ export interface Property {
   readonly expectedOnUpstream?: { readonly message: RegExp; readonly maxSteps: number };
   /** Set when the property speaks of the CALL_OPS literal: a design without one has nothing for it to judge. */
   readonly needsCallOps?: true;
+  /** Set when the property speaks of fgraph's manager: a design whose runs register no subops has nothing for it. */
+  readonly needsSubops?: true;
   /** Whether to call every function after each API step (costly; only for properties about dispatch). */
   readonly needsCalls: boolean;
   /** Checked once after boot, before any step (e.g. a layout fact of the design). */

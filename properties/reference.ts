@@ -73,6 +73,10 @@ export interface RefState {
   order: string[];
   /** fgraph_array: the subops by slot (null where one left; a new one takes the first free slot). */
   subopSlots: Array<string | null>;
+  /** The manager's subop_list, newest first: the order its hashes are rebuilt in. */
+  subopList: string[];
+  /** How the manager merges its subops' hashes (Design.subopsHashRule; unset for today's rule). */
+  readonly subopsHashRule: "append-intersect" | "skip-nothing" | undefined;
   /** Which functions have a direct caller, and where (the kernel's direct_functions). */
   readonly entries: Map<string, bigint>;
   /**
@@ -103,7 +107,7 @@ const PLT_ENTRY_SIZE = 12n;
 
 export function initRef(
   s: Scenario,
-  opts: { directCalls: boolean; callOpsOnSurvivor?: boolean; callOps?: boolean; withRegs?: boolean } = { directCalls: true },
+  opts: { directCalls: boolean; callOpsOnSurvivor?: boolean; callOps?: boolean; withRegs?: boolean; subopsHashRule?: "append-intersect" | "skip-nothing" } = { directCalls: true },
 ): RefState {
   const bti = s.config.bti;
   const ftraceCaller = s.kernel.ftrace_caller === undefined ? DEFAULT_FTRACE_CALLER : BigInt(s.kernel.ftrace_caller);
@@ -124,6 +128,8 @@ export function initRef(
     ops: new Map(),
     order: [],
     subopSlots: [],
+    subopList: [],
+    subopsHashRule: opts.subopsHashRule,
     entries: new Map(),
     lastMoverCallable: new Map(),
   };
@@ -189,7 +195,7 @@ function setHash(ref: RefState, o: RefOps, which: "filter" | "notrace", fns: Rea
   const before = o.registered ? tracedBy(ref, o) : [];
   if (which === "filter") o.filter = fns;
   else o.notrace = fns;
-  if (o.registered && o.subop) managerChanged(ref);
+  if (o.registered && o.subop) managerChanged(ref, { kind: "live", which });
   else if (o.registered) {
     refiltered(ref, before, tracedBy(ref, o), o);
     if (o.flags.has("SAVE_REGS")) for (const fn of tracedBy(ref, o)) ref.regs.add(fn);
@@ -202,35 +208,91 @@ function subops(ref: RefState): RefOps[] {
   return ref.subopSlots.flatMap((n) => (n === null ? [] : [ref.ops.get(n)!]));
 }
 
+/** A pair of hashes by function name (filter empty = every function). */
+interface RefHashes {
+  readonly filter: ReadonlySet<string>;
+  readonly notrace: ReadonlySet<string>;
+}
+
+/** A subops whose notrace covers its whole non-empty filter selects no function. */
+function selectsNothing(h: RefHashes): boolean {
+  return h.filter.size > 0 && [...h.filter].every((fn) => h.notrace.has(fn));
+}
+
+/** Names in both sets; an empty side excludes nothing, so the result is empty then. */
+function both(a: ReadonlySet<string>, b: ReadonlySet<string>): Set<string> {
+  return a.size === 0 || b.size === 0 ? new Set() : new Set([...a].filter((fn) => b.has(fn)));
+}
+
 /**
- * What fgraph's manager traces, as ftrace_startup_subops and rebuild_hashes state it: the union of the subops'
- * filters (each without its notrace entries); once any subops traces every function, every function but the ones
- * excluded on both sides of each step (an empty exclusion on either side excludes nothing).
+ * The manager's hashes for its first subops. Today: the subops' filter without its notrace names (or, for a subops
+ * on every function, its notrace); before 0ae6b8ce200d the subops' two hashes as they are; the proposed fix keeps
+ * them as they are only for a subops that selects nothing.
  */
-function managerHashes(ref: RefState): { filter: Set<string>; notrace: Set<string> } {
-  let filter: Set<string> | null = null;
-  let notrace = new Set<string>();
-  for (const o of subops(ref)) {
-    const own = new Set([...o.filter].filter((fn) => !o.notrace.has(fn)));
-    if (filter === null) {
-      filter = o.filter.size > 0 ? own : new Set();
-      notrace = o.filter.size > 0 ? new Set() : new Set(o.notrace);
-    } else if (filter.size === 0 || o.filter.size === 0) {
-      const prev: Set<string> = notrace;
-      notrace = prev.size === 0 || o.notrace.size === 0 ? new Set() : new Set([...prev].filter((fn) => o.notrace.has(fn)));
-      filter = new Set();
-    } else {
-      filter = new Set([...filter, ...own]);
-    }
+function firstHashes(ref: RefState, sub: RefHashes): RefHashes {
+  if (ref.subopsHashRule === "append-intersect" || (ref.subopsHashRule === "skip-nothing" && selectsNothing(sub))) return { filter: new Set(sub.filter), notrace: new Set(sub.notrace) };
+  if (sub.filter.size > 0) return { filter: new Set([...sub.filter].filter((fn) => !sub.notrace.has(fn))), notrace: new Set() };
+  return { filter: new Set(), notrace: new Set(sub.notrace) };
+}
+
+/**
+ * The manager's hashes with one more subops. Today: every function (but what both exclude) once either side has no
+ * filter, else the union of the filters, the new one without its notrace names. Before 0ae6b8ce200d: the raw
+ * filters united and the notrace hashes intersected. The proposed fix: a side that selects nothing adds nothing.
+ */
+function nextHashes(ref: RefState, m: RefHashes, sub: RefHashes): RefHashes {
+  if (ref.subopsHashRule === "append-intersect") return { filter: m.filter.size === 0 || sub.filter.size === 0 ? new Set() : new Set([...m.filter, ...sub.filter]), notrace: both(m.notrace, sub.notrace) };
+  if (ref.subopsHashRule === "skip-nothing" && selectsNothing(sub)) return m;
+  if (ref.subopsHashRule === "skip-nothing" && selectsNothing(m)) return firstHashes(ref, sub);
+  if (m.filter.size === 0 || sub.filter.size === 0) return { filter: new Set(), notrace: both(m.notrace, sub.notrace) };
+  return { filter: new Set([...m.filter, ...[...sub.filter].filter((fn) => !sub.notrace.has(fn))]), notrace: new Set() };
+}
+
+/** The subops on the manager's list, newest first. */
+function listed(ref: RefState): RefOps[] {
+  return ref.subopList.map((n) => ref.ops.get(n)!);
+}
+
+/** Today's rebuild (and the fix's): the merge folded over the subops, newest first. */
+function foldHashes(ref: RefState): RefHashes {
+  let acc: RefHashes | null = null;
+  for (const o of listed(ref)) acc = acc === null ? firstHashes(ref, o) : nextHashes(ref, acc, o);
+  return acc ?? { filter: new Set(), notrace: new Set() };
+}
+
+/** Before 0ae6b8ce200d: the union of the subops' filters, every function once one of them has none. */
+function unitedFilters(ref: RefState): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const o of listed(ref)) {
+    if (o.filter.size === 0) return new Set();
+    for (const fn of o.filter) out.add(fn);
   }
-  return { filter: filter ?? new Set(), notrace };
+  return out;
+}
+
+/** Before 0ae6b8ce200d: the manager's own notrace in place of the newest subops', intersected with the others'. */
+function intersectedNotrace(ref: RefState, m: RefHashes): ReadonlySet<string> {
+  let acc: ReadonlySet<string> = m.notrace;
+  for (const o of listed(ref).slice(1)) acc = both(acc, o.notrace);
+  return acc;
+}
+
+/** How the subops changed: one added (the first, or one more), one removed, or a live one's hash set. */
+type ManagerChange = { readonly kind: "add"; readonly sub: RefHashes; readonly first: boolean } | { readonly kind: "remove" } | { readonly kind: "live"; readonly which: "filter" | "notrace" };
+
+/** The manager's new hashes after a change of its subops, as the design's rule computes them. */
+function managerHashes(ref: RefState, m: RefHashes, change: ManagerChange): RefHashes {
+  if (change.kind === "add") return change.first ? firstHashes(ref, change.sub) : nextHashes(ref, m, change.sub);
+  if (ref.subopsHashRule !== "append-intersect") return foldHashes(ref);
+  if (change.kind === "remove") return { filter: unitedFilters(ref), notrace: intersectedNotrace(ref, m) };
+  return change.which === "filter" ? { filter: unitedFilters(ref), notrace: m.notrace } : { filter: m.filter, notrace: intersectedNotrace(ref, m) };
 }
 
 /** The subops changed: the manager joins the list with the first, takes new hashes, and leaves with the last. */
-function managerChanged(ref: RefState): void {
+function managerChanged(ref: RefState, change: ManagerChange): void {
   const m = opsOf(ref, MANAGER, "ordinary");
   const before = m.registered ? tracedBy(ref, m) : [];
-  const h = managerHashes(ref);
+  const h = managerHashes(ref, m, change);
   m.filter = h.filter;
   m.notrace = h.notrace;
   const live = subops(ref).length > 0;
@@ -278,8 +340,10 @@ function applyStep(ref: RefState, st: Step): 0 | string | null {
         o.registered = true;
         o.subop = true;
         const free = ref.subopSlots.indexOf(null);
+        const first = subops(ref).length === 0;
         ref.subopSlots[free === -1 ? ref.subopSlots.length : free] = o.name;
-        managerChanged(ref);
+        ref.subopList = [o.name, ...ref.subopList];
+        managerChanged(ref, { kind: "add", sub: o, first });
         return 0;
       }
       // The flags are the ops' definition; a live ops keeps its own.
@@ -316,7 +380,8 @@ function applyStep(ref: RefState, st: Step): 0 | string | null {
         o.registered = false;
         o.subop = false;
         ref.subopSlots = ref.subopSlots.map((n) => (n === o.name ? null : n));
-        managerChanged(ref);
+        ref.subopList = ref.subopList.filter((n) => n !== o.name);
+        managerChanged(ref, { kind: "remove" });
         return 0;
       }
 

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { VARIANT_NAMES, variantByName } from "../model/variants/index.ts";
 import { HISTORY } from "../model/variants/history/index.ts";
-import { CONCURRENT_PROPERTIES, PROPERTIES, propertyApplies } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, PROPERTIES, propertyApplies, type Needs } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 
 export type Verdict = "holds" | "fails";
@@ -63,7 +63,7 @@ export function historyCells(): Cell[] {
 /** One design's row: every sequential and concurrent property that has something to judge on it (gate --entry). */
 export function designCells(design: string): Cell[] {
   const d = variantByName(design);
-  const applies = (p: { readonly needsCallOps?: true }): boolean => d === undefined || propertyApplies(p, d);
+  const applies = (p: Needs): boolean => d === undefined || propertyApplies(p, d);
   return [
     ...PROPERTIES.filter(applies).map((p) => ({ design, property: p.name, kind: "variant" as const })),
     ...CONCURRENT_PROPERTIES.filter(applies).map((p) => ({ design, property: p.name, kind: "variant" as const, concurrent: true })),
@@ -72,15 +72,27 @@ export function designCells(design: string): Cell[] {
 
 /**
  * The verdicts a design read from a binary is held to: its own row if expected.json has one, else upstream's (a
- * built kernel keeps the contract upstream keeps, the recorded finding included).
+ * built kernel keeps the contract upstream keeps, the recorded finding included), with the row of the subops merge
+ * its release runs for the properties about fgraph's manager.
  */
 export function expectedForBinary(e: Expected, design: string): Expected {
-  const row = e.variants[design] ?? e.variants["upstream"] ?? {};
-  return { ...e, variants: { ...e.variants, [design]: row } };
+  const own = e.variants[design];
+  if (own !== undefined) return e;
+  // A release with fgraph subops is held, on the properties about them, to the row of the merge it runs.
+  const d = variantByName(design);
+  const merge = d?.scope?.includes("subops") === true ? (e.history?.[d.subopsHashRule === "append-intersect" ? "bug-0ae6b8ce200d" : "fix-38b14061947f"] ?? {}) : {};
+  const subops = Object.fromEntries(PROPERTIES.filter((p) => p.needsSubops === true && merge[p.name] !== undefined).map((p) => [p.name, merge[p.name]!] as const));
+  return { ...e, variants: { ...e.variants, [design]: { ...(e.variants["upstream"] ?? {}), ...subops } } };
+}
+
+/** Whether a property has something to judge on the named variant (no cell where it has not). */
+function appliesTo(p: Needs, variant: string): boolean {
+  const d = variantByName(variant);
+  return d === undefined || propertyApplies(p, d);
 }
 
 function concurrentCells(): Cell[] {
-  const variants = VARIANT_NAMES.flatMap((v) => CONCURRENT_PROPERTIES.map((p) => ({ design: v, property: p.name, kind: "variant" as const, concurrent: true })));
+  const variants = VARIANT_NAMES.flatMap((v) => CONCURRENT_PROPERTIES.filter((p) => appliesTo(p, v)).map((p) => ({ design: v, property: p.name, kind: "variant" as const, concurrent: true })));
   const mutants = CONCURRENT_PROPERTIES.flatMap((p) =>
     p.kills.map((k) => ({ design: `upstream+${k.mutant}`, property: p.name, kind: "mutant" as const, concurrent: true, ...(k.seed !== undefined ? { seed: k.seed } : {}), ...(k.runs !== undefined ? { runs: k.runs } : {}) })),
   );
@@ -88,7 +100,7 @@ function concurrentCells(): Cell[] {
 }
 
 function sequentialCells(): Cell[] {
-  const variants = VARIANT_NAMES.flatMap((v) => PROPERTIES.map((p) => ({ design: v, property: p.name, kind: "variant" as const })));
+  const variants = VARIANT_NAMES.flatMap((v) => PROPERTIES.filter((p) => appliesTo(p, v)).map((p) => ({ design: v, property: p.name, kind: "variant" as const })));
   const mutants = PROPERTIES.flatMap((p) =>
     p.kills.map((k) => ({ design: `${k.base ?? "upstream"}+${k.mutant}`, property: p.name, kind: "mutant" as const, ...(k.runs !== undefined ? { runs: k.runs } : {}) })),
   );

@@ -210,6 +210,31 @@ export const HISTORY: ReadonlyArray<HistoryDesign> = [
     pairedWith: "bug-5fccc7552ccb",
     mechanism: "the rebuild starts from no hash at all and allocates on the first append, so the manager traces exactly the union of its subops' functions (the later 0ae6b8ce200d rework, add_first_hash/add_next_hash, is what the model runs)",
     design: upstreamIn("fix-38b14061947f", ["subops"], "upstream (it contains 38b14061947f and 0ae6b8ce200d), with ordinary ops registered now and then as fgraph subops"),
+    // Today's merge turns a subops whose notrace covers its filter into "every function" (seen on Debian's 7.3.4).
+    findings: [{ property: "manager-exact", finding: "fgraph-notrace-covers-filter.md" }],
+  },
+  // 5fccc7552ccb brought this defect too; bug-5fccc7552ccb already names its other one, so this design takes the fix's id.
+  {
+    name: "bug-0ae6b8ce200d",
+    commit: "0ae6b8ce200d",
+    kind: "bug",
+    subject: "ftrace: Add subops logic to allow one ops to manage many (v6.11): the manager kept its subops' notrace names in its filter",
+    pairedWith: "fix-0ae6b8ce200d",
+    mechanism:
+      "a second subops makes the manager's filter the union of the raw filters (each subops' notrace names still in them) and its notrace the intersection of the notrace hashes, so a function one subops excludes and another does not name is traced by graph_ops: its site gets a BL and every call of it goes through ftrace_graph_func for no subops (Debian's 6.12.117 still does this: kernel/scenarios/k14)",
+    design: { ...upstreamIn("bug-0ae6b8ce200d", ["subops"], "upstream with the manager's hashes merged as 38b14061947f..0ae6b8ce200d did (append_hashes, intersect_hashes), as Debian's 6.12.117 runs them"), subopsHashRule: "append-intersect" },
+    flaggedBy: [{ property: "manager-exact", maxSteps: 2 }],
+  },
+  {
+    name: "fix-0ae6b8ce200d",
+    commit: "0ae6b8ce200d",
+    kind: "fix",
+    subject: "ftrace: Fix accounting of subop hashes",
+    pairedWith: "bug-0ae6b8ce200d",
+    mechanism: "add_first_hash and add_next_hash take each subops' filter without its notrace names, and use notrace hashes only while a subops traces every function; the rebuild folds them over the subop list",
+    design: asUpstream("fix-0ae6b8ce200d", "upstream: it contains 0ae6b8ce200d"),
+    sameAs: "fix-38b14061947f",
+    findings: [{ property: "manager-exact", finding: "fgraph-notrace-covers-filter.md" }],
   },
   // 3b23e4991fb6 brought this defect too; bug-3b23e4991fb6 already names its other one, so this design takes the fix's id.
   {
@@ -258,7 +283,6 @@ export const OUT_OF_SCOPE: ReadonlyArray<OutOfScope> = [
   { commit: "3e9a18e1c3e9", kind: "fix", subject: "ftrace: bpf: Fix IPMODIFY + DIRECT in modify_ftrace_direct()", why: "not yet: needs ops_func and a trampoline that calls the original function" },
   { commit: "c3b0f72e805f", kind: "fix", subject: "ftrace: Fix NULL pointer dereference in is_ftrace_trampoline when ftrace is dead", why: "not yet: ftrace must die while this registration patches (a failed text patch, ftrace_bug); the merged design never fails a patch, so reaching it needs an injected fault, and then modify-validates (no ftrace_bug) and the reference (no dead ftrace) need a fault model to judge what follows" },
   { commit: "dbaccb618fab", kind: "design", subject: "ftrace: Store direct called addresses in their ops (v1 review: torn ops->direct_call)", why: "modelled, not flagged by generated runs: the mutant direct-call-torn-store splits the store into 32-bit halves, and a directed corpus scenario (a trampoline 4 GiB away) fails transitional-handlers; between two trampolines within 4 GiB the halves' top bits agree and a tear changes nothing, and arm64 puts module and BPF trampolines within 2 GiB of the kernel" },
-  { commit: "0ae6b8ce200d", kind: "fix", subject: "ftrace: Fix accounting of subop hashes", why: "not yet: the old merge (5fccc7552ccb) and today's differ both ways: the old one traced a subops' notrace functions (the bug), but for a subops whose notrace covers its filter it traced nothing where today's traces every function (see properties/scenarios/fgraph-subops-notrace-covers-filter.json); as a mutant, the shortest run the suite finds is that second case, so its verdict would not be about the bug. It needs a property stating the commit's intent (the manager traces no function every subops excludes) rather than today's rule" },
   { commit: "8eb4b09e0bbd", kind: "fix", subject: "ftrace: Do not add duplicate entries in subops manager ops", why: "the model's hashes are sets: an ip added twice is one entry, so duplicates cannot arise" },
   { commit: "a8b9cf62ade1", kind: "fix", subject: "ftrace: Fix DIRECT_CALLS to use SAVE_REGS by default", why: "x86 only: arm64 has no WITH_REGS, its direct ops keep SAVE_ARGS" },
   { commit: "ca2ef4ffabbe", kind: "fix", subject: "arm64: insn: consistently handle exit text", why: "text patching of .exit.text at init under KASAN, not dispatch" },
