@@ -2,7 +2,7 @@
 // Linux kernel under qemu-system-aarch64 and compare every patch-site after every step with the model's
 // prediction (kernel/). Without scenarios, the default set in kernel/scenarios/. Exit 1 on any difference.
 
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pc } from "../reports/colours.ts";
@@ -12,7 +12,8 @@ import { BootError } from "../model/boot.ts";
 import { LayoutError } from "../model/layout.ts";
 import { toHex } from "../model/insn.ts";
 import { debian612Image } from "../model/variants/debian-6.12.ts";
-import { fetchKernel, HOST_APT_LINE, missingHostTools } from "../kernel/fetch.ts";
+import { FetchError, fetchKernel, HOST_APT_LINE, missingHostTools, type KernelFiles } from "../kernel/fetch.ts";
+import { buildModule, DEBIAN_TARGET, imageRelease, ModuleError, type ModuleTarget } from "../kernel/module.ts";
 import { boot, KernelScenarioError, planScenario, type GuestScenario } from "../kernel/guest.ts";
 import type { Io } from "./common.ts";
 import { InputError, loadScenario, readText } from "./load.ts";
@@ -67,9 +68,18 @@ export function dumpAgainstDebian(run: GuestRun, otherKernel: boolean): { readon
   return { ok: false, line: `${what} differ from the committed debian-6.12 design (model/variants/debian-6.12.entry.json is stale?)` };
 }
 
+/** The kernel dsmod is built for: Debian's 6.12 by default, else the release an --image says it is. */
+function moduleTarget(image: string | undefined): ModuleTarget {
+  if (image === undefined) return DEBIAN_TARGET;
+  const release = imageRelease(readFileSync(image));
+  if (release === null) throw new ModuleError(`dsmod: cannot tell which kernel ${image} is (no "Linux version" banner), so not which headers to build against`);
+  return { release };
+}
+
 export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFlags): number {
   const kaslr = flags.kaslr ?? "both";
   if (kaslr !== "on" && kaslr !== "off" && kaslr !== "both") throw new InputError(`--kaslr: expected on, off or both, got "${kaslr}"`);
+  if (flags.image !== undefined && !existsSync(flags.image)) throw new InputError(`--image: no such file: ${flags.image}`);
   const paths = files.length > 0 ? [...files] : readdirSync(KERNEL_SCENARIOS).filter((f) => f.endsWith(".json")).sort().map((f) => join(KERNEL_SCENARIOS, f));
   const plans: GuestScenario[] = [];
   for (const p of paths) {
@@ -89,7 +99,21 @@ export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: Kerne
   }
   const started = performance.now();
   if (flags.console !== undefined && kaslr === "both") throw new InputError("--console compares one saved boot: say which with --kaslr on or --kaslr off");
-  const kernelFiles = saved !== null ? null : fetchKernel((s) => io.out(`${s}\n`));
+  const needsModule = plans.some((p) => p.dsmod.length > 0);
+  let kernelFiles: KernelFiles | null = null;
+  try {
+    if (saved === null) {
+      const fetched = fetchKernel((s) => io.out(`${s}\n`));
+      kernelFiles = needsModule ? { ...fetched, dsmod: buildModule((s) => io.out(`${s}\n`), moduleTarget(flags.image)) } : fetched;
+    }
+  } catch (e) {
+    // A package that cannot be fetched, a module that does not build or carries another vermagic: one line.
+    if (e instanceof FetchError || e instanceof ModuleError) {
+      io.err(`dispatch-spec kernel: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
   let differences = 0;
   let problems = 0;
   for (const mode of kaslr === "both" ? [false, true] : [kaslr === "on"]) {
@@ -103,6 +127,10 @@ export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: Kerne
       io.out(`console saved: ${relative(process.cwd(), file)} (compare it again with --console)\n`);
     }
     const run = parseConsole(b.console);
+    if (needsModule && run.dsmodLoad !== "ok") {
+      io.err(`dispatch-spec kernel: the guest did not load dsmod.ko: ${run.dsmodLoad ?? "no answer from kagent load"}\n`);
+      return 2;
+    }
     if (flags.console === undefined && run.entry !== null) {
       const file = join(CONSOLE_DIR, `entry-kaslr-${mode ? "on" : "off"}.json`);
       writeFileSync(file, JSON.stringify(run.entry, null, 1) + "\n");
@@ -134,6 +162,7 @@ export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: Kerne
       }
       io.out(table(c.rows).join("\n") + "\n");
       for (const pr of c.problems) io.out(`  ${pc.yellow("note")}: ${pr}\n`);
+      for (const n of c.notes) io.out(`  ${pc.cyan("seen")}: ${n}\n`);
       sites += c.rows.length;
       differences += c.rows.filter((r) => r.differs).length;
       problems += c.problems.filter((x) => !x.includes("the guest said")).length;

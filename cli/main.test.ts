@@ -121,3 +121,26 @@ describe("dispatch-spec check", () => {
     expect(r.err).toMatch(message);
   });
 });
+
+describe("dispatch-spec kernel: failures around dsmod are one line and exit 2", () => {
+  const fixture = join(SCENARIO_DIR, "..", "..", "kernel", "fixtures", "debian-6.12-kaslr-off.console");
+  const survivor = join(SCENARIO_DIR, "..", "..", "kernel", "scenarios", "k16-survivor-recursion.json");
+
+  it("says so when the guest refused the module", async () => {
+    const { readFileSync } = await import("node:fs");
+    const refused = readFileSync(fixture, "utf8").replace(/\{"load":"\/dsmod\.ko","ok":1\}/, '{"load":"/dsmod.ko","error":"finit_module: Exec format error"}');
+    const r = await cli("kernel", "--kaslr", "off", "--console", file("refused.console", refused), survivor);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("dispatch-spec kernel: the guest did not load dsmod.ko: finit_module: Exec format error\n");
+  });
+
+  it("compares a saved boot with the module loaded, and an --image that does not exist is refused", async () => {
+    const ok = await cli("kernel", "--kaslr", "off", "--console", fixture);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain("ran: Px0 Rx1@caller");
+    const r = await cli("kernel", "--image", "/nonexistent/Image", survivor);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toMatch(/--image: no such file/);
+  });
+});

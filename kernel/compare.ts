@@ -13,7 +13,7 @@ import { parseScenario, runStep, scenarioLayout, type Step } from "../model/scen
 import { upstream } from "../model/variants/upstream.ts";
 import { binaryDesign, EntryError, imageFromDump, type EntryImage } from "../model/binary.ts";
 import type { Design } from "../model/kernel.ts";
-import { MODULE_NAME, trampName, type GuestScenario } from "./guest.ts";
+import { DSMOD_DEPTH, MODULE_NAME, trampName, type GuestScenario } from "./guest.ts";
 
 /** One site as `kagent at` reports it: raw addresses, named here. */
 export interface SiteJson {
@@ -35,12 +35,28 @@ interface FentryJson {
   readonly error?: string;
 }
 
+/** One line of dsmod's report: an ops of our module, and what its callback saw since the last reset. */
+export interface DsmodJson {
+  readonly dsmod: string;
+  readonly ops: string;
+  readonly live: number;
+  readonly ret: number;
+  readonly calls: number;
+  readonly nested: number;
+  readonly max_depth: number;
+  /** The functions the callback returned into, with how many calls each. */
+  readonly callers: Readonly<Record<string, number>>;
+  readonly other: number;
+}
+
 export interface StepObservation {
   readonly sites: SiteJson[];
   readonly fentries: FentryJson[];
   /** A call step: each tracer instance's hits on the function, and the fentry run counts before and after. */
   readonly hits: Map<string, number>;
   readonly runs: Array<Record<string, number>>;
+  /** dsmod's report, when the step read it. */
+  readonly dsmod: DsmodJson[];
   /** Anything else the step's commands printed (errors from tracefs writes). */
   readonly output: string[];
 }
@@ -53,6 +69,8 @@ export interface GuestRun {
   readonly ended: boolean;
   /** `kagent dump`: the booted kernel's ftrace_caller and what --entry needs with it (raw JSON), if it ran. */
   readonly entry: unknown;
+  /** `kagent load /dsmod.ko`: null if the guest did not try, else "ok" or the error it gave. */
+  readonly dsmodLoad: string | null;
 }
 
 function json<T>(line: string): T | null {
@@ -68,20 +86,21 @@ export function parseConsole(text: string): GuestRun {
   const syms = new Map<string, bigint>();
   let module: { base: bigint; size: bigint } | null = null;
   const steps: StepObservation[][] = [];
-  let section: "modules" | "syms" | "entry" | "step" | null = null;
+  let section: "modules" | "syms" | "entry" | "dsmod" | "step" | null = null;
+  let dsmodLoad: string | null = null;
   let entry: unknown = null;
   let cur: StepObservation | null = null;
   let ended = false;
   for (const raw of text.split("\n")) {
     const line = raw.trim();
-    const marker = /^@@@ (modules|syms|entry|end|scenario (\d+) step (\d+))$/.exec(line);
+    const marker = /^@@@ (modules|syms|entry|dsmod|end|scenario (\d+) step (\d+))$/.exec(line);
     if (marker !== null) {
       if (marker[1] === "end") ended = true;
       else if (marker[2] !== undefined) {
         section = "step";
-        cur = { sites: [], fentries: [], hits: new Map(), runs: [], output: [] };
+        cur = { sites: [], fentries: [], hits: new Map(), runs: [], dsmod: [], output: [] };
         (steps[Number(marker[2])] ??= [])[Number(marker[3])] = cur;
-      } else section = marker[1] as "modules" | "syms" | "entry";
+      } else section = marker[1] as "modules" | "syms" | "entry" | "dsmod";
       continue;
     }
     if (section === "modules") {
@@ -90,14 +109,18 @@ export function parseConsole(text: string): GuestRun {
     } else if (section === "entry") {
       const j = json<{ dump?: unknown }>(line);
       if (j !== null && j.dump !== undefined) entry = j.dump;
+    } else if (section === "dsmod") {
+      const j = json<{ load?: string; ok?: number; error?: string }>(line);
+      if (j !== null && j.load !== undefined) dsmodLoad = j.ok === 1 ? "ok" : (j.error ?? "refused");
     } else if (section === "syms") {
       const j = json<{ sym: string; addr: string }>(line);
       if (j !== null) syms.set(j.sym, BigInt(j.addr));
     } else if (section === "step" && cur !== null) {
       const out = line.startsWith("### ") ? line.slice(4) : null;
       if (out !== null) {
-        const j = json<Partial<FentryJson> & { hits?: string; n?: number; runs?: Record<string, number>; call?: string }>(out);
-        if (j !== null && j.fentry !== undefined) cur.fentries.push({ fentry: j.fentry, pin: j.pin ?? "", tramps: j.tramps ?? [], ...(j.error !== undefined ? { error: j.error } : {}) });
+        const j = json<Partial<FentryJson> & Partial<DsmodJson> & { hits?: string; n?: number; runs?: Record<string, number>; call?: string }>(out);
+        if (j !== null && j.dsmod !== undefined) cur.dsmod.push(j as DsmodJson);
+        else if (j !== null && j.fentry !== undefined) cur.fentries.push({ fentry: j.fentry, pin: j.pin ?? "", tramps: j.tramps ?? [], ...(j.error !== undefined ? { error: j.error } : {}) });
         else if (j !== null && j.hits !== undefined && j.n !== undefined) cur.hits.set(j.hits, j.n);
         else if (j !== null && j.runs !== undefined) cur.runs.push(j.runs);
         else if (j === null || j.call === undefined) cur.output.push(out);
@@ -107,7 +130,7 @@ export function parseConsole(text: string): GuestRun {
       }
     }
   }
-  return { syms, module, steps, ended, entry };
+  return { syms, module, steps, ended, entry, dsmodLoad };
 }
 
 export interface SiteRow {
@@ -137,6 +160,17 @@ function modelSite(k: Kernel, fn: string): string {
 export interface Comparison {
   readonly rows: SiteRow[];
   readonly problems: string[];
+  /** What the guest showed that the model does not predict but people want to see (dsmod's recursion depth). */
+  readonly notes: string[];
+}
+
+/**
+ * How a dsmod ops' callbacks were reached: straight from ftrace_caller (the literal), or through a C function (the
+ * list function or ftrace_ops_assist_func): "@caller", "@list", "@mixed", or nothing when it was not called.
+ */
+export function viaOf(calls: number, fromCaller: number): string {
+  if (calls === 0) return "";
+  return fromCaller === calls ? "@caller" : fromCaller === 0 ? "@list" : "@mixed";
 }
 
 /** The booted kernel's dump as an image (null if the guest wrote none); throws EntryError if it is malformed. */
@@ -162,6 +196,7 @@ export function bootedDesign(run: GuestRun): { readonly design: Design; readonly
 /** Compare one planned scenario's observations with the model run on the kernel's addresses. */
 export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, design: Design = bootedDesign(run).design): Comparison {
   const problems: string[] = [];
+  const notes: string[] = [];
   const obs = run.steps[si] ?? [];
   const sym = (n: string): bigint => {
     const v = run.syms.get(n);
@@ -169,7 +204,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
     return v;
   };
   const first = obs[0];
-  if (first === undefined) return { rows: [], problems: [`${plan.name}: no observations (the guest stopped early?)`] };
+  if (first === undefined) return { rows: [], problems: [`${plan.name}: no observations (the guest stopped early?)`], notes };
   const addrOf = new Map([...plan.real.values()].map((r) => [r, run.syms.get(r) ?? 0n]));
   // Trampoline images: for each attachment, the image the kernel listed that the ops did not have before.
   const tramps = new Map<string, bigint>();
@@ -189,7 +224,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
       lastImage.set(a.ops, img);
     });
   });
-  if (problems.length > 0) return { rows: [], problems: [...problems, `${plan.name}: not compared (the kernel did not attach every direct ops)`] };
+  if (problems.length > 0) return { rows: [], problems: [...problems, `${plan.name}: not compared (the kernel did not attach every direct ops)`], notes };
   // The module's ftrace PLT, as the kernel's BLs into the module's own text show it.
   const mod = run.module;
   let plt: bigint | null = null;
@@ -235,6 +270,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
     else if (lit === sym("ftrace_list_ops")) litName = "ftrace_list_ops";
     else if (lit === run.syms.get("graph_ops")) litName = "graph_ops";
     else if (s.instance !== "") litName = s.instance;
+    else if (dsmodOps.has(lit)) litName = dsmodOps.get(lit)!;
     else if (BigInt(s.ops_func) === sym("call_direct_funcs")) {
       const ops = attachedOps.get(fn);
       const t = trampAddr.get(BigInt(s.ops_direct_addr));
@@ -254,6 +290,8 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
     return `${litName} | ${s.w0 === MOV_X9_X30 ? "mov x9, x30" : `0x${s.w0}`} | ${bl}`;
   };
   const attachedOps = new Map<string, string>();
+  // dsmod's ops by address, as its report gave them.
+  const dsmodOps = new Map<bigint, string>(obs.flatMap((o) => (o?.dsmod ?? []).map((d) => [BigInt(d.ops), d.dsmod] as const)));
   const record = (step: number, stepText: string, o: StepObservation | undefined): void => {
     for (const fn of fns) {
       const real = plan.real.get(fn)!;
@@ -273,13 +311,24 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
       if (r.do === "call" && st.call !== undefined) {
         const o = obs[st.index];
         const instances = [...(o?.hits.keys() ?? [])].sort();
+        const real = plan.real.get(st.call.fn)!;
+        const modelDsmod = st.call.dsmod.map((n) => {
+          const hs = r.obs.handlers.filter((h) => h.ops === n);
+          return `${n}x${hs.length}${viaOf(hs.length, hs.filter((h) => h.via === "caller").length)}`;
+        });
         const model = [
           ...instances.map((n) => `${n}x${r.obs.handlers.filter((h) => h.ops === n).length}`),
           ...st.call.pins.map((p) => `${p.ops}x${r.obs.tramps.filter((t) => t.tramp.startsWith(`T.${p.ops}.`)).length}`),
+          ...modelDsmod,
         ].join(" ");
         const [before, after] = o?.runs ?? [];
-        const kernel = [...instances.map((n) => `${n}x${o?.hits.get(n) ?? 0}`), ...st.call.pins.map((p) => `${p.ops}x${(after?.[p.pin] ?? 0) - (before?.[p.pin] ?? 0)}`)].join(" ");
-        const real = plan.real.get(st.call.fn)!;
+        const kernelDsmod = st.call.dsmod.map((n) => {
+          const d = o?.dsmod.find((x) => x.dsmod === n);
+          if (d === undefined) return `${n}: no report`;
+          if (d.max_depth > 0) notes.push(`${plan.name} step ${st.index}: ${n}'s callback called ${real} again ${d.nested} time(s), ${d.max_depth} level(s) deep (bound ${DSMOD_DEPTH})`);
+          return `${n}x${d.calls}${viaOf(d.calls, d.callers["ftrace_caller"] ?? 0)}`;
+        });
+        const kernel = [...instances.map((n) => `${n}x${o?.hits.get(n) ?? 0}`), ...st.call.pins.map((p) => `${p.ops}x${(after?.[p.pin] ?? 0) - (before?.[p.pin] ?? 0)}`), ...kernelDsmod].join(" ");
         rows.push({ scenario: plan.name, step: st.index, stepText: st.text, fn: `call ${st.call.fn} (${real})`, model: `ran: ${model || "nothing"}`, kernel: `ran: ${kernel || "nothing"}`, differs: model !== kernel });
       }
     }
@@ -288,5 +337,5 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
     for (const line of obs[st.index]?.output ?? []) problems.push(`${plan.name} step ${st.index}: the guest said: ${line}`);
     record(st.index, st.text, obs[st.index]);
   }
-  return { rows, problems };
+  return { rows, problems, notes };
 }

@@ -18,8 +18,8 @@ export const KERNEL_RELEASE = "6.12.117+deb13-arm64";
 const KERNEL_PACKAGE = `linux-image-${KERNEL_RELEASE}:arm64=${KERNEL_VERSION}`;
 const BUSYBOX_PACKAGE = "busybox-static:arm64";
 
-export const HOST_TOOLS = ["qemu-system-aarch64", "aarch64-linux-gnu-gcc", "cpio", "xz", "dpkg-deb", "apt-get"] as const;
-export const HOST_APT_LINE = "apt-get install -y --no-install-recommends qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross cpio xz-utils";
+export const HOST_TOOLS = ["qemu-system-aarch64", "aarch64-linux-gnu-gcc", "cpio", "xz", "dpkg-deb", "apt-get", "make"] as const;
+export const HOST_APT_LINE = "apt-get install -y --no-install-recommends qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross cpio xz-utils make";
 
 const PIN_FILE = "/etc/apt/preferences.d/dispatch-spec-trixie";
 const SOURCE_FILE = "/etc/apt/sources.list.d/dispatch-spec-trixie.sources";
@@ -44,6 +44,8 @@ export interface KernelFiles {
   readonly module: string;
   readonly busybox: string;
   readonly agent: string;
+  /** dsmod.ko (kernel/module.ts), when a scenario needs it. */
+  readonly dsmod?: string;
 }
 
 /** Make apt able to download the arm64 trixie kernel without ever preferring trixie for the host. */

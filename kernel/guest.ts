@@ -2,8 +2,11 @@
 // writes or guest-agent calls, and after every step the agent reads every function's patch-site:
 //   register_ftrace_function X  -> tracer instance X: set_ftrace_filter, set_ftrace_notrace, current_tracer=function
 //                                   (with flags ["SUBOP"]: current_tracer=function_graph, whose fgraph_ops is a
-//                                   subops of fgraph's graph_ops)
-//   unregister_ftrace_function X -> current_tracer=nop in instance X
+//                                   subops of fgraph's graph_ops; with RECURSION and/or RCU: an ops of our own
+//                                   module, dsmod (kernel/module/dsmod.c), registered with those flags, whose
+//                                   callback records what it returned into and, on sethostname, calls the function
+//                                   again up to DSMOD_DEPTH levels deep)
+//   unregister_ftrace_function X -> current_tracer=nop in instance X (dsmod: unregister_ftrace_function)
 //   ftrace_set_filter / _notrace -> the instance's filter files (live when it traces)
 //   register_ftrace_direct D     -> a BPF fentry program per function (each its own direct ops and trampoline;
 //                                   the model is given one direct ops per function, D.<fn>, to match)
@@ -32,6 +35,13 @@ export const MODULE_FUNCTIONS = ["bm_status_write", "bm_register_write", "bm_ent
 
 export class KernelScenarioError extends Error {}
 
+/** dsmod's control and report files (debugfs), and how deep its recursion probe may go. */
+const DSMOD_CTL = "/sys/kernel/debug/dispatch_spec/ctl";
+const DSMOD_REPORT = "/sys/kernel/debug/dispatch_spec/report";
+export const DSMOD_DEPTH = 8;
+/** The ops flags dsmod takes (the others the guest cannot give an ops). */
+const DSMOD_FLAGS: ReadonlyArray<string> = ["RECURSION", "RCU"];
+
 /** A scenario step as the guest performs it, and as the model is given it. */
 export interface GuestStep {
   /** The scenario's own step (1-based index and text), for the table. */
@@ -44,8 +54,11 @@ export interface GuestStep {
   readonly attached: ReadonlyArray<{ readonly fn: string; readonly ops: string; readonly n: number }>;
   /** Functions whose direct ops this step removed. */
   readonly detached: ReadonlyArray<string>;
-  /** For a call: the function, and the live direct ops' first programs (each runs once per trampoline entry). */
-  readonly call?: { readonly fn: string; readonly pins: ReadonlyArray<{ readonly ops: string; readonly pin: string }> };
+  /**
+   * For a call: the function, the live direct ops' first programs (each runs once per trampoline entry), and the
+   * dsmod ops registered so far in the scenario (their callbacks report what each call did).
+   */
+  readonly call?: { readonly fn: string; readonly pins: ReadonlyArray<{ readonly ops: string; readonly pin: string }>; readonly dsmod: ReadonlyArray<string> };
 }
 
 export interface GuestScenario {
@@ -54,6 +67,8 @@ export interface GuestScenario {
   /** Scenario function name -> real symbol. */
   readonly real: ReadonlyMap<string, string>;
   readonly steps: ReadonlyArray<GuestStep>;
+  /** The names of the scenario's dsmod ops (empty when it needs no module of ours). */
+  readonly dsmod: ReadonlyArray<string>;
 }
 
 const T = "/sys/kernel/tracing";
@@ -80,6 +95,7 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
   const fnsOf = (xs: ReadonlyArray<string>): string => xs.map((x) => real.get(x) ?? x).join(" ");
   const isModule = (fn: string): boolean => s.functions.find((f) => f.name === fn)?.module !== undefined;
   const live = new Set<string>();
+  const dsmod = new Set<string>();
   const direct = new Map<string, { fns: string[]; n: number }>();
   const steps: GuestStep[] = [];
   s.steps.forEach((st, i) => {
@@ -98,21 +114,34 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
         const runs = pins.length === 0 ? [] : [`kagent runs ${pins.map((p) => p.pin).join(" ")}`];
         shell.push(
           `for d in ${T}/instances/*; do [ -d "$d" ] && echo > "$d/trace"; done`,
+          ...(dsmod.size > 0 ? [`echo reset > ${DSMOD_CTL}`] : []),
           ...runs,
           `kagent call ${fn}`,
           // A function tracer's line is "fn <-parent", a function_graph tracer's "fn() {" or "fn();".
           `for d in ${T}/instances/*; do [ -d "$d" ] && echo "{\\"hits\\":\\"$(basename $d)\\",\\"n\\":$(grep -cE " ${fn}( <-|[(][)])" "$d/trace")}"; done`,
           ...runs,
+          ...(dsmod.size > 0 ? [`cat ${DSMOD_REPORT}`] : []),
         );
         model.push(st);
-        call = { fn: st.fn, pins };
+        call = { fn: st.fn, pins, dsmod: [...dsmod] };
         break;
       }
       case "register_ftrace_function": {
         if (live.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is already registered (a tracer instance cannot be registered twice)`);
         if (st.filter.length === 0) throw new KernelScenarioError(`${where}: an empty filter traces every function, too slow under emulation`);
         const graph = st.flags.length === 1 && st.flags[0] === "SUBOP";
-        if (st.flags.length > 0 && !graph) throw new KernelScenarioError(`${where}: flags ${st.flags.join(",")} cannot be given to a tracer instance's ops (SUBOP alone is a function_graph instance)`);
+        const own = st.flags.length > 0 && st.flags.every((f) => DSMOD_FLAGS.includes(f));
+        if (st.flags.length > 0 && !graph && !own)
+          throw new KernelScenarioError(`${where}: flags ${st.flags.join(",")} cannot be given to a guest ops (RECURSION and RCU make a dsmod ops, SUBOP alone a function_graph instance)`);
+        if (own) {
+          if (st.notrace.length > 0) throw new KernelScenarioError(`${where}: a dsmod ops takes no notrace`);
+          if (st.filter.some(isModule)) throw new KernelScenarioError(`${where}: a dsmod ops traces kernel functions only`);
+          shell.push(`echo "reg ${st.ops} ${st.flags.join(",")} ${fnsOf(st.filter)}" > ${DSMOD_CTL} && echo "recurse ${st.ops} ${DSMOD_DEPTH}" > ${DSMOD_CTL} && cat ${DSMOD_REPORT}`);
+          model.push(st);
+          live.add(st.ops);
+          dsmod.add(st.ops);
+          break;
+        }
         const dir = `${T}/instances/${st.ops}`;
         const tracer = graph ? "function_graph" : "function";
         shell.push(`mkdir -p ${dir} && echo ${fnsOf(st.filter)} > ${dir}/set_ftrace_filter && echo ${fnsOf(st.notrace)} > ${dir}/set_ftrace_notrace && echo ${tracer} > ${dir}/current_tracer`);
@@ -121,16 +150,18 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
         break;
       }
       case "unregister_ftrace_function":
-        shell.push(`echo nop > ${T}/instances/${st.ops}/current_tracer`);
+        shell.push(dsmod.has(st.ops) ? `echo "unreg ${st.ops}" > ${DSMOD_CTL}` : `echo nop > ${T}/instances/${st.ops}/current_tracer`);
         model.push(st);
         live.delete(st.ops);
         break;
       case "ftrace_set_filter":
+        if (dsmod.has(st.ops)) throw new KernelScenarioError(`${where}: a dsmod ops's filter is set only when it registers`);
         if (st.filter.length === 0 && live.has(st.ops)) throw new KernelScenarioError(`${where}: an empty filter on a live instance traces every function`);
         shell.push(`echo ${fnsOf(st.filter)} > ${T}/instances/${st.ops}/set_ftrace_filter`);
         model.push(st);
         break;
       case "ftrace_set_notrace":
+        if (dsmod.has(st.ops)) throw new KernelScenarioError(`${where}: a dsmod ops takes no notrace`);
         shell.push(`echo ${fnsOf(st.notrace)} > ${T}/instances/${st.ops}/set_ftrace_notrace`);
         model.push(st);
         break;
@@ -177,7 +208,7 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
     }
     steps.push({ index: i + 1, text: stepText(st), shell, model, attached, detached, ...(call !== undefined ? { call } : {}) });
   });
-  return { name, scenario: s, real, steps };
+  return { name, scenario: s, real, steps, dsmod: [...dsmod] };
 }
 
 /** Where a fentry link is pinned (bpffs refuses names with a dot). */
@@ -206,6 +237,8 @@ export function initScript(plans: ReadonlyArray<GuestScenario>): string {
     `mount -t tracefs tracefs ${T}; mount -t bpf bpf ${BPF}`,
     "echo 0 > /proc/sys/kernel/kptr_restrict",
     `insmod /${MODULE_NAME}.ko`,
+    // dsmod, when a scenario needs it: loaded with finit_module(2), its control files on debugfs.
+    ...(plans.some((p) => p.dsmod.length > 0) ? ["mount -t debugfs debugfs /sys/kernel/debug", 'echo "@@@ dsmod"', "kagent load /dsmod.ko"] : []),
     "mount -t binfmt_misc none /proc/sys/fs/binfmt_misc",
     "echo 1 > /proc/sys/kernel/bpf_stats_enabled",
     'echo "@@@ modules"',
@@ -228,6 +261,7 @@ export function initScript(plans: ReadonlyArray<GuestScenario>): string {
     }
     // Back to nothing traced before the next scenario.
     lines.push(
+      ...p.dsmod.map((n) => `echo "unreg ${n}" > ${DSMOD_CTL} 2>/dev/null`),
       `for d in ${T}/instances/*; do [ -d "$d" ] && echo nop > "$d/current_tracer" && rmdir "$d"; done`,
       `rm -f ${BPF}/*; for i in $(seq ${RELEASE_POLLS}); do grep -q "direct-->" ${T}/enabled_functions || break; sleep 0.05; done`,
     );
@@ -243,6 +277,7 @@ function initramfs(files: KernelFiles, init: string, dir: string): string {
   copyFileSync(files.busybox, join(root, "bin", "busybox"));
   copyFileSync(files.agent, join(root, "bin", "kagent"));
   copyFileSync(files.module, join(root, `${MODULE_NAME}.ko`));
+  if (files.dsmod !== undefined) copyFileSync(files.dsmod, join(root, "dsmod.ko"));
   writeFileSync(join(root, "init"), init);
   chmodSync(join(root, "init"), 0o755);
   chmodSync(join(root, "bin", "busybox"), 0o755);

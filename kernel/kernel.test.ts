@@ -39,7 +39,7 @@ describe("planScenario", () => {
   it("refuses what the guest cannot do, with the step it is about", () => {
     const bad = (steps: unknown[]): (() => unknown) => () => planScenario("x", parseScenario({ ...base, steps }));
     expect(bad([{ do: "register_ftrace_function", ops: "A", filter: [] }])).toThrow(/step 1 .*every function/);
-    expect(bad([{ do: "register_ftrace_function", ops: "A", filter: ["f"], flags: ["RECURSION"] }])).toThrow(KernelScenarioError);
+    expect(bad([{ do: "register_ftrace_function", ops: "A", filter: ["f"], flags: ["IPMODIFY"] }])).toThrow(KernelScenarioError);
     expect(bad([{ do: "register_ftrace_function", ops: "A", filter: ["f"] }, { do: "register_ftrace_function", ops: "A", filter: ["f"] }])).toThrow(/step 2 .*already registered/);
     expect(bad([{ do: "modify_ftrace_direct", ops: "D", addr: "ftrace_stub_direct_tramp" }])).toThrow(/not registered/);
   });
@@ -121,20 +121,20 @@ describe("fgraph subops on two kernels: the merge before and after 0ae6b8ce200d"
     });
   };
 
-  it("Debian's 7.3.4 (trixie-backports, recorded with k13, k14 and k15 only) runs today's merge, and the model predicts it", () => {
-    const run = parseConsole(readFileSync(join(HERE, "fixtures", "debian-7.3.4-fgraph-kaslr-off.console"), "utf8"));
+  it("Debian's 7.3.4 (trixie-backports, recorded with k13 to k19) runs today's merge, and the model predicts it", () => {
+    const run = parseConsole(readFileSync(join(HERE, "fixtures", "debian-7.3.4-kaslr-off.console"), "utf8"));
     const d = bootedDesign(run);
     expect(d.problem).toBeNull();
     expect(d.design.subopsHashRule).toBeUndefined();
     // struct ftrace_ops shrank from 216 to 200 bytes between the two releases (BTF says so).
     expect(d.design.ops.size).toBe(200);
-    expect(diffs("debian-7.3.4-fgraph-kaslr-off.console")).toEqual([]);
+    expect(diffs("debian-7.3.4-kaslr-off.console")).toEqual([]);
   });
 
   it("each kernel refutes the other's merge: 7.3.4 is not the old one, and 6.12.117 is not today's", () => {
-    const run73 = parseConsole(readFileSync(join(HERE, "fixtures", "debian-7.3.4-fgraph-kaslr-off.console"), "utf8"));
+    const run73 = parseConsole(readFileSync(join(HERE, "fixtures", "debian-7.3.4-kaslr-off.console"), "utf8"));
     const old = { ...bootedDesign(run73).design, subopsHashRule: "append-intersect" as const };
-    expect(diffs("debian-7.3.4-fgraph-kaslr-off.console", old).length).toBeGreaterThan(0);
+    expect(diffs("debian-7.3.4-kaslr-off.console", old).length).toBeGreaterThan(0);
     const run612 = parseConsole(readFileSync(join(HERE, "fixtures", "debian-6.12-kaslr-off.console"), "utf8"));
     const today: Design = { ...bootedDesign(run612).design, subopsHashRule: undefined };
     const all = plans.flatMap((p, i) => compareScenario(p, i, run612, today).rows.filter((r) => r.differs).map((r) => `${p.name.replace(/.*\/(k\d+).*/, "$1")} ${r.step}`));
@@ -142,3 +142,55 @@ describe("fgraph subops on two kernels: the merge before and after 0ae6b8ce200d"
   });
 });
 
+
+describe("dsmod in the plans", () => {
+  it("gives RECURSION and RCU ops to dsmod, and refuses what it cannot do, with the step", () => {
+    const p = plans.find((x) => x.name.includes("k16"))!;
+    expect(p.dsmod).toEqual(["R"]);
+    expect(p.steps[0]!.shell.join("\n")).toContain('echo "reg R RECURSION __arm64_sys_sethostname" > /sys/kernel/debug/dispatch_spec/ctl');
+    expect(p.steps[3]!.call?.dsmod).toEqual(["R"]);
+    const bad = (steps: unknown[]) => () => planScenario("x", parseScenario({ ...base, steps }));
+    expect(bad([{ do: "register_ftrace_function", ops: "R", filter: ["f"], flags: ["RECURSION", "IPMODIFY"] }])).toThrow(/step 1 .*RECURSION and RCU make a dsmod ops/);
+    expect(bad([{ do: "register_ftrace_function", ops: "R", filter: ["f"], notrace: ["f"], flags: ["RCU"] }])).toThrow(/takes no notrace/);
+    expect(bad([{ do: "register_ftrace_function", ops: "R", filter: ["f"], flags: ["RCU"] }, { do: "ftrace_set_filter", ops: "R", filter: ["f"] }])).toThrow(/only when it registers/);
+  });
+
+  it("loads the module only when a scenario needs it", () => {
+    expect(initScript(plans.filter((p) => p.dsmod.length === 0))).not.toContain("kagent load");
+    expect(initScript(plans)).toContain("kagent load /dsmod.ko");
+  });
+});
+
+describe("the CALL_OPS survivor on the recorded boots of Debian's 6.12.117", () => {
+  for (const mode of ["off", "on"] as const) {
+    it(`shows R in f's literal and its callback called from ftrace_caller, recursing to the bound, with KASLR ${mode}`, () => {
+      const run = parseConsole(readFileSync(join(HERE, "fixtures", `debian-6.12-kaslr-${mode}.console`), "utf8"));
+      expect(run.dsmodLoad).toBe("ok");
+      const at = (name: string): ReturnType<typeof compareScenario> => compareScenario(plans.find((p) => p.name.includes(name))!, plans.findIndex((p) => p.name.includes(name)), run);
+      for (const k of ["k16", "k18"]) {
+        const c = at(k);
+        expect(c.rows.find((r) => r.step === 3 && r.fn.startsWith("f "))?.kernel).toBe("R | mov x9, x30 | bl ftrace_caller");
+        expect(c.rows.find((r) => r.fn.startsWith("call f"))?.kernel).toBe("ran: Px0 Rx1@caller");
+        expect(c.notes.join("\n")).toMatch(/again 8 time\(s\), 8 level\(s\) deep/);
+      }
+      for (const k of ["k17", "k19"]) {
+        const c = at(k);
+        expect(c.rows.find((r) => r.step === 2 && r.fn.startsWith("call f"))?.kernel).toBe("ran: Rx1@list");
+        expect(c.notes.join("\n")).toMatch(/again 1 time\(s\), 2 level\(s\) deep/);
+      }
+    });
+  }
+});
+
+describe("the CALL_OPS survivor on Debian's 7.3.4 (the newest checked)", () => {
+  it("is still there: R in f's literal, called from ftrace_caller, recursing to the bound; 0 differences", () => {
+    const run = parseConsole(readFileSync(join(HERE, "fixtures", "debian-7.3.4-kaslr-off.console"), "utf8"));
+    expect(run.dsmodLoad).toBe("ok");
+    const recorded = plans.filter((p) => /k1[3-9]-/.test(p.name));
+    const cs = recorded.map((p, i) => compareScenario(p, i, run));
+    for (const c of cs) expect(c.rows.filter((r) => r.differs)).toEqual([]);
+    const k16 = cs[recorded.findIndex((p) => p.name.includes("k16"))]!;
+    expect(k16.rows.find((r) => r.fn.startsWith("call f"))?.kernel).toBe("ran: Px0 Rx1@caller");
+    expect(k16.notes.join("\n")).toMatch(/8 level\(s\) deep/);
+  });
+});

@@ -18,6 +18,7 @@
  *   kagent runs PIN...         how many times the program behind each pinned fentry link has run (bpf_stats)
  *   kagent fentry NAME PIN     load `r0 = 0; exit` as an fentry program on NAME, link it, pin the link at PIN, and
  *                              print where the function's BPF trampoline image now is
+ *   kagent load PATH           load a kernel module with finit_module(2) (dispatch-spec's own dsmod.ko)
  *   kagent dump                the words of ftrace_caller and ftrace_stub_direct_tramp (each up to the next global
  *                              text symbol), every symbol inside them with its kallsyms type, where each branch
  *                              out of them lands, the addresses of the ftrace objects the model binds by name, and
@@ -486,6 +487,19 @@ static void cmd_dump(void) {
   printf("}}}\n");
 }
 
+/* finit_module(2): the module file as the kernel reads it, with no parameters; one line either way. */
+static void cmd_load(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    printf("{\"load\":\"%s\",\"error\":\"open: %s\"}\n", path, strerror(errno));
+    return;
+  }
+  long r = syscall(SYS_finit_module, fd, "", 0);
+  if (r != 0) printf("{\"load\":\"%s\",\"error\":\"finit_module: %s\"}\n", path, strerror(errno));
+  else printf("{\"load\":\"%s\",\"ok\":1}\n", path);
+  close(fd);
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "site") == 0) cmd_site(argc - 2, argv + 2);
   else if (argc >= 2 && strcmp(argv[1], "sym") == 0) cmd_sym(argc - 2, argv + 2);
@@ -495,7 +509,8 @@ int main(int argc, char **argv) {
   else if (argc >= 3 && strcmp(argv[1], "at") == 0) cmd_at(argv[2], argc - 3, argv + 3);
   else if (argc == 4 && strcmp(argv[1], "fentry") == 0) cmd_fentry(argv[2], argv[3]);
   else if (argc == 2 && strcmp(argv[1], "dump") == 0) cmd_dump();
-  else fail("usage", "kagent site NAME... | at LAYOUT ADDR... | layout | sym NAME... | call NAME | runs PIN... | fentry NAME PIN | dump");
+  else if (argc == 3 && strcmp(argv[1], "load") == 0) cmd_load(argv[2]);
+  else fail("usage", "kagent site NAME... | at LAYOUT ADDR... | layout | sym NAME... | call NAME | runs PIN... | fentry NAME PIN | dump | load PATH");
   fflush(stdout);
   return 0;
 }

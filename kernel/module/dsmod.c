@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dsmod: dispatch-spec's test module. It registers ftrace_ops with the flags and filters the guest asks for, and
+ * records, for every callback, how the callback was reached, so that a kernel scenario can compare each call with
+ * the model's prediction.
+ *
+ * Control: write one command per write(2) to /sys/kernel/debug/dispatch_spec/ctl
+ *   reg NAME FLAGS SYM...   register an ops on the named functions; FLAGS is "-" or a comma list of RECURSION, RCU
+ *   unreg NAME              unregister it (its counters stay)
+ *   recurse NAME DEPTH      from now on NAME's callback calls the traced function again, at most DEPTH levels deep
+ *   reset                   zero every counter
+ * and read /sys/kernel/debug/dispatch_spec/report: one JSON object per ops ever registered (its address, whether it
+ * is live, the last return code, the calls from outside the callback with the functions they returned into, and
+ * the nested calls and depth the recursion probe reached).
+ *
+ * The observable: the callback takes its own return address (__builtin_return_address(0), from which the arm64
+ * headers strip the pointer-authentication code), and the report names the function it lies in with
+ * sprint_symbol_no_offset() (when it is read, so the callback does no symbol lookups).
+ * A callback that ftrace_caller calls straight from a patch-site's literal returns into ftrace_caller; one reached
+ * through the list function or ftrace_ops_assist_func returns into that C function. The name comes from the
+ * kernel's own symbol table at the moment of the call, so neither this module nor the host guesses addresses.
+ *
+ * The recursion probe: when asked, the callback calls the function it was called for again (found from the ip
+ * ftrace passes, the symbol's start from sprint_symbol(), once), with an empty pt_regs; only __arm64_sys_sethostname is
+ * accepted (with a NULL name and length 0 it sets an empty host name and nothing else). Reached through the list
+ * function or the assist function, the nested call is refused by ftrace's recursion lock and the depth stays 1;
+ * called straight from the literal, nothing refuses it, and the depth grows to the bound.
+ */
+
+#include <linux/debugfs.h>
+#include <linux/ftrace.h>
+#include <linux/kallsyms.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/ptrace.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#define DSMOD_MAX_OPS 8
+#define DSMOD_NAME_LEN 16
+#define DSMOD_CALLERS 4
+#define DSMOD_RECURSE_TARGET "__arm64_sys_sethostname"
+
+/* A return address the callback saw, and how often; named only when the report is read (no lookups in ftrace). */
+struct dsmod_caller {
+	unsigned long ra;
+	unsigned long n;
+};
+
+struct dsmod_ops {
+	struct ftrace_ops ops;
+	char name[DSMOD_NAME_LEN];
+	bool used;
+	bool live;
+	/* Calls that entered the callback from outside it, and those the recursion probe caused. */
+	unsigned long calls;
+	unsigned long nested;
+	struct dsmod_caller callers[DSMOD_CALLERS];
+	unsigned long other_callers;
+	int recurse;
+	/* The traced function to call again, resolved once from the ip ftrace passes (0: not the target). */
+	unsigned long target_ip;
+	unsigned long target_fn;
+	int depth;
+	int max_depth;
+	int last_ret;
+};
+
+static struct dsmod_ops dsmod_slots[DSMOD_MAX_OPS];
+static DEFINE_MUTEX(dsmod_lock);
+static struct dentry *dsmod_dir;
+
+static void dsmod_note_caller(struct dsmod_ops *d, unsigned long ra)
+{
+	int i;
+
+	for (i = 0; i < DSMOD_CALLERS; i++) {
+		if (d->callers[i].n > 0 && d->callers[i].ra == ra) {
+			d->callers[i].n++;
+			return;
+		}
+		if (d->callers[i].n == 0) {
+			d->callers[i].ra = ra;
+			d->callers[i].n = 1;
+			return;
+		}
+	}
+	d->other_callers++;
+}
+
+/* The start of the function ip lies in, if it is the one target this module may call, else 0. */
+static noinline unsigned long dsmod_target_of(unsigned long ip)
+{
+	char sym[KSYM_SYMBOL_LEN];
+	unsigned long offset;
+	char *plus, *slash;
+
+	sprint_symbol(sym, ip);
+	plus = strchr(sym, '+');
+	if (!plus)
+		return 0;
+	*plus = '\0';
+	if (strcmp(sym, DSMOD_RECURSE_TARGET) != 0)
+		return 0;
+	slash = strchr(plus + 1, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	if (kstrtoul(plus + 1, 0, &offset) != 0)
+		return 0;
+	return ip - offset;
+}
+
+/* Call the traced function again with an empty pt_regs (sethostname(NULL, 0)). */
+static void dsmod_call_again(unsigned long fn_addr)
+{
+	struct pt_regs regs;
+	long (*fn)(const struct pt_regs *regs) = (void *)fn_addr;
+
+	memset(&regs, 0, sizeof(regs));
+	fn(&regs);
+}
+
+static void notrace dsmod_callback(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *op,
+				   struct ftrace_regs *fregs)
+{
+	struct dsmod_ops *d = container_of(op, struct dsmod_ops, ops);
+	unsigned long ra = (unsigned long)__builtin_return_address(0);
+
+	if (d->depth > 0) {
+		d->nested++;
+	} else {
+		d->calls++;
+		dsmod_note_caller(d, ra);
+	}
+	if (d->recurse > 0 && d->depth < d->recurse) {
+		if (d->target_ip != ip) {
+			d->target_fn = dsmod_target_of(ip);
+			d->target_ip = ip;
+		}
+		if (!d->target_fn)
+			return;
+		d->depth++;
+		if (d->depth > d->max_depth)
+			d->max_depth = d->depth;
+		dsmod_call_again(d->target_fn);
+		d->depth--;
+	}
+}
+
+static struct dsmod_ops *dsmod_find(const char *name, bool create)
+{
+	int i;
+
+	for (i = 0; i < DSMOD_MAX_OPS; i++)
+		if (dsmod_slots[i].used && strcmp(dsmod_slots[i].name, name) == 0)
+			return &dsmod_slots[i];
+	if (!create)
+		return NULL;
+	for (i = 0; i < DSMOD_MAX_OPS; i++) {
+		if (!dsmod_slots[i].used) {
+			memset(&dsmod_slots[i], 0, sizeof(dsmod_slots[i]));
+			dsmod_slots[i].used = true;
+			strscpy(dsmod_slots[i].name, name, sizeof(dsmod_slots[i].name));
+			return &dsmod_slots[i];
+		}
+	}
+	return NULL;
+}
+
+static int dsmod_flags(const char *s, unsigned long *flags)
+{
+	char buf[64];
+	char *p = buf, *tok;
+
+	*flags = 0;
+	if (strcmp(s, "-") == 0)
+		return 0;
+	strscpy(buf, s, sizeof(buf));
+	while ((tok = strsep(&p, ",")) != NULL) {
+		if (strcmp(tok, "RECURSION") == 0)
+			*flags |= FTRACE_OPS_FL_RECURSION;
+		else if (strcmp(tok, "RCU") == 0)
+			*flags |= FTRACE_OPS_FL_RCU;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int dsmod_reg(char *args)
+{
+	char *name = strsep(&args, " ");
+	char *flagstr = strsep(&args, " ");
+	struct dsmod_ops *d;
+	unsigned long flags;
+	char *sym;
+	int reset = 1;
+	int ret;
+
+	if (!name || !flagstr || !args || !*args)
+		return -EINVAL;
+	if (dsmod_flags(flagstr, &flags) != 0)
+		return -EINVAL;
+	d = dsmod_find(name, true);
+	if (!d)
+		return -ENOSPC;
+	if (d->live)
+		return -EBUSY;
+	/* A fresh ops each time (ftrace keeps state in an ops it has seen: hashes, flags it set), and fresh counters. */
+	memset(&d->ops, 0, sizeof(d->ops));
+	d->calls = 0;
+	d->nested = 0;
+	d->other_callers = 0;
+	d->max_depth = 0;
+	memset(d->callers, 0, sizeof(d->callers));
+	d->ops.func = dsmod_callback;
+	d->ops.flags = flags;
+	while ((sym = strsep(&args, " ")) != NULL) {
+		if (!*sym)
+			continue;
+		ret = ftrace_set_filter(&d->ops, sym, strlen(sym), reset);
+		if (ret)
+			goto out;
+		reset = 0;
+	}
+	ret = register_ftrace_function(&d->ops);
+	if (ret == 0)
+		d->live = true;
+out:
+	d->last_ret = ret;
+	return ret;
+}
+
+static int dsmod_unreg(char *args)
+{
+	struct dsmod_ops *d = dsmod_find(strim(args), false);
+	int ret;
+
+	if (!d || !d->live)
+		return -ENOENT;
+	ret = unregister_ftrace_function(&d->ops);
+	d->live = false;
+	ftrace_free_filter(&d->ops);
+	d->last_ret = ret;
+	return ret;
+}
+
+static int dsmod_recurse(char *args)
+{
+	char *name = strsep(&args, " ");
+	struct dsmod_ops *d;
+	int depth;
+
+	if (!name || !args || kstrtoint(strim(args), 10, &depth) != 0 || depth < 0 || depth > 16)
+		return -EINVAL;
+	d = dsmod_find(name, false);
+	if (!d)
+		return -ENOENT;
+	d->recurse = depth;
+	d->max_depth = 0;
+	return 0;
+}
+
+static ssize_t dsmod_ctl_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
+{
+	char buf[256];
+	char *cmd, *args;
+	int ret;
+	int i;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	args = strim(buf);
+	cmd = strsep(&args, " ");
+	mutex_lock(&dsmod_lock);
+	if (strcmp(cmd, "reg") == 0 && args) {
+		ret = dsmod_reg(args);
+	} else if (strcmp(cmd, "unreg") == 0 && args) {
+		ret = dsmod_unreg(args);
+	} else if (strcmp(cmd, "recurse") == 0 && args) {
+		ret = dsmod_recurse(args);
+	} else if (strcmp(cmd, "reset") == 0) {
+		for (i = 0; i < DSMOD_MAX_OPS; i++) {
+			dsmod_slots[i].calls = 0;
+			dsmod_slots[i].nested = 0;
+			dsmod_slots[i].other_callers = 0;
+			dsmod_slots[i].max_depth = 0;
+			memset(dsmod_slots[i].callers, 0, sizeof(dsmod_slots[i].callers));
+		}
+		ret = 0;
+	} else {
+		ret = -EINVAL;
+	}
+	mutex_unlock(&dsmod_lock);
+	return ret < 0 ? ret : len;
+}
+
+static ssize_t dsmod_report_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
+{
+	size_t size = DSMOD_MAX_OPS * (160 + DSMOD_CALLERS * (KSYM_SYMBOL_LEN + 24));
+	char *buf = kzalloc(size, GFP_KERNEL);
+	char sym[KSYM_SYMBOL_LEN];
+	size_t n = 0;
+	ssize_t ret;
+	int i, j;
+
+	if (!buf)
+		return -ENOMEM;
+	mutex_lock(&dsmod_lock);
+	for (i = 0; i < DSMOD_MAX_OPS; i++) {
+		struct dsmod_ops *d = &dsmod_slots[i];
+
+		if (!d->used)
+			continue;
+		n += scnprintf(buf + n, size - n,
+			       "{\"dsmod\":\"%s\",\"ops\":\"0x%lx\",\"live\":%d,\"ret\":%d,\"calls\":%lu,\"nested\":%lu,\"max_depth\":%d,\"callers\":{",
+			       d->name, (unsigned long)&d->ops, d->live, d->last_ret, d->calls, d->nested, d->max_depth);
+		for (j = 0; j < DSMOD_CALLERS && d->callers[j].n > 0; j++)
+		{
+			sprint_symbol_no_offset(sym, d->callers[j].ra);
+			n += scnprintf(buf + n, size - n, "%s\"%s\":%lu", j ? "," : "", sym, d->callers[j].n);
+		}
+		n += scnprintf(buf + n, size - n, "},\"other\":%lu}\n", d->other_callers);
+	}
+	mutex_unlock(&dsmod_lock);
+	ret = simple_read_from_buffer(ubuf, len, ppos, buf, n);
+	kfree(buf);
+	return ret;
+}
+
+static const struct file_operations dsmod_ctl_fops = {
+	.owner = THIS_MODULE,
+	.write = dsmod_ctl_write,
+};
+
+static const struct file_operations dsmod_report_fops = {
+	.owner = THIS_MODULE,
+	.read = dsmod_report_read,
+};
+
+static int __init dsmod_init(void)
+{
+	dsmod_dir = debugfs_create_dir("dispatch_spec", NULL);
+	if (IS_ERR(dsmod_dir))
+		return PTR_ERR(dsmod_dir);
+	debugfs_create_file("ctl", 0200, dsmod_dir, NULL, &dsmod_ctl_fops);
+	debugfs_create_file("report", 0400, dsmod_dir, NULL, &dsmod_report_fops);
+	return 0;
+}
+
+static void __exit dsmod_exit(void)
+{
+	int i;
+
+	debugfs_remove_recursive(dsmod_dir);
+	for (i = 0; i < DSMOD_MAX_OPS; i++)
+		if (dsmod_slots[i].live)
+			unregister_ftrace_function(&dsmod_slots[i].ops);
+}
+
+module_init(dsmod_init);
+module_exit(dsmod_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("dispatch-spec: ftrace_ops with chosen flags, and how each callback was reached");
