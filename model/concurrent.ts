@@ -35,6 +35,7 @@ export type MicroStep =
   | { readonly kind: "hash"; readonly ops: string; readonly filter: ReadonlySet<bigint>; readonly notrace: ReadonlySet<bigint> }
   | { readonly kind: "hash-share"; readonly ops: string; readonly from: string }
   | { readonly kind: "fgraph"; readonly slots: ReadonlyArray<string | null> }
+  | { readonly kind: "direct"; readonly entries: ReadonlyMap<bigint, bigint> }
   | { readonly kind: "sync"; readonly what: string }
   | { readonly kind: "free"; readonly what: "ops" | "trampoline"; readonly name: string; readonly lo: bigint; readonly hi: bigint }
   | { readonly kind: "end"; readonly step: number; readonly ret: string | 0 };
@@ -182,6 +183,8 @@ function describeMicro(k: Kernel, m: MicroStep): string {
       return `${m.ops} shares ${m.from}'s hash`;
     case "fgraph":
       return `fgraph_array = [${m.slots.map((n) => n ?? "-").join(", ")}]`;
+    case "direct":
+      return `publish direct_functions (${m.entries.size} entr${m.entries.size === 1 ? "y" : "ies"})`;
     case "sync":
       return `${m.what}`;
     case "free":
@@ -218,6 +221,9 @@ function applyMicro(k: Kernel, m: MicroStep): void {
     }
     case "fgraph":
       k.fgraphArray = m.slots.map((n) => (n === null ? null : (k.ops.get(n) ?? null)));
+      return;
+    case "direct":
+      k.directFunctions = new Map(m.entries);
       return;
     case "hash": {
       const o = opsNamed(k, m.ops);

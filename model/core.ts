@@ -634,18 +634,27 @@ function check_direct_multi(ops: FtraceOps): Ret {
   return 0;
 }
 
+/**
+ * rcu_assign_pointer(direct_functions, ...): the new map. Only a single-direct-ops design's call_direct_funcs reads it
+ * on a CPU (by ip), so only there is it a micro-step other CPUs observe (other designs' schedules stay as they were).
+ */
+function publishDirectFunctions(k: Kernel, next: Map<bigint, bigint>): void {
+  k.directFunctions = next;
+  if (k.design.singleDirectOps === true) k.note?.({ kind: "direct", entries: next });
+}
+
 /** reset_direct / remove_direct_functions_hash: drop the ops' entries whose address is addr. */
 function remove_direct_functions_hash(k: Kernel, filter: IpSet, addr: bigint): void {
   const next = new Map(k.directFunctions);
   for (const ip of filter) if (next.get(ip) === addr) next.delete(ip);
-  k.directFunctions = next;
+  publishDirectFunctions(k, next);
 }
 
 /** __modify_ftrace_direct's direct_functions update: point the ops' existing entries at addr (copied, so snapshots keep theirs). */
 function retarget_direct_functions(k: Kernel, filter: IpSet, addr: bigint): void {
   const next = new Map(k.directFunctions);
   for (const ip of filter) if (next.has(ip)) next.set(ip, addr);
-  k.directFunctions = next;
+  publishDirectFunctions(k, next);
 }
 
 /** register_ftrace_direct(ops, addr) */
@@ -658,7 +667,7 @@ export function register_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint):
   for (const ip of filter) if (ftrace_find_rec_direct(k, ip) !== 0n) return -ERRNO.EBUSY;
   const next = new Map(k.directFunctions);
   for (const ip of filter) next.set(ip, addr);
-  k.directFunctions = next;
+  publishDirectFunctions(k, next);
   setOpsFunc(k, ops, k.helpers.call_direct_funcs);
   ops.flags |= FTRACE_OPS_FL.DIRECT;
   ops.trampoline = FTRACE_ADDR(k);
@@ -689,6 +698,89 @@ export function unregister_ftrace_direct(k: Kernel, ops: FtraceOps, addr: bigint
   setOpsFunc(k, ops, 0n);
   ops.trampoline = 0n;
   if (freeFilters) ftrace_free_filter(k, ops);
+  return err;
+}
+
+// ---- HAVE_SINGLE_FTRACE_DIRECT_OPS: one ops for every direct call (update_ftrace_direct_add/del/mod) ----
+
+/** The one shared direct ops of a single-direct-ops design (BPF's direct_ops). */
+export const SINGLE_DIRECT_OPS = "direct_ops";
+
+/** update_ftrace_direct_add: add ip->addr pairs to the shared ops, registering it with the first ones. */
+export function update_ftrace_direct_add(k: Kernel, ops: FtraceOps, ips: IpSet, addr: bigint): Ret {
+  if (hashEmpty(ips)) return -ERRNO.EINVAL;
+  for (const ip of ips) if (k.directFunctions.has(ip)) return -ERRNO.EINVAL;
+  const old = ops.funcHash.filter;
+  const reg = hashEmpty(old);
+  if (reg && (ops.func !== 0n || ops.trampoline !== 0n || hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED))) return -ERRNO.EINVAL;
+  const merged = new Set([...old, ...ips]);
+  const before = k.directFunctions;
+  const next = new Map(before);
+  for (const ip of ips) next.set(ip, addr);
+  publishDirectFunctions(k, next);
+  let err: Ret;
+  if (reg) {
+    setOpsFunc(k, ops, k.helpers.call_direct_funcs);
+    ops.flags |= FTRACE_OPS_FL.DIRECT;
+    ops.trampoline = FTRACE_ADDR(k);
+    ops.funcHash.filter = merged;
+    noteHash(k, ops);
+    err = register_ftrace_function_nolock(k, ops);
+    if (err !== 0) {
+      ops.funcHash.filter = old;
+      noteHash(k, ops);
+      setOpsFunc(k, ops, 0n);
+      ops.trampoline = 0n;
+    }
+  } else {
+    err = ftrace_update_ops(k, ops, { filter: merged, notrace: EMPTY });
+  }
+  if (err !== 0) publishDirectFunctions(k, before);
+  return err;
+}
+
+/** update_ftrace_direct_del: drop ips from the shared ops (unregistering it with the last), then their entries. */
+export function update_ftrace_direct_del(k: Kernel, ops: FtraceOps, ips: IpSet): Ret {
+  if (hashEmpty(ips) || check_direct_multi(ops) !== 0 || !hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return -ERRNO.EINVAL;
+  const old = ops.funcHash.filter;
+  if (k.directFunctions.size === 0 || hashEmpty(old)) return -ERRNO.EINVAL;
+  for (const ip of ips) if (!k.directFunctions.has(ip) || !old.has(ip)) return -ERRNO.EINVAL;
+  const rest = hashMinus(old, ips);
+  let err: Ret;
+  if (hashEmpty(rest)) {
+    err = unregister_ftrace_function(k, ops);
+    if (err === 0) {
+      setOpsFunc(k, ops, 0n);
+      ops.trampoline = 0n;
+      ftrace_free_filter(k, ops);
+    }
+  } else {
+    err = ftrace_update_ops(k, ops, { filter: rest, notrace: EMPTY });
+  }
+  if (err === 0) {
+    const next = new Map(k.directFunctions);
+    for (const ip of ips) next.delete(ip);
+    publishDirectFunctions(k, next);
+  }
+  return err;
+}
+
+/**
+ * update_ftrace_direct_mod: a stub tmp_ops on just the changed ips sends those sites through the list function,
+ * the entries take the new address, and removing tmp_ops patches the sites to it.
+ */
+export function update_ftrace_direct_mod(k: Kernel, ops: FtraceOps, ips: IpSet, addr: bigint): Ret {
+  if (hashEmpty(ips) || check_direct_multi(ops) !== 0 || !hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) return -ERRNO.EINVAL;
+  if (k.directFunctions.size === 0 || hashEmpty(ops.funcHash.filter)) return -ERRNO.EINVAL;
+  const tmp = k.tmpOps;
+  ftrace_ops_init(tmp);
+  tmp.funcHash = { filter: ips, notrace: EMPTY };
+  noteHash(k, tmp);
+  let err = register_ftrace_function_nolock(k, tmp);
+  if (err !== 0) return err;
+  err = __ftrace_hash_update_ipmodify(k, ops, ops.funcHash.filter, ops.funcHash.filter, true);
+  if (err === 0) retarget_direct_functions(k, ips, addr);
+  unregister_ftrace_function(k, tmp);
   return err;
 }
 
@@ -839,8 +931,16 @@ function intersect_hashes(k: Kernel): IpSet {
   return acc ?? EMPTY;
 }
 
-/** ftrace_update_ops: give a live manager new filter and notrace hashes, and patch what changed. */
+/**
+ * ftrace_update_ops: give a live ops (fgraph's manager, a single-direct-ops design's shared ops) new filter and
+ * notrace hashes, and patch what changed. A new filter goes through ftrace_hash_move's IPMODIFY/DIRECT check first
+ * (nothing to check for the manager, which has neither flag).
+ */
 function ftrace_update_ops(k: Kernel, ops: FtraceOps, h: FuncHash): Ret {
+  if (h.filter !== ops.funcHash.filter) {
+    const ret = __ftrace_hash_update_ipmodify(k, ops, hashEmpty(ops.funcHash.filter) ? null : ops.funcHash.filter, hashEmpty(h.filter) ? null : h.filter, false);
+    if (ret < 0) return ret;
+  }
   return moveHashesLive(k, ops, { ...ops.funcHash }, h);
 }
 

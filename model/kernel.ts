@@ -176,6 +176,13 @@ export interface Design {
    * the fix reports/findings/fgraph-notrace-covers-filter.md proposes.
    */
   readonly subopsHashRule?: "append-intersect" | "skip-nothing";
+  /**
+   * HAVE_SINGLE_FTRACE_DIRECT_OPS (x86 since the 2026 "Use single direct ops for bpf trampolines" series; arm64 does
+   * not select it): every direct call lives in one shared ops (`direct_ops`), updated with update_ftrace_direct_add/
+   * del/mod, whose direct_call stays 0, and call_direct_funcs finds the trampoline by ip. A scenario's direct ops D
+   * then stands for D's ip->trampoline pairs in that one ops.
+   */
+  readonly singleDirectOps?: true;
   /** Set when the design is another one under a new name (a fix of the kernel's history that upstream contains). */
   readonly standsFor?: string;
   /** Mutation switches (model/mutants.ts) in force; empty for a real design. */
@@ -186,13 +193,15 @@ export interface Design {
 
 /**
  * What the updater did that other CPUs can see, besides stores to memory (which the memory listener reports):
- * a hash published for an ops, an ops made to share another's hashes, a grace-period wait.
+ * a hash published for an ops, an ops made to share another's hashes, a grace-period wait, a new direct_functions
+ * (rcu_assign_pointer; read by call_direct_funcs' by-ip lookup).
  */
 export type UpdaterNote =
   | { readonly kind: "hash"; readonly ops: string; readonly filter: IpSet; readonly notrace: IpSet }
   | { readonly kind: "hash-share"; readonly ops: string; readonly from: string }
   | { readonly kind: "sync"; readonly what: "synchronize_rcu_tasks_rude" | "synchronize_rcu_tasks" }
-  | { readonly kind: "fgraph"; readonly slots: ReadonlyArray<string | null> };
+  | { readonly kind: "fgraph"; readonly slots: ReadonlyArray<string | null> }
+  | { readonly kind: "direct"; readonly entries: ReadonlyMap<bigint, bigint> };
 
 export interface Kernel {
   readonly layout: Layout;

@@ -16,6 +16,10 @@ import {
   unregister_ftrace_function,
   ftrace_startup_subops,
   ftrace_shutdown_subops,
+  SINGLE_DIRECT_OPS,
+  update_ftrace_direct_add,
+  update_ftrace_direct_del,
+  update_ftrace_direct_mod,
 } from "./core.ts";
 import { ERRNO, errName, type Ret } from "./errno.ts";
 import { callFunction, type CallObservation, type Path } from "./exec.ts";
@@ -429,6 +433,15 @@ export function applyApi(k: Kernel, st: Exclude<Step, { do: "call" }>): Ret {
     case "register_ftrace_direct": {
       const refused = directOnly();
       if (refused !== null) return refused;
+      if (k.design.singleDirectOps === true) {
+        // D's ip->trampoline pairs go into the one shared ops; D keeps only its functions, for del and mod.
+        const d = opsByName(k, st.ops, "direct");
+        if (!hashEmpty(d.funcHash.filter)) return -ERRNO.EINVAL;
+        const ips: ReadonlySet<bigint> = new Set(ipsOf(k, st.filter));
+        const r = update_ftrace_direct_add(k, opsByName(k, SINGLE_DIRECT_OPS, "direct"), ips, resolveAddr(k, st.addr));
+        if (r === 0) d.funcHash.filter = ips;
+        return r;
+      }
       const ops = opsByName(k, st.ops, "direct");
       const r = setHashes(k, ops, st.filter, null);
       if (r !== 0) return r;
@@ -438,11 +451,17 @@ export function applyApi(k: Kernel, st: Exclude<Step, { do: "call" }>): Ret {
       const refused = directOnly();
       if (refused !== null) return refused;
       const ops = opsByName(k, st.ops, "direct");
+      if (k.design.singleDirectOps === true) {
+        const r = update_ftrace_direct_del(k, opsByName(k, SINGLE_DIRECT_OPS, "direct"), ops.funcHash.filter);
+        if (r === 0) ops.funcHash.filter = new Set();
+        return r;
+      }
       return unregister_ftrace_direct(k, ops, st.addr === undefined ? ops.direct_call : resolveAddr(k, st.addr), st.free_filters);
     }
     case "modify_ftrace_direct": {
       const refused = directOnly();
       if (refused !== null) return refused;
+      if (k.design.singleDirectOps === true) return update_ftrace_direct_mod(k, opsByName(k, SINGLE_DIRECT_OPS, "direct"), opsByName(k, st.ops, "direct").funcHash.filter, resolveAddr(k, st.addr));
       return modify_ftrace_direct(k, opsByName(k, st.ops, "direct"), resolveAddr(k, st.addr));
     }
   }

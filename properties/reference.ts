@@ -75,6 +75,8 @@ export interface RefState {
   subopSlots: Array<string | null>;
   /** The manager's subop_list, newest first: the order its hashes are rebuilt in. */
   subopList: string[];
+  /** HAVE_SINGLE_FTRACE_DIRECT_OPS: every direct call in one shared ops, its trampoline found by ip. */
+  readonly singleDirectOps: boolean;
   /** How the manager merges its subops' hashes (Design.subopsHashRule; unset for today's rule). */
   readonly subopsHashRule: "append-intersect" | "skip-nothing" | undefined;
   /** Which functions have a direct caller, and where (the kernel's direct_functions). */
@@ -107,7 +109,7 @@ const PLT_ENTRY_SIZE = 12n;
 
 export function initRef(
   s: Scenario,
-  opts: { directCalls: boolean; callOpsOnSurvivor?: boolean; callOps?: boolean; withRegs?: boolean; subopsHashRule?: "append-intersect" | "skip-nothing" } = { directCalls: true },
+  opts: { directCalls: boolean; callOpsOnSurvivor?: boolean; callOps?: boolean; withRegs?: boolean; subopsHashRule?: "append-intersect" | "skip-nothing"; singleDirectOps?: true } = { directCalls: true },
 ): RefState {
   const bti = s.config.bti;
   const ftraceCaller = s.kernel.ftrace_caller === undefined ? DEFAULT_FTRACE_CALLER : BigInt(s.kernel.ftrace_caller);
@@ -130,6 +132,7 @@ export function initRef(
     subopSlots: [],
     subopList: [],
     subopsHashRule: opts.subopsHashRule,
+    singleDirectOps: opts.singleDirectOps === true,
     entries: new Map(),
     lastMoverCallable: new Map(),
   };
@@ -396,6 +399,7 @@ function applyStep(ref: RefState, st: Step): 0 | string | null {
     case "ftrace_set_notrace":
       return setHash(ref, ref.ops.get(st.ops) ?? opsOf(ref, st.ops, "ordinary"), "notrace", new Set(st.notrace));
     case "register_ftrace_direct": {
+      if (ref.singleDirectOps) return singleDirectAdd(ref, st.ops, new Set(st.filter), tramplineAddr(ref, st.addr));
       const d = opsOf(ref, st.ops, "direct");
       const filtered = setHash(ref, d, "filter", new Set(st.filter));
       if (filtered !== 0) return filtered;
@@ -413,6 +417,7 @@ function applyStep(ref: RefState, st: Step): 0 | string | null {
       return 0;
     }
     case "unregister_ftrace_direct": {
+      if (ref.singleDirectOps) return singleDirectDel(ref, st.ops);
       const d = opsOf(ref, st.ops, "direct");
       if (!d.registered) return "-EINVAL";
       const addr = st.addr === undefined ? d.tramp : tramplineAddr(ref, st.addr);
@@ -427,6 +432,7 @@ function applyStep(ref: RefState, st: Step): 0 | string | null {
       return 0;
     }
     case "modify_ftrace_direct": {
+      if (ref.singleDirectOps) return singleDirectMod(ref, st.ops, tramplineAddr(ref, st.addr));
       const d = opsOf(ref, st.ops, "direct");
       if (!d.registered) return "-EINVAL";
       const addr = tramplineAddr(ref, st.addr);
@@ -439,6 +445,67 @@ function applyStep(ref: RefState, st: Step): 0 | string | null {
       return 0;
     }
   }
+}
+
+/** The shared ops of a single-direct-ops design, as the model names it. */
+const SHARED_DIRECT = "direct_ops";
+
+/**
+ * A direct ops D of a single-direct-ops design: its functions join the shared ops (registered with the first),
+ * each with D's trampoline. D itself is never registered; it only remembers its functions.
+ */
+function singleDirectAdd(ref: RefState, name: string, fns: ReadonlySet<string>, addr: bigint): 0 | string {
+  const d = opsOf(ref, name, "direct");
+  if (fns.size === 0 || d.filter.size > 0 || [...fns].some((fn) => ref.entries.has(fn))) return "-EINVAL";
+  // The shared ops has no ops_func either: it may not join a function an IPMODIFY ops holds.
+  if ([...fns].some((fn) => ipmodifyHolder(ref, fn) !== undefined)) return "-EBUSY";
+  const s = opsOf(ref, SHARED_DIRECT, "direct");
+  const before = s.registered ? tracedBy(ref, s) : [];
+  for (const fn of fns) ref.entries.set(fn, addr);
+  d.filter = fns;
+  d.tramp = addr;
+  s.filter = new Set([...s.filter, ...fns]);
+  if (!s.registered) {
+    s.registered = true;
+    ref.order = [s.name, ...ref.order];
+    moved(ref, tracedBy(ref, s), true);
+  } else refiltered(ref, before, tracedBy(ref, s), s);
+  return 0;
+}
+
+/** D's functions leave the shared ops (which unregisters with the last), then their direct_functions entries. */
+function singleDirectDel(ref: RefState, name: string): 0 | string {
+  const d = opsOf(ref, name, "direct");
+  const s = opsOf(ref, SHARED_DIRECT, "direct");
+  if (d.filter.size === 0 || !s.registered) return "-EINVAL";
+  const before = tracedBy(ref, s);
+  s.filter = new Set([...s.filter].filter((fn) => !d.filter.has(fn)));
+  if (s.filter.size === 0) {
+    s.registered = false;
+    ref.order = ref.order.filter((n) => n !== s.name);
+    left(ref, before, s);
+  } else refiltered(ref, before, tracedBy(ref, s), s);
+  for (const fn of d.filter) ref.entries.delete(fn);
+  d.filter = new Set();
+  d.tramp = null;
+  return 0;
+}
+
+/** D's functions move to a new trampoline: a stub ops (directly callable) enters and leaves just those functions. */
+function singleDirectMod(ref: RefState, name: string, addr: bigint): 0 | string {
+  const d = opsOf(ref, name, "direct");
+  const s = opsOf(ref, SHARED_DIRECT, "direct");
+  if (d.filter.size === 0 || !s.registered) return "-EINVAL";
+  moved(ref, [...d.filter], true);
+  if ([...s.filter].some((fn) => ipmodifyHolder(ref, fn) !== undefined)) return "-EBUSY";
+  for (const fn of d.filter) ref.entries.set(fn, addr);
+  d.tramp = addr;
+  return 0;
+}
+
+/** The trampoline a direct ops sends fn to: its own, or (the shared ops) the one fn's entry names. */
+function trampFor(ref: RefState, o: RefOps, fn: string): bigint | null {
+  return ref.singleDirectOps && o.name === SHARED_DIRECT ? (ref.entries.get(fn) ?? null) : o.tramp;
 }
 
 /** The registered ops that trace fn, newest first. */
@@ -514,7 +581,8 @@ export function expected(ref: RefState, fn: string): Expected {
   const f = fnOf(ref, fn);
   const ts = tracers(ref, fn);
   const direct = ts.find((o) => o.kind === "direct");
-  const tramp = direct === undefined || direct.tramp === null ? null : trampName(ref, direct.tramp);
+  const directTramp = direct === undefined ? null : trampFor(ref, direct, fn);
+  const tramp = directTramp === null ? null : trampName(ref, directTramp);
   const only = ts.length === 1 ? ts[0] : undefined;
   if (!ref.callOps) return expectedWithoutCallOps(ref, f, ts);
   if (only === undefined) {
@@ -523,12 +591,13 @@ export function expected(ref: RefState, fn: string): Expected {
   }
   const callOps = ref.lastMoverCallable.get(fn) ?? true;
   const literal = callOps ? only.name : "ftrace_list_ops";
-  if (only.kind === "direct" && only.tramp !== null) {
+  if (only.kind === "direct" && directTramp !== null) {
     // DIRECT_EN depends only on the count: a reachable trampoline (its direct_functions entry) is called by the site
     // itself. Without an entry (a live filter change of a direct ops) the site goes through ftrace_caller.
     const entry = ref.entries.get(fn);
     if (entry !== undefined && blReaches(f.ip, entry)) return { path: "direct-bl", handlers: [], tramp: trampName(ref, entry), literal, target: { kind: "bl", to: entry, what: trampName(ref, entry) } };
-    if (callOps) return { path: "caller-direct", handlers: [], tramp, literal, target: callerTarget(ref, f) };
+    // The shared ops' direct_call stays 0: ftrace_caller calls call_direct_funcs, which finds the trampoline by ip.
+    if (callOps) return ref.singleDirectOps ? { path: "caller-ops", handlers: [only.name], tramp, literal, target: callerTarget(ref, f) } : { path: "caller-direct", handlers: [], tramp, literal, target: callerTarget(ref, f) };
     return { path: "caller-list", handlers: [only.name], tramp, literal, target: callerTarget(ref, f) };
   }
   return { path: callOps ? "caller-ops" : "caller-list", handlers: handlerNames(ref, fn, ts), tramp: null, literal, target: callerTarget(ref, f) };

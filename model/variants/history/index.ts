@@ -8,6 +8,7 @@ import type { Design } from "../../kernel.ts";
 import type { ScopeExtension } from "../../kernel.ts";
 import { withMutant, withScope, type MutantName } from "../../mutants.ts";
 import { directWithoutCallOps, withRegs } from "../no-call-ops.ts";
+import { singleDirectOps } from "../single-direct-ops.ts";
 import { upstream } from "../upstream.ts";
 
 export type HistoryKind = "bug" | "fix" | "design" | "build" | "pending";
@@ -267,6 +268,15 @@ export const HISTORY: ReadonlyArray<HistoryDesign> = [
     mechanism:
       "direct calls on kernels without CALL_OPS (kCFI, GCC -Os): no literal; an in-range trampoline is the site's BL, an out-of-range one is reached through ftrace_caller, the list function (a BPF ops is DYNAMIC), call_direct_funcs and the late exit",
     design: directWithoutCallOps,
+  },
+  {
+    name: "pending-single-direct-ops",
+    commit: "ftrace,bpf: Use single direct ops for bpf trampolines",
+    kind: "pending",
+    subject: "ftrace,bpf: Use single direct ops for bpf trampolines (merged for x86, 2026-01; arm64 port closed)",
+    mechanism:
+      "one shared direct ops for every BPF trampoline: update_ftrace_direct_add/del/mod change its hash and direct_functions; its direct_call stays 0, so on arm64 a site out of BL range takes ftrace_caller's slow path to call_direct_funcs, which finds the trampoline by ip",
+    design: singleDirectOps,
   },
 ];
 
