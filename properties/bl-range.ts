@@ -33,10 +33,10 @@ function edgesAgree(k: Kernel): string | null {
 export const blRange: Property = {
   name: "bl-range",
   kills: [
-    { mutant: "bl-range-off-by-4", maxSteps: 1 },
-    { mutant: "bl-range-backwards", maxSteps: 1 },
+    { mutant: "bl-range-off-by-4", maxSteps: 0 },
+    { mutant: "bl-range-backwards", maxSteps: 0 },
     { mutant: "modify-call-no-plt", maxSteps: 2 },
-    { mutant: "ftrace-plt-core-only", maxSteps: 2 },
+    { mutant: "ftrace-plt-core-only", maxSteps: 1 },
   ],
   says: "Every instruction written at a patch-site is a NOP or a BL that decodes to exactly the target the arch code meant (never an out-of-range branch or a BRK), and reachable_by_bl agrees with the encoder at +/-128 MiB.",
   guards: "reachable_by_bl, ftrace_find_callable_addr, get_ftrace_plt, aarch64_insn_gen_branch_imm",

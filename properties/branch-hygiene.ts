@@ -9,7 +9,7 @@ export const branchHygiene: Property = {
   name: "branch-hygiene",
   kills: [
     { mutant: "ret-instead-of-br", maxSteps: 2 },
-    { mutant: "ftrace-caller-no-bti", maxSteps: 3 },
+    { mutant: "ftrace-caller-no-bti", maxSteps: 2 },
   ],
   says: "Every indirect branch that lands on BTI C comes from BLR or from BR X16/X17, every BR/BLR into guarded text (BTI kernels) lands on a landing pad that accepts it, and every RET goes to the address its matching call pushed (return-stack balance).",
   guards: "BR X17 for both direct exits of ftrace_caller (not RET), BR X16 in module PLTs, BTI C at ftrace_caller and trampolines",

@@ -25,7 +25,7 @@ function discovers(k: Kernel): string | null {
 
 export const literalDiscovery: Property = {
   name: "literal-discovery",
-  kills: [{ mutant: "literal-no-align", maxSteps: 1 }],
+  kills: [{ mutant: "literal-no-align", maxSteps: 0 }],
   says: "For both patch-site layouts (with and without BTI C) and every aligned placement, ftrace_caller's (x30 & ~7) - 16 finds the literal and loads the ops it holds.",
   guards: "ftrace_call_adjust's layout (literal at ALIGN_DOWN(rec->ip - 12, 8)) and the literal load at the start of ftrace_caller",
   needsCallOps: true,

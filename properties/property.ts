@@ -13,6 +13,7 @@ import type { Design, Kernel } from "../model/kernel.ts";
 import type { MutantName } from "../model/mutants.ts";
 import { runStep, scenarioLayout, type Scenario, type Step, type StepResult } from "../model/scenario.ts";
 import { runArb } from "../generators/run.ts";
+import { minimizeCounterexample } from "./minimize.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
 import { CoverageCollector, observeLayout, observeStep } from "../reports/coverage.ts";
 import type { Coverage } from "../reports/results.ts";
@@ -182,11 +183,7 @@ export function runProperty(p: Property, design: Design, opts: RunOptions): Outc
     return { ...base, ok: false, path: details.counterexamplePath ?? "", error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
   }
   const path = details.counterexamplePath ?? "";
-  return {
-    ...base,
-    ok: false,
-    path,
-    message: err.failure.message,
-    counterexample: counterexampleScenario(s, err.failure, { property: p.name, variant: design.name, seed: opts.seed, path }),
-  };
+  // fast-check's shrink, then the domain's (properties/minimize.ts): the file is the smallest scenario found.
+  const min = minimizeCounterexample(p, design, s, err.failure, { property: p.name, variant: design.name, seed: opts.seed, path });
+  return { ...base, ok: false, path, message: min.failure.message, counterexample: min.scenario };
 }

@@ -8,7 +8,7 @@ export const referenceAgreement: Property = {
   name: "reference-agreement",
   kills: [
     { mutant: "direct-addr-despite-count", maxSteps: 3 },
-    { mutant: "subops-rebuild-every-function", maxSteps: 4 },
+    { mutant: "subops-rebuild-every-function", maxSteps: 3 },
   ],
   says: "After every step, which ops trace each function (in ftrace_ops_list order) and which path a call of it takes equal what a small reference computes from the registered ops alone.",
   guards: "the whole update pipeline: __ftrace_hash_rec_update, ftrace_check_record, __ftrace_replace_code and the arch hooks",

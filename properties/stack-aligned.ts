@@ -6,7 +6,7 @@ import type { Property } from "./property.ts";
 
 export const stackAligned: Property = {
   name: "stack-aligned",
-  kills: [{ mutant: "fregs-size-120", maxSteps: 1 }],
+  kills: [{ mutant: "fregs-size-120", maxSteps: 0 }],
   says: "sizeof(struct ftrace_regs) and ftrace_caller's frame are multiples of 16, and sp is 16-byte aligned at every call boundary and wherever it is used as a base register.",
   guards: "struct ftrace_regs layout (FREGS_SIZE) and ftrace_caller's frame size",
   needsCalls: true,

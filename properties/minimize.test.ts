@@ -1,0 +1,45 @@
+// The domain's shrinking pass: it finds the shorter scenario fast-check cannot reach (a RECURSION ops in place of
+// two plain ones), keeps the property failing, and gives the same file every time.
+
+import { describe, expect, it } from "vitest";
+import { withMutant } from "../model/mutants.ts";
+import { parseScenario } from "../model/scenario.ts";
+import { upstream } from "../model/variants/upstream.ts";
+import { exactHandlers } from "./exact-handlers.ts";
+import { minimizeCounterexample } from "./minimize.ts";
+import { checkRun } from "./property.ts";
+
+const design = withMutant(upstream, "drop-notrace");
+const meta = { property: "exact-handlers", variant: design.name, seed: 0, path: "test" };
+// fast-check's 1-minimal run for drop-notrace: two ops on f, a third that notraces f, the call.
+const fourSteps = parseScenario({
+  variant: design.name,
+  functions: [{ name: "f", addr: "0xffff800009000000" }, { name: "g", addr: "0xffff800009001000" }],
+  steps: [
+    { do: "register_ftrace_function", ops: "A", filter: ["f"] },
+    { do: "register_ftrace_function", ops: "B", filter: ["f"] },
+    { do: "register_ftrace_function", ops: "C", filter: [], notrace: ["f"] },
+    { do: "call", fn: "f" },
+  ],
+});
+
+describe("minimizeCounterexample", () => {
+  it("trades two plain ops for one RECURSION ops: 4 steps become the explorer's 3", () => {
+    const f = checkRun(exactHandlers, fourSteps, design);
+    expect(f).not.toBeNull();
+    const m = minimizeCounterexample(exactHandlers, design, fourSteps, f!, meta);
+    expect(m.scenario.steps.length).toBe(3);
+    expect(m.scenario.functions.map((x) => x.name)).toEqual(["f"]);
+    expect(checkRun(exactHandlers, m.scenario, design)?.message).toBe(m.failure.message);
+    expect(m.scenario.counterexample?.message).toBe(m.failure.message);
+  });
+
+  it("is deterministic, and leaves a scenario that cannot shrink as it is", () => {
+    const f = checkRun(exactHandlers, fourSteps, design)!;
+    const a = minimizeCounterexample(exactHandlers, design, fourSteps, f, meta);
+    const b = minimizeCounterexample(exactHandlers, design, fourSteps, f, meta);
+    expect(JSON.stringify(a.scenario)).toBe(JSON.stringify(b.scenario));
+    const again = minimizeCounterexample(exactHandlers, design, a.scenario, a.failure, meta);
+    expect(JSON.stringify(again.scenario)).toBe(JSON.stringify(a.scenario));
+  });
+});
