@@ -2,8 +2,8 @@
 // shrinks each drawn value towards its own "smallest" (no flags, the first choice), so it cannot trade two ops
 // without flags for one ops with RECURSION, which is sometimes what the shortest scenario needs. This pass tries,
 // greedily and in a fixed order (so a pinned seed gives the same file every time), edits that follow the domain:
-// drop a step; give one registration other flags and drop another step; then fewer functions, fewer ops names in
-// use, fewer flags. An edit is kept when the property still fails on the design (any message: the same property
+// drop a step; give one step another form (other flags, one function of its filter, no notrace, another
+// trampoline) and drop another step; then fewer functions, ops names in use, flags and hash entries. An edit is kept when the property still fails on the design (any message: the same property
 // fails). It only ever makes a counterexample smaller.
 
 import type { Design } from "../model/kernel.ts";
@@ -16,11 +16,12 @@ import { checkRun, counterexampleScenario, type Failure, type Property } from ".
 /** The flag sets a registration may be given while minimizing (those the generators draw, SUBOP aside). */
 const FLAG_SETS: ReadonlyArray<ReadonlyArray<StepFlag>> = [[], ["RECURSION"], ["RCU"], ["SAVE_REGS"], ["SAVE_REGS_IF_SUPPORTED"], ["IPMODIFY"]];
 
-/** How big a counterexample is, compared in this order: steps, functions, ops named, flags given. */
+/** How big a counterexample is, compared in this order: steps, functions, ops named, flags given, hash entries. */
 function size(s: Scenario): ReadonlyArray<number> {
   const ops = new Set(s.steps.flatMap((st) => ("ops" in st ? [st.ops] : [])));
   const flags = s.steps.reduce((n, st) => n + (st.do === "register_ftrace_function" ? st.flags.length : 0), 0);
-  return [s.steps.length, s.functions.length, ops.size, flags];
+  const entries = s.steps.reduce((n, st) => n + ("filter" in st ? st.filter.length : 0) + ("notrace" in st ? st.notrace.length : 0), 0);
+  return [s.steps.length, s.functions.length, ops.size, flags, entries];
 }
 
 function smaller(a: ReadonlyArray<number>, b: ReadonlyArray<number>): boolean {
@@ -47,13 +48,54 @@ function without(s: Scenario, i: number): Scenario {
   return { ...s, steps: s.steps.filter((_, j) => j !== i) };
 }
 
-/** The scenario with step i's flags replaced (a registration of an ordinary ops only). */
-function withFlags(s: Scenario, i: number, flags: ReadonlyArray<StepFlag>): Scenario | null {
-  const st = s.steps[i];
-  if (st?.do !== "register_ftrace_function" || st.flags.includes("SUBOP")) return null;
-  if (st.flags.length === flags.length && st.flags.every((f, j) => f === flags[j])) return null;
-  const next: Step = { ...st, flags: [...flags] };
-  return { ...s, steps: s.steps.map((x, j) => (j === i ? next : x)) };
+/** Other forms of one step the pass may try: other flags, one function of its filter, no notrace, another trampoline. */
+function variantsOf(st: Step, trampolines: ReadonlyArray<string>): Step[] {
+  const out: Step[] = [];
+  if (st.do === "register_ftrace_function" && !st.flags.includes("SUBOP")) {
+    for (const flags of FLAG_SETS) if (!(st.flags.length === flags.length && st.flags.every((f, j) => f === flags[j]))) out.push({ ...st, flags: [...flags] });
+    if (st.filter.length > 1) for (const fn of st.filter) out.push({ ...st, filter: [fn] });
+    if (st.notrace.length > 0) out.push({ ...st, notrace: [] });
+  }
+  if (st.do === "register_ftrace_direct") {
+    if (st.filter.length > 1) for (const fn of st.filter) out.push({ ...st, filter: [fn] });
+    for (const t of trampolines) if (t !== st.addr) out.push({ ...st, addr: t });
+  }
+  if (st.do === "modify_ftrace_direct") for (const t of trampolines) if (t !== st.addr) out.push({ ...st, addr: t });
+  return out;
+}
+
+/** The scenario with step i replaced. */
+function replaced(s: Scenario, i: number, st: Step): Scenario {
+  return { ...s, steps: s.steps.map((x, j) => (j === i ? st : x)) };
+}
+
+/**
+ * The scenario with a live hash change folded into the registration it follows (the ops registered with that
+ * filter or notrace in the first place), and the change dropped.
+ */
+function* folded(s: Scenario): Generator<Scenario> {
+  for (let j = 0; j < s.steps.length; j++) {
+    const ch = s.steps[j]!;
+    if (ch.do !== "ftrace_set_filter" && ch.do !== "ftrace_set_notrace") continue;
+    for (let i = j - 1; i >= 0; i--) {
+      const reg = s.steps[i]!;
+      if ("ops" in reg && reg.ops === ch.ops && reg.do !== "register_ftrace_function") break;
+      if (reg.do !== "register_ftrace_function" || reg.ops !== ch.ops) continue;
+      const merged: Step = ch.do === "ftrace_set_filter" ? { ...reg, filter: [...ch.filter] } : { ...reg, notrace: [...ch.notrace] };
+      yield without(replaced(s, i, merged), j);
+      break;
+    }
+  }
+}
+
+/** Trampoline addresses of the two classes that matter (as the explorer's scope has them): within BL range of
+ * kernel text, and out of it. */
+const CANONICAL_TRAMPOLINES: ReadonlyArray<string> = ["0xffff80000a100000", "0xffff8000c0000000"];
+
+/** The scenario with one trampoline moved to the other BL-range class's canonical address. */
+function* relocated(s: Scenario): Generator<Scenario> {
+  for (const t of s.trampolines)
+    for (const addr of CANONICAL_TRAMPOLINES) if (t.addr !== addr) yield { ...s, trampolines: s.trampolines.map((x) => (x === t ? { ...x, addr } : x)) };
 }
 
 /** The scenario without a function no step names. */
@@ -65,13 +107,15 @@ function withoutFunction(s: Scenario, fn: string): Scenario | null {
 /** Every edit to try from s, in the order the pass prefers them. */
 function* edits(s: Scenario): Generator<Scenario> {
   for (let i = s.steps.length - 1; i >= 0; i--) yield without(s, i);
+  const trampolines = [...s.trampolines.map((t) => t.name), "ftrace_stub_direct_tramp"];
   for (let i = 0; i < s.steps.length; i++)
-    for (const flags of FLAG_SETS) {
-      const f = withFlags(s, i, flags);
-      if (f === null) continue;
+    for (const v of variantsOf(s.steps[i]!, trampolines)) {
+      const f = replaced(s, i, v);
       for (let j = f.steps.length - 1; j >= 0; j--) if (j !== i) yield without(f, j);
       yield f;
     }
+  yield* folded(s);
+  for (const r of relocated(s)) for (let j = r.steps.length - 1; j >= 0; j--) yield without(r, j);
   for (const f of s.functions) {
     const w = withoutFunction(s, f.name);
     if (w !== null) yield w;
