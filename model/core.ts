@@ -925,7 +925,7 @@ function intersect_hashes(k: Kernel): IpSet {
       acc = k.graphOps.funcHash.notrace;
       continue;
     }
-    acc = hashEmpty(acc) || hashEmpty(sub.funcHash.notrace) ? EMPTY : new Set([...acc].filter((ip) => sub.funcHash.notrace.has(ip)));
+    acc = intersect_hash(acc, sub.funcHash.notrace);
     if (hashEmpty(acc)) break;
   }
   return acc ?? EMPTY;
