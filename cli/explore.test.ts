@@ -20,7 +20,7 @@ describe("dispatch-spec explore", { timeout: 60_000 }, () => {
     const r = await cli("explore", "--functions", "1", "--depth", "3", "--workers", "1");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/recursion-protected fails as expected on upstream \(a known finding, see README\) at depth 3: call f: B needs ftrace_ops_assist_func/);
-    expect(r.out).toContain("no violation of the other 10 properties up to depth 3\n");
+    expect(r.out).toContain("no violation of the other 11 properties up to depth 3\n");
     const file = /shortest scenario: (\S+)/.exec(r.out)?.[1] ?? "";
     const s = JSON.parse(readFileSync(file, "utf8")) as { steps: unknown[]; counterexample: { property: string } };
     expect(s.steps).toHaveLength(3);

@@ -79,9 +79,10 @@ function judgeFix(h: HistoryDesign): Row[] {
   // The recorded finding (recursion-protected) is in every design that keeps the kernel's CALL_OPS rule; no fix of
   // this record touches it, so it does not count against one.
   const findings = new Set(PROPERTIES.filter((p) => p.expectedOnUpstream !== undefined).map((p) => p.name));
-  const own = new Map((h.findings ?? []).map((f) => [f.property, f.finding] as const));
+  const own = new Map<string, string>((h.findings ?? []).map((f) => [f.property, `finding: ${f.finding}`] as const));
+  for (const p of h.inherits?.properties ?? []) own.set(p, `${h.inherits!.from}'s, which this world carries`);
   const unexpected = failing.filter((p) => !findings.has(p) && !own.has(p));
-  const why = (p: string): string => (own.has(p) ? `${p} (finding: ${own.get(p)})` : `${p} (the recorded finding)`);
+  const why = (p: string): string => (own.has(p) ? `${p} (${own.get(p)})` : `${p} (the recorded finding)`);
   // The properties that have something to judge on the design (no literal without CALL_OPS, no manager without subops).
   const all = Object.keys(row).length;
   const na = PROPERTIES.length + CONCURRENT_PROPERTIES.length - all;

@@ -112,9 +112,13 @@ function noteHash(k: Kernel, ops: FtraceOps): void {
   k.note?.({ kind: "hash", ops: ops.name, filter: ops.funcHash.filter, notrace: ops.funcHash.notrace });
 }
 
-/** ftrace_kill: ftrace_disabled and !ftrace_enabled for good after a bug; sites stay as they are. */
+/**
+ * ftrace_kill: ftrace_disabled and !ftrace_enabled for good after a bug, and ftrace_trace_function back to
+ * ftrace_stub (a modify_all_code still under way then points ftrace_call at it); the sites stay as they are.
+ */
 export function ftrace_kill(k: Kernel): void {
   k.disabled = true;
+  k.ftraceTraceFunction = "ftrace_stub";
 }
 
 /** FTRACE_WARN_ON: warn and kill ftrace. */
@@ -490,8 +494,8 @@ export function ftrace_startup(k: Kernel, ops: FtraceOps): Ret {
   // ftrace_startup_enable
   const traceFunc = traceFuncChanged(k);
   if ((updateCalls || traceFunc) && !k.disabled) ftrace_modify_all_code(k, { calls: updateCalls, traceFunc });
-  if (k.disabled) {
-    // ftrace broke while patching: only unlink the ops, leaving its flags and the counts as they are.
+  if (k.disabled && !mutated(k.design, "startup-keeps-dead-ops")) {
+    // ftrace broke while patching (c3b0f72e805f): only unlink the ops, leaving its flags and the counts as they are.
     __unregister_ftrace_function(k, ops);
     return -ERRNO.ENODEV;
   }

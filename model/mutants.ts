@@ -39,6 +39,8 @@ export const MUTANTS = {
   "ftrace-caller-no-bti": 'before 35b6b28e6998 "arm64: ftrace: add missing BTIs": ftrace_caller starts without BTI C, though a module PLT reaches it with BR X16',
   "regs-plt-unfound":
     'before 91970bef48d6 "arm64: ftrace: Change CONFIG_FTRACE_WITH_REGS to CONFIG_DYNAMIC_FTRACE_WITH_REGS": get_ftrace_plt tests a Kconfig symbol that does not exist, so it never returns the module\'s PLT to ftrace_regs_caller and a far module function cannot be traced with SAVE_REGS',
+  "startup-keeps-dead-ops":
+    'before c3b0f72e805f "ftrace: Fix NULL pointer dereference in is_ftrace_trampoline when ftrace is dead": when ftrace_startup\'s own patching kills ftrace it still returns 0, the ops left on ftrace_ops_list, where no unregister can reach it any more',
   "single-direct-no-lookup":
     "with one shared direct ops (HAVE_SINGLE_FTRACE_DIRECT_OPS's update_ftrace_direct_*), call_direct_funcs still reads ops->direct_call, which the shared ops never sets, instead of finding the trampoline by ip: arm64 taking the single ops without the lookup",
 } as const;

@@ -58,6 +58,7 @@ describe("explore", { timeout: 60_000 }, () => {
     "ftrace-plt-core-only": 1,
     "subops-rebuild-every-function": 2,
     "regs-plt-unfound": 1,
+    "startup-keeps-dead-ops": 1,
     "single-direct-no-lookup": 1,
   };
   const cases = PROPERTIES.flatMap((p) => p.kills.map((k) => [k.mutant, p.name] as const));

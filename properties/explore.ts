@@ -16,7 +16,7 @@ import { literalAddr } from "../model/layout.ts";
 import type { Design, Kernel } from "../model/kernel.ts";
 import { parseScenario, runStep, scenarioLayout, type Scenario, type Step } from "../model/scenario.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
-import { keepsUpstreamRule, type CallCheck, type Property, type StepContext } from "./property.ts";
+import { keepsUpstreamRule, listedOps, type CallCheck, type Property, type StepContext } from "./property.ts";
 
 export interface ExploreScope {
   readonly functions: number;
@@ -276,8 +276,9 @@ export function expandPaths(ctx: ScopeContext, props: ReadonlyArray<Property>, e
       const k = cloneKernel(node.k);
       const ref = structuredClone(node.ref);
       const expectedRet = applyRef(ref, st);
+      const listedBefore = listedOps(node.k);
       const result = runStep(k, st, path.length);
-      const base = { k, ref, index: path.length, step: st, result, expectedRet };
+      const base = { k, ref, index: path.length, step: st, result, expectedRet, listedBefore };
       const calls = needCalls ? callEvery(k) : [];
       const bad: Bad[] = [];
       for (const p of props) {

@@ -7,6 +7,7 @@ import { literalDiscovery } from "./literal-discovery.ts";
 import { literalValid } from "./literal-valid.ts";
 import { managerExact } from "./manager-exact.ts";
 import { modifyValidates } from "./modify-validates.ts";
+import { opsOwnership } from "./ops-ownership.ts";
 import { pathSelection } from "./path-selection.ts";
 import type { Property } from "./property.ts";
 import type { Design } from "../model/kernel.ts";
@@ -29,6 +30,7 @@ export const PROPERTIES: ReadonlyArray<Property> = [
   referenceAgreement,
   recursionProtected,
   managerExact,
+  opsOwnership,
 ];
 
 /** What a property may need of a design to have anything to judge on it. */

@@ -35,6 +35,19 @@ export interface StepContext {
   readonly expectedRet: 0 | string | null;
   /** Calls to judge: the step's own call, or (for properties that need them) a call of every function. */
   readonly calls: ReadonlyArray<CallCheck>;
+  /** The ops a lock-free walker could reach before the step (listedOps), by name. */
+  readonly listedBefore: ReadonlySet<string>;
+}
+
+/**
+ * The ops a lock-free list walker can reach, by name: those on ftrace_ops_list (ftrace_ops_list_func,
+ * is_ftrace_trampoline) and fgraph's subops (in fgraph_array, walked by the graph entry).
+ */
+export function listedOps(k: Kernel): ReadonlySet<string> {
+  const names = new Set<string>();
+  for (const o of k.opsList) names.add(o.name);
+  for (const o of k.fgraphArray) if (o !== null) names.add(o.name);
+  return names;
 }
 
 /** A mutant a property must kill, on which design, with how short a counterexample. */
@@ -101,10 +114,11 @@ export function checkRun(p: Property, s: Scenario, design: Design, coverage?: Co
   for (let index = 0; index < s.steps.length; index++) {
     const step = s.steps[index]!;
     const expectedRet = applyRef(ref, step);
+    const listedBefore = listedOps(k);
     const result = runStep(k, step, index);
     const calls: CallCheck[] =
       result.do === "call" ? [{ fn: result.fn, obs: result.obs }] : p.needsCalls ? k.layout.functions.map((f) => ({ fn: f.name, obs: callFunction(k, f.name) })) : [];
-    const ctx: StepContext = { k, ref, index, step, result, expectedRet, calls };
+    const ctx: StepContext = { k, ref, index, step, result, expectedRet, calls, listedBefore };
     if (coverage !== undefined) observeStep(coverage, k, result, calls);
     for (const c of calls.length > 0 ? calls : [null]) {
       const message = p.check(c === null ? ctx : { ...ctx, calls: [c] });

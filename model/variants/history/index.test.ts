@@ -33,6 +33,16 @@ describe("the kernel's history as designs", () => {
     }
   });
 
+  it("lets a fix inherit failures only from a recorded bug whose world it runs in", () => {
+    for (const h of HISTORY.filter((x) => x.inherits !== undefined)) {
+      const from = historyByName(h.inherits!.from);
+      expect(from?.kind, h.name).toBe("bug");
+      // The same world: the bug's switches, and nothing else, under the fix's name.
+      expect([...h.design.mutations].sort(), h.name).toEqual([...from!.design.mutations].sort());
+      for (const p of h.inherits!.properties) expect(PROPERTY_NAMES.has(p), `${h.name}: ${p}`).toBe(true);
+    }
+  });
+
   it("has every bug name at least one existing property, with a bound of at most 6 steps or segments", () => {
     for (const h of HISTORY.filter((x) => x.kind === "bug")) {
       expect(h.flaggedBy?.length ?? 0, h.name).toBeGreaterThan(0);

@@ -46,6 +46,11 @@ export interface HistoryDesign {
    * violates them on this design's world too), each with the finding's write-up under reports/findings/.
    */
   readonly findings?: ReadonlyArray<{ readonly property: string; readonly finding: string }>;
+  /**
+   * For a fix judged in another bug's world (the only world where the fix has anything to do): that bug's design
+   * name and the properties its row fails because of that bug, not this fix.
+   */
+  readonly inherits?: { readonly from: string; readonly properties: ReadonlyArray<string> };
 }
 
 /** The merged design under another name: a fix that upstream contains. */
@@ -65,6 +70,13 @@ function upstreamIn(name: string, scope: ReadonlyArray<ScopeExtension>, descript
 function bugOf(name: string, mutant: MutantName, description: string): Design {
   return { ...withMutant(upstream, mutant), name, description };
 }
+
+/** The WITH_REGS design with get_ftrace_plt as 3b23e4991fb6..91970bef48d6 had it: a world where ftrace can die. */
+const bug91970bef48d6World: Design = {
+  ...withMutant(withRegs, "regs-plt-unfound"),
+  name: "bug-91970bef48d6",
+  description: "the WITH_REGS design of v5.19..v6.1 with get_ftrace_plt as 3b23e4991fb6..91970bef48d6 had it (the regs PLT never found)",
+};
 
 export const HISTORY: ReadonlyArray<HistoryDesign> = [
   {
@@ -246,7 +258,7 @@ export const HISTORY: ReadonlyArray<HistoryDesign> = [
     pairedWith: "fix-91970bef48d6",
     mechanism:
       "get_ftrace_plt returns the module's ftrace_regs_caller PLT entry only if IS_ENABLED(CONFIG_FTRACE_WITH_REGS), which is never true: a far module function that an ops with SAVE_REGS traces gets no PLT, ftrace_make_call fails with -EINVAL and ftrace_bug kills ftrace",
-    design: { ...withMutant(withRegs, "regs-plt-unfound"), name: "bug-91970bef48d6", description: "the WITH_REGS design of v5.19..v6.1 with get_ftrace_plt as 3b23e4991fb6..91970bef48d6 had it (the regs PLT never found)" },
+    design: bug91970bef48d6World,
     flaggedBy: [{ property: "modify-validates", maxSteps: 1 }],
   },
   {
@@ -259,6 +271,31 @@ export const HISTORY: ReadonlyArray<HistoryDesign> = [
     design: { ...withRegs, name: "fix-91970bef48d6", description: `${withRegs.description}; it contains 91970bef48d6` },
     // Every traced site goes through the list function here, so a refused registration's moment on the list shows.
     findings: [{ property: "transitional-handlers", finding: "failed-registration-visible.md" }],
+  },
+  // ftrace_startup never rolled back a registration whose patching killed ftrace. On arm64 a registration could kill it
+  // in v5.5..v5.8 (91970bef48d6's bug), so both designs live in that world.
+  {
+    name: "bug-c3b0f72e805f",
+    commit: "c3b0f72e805f",
+    kind: "bug",
+    subject: "ftrace_startup before c3b0f72e805f (v6.0-rc): returned 0 when its own patching killed ftrace",
+    pairedWith: "fix-c3b0f72e805f",
+    mechanism:
+      "a registration whose ftrace_startup_enable hits ftrace_bug (here: a far module function traced with SAVE_REGS, 91970bef48d6's bug) returns 0 with the ops on ftrace_ops_list; ftrace is dead, so every unregister returns -ENODEV before unlinking it, and an owner that frees the ops leaves ftrace_ops_list_func and is_ftrace_trampoline on freed memory",
+    design: { ...withMutant(bug91970bef48d6World, "startup-keeps-dead-ops"), name: "bug-c3b0f72e805f", description: "the WITH_REGS design with 91970bef48d6's bug (v5.5..v5.8) and ftrace_startup before c3b0f72e805f" },
+    flaggedBy: [{ property: "ops-ownership", maxSteps: 1 }],
+  },
+  {
+    name: "fix-c3b0f72e805f",
+    commit: "c3b0f72e805f",
+    kind: "fix",
+    subject: "ftrace: Fix NULL pointer dereference in is_ftrace_trampoline when ftrace is dead",
+    pairedWith: "bug-c3b0f72e805f",
+    mechanism:
+      "when ftrace_startup's patching killed ftrace it unlinks the ops (__unregister_ftrace_function, flags and counts left as they are) and returns -ENODEV, so the owner knows it may free it; it rolls back nothing else on purpose",
+    design: { ...bug91970bef48d6World, name: "fix-c3b0f72e805f", description: `${bug91970bef48d6World.description}, with c3b0f72e805f's rollback (as the model has it)` },
+    // Everything a live ftrace owes fails here by construction: ftrace dies in this world.
+    inherits: { from: "bug-91970bef48d6", properties: ["exact-handlers", "path-selection", "modify-validates", "reference-agreement", "transitional-handlers", "quiescent-exact"] },
   },
   {
     name: "pending-direct-without-call-ops",
@@ -291,7 +328,6 @@ export interface OutOfScope {
 export const OUT_OF_SCOPE: ReadonlyArray<OutOfScope> = [
   { commit: "d05cb470663a", kind: "fix", subject: "ftrace: Fix modification of direct_function hash while in use", why: "invisible in arm64 dispatch: the race needs a lock-free reader of direct_functions, and arm64 has none on its dispatch path (call_direct_funcs reads ops->direct_call since v6.4; fgraph's direct-call test is built only without WITH_ARGS); the reader comes back with HAVE_SINGLE_FTRACE_DIRECT_OPS (x86; see pending-single-direct-ops.md). The bug this fix brought, bug-d05cb470663a, is run and flagged" },
   { commit: "3e9a18e1c3e9", kind: "fix", subject: "ftrace: bpf: Fix IPMODIFY + DIRECT in modify_ftrace_direct()", why: "not yet: needs ops_func and a trampoline that calls the original function" },
-  { commit: "c3b0f72e805f", kind: "fix", subject: "ftrace: Fix NULL pointer dereference in is_ftrace_trampoline when ftrace is dead", why: "not yet, for want of a contract for a dead ftrace: the model has the fix (ftrace_startup unlinks the ops and returns -ENODEV when its own patching killed ftrace) and a world where ftrace dies (bug-91970bef48d6's far SAVE_REGS module function), so the bug is one switch away; but the harm needs the owner to free an ops whose unregister returned -ENODEV, and once owners do that, an ops registered before the death (which the fix does not touch: ftrace_shutdown returns -ENODEV with it still listed) is freed under list walkers too, in the fixed tree as well. A property must first say what a dead ftrace still owes (none of its list walkers reach freed memory? then the fix is partial) before the pair can be judged" },
   { commit: "dbaccb618fab", kind: "design", subject: "ftrace: Store direct called addresses in their ops (v1 review: torn ops->direct_call)", why: "modelled, not flagged by generated runs: the mutant direct-call-torn-store splits the store into 32-bit halves, and a directed corpus scenario (a trampoline 4 GiB away) fails transitional-handlers; between two trampolines within 4 GiB the halves' top bits agree and a tear changes nothing, and arm64 puts module and BPF trampolines within 2 GiB of the kernel" },
   { commit: "8eb4b09e0bbd", kind: "fix", subject: "ftrace: Do not add duplicate entries in subops manager ops", why: "the model's hashes are sets: an ip added twice is one entry, so duplicates cannot arise" },
   { commit: "a8b9cf62ade1", kind: "fix", subject: "ftrace: Fix DIRECT_CALLS to use SAVE_REGS by default", why: "x86 only: arm64 has no WITH_REGS, its direct ops keep SAVE_ARGS" },
