@@ -92,11 +92,17 @@ function cpuSetup(k: Kernel, cpu: number): CallSetup {
 }
 
 /** What the owner of an ops or trampoline does once an API call returns: free what is no longer used. */
-function ownerFrees(truth: Kernel, st: ApiStep, ret: string | 0, before: { direct: bigint; opsKind: OpsKind | null }): MicroStep[] {
-  if (ret !== 0) return [];
+function ownerFrees(truth: Kernel, st: ApiStep, ret: string | 0, before: { direct: bigint; opsKind: OpsKind | null; enabled: boolean }): MicroStep[] {
   const ops = truth.ops.get(st.ops);
   if (ops === undefined) return [];
   const freeOps: MicroStep = { kind: "free", what: "ops", name: ops.name, lo: ops.addr, hi: ops.addr + FTRACE_OPS_SIZE };
+  if (ret !== 0) {
+    // A refused registration: an owner that allocated the ops frees it at once, as livepatch's klp_patch_func does
+    // (kfree right after register_ftrace_function fails). Not a subops (fgraph's instances keep theirs), not a
+    // direct ops (BPF keeps the ops in its trampoline and retries), not an ops that was already registered.
+    const refused = st.do === "register_ftrace_function" && !st.flags.includes("SUBOP") && !before.enabled && !ops.coreData;
+    return refused ? [freeOps] : [];
+  }
   const freeTramp = (addr: bigint): MicroStep[] => {
     const t = truth.layout.trampolines.find((x) => x.addr === addr);
     const stillUsed = [...truth.ops.values()].some((o) => hasFlag(o.flags, FTRACE_OPS_FL.ENABLED) && o.direct_call === addr);
@@ -142,7 +148,8 @@ export function recordStep(truth: Kernel, st: ApiStep, index: number, text: stri
   // The caller's ops, and fgraph's static graph_ops, whose flags the core changes when it takes a subops.
   const flagged = (): FtraceOps[] => [...truth.ops.values(), truth.graphOps];
   const flagsBefore = new Map(flagged().map((o) => [o.name, o.flags]));
-  const before = { direct: truth.ops.get(st.ops)?.direct_call ?? 0n, opsKind: truth.ops.get(st.ops)?.kind ?? null };
+  const mine = truth.ops.get(st.ops);
+  const before = { direct: mine?.direct_call ?? 0n, opsKind: mine?.kind ?? null, enabled: mine !== undefined && hasFlag(mine.flags, FTRACE_OPS_FL.ENABLED) };
   truth.mem.listener = (addr, size, value) => micro.push(...storeSteps(truth, addr, size, value));
   truth.note = (n) => micro.push(n.kind === "sync" ? { kind: "sync", what: n.what } : n);
   truth.events = [];

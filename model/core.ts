@@ -488,6 +488,7 @@ export function ftrace_startup(k: Kernel, ops: FtraceOps): Ret {
     // Roll back: unlink and clear ENABLED (ADDING stays set, as written).
     __unregister_ftrace_function(k, ops);
     ops.flags &= ~FTRACE_OPS_FL.ENABLED;
+    if (k.design.rollbackWaits === true) waitForListWalkers(k, ops);
     return ipm;
   }
   const updateCalls = __ftrace_hash_rec_update(k, ops, true);
@@ -497,6 +498,7 @@ export function ftrace_startup(k: Kernel, ops: FtraceOps): Ret {
   if (k.disabled && !mutated(k.design, "startup-keeps-dead-ops")) {
     // ftrace broke while patching (c3b0f72e805f): only unlink the ops, leaving its flags and the counts as they are.
     __unregister_ftrace_function(k, ops);
+    if (k.design.rollbackWaits === true) waitForListWalkers(k, ops);
     return -ERRNO.ENODEV;
   }
   ops.flags &= ~FTRACE_OPS_FL.ADDING;
@@ -529,15 +531,20 @@ export function ftrace_shutdown(k: Kernel, ops: FtraceOps): Ret {
     ops.flags &= ~FTRACE_OPS_FL.REMOVING;
   }
   const skipSync = mutated(k.design, "shutdown-skips-sync-without-command") && !updateCalls && !traceFunc;
-  if (hasFlag(ops.flags, FTRACE_OPS_FL.DYNAMIC) && !skipSync) {
-    if (!mutated(k.design, "free-without-grace")) {
-      for (const what of ["synchronize_rcu_tasks_rude", "synchronize_rcu_tasks"] as const) {
-        k.events.push({ kind: "sync", what });
-        k.note?.({ kind: "sync", what });
-      }
-    }
-  }
+  if (!skipSync && !mutated(k.design, "free-without-grace")) waitForListWalkers(k, ops);
   return 0;
+}
+
+/**
+ * ftrace_shutdown's waits for a dynamic ops (synchronize_rcu_tasks_rude, then synchronize_rcu_tasks): after them no
+ * CPU is still on the ops, so its owner may free it.
+ */
+function waitForListWalkers(k: Kernel, ops: FtraceOps): void {
+  if (!hasFlag(ops.flags, FTRACE_OPS_FL.DYNAMIC)) return;
+  for (const what of ["synchronize_rcu_tasks_rude", "synchronize_rcu_tasks"] as const) {
+    k.events.push({ kind: "sync", what });
+    k.note?.({ kind: "sync", what });
+  }
 }
 
 /** ftrace_ops_init */

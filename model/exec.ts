@@ -421,6 +421,9 @@ function* hostSteps(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: R
       // arch_ftrace_ops_list_func: walk ftrace_ops_list through op->next, calling every non-stub ops that traces
       // ip; a removed ops keeps its next pointer, so a walker already on it carries on.
       let a = load64(k, k.listHead, rec, "ftrace_ops_list");
+      // The head is read before the first ops is touched, and nothing (no grace period of the updater's rollbacks)
+      // keeps the updater from unlinking and freeing that ops in between.
+      yield;
       while (a !== k.listEnd.addr && a !== 0n) {
         const o = opsAt(k, a);
         if (o === undefined) {

@@ -169,6 +169,13 @@ export interface Design {
    */
   readonly withRegs?: boolean;
   /**
+   * Whether ftrace_startup's rollbacks (a registration ftrace_hash_ipmodify_enable refuses, or whose patching killed
+   * ftrace) wait as ftrace_shutdown does for a dynamic ops before returning the error: the fix
+   * reports/findings/failed-registration-visible.md proposes, so that an owner freeing the refused ops leaves no
+   * list walker on it. Unset: the kernel's rollbacks, which only unlink.
+   */
+  readonly rollbackWaits?: true;
+  /**
    * How fgraph's manager merges its subops' hashes: unset for today's rule (add_first_hash/add_next_hash, since
    * 0ae6b8ce200d); "append-intersect" for the rule before it (38b14061947f..0ae6b8ce200d: the first subops' hashes
    * copied, then filters united and notrace hashes intersected), which Debian's 6.12.117 still runs; "skip-nothing"

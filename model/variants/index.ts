@@ -10,12 +10,13 @@ import { callOpsOnly } from "./call-ops-only.ts";
 import { debian612, debian612Image } from "./debian-6.12.ts";
 import { fgraphNotraceFix } from "./fgraph-notrace-fix.ts";
 import { HISTORY_DESIGNS } from "./history/index.ts";
+import { rollbackWaits } from "./rollback-waits.ts";
 import { survivorFix } from "./survivor-fix.ts";
 import { upstream } from "./upstream.ts";
 import { v1Fixups } from "./v1-fixups.ts";
 import { v1Posted } from "./v1-posted.ts";
 
-export const VARIANTS: ReadonlyMap<string, Design> = new Map([upstream, v1Posted, v1Fixups, callOpsOnly, survivorFix, fgraphNotraceFix, debian612].map((d) => [d.name, d]));
+export const VARIANTS: ReadonlyMap<string, Design> = new Map([upstream, v1Posted, v1Fixups, callOpsOnly, survivorFix, fgraphNotraceFix, rollbackWaits, debian612].map((d) => [d.name, d]));
 
 export const VARIANT_NAMES: ReadonlyArray<string> = [...VARIANTS.keys()];
 
