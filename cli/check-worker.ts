@@ -1,11 +1,11 @@
-// A worker thread of `dispatch-spec check`: runs the properties it is sent and reports progress and outcomes.
+// A worker thread of `dispatch-spec check` and `gate`: runs the batch of cells it is sent (properties of one
+// design, seed and run count, whose generated runs it executes once for them all) and reports progress and outcomes.
 
 import { parentPort } from "node:worker_threads";
 import { variantByName } from "../model/variants/index.ts";
 import { concurrentPropertyByName, propertyByName } from "../properties/index.ts";
-import { runConcurrentProperty } from "../properties/concurrency.ts";
-import { runProperty, type Outcome, type RunOptions } from "../properties/property.ts";
-import type { Design } from "../model/kernel.ts";
+import { runConcurrentProperties, type ConcurrentProperty } from "../properties/concurrency.ts";
+import { runProperties, type Outcome, type Property } from "../properties/property.ts";
 
 export interface Job {
   readonly property: string;
@@ -16,35 +16,45 @@ export interface Job {
   readonly concurrent?: boolean;
 }
 
-/** The job's property bound to its design and runner, or undefined if the name is unknown. */
-function runnerFor(job: Job, design: Design): ((opts: RunOptions) => Outcome) | undefined {
-  if (job.concurrent === true) {
-    const cp = concurrentPropertyByName(job.property);
-    return cp === undefined ? undefined : (opts) => runConcurrentProperty(cp, design, opts);
-  }
-  const p = propertyByName(job.property);
-  return p === undefined ? undefined : (opts) => runProperty(p, design, opts);
+/** Jobs that can share their generated runs: same design, seed, run count and kind. */
+export function batchKey(j: Job): string {
+  return `${j.variant}\u0000${j.seed}\u0000${j.runs}\u0000${j.concurrent === true ? "c" : "s"}`;
+}
+
+function unknown(job: Job): Outcome {
+  return { property: job.property, variant: job.variant, runs: 0, ok: false, seed: job.seed, ms: 0, error: "unknown property or variant" };
+}
+
+/** Run one batch (every job shares batchKey); outcomes in the batch's order. */
+export function runBatch(batch: ReadonlyArray<Job>, tick: (runs: number) => void): Outcome[] {
+  const first = batch[0];
+  if (first === undefined) return [];
+  const design = variantByName(first.variant);
+  const concurrent = first.concurrent === true;
+  const found = batch.map((j) => (concurrent ? concurrentPropertyByName(j.property) : propertyByName(j.property)));
+  if (design === undefined) return batch.map(unknown);
+  const known = batch.filter((_, i) => found[i] !== undefined);
+  let pending = 0;
+  const count = (n: number): void => {
+    pending += n;
+    if (pending >= 100) {
+      tick(pending);
+      pending = 0;
+    }
+  };
+  const opts = { seed: first.seed, numRuns: first.runs, onRun: () => count(1), onFusedRun: () => count(known.length) };
+  const outs = concurrent
+    ? runConcurrentProperties(found.filter((p): p is ConcurrentProperty => p !== undefined), design, opts)
+    : runProperties(found.filter((p): p is Property => p !== undefined), design, opts);
+  tick(pending);
+  let k = 0;
+  return batch.map((j, i) => (found[i] === undefined ? unknown(j) : outs[k++]!));
 }
 
 const port = parentPort;
 if (port !== null) {
-  port.on("message", (job: Job) => {
-    const design = variantByName(job.variant);
-    const run = design === undefined ? undefined : runnerFor(job, design);
-    if (run === undefined) {
-      port.postMessage({ type: "done", outcome: { property: job.property, variant: job.variant, runs: 0, ok: false, seed: job.seed, ms: 0, error: "unknown property or variant" } });
-      return;
-    }
-    let n = 0;
-    const opts = {
-      seed: job.seed,
-      numRuns: job.runs,
-      onRun: () => {
-        if (++n % 100 === 0) port.postMessage({ type: "progress", property: job.property, runs: 100 });
-      },
-    };
-    const outcome = run(opts);
-    port.postMessage({ type: "progress", property: job.property, runs: n % 100 });
-    port.postMessage({ type: "done", outcome });
+  port.on("message", (batch: ReadonlyArray<Job>) => {
+    const outcomes = runBatch(batch, (runs) => port.postMessage({ type: "progress", runs }));
+    port.postMessage({ type: "done", outcomes });
   });
 }

@@ -5,7 +5,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import cliProgress from "cli-progress";
 import type { Outcome } from "../properties/property.ts";
-import type { Job } from "./check-worker.ts";
+import { batchKey, type Job } from "./check-worker.ts";
 import { registeredImages } from "../model/variants/index.ts";
 
 export interface Progress {
@@ -93,22 +93,38 @@ export async function dispatch<J, M, R>(pool: ReadonlyArray<Worker>, jobs: Reado
   return replies;
 }
 
-/** Run the jobs on up to `workers` threads; outcomes come back in job order. */
+/**
+ * Run the jobs on up to `workers` threads; outcomes come back in job order. Jobs that share a design, seed, run
+ * count and kind go to one worker as a batch, whose generated runs are executed once for all of them.
+ */
 export async function runJobs(jobs: ReadonlyArray<Job>, workers: number, progress: Progress): Promise<Outcome[]> {
-  const n = Math.max(1, Math.min(workers, jobs.length));
+  const groups = new Map<string, number[]>();
+  jobs.forEach((j, i) => {
+    const key = batchKey(j);
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  // The biggest batches first, so the last one to finish is a short one.
+  const batches = [...groups.values()].sort((a, b) => b.length * jobs[b[0]!]!.runs - a.length * jobs[a[0]!]!.runs);
+  const n = Math.max(1, Math.min(workers, batches.length));
   progress.start(jobs.reduce((s, j) => s + j.runs, 0));
   const pool = Array.from({ length: n }, spawn);
-  let outcomes: Array<Outcome | undefined>;
+  let replies: Array<Outcome[] | undefined>;
   try {
-    outcomes = await dispatch(pool, jobs, (m: { type: "progress"; runs: number } | { type: "done"; outcome: Outcome }) => {
-      if (m.type === "done") return m.outcome;
-      progress.tick(m.runs);
-      return undefined;
-    });
+    replies = await dispatch(
+      pool,
+      batches.map((b) => b.map((i) => jobs[i]!)),
+      (m: { type: "progress"; runs: number } | { type: "done"; outcomes: Outcome[] }) => {
+        if (m.type === "done") return m.outcomes;
+        progress.tick(m.runs);
+        return undefined;
+      },
+    );
   } finally {
     progress.stop();
     await Promise.all(pool.map((w) => w.terminate()));
   }
+  const outcomes = new Array<Outcome | undefined>(jobs.length);
+  batches.forEach((b, bi) => b.forEach((i, k) => (outcomes[i] = replies[bi]?.[k])));
   return outcomes.map((o, i) => o ?? { property: jobs[i]!.property, variant: jobs[i]!.variant, runs: 0, ok: false, seed: jobs[i]!.seed, ms: 0, error: "no outcome" });
 }
 

@@ -482,9 +482,18 @@ function pathOf(k: Kernel, rec: Recorder, trampAddrs: ReadonlyMap<bigint, string
   return "caller-ops";
 }
 
-function trampolineAddrs(k: Kernel): Map<bigint, string> {
-  const m = new Map<bigint, string>(k.layout.trampolines.map((t) => [t.addr, t.name]));
-  if (k.design.directCalls) m.set(k.layout.kernel.ftrace_stub_direct_tramp, "ftrace_stub_direct_tramp");
+/** The trampolines by address: fixed by the layout and design, so made once per layout and design. */
+const TRAMPOLINE_ADDRS = new WeakMap<object, WeakMap<object, ReadonlyMap<bigint, string>>>();
+function trampolineAddrs(k: Kernel): ReadonlyMap<bigint, string> {
+  const byDesign = TRAMPOLINE_ADDRS.get(k.layout) ?? new WeakMap<object, ReadonlyMap<bigint, string>>();
+  TRAMPOLINE_ADDRS.set(k.layout, byDesign);
+  let m = byDesign.get(k.design);
+  if (m === undefined) {
+    const made = new Map<bigint, string>(k.layout.trampolines.map((t) => [t.addr, t.name]));
+    if (k.design.directCalls) made.set(k.layout.kernel.ftrace_stub_direct_tramp, "ftrace_stub_direct_tramp");
+    m = made;
+    byDesign.set(k.design, m);
+  }
   return m;
 }
 

@@ -76,7 +76,15 @@ function hex(n: number | bigint): string {
 }
 
 function fail(message: string): never {
-  throw new InsnError(message);
+  // Callers test encodability by catching this (bl-range asks the encoder about every BL-range edge of every run), and
+  // its message is all anyone reads: no stack trace to capture.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    throw new InsnError(message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 function checkReg(r: Reg, what: string): number {

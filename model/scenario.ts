@@ -324,13 +324,20 @@ function rawSite(k: Kernel, rec: DynFtrace): RawSite {
   return { fn: rec.fn, ip: rec.ip, lit: k.mem.read64(literalAddr(rec.ip)), insn: k.mem.read32(rec.ip), mov: k.mem.read32(rec.ip - 4n), flags: rec.flags };
 }
 
+/** A site as reports show it; the disassembly is made when first read (most views are never printed). */
 function viewOf(k: Kernel, r: RawSite): SiteView {
   const sym = (a: bigint): string | undefined => symbolize(k, a);
+  let insn: string | undefined;
+  let mov: string | undefined;
   return {
     fn: r.fn,
     literal: !hasCallOps(k.design) ? "none" : r.lit === 0xd503201fd503201fn ? "(nops)" : (k.symbols.get(r.lit) ?? toHex(r.lit)),
-    insn: disasm(decode(r.insn), r.ip, sym),
-    mov: disasm(decode(r.mov), r.ip - 4n, sym),
+    get insn(): string {
+      return (insn ??= disasm(decode(r.insn), r.ip, sym));
+    },
+    get mov(): string {
+      return (mov ??= disasm(decode(r.mov), r.ip - 4n, sym));
+    },
     flags: formatRecFlags(r.flags),
   };
 }

@@ -9,14 +9,23 @@ import type { Property } from "./property.ts";
 const SZ_128M = 0x8000000n;
 const EDGES = [-SZ_128M - 4n, -SZ_128M, -SZ_128M + 4n, SZ_128M - 4n, SZ_128M];
 
+/** The encoder's answer for each offset from an aligned pc (it depends on nothing else there). */
+const ENCODES_AT_OFFSET = new Map<bigint, boolean>();
+
 function encodes(pc: bigint, to: bigint): boolean {
+  const aligned = pc % 4n === 0n;
+  const known = aligned ? ENCODES_AT_OFFSET.get(to - pc) : undefined;
+  if (known !== undefined) return known;
+  let ok: boolean;
   try {
     encode(genBranch(pc, to, true));
-    return true;
+    ok = true;
   } catch (e) {
-    if (e instanceof InsnError) return false;
-    throw e;
+    if (!(e instanceof InsnError)) throw e;
+    ok = false;
   }
+  if (aligned && ENCODES_AT_OFFSET.size < 1 << 16) ENCODES_AT_OFFSET.set(to - pc, ok);
+  return ok;
 }
 
 function edgesAgree(k: Kernel): string | null {

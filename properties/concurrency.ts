@@ -111,3 +111,30 @@ export function runConcurrentProperty(p: ConcurrentProperty, design: Design, opt
     counterexample: { ...s, counterexample: { property: p.name, variant: design.name, seed: opts.seed, path, message: err.message } },
   };
 }
+
+/**
+ * Several concurrent properties on one design over the same generated schedules, each schedule run once (as
+ * runProperties does for sequential ones): fc.sample gives the schedules fc.check gives each property alone; a
+ * property that holds on all gets runConcurrentProperty's outcome, one that fails is run again alone and shrunk.
+ */
+export function runConcurrentProperties(ps: ReadonlyArray<ConcurrentProperty>, design: Design, opts: RunOptions & { readonly onFusedRun?: () => void }): Outcome[] {
+  if (ps.length === 1 || opts.path !== undefined) return ps.map((p) => runConcurrentProperty(p, design, opts));
+  const started = performance.now();
+  const holds = ps.map(() => true);
+  for (const spec of fc.sample(concurrentArbFor(design.scope), { seed: opts.seed, numRuns: opts.numRuns })) {
+    opts.onFusedRun?.();
+    if (!holds.some((h) => h)) break;
+    try {
+      const s = specScenario(spec, design.name);
+      const ctx: ConcurrentContext = { result: runConcurrentScenario(s, design), states: referenceStates(s, design) };
+      ps.forEach((p, i) => {
+        if (holds[i] === true && p.check(ctx) !== null) holds[i] = false;
+      });
+    } catch {
+      // An exception is not a verdict: each property alone reports it.
+      holds.fill(false);
+    }
+  }
+  const share = (performance.now() - started) / Math.max(1, holds.filter((h) => h).length);
+  return ps.map((p, i) => (holds[i] === true ? { property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: share, ok: true } : runConcurrentProperty(p, design, opts)));
+}

@@ -17,11 +17,11 @@ export const pathSelection: Property = {
       const s = siteState(k, rec);
       const lit = literalName(k, s);
       if (lit !== want.literal) return `${rec.fn}: literal is ${lit}, expected ${want.literal} (${want.path})`;
-      const insn = disasm(decode(s.word), rec.ip, (a) => k.symbols.get(a));
+      const insn = (): string => disasm(decode(s.word), rec.ip, (a) => k.symbols.get(a));
       if (want.target.kind === "nop") {
-        if (!s.isNop) return `${rec.fn}: site is "${insn}", expected nop (untraced)`;
+        if (!s.isNop) return `${rec.fn}: site is "${insn()}", expected nop (untraced)`;
       } else if (s.blTarget !== want.target.to) {
-        return `${rec.fn}: site is "${insn}", expected bl ${want.target.what} (${want.path})`;
+        return `${rec.fn}: site is "${insn()}", expected bl ${want.target.what} (${want.path})`;
       }
     }
     return null;

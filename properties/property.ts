@@ -201,3 +201,94 @@ export function runProperty(p: Property, design: Design, opts: RunOptions): Outc
   const min = minimizeCounterexample(p, design, s, err.failure, { property: p.name, variant: design.name, seed: opts.seed, path });
   return { ...base, ok: false, path, message: min.failure.message, counterexample: min.scenario };
 }
+
+/** What one generated run did to each property checked on it together with others: its failure, or null. */
+type FusedVerdict = "holds" | "fails" | "rerun";
+
+/**
+ * checkRun for several properties on one execution of the run: the kernel is booted and each step run once, and
+ * every property is checked after every step exactly as checkRun checks it alone (the same step context, and calls
+ * of every function only for the properties that need them). A property that fails is dropped for the rest of the
+ * run. Calls can change the kernel (a NULL func kills ftrace, events are recorded): if they do, the properties that
+ * do not call functions would have seen another kernel alone, so they are marked "rerun".
+ */
+function checkRunFused(ps: ReadonlyArray<Property>, s: Scenario, design: Design, coverage: { readonly calls: CoverageCollector; readonly plain: CoverageCollector }): FusedVerdict[] {
+  const verdicts: FusedVerdict[] = ps.map(() => "holds");
+  const k = boot(scenarioLayout(s), design);
+  observeLayout(coverage.calls, k);
+  observeLayout(coverage.plain, k);
+  ps.forEach((p, i) => {
+    if (p.atBoot?.(k) != null) verdicts[i] = "fails";
+  });
+  const live = (): number[] => ps.map((_, i) => i).filter((i) => verdicts[i] === "holds");
+  if (live().length === 0) return verdicts;
+  const ref = initRef(s, design);
+  for (let index = 0; index < s.steps.length; index++) {
+    const alive = live();
+    if (alive.length === 0) break;
+    const step = s.steps[index]!;
+    const expectedRet = applyRef(ref, step);
+    const listedBefore = listedOps(k);
+    const result = runStep(k, step, index);
+    const own: CallCheck[] = result.do === "call" ? [{ fn: result.fn, obs: result.obs }] : [];
+    const needCalls = result.do !== "call" && alive.some((i) => ps[i]!.needsCalls);
+    const before = { disabled: k.disabled, events: k.events.length };
+    const every: CallCheck[] = needCalls ? k.layout.functions.map((f) => ({ fn: f.name, obs: callFunction(k, f.name) })) : own;
+    const callsChangedKernel = k.disabled !== before.disabled || k.events.length !== before.events;
+    observeStep(coverage.calls, k, result, every);
+    observeStep(coverage.plain, k, result, own);
+    const ctx: StepContext = { k, ref, index, step, result, expectedRet, calls: own, listedBefore };
+    for (const i of alive) {
+      const p = ps[i]!;
+      if (!p.needsCalls && callsChangedKernel) {
+        verdicts[i] = "rerun";
+        continue;
+      }
+      const calls = p.needsCalls ? every : own;
+      for (const c of calls.length > 0 ? calls : [null]) {
+        if (p.check(c === null ? { ...ctx, calls: [] } : { ...ctx, calls: [c] }) !== null) {
+          verdicts[i] = "fails";
+          break;
+        }
+      }
+    }
+  }
+  return verdicts;
+}
+
+/**
+ * Several properties on one design over the same generated runs, each run executed once (what a gate row costs):
+ * fc.sample with the seed gives exactly the runs fc.check gives each property alone. A property that holds on all
+ * of them gets the outcome runProperty would give it; one that fails (or whose run the calls changed) is run again
+ * alone, which finds the same first failing run and shrinks it as always. Outcomes come back in the order of `ps`;
+ * each holding property's `ms` is its share of the fused pass.
+ */
+export function runProperties(ps: ReadonlyArray<Property>, design: Design, opts: RunOptions & { readonly onFusedRun?: () => void }): Outcome[] {
+  if (ps.length === 1 || opts.path !== undefined) return ps.map((p) => runProperty(p, design, opts));
+  const started = performance.now();
+  const coverage = { calls: new CoverageCollector(), plain: new CoverageCollector() };
+  const state: FusedVerdict[] = ps.map(() => "holds");
+  for (const s of fc.sample(runArb(design.name, design.scope), { seed: opts.seed, numRuns: opts.numRuns })) {
+    opts.onFusedRun?.();
+    const live = ps.filter((_, i) => state[i] === "holds");
+    if (live.length === 0) break;
+    let v: FusedVerdict[];
+    try {
+      v = checkRunFused(live, s, design, coverage);
+    } catch {
+      // An exception is not a verdict: each property alone reports it as runProperty does.
+      v = live.map(() => "rerun");
+    }
+    let j = 0;
+    ps.forEach((_, i) => {
+      if (state[i] === "holds") state[i] = v[j++]!;
+    });
+  }
+  const holding = state.filter((v) => v === "holds").length;
+  const share = (performance.now() - started) / Math.max(1, holding);
+  return ps.map((p, i) =>
+    state[i] === "holds"
+      ? { property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: share, ok: true, coverage: (p.needsCalls ? coverage.calls : coverage.plain).result() }
+      : runProperty(p, design, opts),
+  );
+}
