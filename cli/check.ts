@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads";
 import cliProgress from "cli-progress";
 import type { Outcome } from "../properties/property.ts";
 import { batchKey, type Job } from "./check-worker.ts";
-import { registeredImages } from "../model/variants/index.ts";
+import { behaviourKey, registeredImages, variantByName } from "../model/variants/index.ts";
 
 export interface Progress {
   readonly start: (total: number) => void;
@@ -97,7 +97,19 @@ export async function dispatch<J, M, R>(pool: ReadonlyArray<Worker>, jobs: Reado
  * Run the jobs on up to `workers` threads; outcomes come back in job order. Jobs that share a design, seed, run
  * count and kind go to one worker as a batch, whose generated runs are executed once for all of them.
  */
-export async function runJobs(jobs: ReadonlyArray<Job>, workers: number, progress: Progress): Promise<Outcome[]> {
+export async function runJobs(allJobs: ReadonlyArray<Job>, workers: number, progress: Progress): Promise<Outcome[]> {
+  // A cell whose design behaves exactly as another cell's (a bug of the history that is upstream with one of the
+  // suite's mutants) with the same property, seed and runs is the same computation: run it once.
+  const firstOf = new Map<string, number>();
+  const sameAs = allJobs.map((j, i) => {
+    const d = variantByName(j.variant);
+    const key = `${d === undefined ? `name:${j.variant}` : behaviourKey(d)}\u0000${j.property}\u0000${batchKey({ ...j, variant: "" })}`;
+    const first = firstOf.get(key);
+    if (first === undefined) firstOf.set(key, i);
+    return first ?? i;
+  });
+  const unique = allJobs.map((_, i) => i).filter((i) => sameAs[i] === i);
+  const jobs = unique.map((i) => allJobs[i]!);
   const groups = new Map<string, number[]>();
   jobs.forEach((j, i) => {
     const key = batchKey(j);
@@ -125,7 +137,23 @@ export async function runJobs(jobs: ReadonlyArray<Job>, workers: number, progres
   }
   const outcomes = new Array<Outcome | undefined>(jobs.length);
   batches.forEach((b, bi) => b.forEach((i, k) => (outcomes[i] = replies[bi]?.[k])));
-  return outcomes.map((o, i) => o ?? { property: jobs[i]!.property, variant: jobs[i]!.variant, runs: 0, ok: false, seed: jobs[i]!.seed, ms: 0, error: "no outcome" });
+  const byJob = new Map(unique.map((ji, u) => [ji, outcomes[u]] as const));
+  return allJobs.map((j, i) => {
+    const o = byJob.get(sameAs[i]!);
+    if (o === undefined) return { property: j.property, variant: j.variant, runs: 0, ok: false, seed: j.seed, ms: 0, error: "no outcome" };
+    return sameAs[i] === i ? o : relabel(o, j.variant);
+  });
+}
+
+/** Another cell's outcome under this cell's design name (the counterexample file names it too). */
+function relabel(o: Outcome, variant: string): Outcome {
+  const cx = o.counterexample;
+  return {
+    ...o,
+    variant,
+    ms: 0,
+    ...(cx === undefined ? {} : { counterexample: { ...cx, variant, ...(cx.counterexample === undefined ? {} : { counterexample: { ...cx.counterexample, variant } }) } }),
+  };
 }
 
 export function defaultWorkers(): number {
