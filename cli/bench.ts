@@ -1,7 +1,7 @@
 // npm run bench: the suite's speed and strength, measured in one run on this machine, printed as one table and
 // written to bench.json. Not part of npm test: performance goals live here, never in timed tests.
 
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { availableParallelism, cpus } from "node:os";
 import { bootScenario, parseScenario, runStep } from "../model/scenario.ts";
@@ -15,6 +15,11 @@ import { runProperty } from "../properties/property.ts";
 import { ROOT } from "./common.ts";
 import { defaultWorkers } from "./check.ts";
 import { exploreParallel } from "./explore.ts";
+import { EXPECTED_FILE, GATE_SEED, gateJobs, loadExpected } from "./gate.ts";
+import { runJobs, silentProgress } from "./check.ts";
+import { gateCells } from "../reports/gate.ts";
+import { differential } from "../conformance/differential.ts";
+import { runBatch } from "../conformance/qemu.ts";
 
 const SEEDS = 20;
 const PROPERTY_RUNS = 500;
@@ -56,6 +61,33 @@ function interpreterThroughput(): { instructionsPerSec: number; apiStepsPerSec: 
     steps += api.steps.length;
   }
   return { instructionsPerSec: Math.round(insnRate), apiStepsPerSec: Math.round(steps / ((performance.now() - t1) / 1000)) };
+}
+
+/** The conformance harness's calls timed on both sides (null where QEMU or the toolchain is missing). */
+function interpreterVsQemu(): { calls: number; modelMs: number; qemuMs: number; qemuStartMs: number; batches: number } | null {
+  try {
+    const r = differential("upstream", { minCalls: 500, seed: 1 });
+    // What one QEMU process costs before its first call: the median of three that run no command.
+    const starts = [0, 1, 2].map(() => {
+      const t = performance.now();
+      runBatch([]);
+      return performance.now() - t;
+    });
+    return { calls: r.calls, modelMs: Math.round(r.modelCallMs), qemuMs: Math.round(r.qemuMs), qemuStartMs: Math.round(median(starts)), batches: r.batches };
+  } catch {
+    return null;
+  }
+}
+
+/** The figures of the last bench run, to print each target as a ratio against them. */
+function previousBench(): { gate?: { seconds: number }; explorer?: { statesPerSec: number } } | null {
+  const f = join(ROOT, "bench.json");
+  if (!existsSync(f)) return null;
+  try {
+    return JSON.parse(readFileSync(f, "utf8")) as { gate?: { seconds: number }; explorer?: { statesPerSec: number } };
+  } catch {
+    return null;
+  }
 }
 
 function median(xs: number[]): number {
@@ -112,6 +144,16 @@ async function main(): Promise<void> {
     violation: ex.violation?.message ?? null,
   };
 
+  // Issue 18's targets, each measured as the user would run it.
+  const gateStarted = performance.now();
+  const cells = gateCells();
+  await runJobs(gateJobs(loadExpected(EXPECTED_FILE), cells, GATE_SEED, 2000), workers, silentProgress);
+  const gate = { cells: cells.length, workers, seconds: +((performance.now() - gateStarted) / 1000).toFixed(1) };
+  const ex3 = await exploreParallel({ functions: 3, ops: 3, depth: 30 }, upstream, PROPERTIES, 120_000, expectedFindings(upstream, PROPERTIES), workers);
+  const explorer3 = { scope: "3 functions, 3 ops", statesFound: ex3.statesFound, distinct: ex3.distinct, depthReached: ex3.depthReached, exhausted: ex3.exhausted, seconds: +(ex3.ms / 1000).toFixed(1) };
+  const vsQemu = interpreterVsQemu();
+  const previous = previousBench();
+
   const rows: string[] = [];
   rows.push("model", `  interpreter          ${model.instructionsPerSec.toLocaleString("en")} instructions/s`, `  API steps            ${model.apiStepsPerSec.toLocaleString("en")} steps/s (boot included)`);
   rows.push(`properties (${PROPERTY_RUNS} runs on upstream)`);
@@ -123,8 +165,22 @@ async function main(): Promise<void> {
     `explorer (${explorer.scope}, every property, 60 s, ${workers} worker${workers === 1 ? "" : "s"})`,
     `  ${explorer.statesFound} states (${explorer.distinct} distinct), depth ${explorer.depthReached}${explorer.exhausted ? " (scope exhausted)" : ""} in ${explorer.seconds} s, ${explorer.statesPerSec} states/s${explorer.violation !== null ? `, violation: ${explorer.violation}` : ", no unexpected violation"}${explorer.expectedFindings.length > 0 ? ` (expected finding: ${explorer.expectedFindings.join(", ")})` : ""}`,
   );
+  const ratio = (now: number, before: number | undefined, higherIsBetter: boolean): string =>
+    before === undefined || before === 0 ? "" : ` (x${(higherIsBetter ? now / before : before / now).toFixed(2)} against bench.json before this run)`;
+  rows.push(
+    "targets (issue 18)",
+    `  gate                 ${gate.seconds} s for ${gate.cells} cells on ${workers} worker${workers === 1 ? "" : "s"}; target <= 45 s: ${gate.seconds <= 45 ? "met" : "not met"}${ratio(gate.seconds, previous?.gate?.seconds, false)}`,
+    `  explorer             ${explorer.statesPerSec} states/s on the 2-function/3-ops scope; target >= 50 000: ${explorer.statesPerSec >= 50_000 ? "met" : "not met"}${ratio(explorer.statesPerSec, previous?.explorer?.statesPerSec, true)}`,
+    `  3-function scope     ${explorer3.exhausted ? "exhausted" : `depth ${explorer3.depthReached} reached`}: ${explorer3.statesFound} states (${explorer3.distinct} distinct) in ${explorer3.seconds} s; target: exhausted within 120 s: ${explorer3.exhausted && explorer3.seconds <= 120 ? "met" : "not met"}`,
+    vsQemu === null
+      ? "  interpreter vs QEMU  not measured: qemu-aarch64 or the cross toolchain is missing (npm run conformance says which)"
+      : (() => {
+          const net = Math.max(1, vsQemu.qemuMs - vsQemu.batches * vsQemu.qemuStartMs);
+          return `  interpreter vs QEMU  ${vsQemu.calls} calls (the conformance harness's, identical words): the model's interpreter ${vsQemu.modelMs} ms; qemu-aarch64 ${vsQemu.qemuMs} ms in ${vsQemu.batches} processes, ${net} ms without their start-up (${vsQemu.qemuStartMs} ms each; memory images copied in included): QEMU/interpreter = ${(net / Math.max(1, vsQemu.modelMs)).toFixed(1)}`;
+        })(),
+  );
   console.log(rows.join("\n"));
-  const out = { started, node: process.version, cpus: availableParallelism(), model, properties, mutants, explorer };
+  const out = { started, node: process.version, cpus: availableParallelism(), model, properties, mutants, explorer, gate, explorer3, vsQemu };
   writeFileSync(join(ROOT, "bench.json"), JSON.stringify(out, null, 2) + "\n");
   console.log("written bench.json");
 }

@@ -12,6 +12,7 @@ import type { Outcome } from "../properties/property.ts";
 import { changes, designCells, expectedForBinary, expectedSchema, expectedVerdict, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
 import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
 import { defaultWorkers, runJobs, type Progress } from "./check.ts";
+import type { Job } from "./check-worker.ts";
 import { intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
 import { InputError, readJson } from "./load.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
@@ -112,6 +113,11 @@ export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
   return lines;
 }
 
+/** The gate's cells as worker jobs: each with its seed and its run count (more for a cell expected to fail). */
+export function gateJobs(expected: Expected, cells: ReadonlyArray<Cell>, seed: number, runs: number): Job[] {
+  return cells.map((c) => ({ property: c.property, variant: c.design, seed: c.seed ?? seed, runs: cellRuns(c, runs, expectedVerdict(expected, c) === "fails"), concurrent: c.concurrent === true }));
+}
+
 export async function gateCommand(io: Io, flags: GateFlags, progress: Progress): Promise<number> {
   const runs = intFlag("runs", flags.runs, DEFAULT_RUNS, 1);
   const seed = flags.seed === "random" ? Math.floor(Math.random() * 2 ** 31) : intFlag("seed", flags.seed, GATE_SEED, 0);
@@ -128,11 +134,7 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   if (flags.report !== undefined) prepareReportDir(flags.report);
   const started = performance.now();
   const startedAt = new Date();
-  const outcomes: Outcome[] = await runJobs(
-    cells.map((c) => ({ property: c.property, variant: c.design, seed: c.seed ?? seed, runs: cellRuns(c, runs, expectedVerdict(expected, c) === "fails"), concurrent: c.concurrent === true })),
-    workers,
-    progress,
-  );
+  const outcomes: Outcome[] = await runJobs(gateJobs(expected, cells, seed, runs), workers, progress);
   const judged = judge(expected, cells, outcomes);
   io.out(verdictTable(judged).join("\n") + "\n");
   const files = new Map<Judged, string>();

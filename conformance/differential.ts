@@ -329,7 +329,7 @@ interface Pending {
 }
 
 /** Every call of a scenario: the commands for the harness, and the model's side of each call. */
-function prepare(variant: string, design: Design, s: Scenario, out: string[], pending: Pending[], corrupt: Corrupt | null): void {
+function prepare(variant: string, design: Design, s: Scenario, out: string[], pending: Pending[], corrupt: Corrupt | null, timing: { modelMs: number }): void {
   const k = boot(rebase(scenarioLayout(s)), design);
   const mirror = new Mirror(k, out, corrupt);
   const trampAddrs = new Set<bigint>(k.layout.trampolines.map((t) => t.addr));
@@ -342,7 +342,9 @@ function prepare(variant: string, design: Design, s: Scenario, out: string[], pe
     const siteTarget = site.kind === "bl" ? rec.ip + BigInt(site.offset) : null;
     const setupRegs = run.initialRegisters();
     out.push(["call", hex(setupRegs.pc), hex(setupRegs.sp), ...setupRegs.x.map(hex)].join(" "));
+    const t = performance.now();
     const obs = run.finish();
+    timing.modelMs += performance.now() - t;
     const names = (a: bigint): string => symbolize(k, a) ?? toHex(a);
     const opsNames = new Map(allOps(k).map((o) => [o.addr, o.name] as const));
     const { account, btiFault } = modelAccount(k, obs, names);
@@ -389,6 +391,14 @@ export interface DiffResult {
   readonly handlerCalls: number;
   readonly differences: ReadonlyArray<Difference>;
   readonly ms: number;
+  /**
+   * The same calls timed on both sides: the model's interpreter running them (CallRun.finish), and QEMU user mode
+   * running the harness on them (each batch's process, start-up and the memory images copied in included).
+   */
+  readonly modelCallMs: number;
+  readonly qemuMs: number;
+  /** How many QEMU processes ran them (one per batch of scenarios). */
+  readonly batches: number;
 }
 
 /** Generate scenarios for a variant until at least `minCalls` calls, run them in both, and compare every call. */
@@ -404,14 +414,20 @@ export function differential(variant: string, opts: { minCalls: number; seed: nu
   let trampEntries = 0;
   let handlerCalls = 0;
   const batchSize = opts.batch ?? 25;
+  const timing = { modelMs: 0 };
+  let qemuMs = 0;
+  let batches = 0;
   let seed = opts.seed;
   while (calls < opts.minCalls) {
     const batch = fc.sample(runArb(variant), { seed: seed++, numRuns: batchSize });
     const out: string[] = [];
     const pending: Pending[] = [];
-    for (const s of batch) prepare(variant, design, s, out, pending, opts.corrupt ?? null);
+    for (const s of batch) prepare(variant, design, s, out, pending, opts.corrupt ?? null, timing);
     scenarios += batch.length;
+    const q = performance.now();
     const { lines } = runBatch(out);
+    qemuMs += performance.now() - q;
+    batches++;
     const replies = splitReplies(lines, out);
     pending.forEach((p) => {
       paths[p.c.model.path] = (paths[p.c.model.path] ?? 0) + 1;
@@ -424,7 +440,7 @@ export function differential(variant: string, opts: { minCalls: number; seed: nu
     });
     calls += pending.length;
   }
-  return { variant, scenarios, calls, paths, btiCalls, trampEntries, handlerCalls, differences, ms: performance.now() - started };
+  return { variant, scenarios, calls, paths, btiCalls, trampEntries, handlerCalls, differences, ms: performance.now() - started, modelCallMs: timing.modelMs, qemuMs, batches };
 }
 
 /** A broken LDUR encoder for the self-check: every negative LDUR offset comes out 8 bytes short. */
