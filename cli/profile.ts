@@ -1,7 +1,7 @@
 // `npm run profile`: where the time goes. Runs three workloads under V8's sampling profiler (node --cpu-prof), each
-// in its own process: one sequential gate cell (exact-handlers on upstream, 2 000 runs, the gate's seed), one
-// concurrent cell (transitional-handlers on upstream, 1 000 schedules) and the explorer (2 functions, 3 ops, depth 6,
-// one thread). For each it prints the wall time and the functions with the most self time (by name and file; the
+// in its own process: the gate's sequential row of upstream (every property over one execution of 2 000 runs, the
+// gate's seed), its concurrent row (every concurrent property over 1 000 schedules) and the explorer (2 functions,
+// 3 ops, depth 6, one thread). For each it prints the wall time and the functions with the most self time (by name and file; the
 // line numbers of tsx's output are not the source's), and leaves the .cpuprofile files for a flame graph
 // (Chrome DevTools or speedscope open them).
 
@@ -17,21 +17,21 @@ const SEED = 20261125;
 
 type Workload = "seq" | "conc" | "explore";
 const WORKLOADS: ReadonlyArray<{ readonly name: Workload; readonly what: string }> = [
-  { name: "seq", what: "gate cell: exact-handlers on upstream, 2 000 runs" },
-  { name: "conc", what: "gate cell: transitional-handlers on upstream, 1 000 schedules" },
+  { name: "seq", what: "gate row: every sequential property on upstream, 2 000 runs executed once" },
+  { name: "conc", what: "gate row: every concurrent property on upstream, 1 000 schedules executed once" },
   { name: "explore", what: "explorer: upstream, 2 functions, 3 ops, depth 6, one thread" },
 ];
 
 /** Run one workload in this process (the child side). */
 async function runWorkload(w: Workload): Promise<void> {
   const { upstream } = await import("../model/variants/upstream.ts");
-  const { PROPERTIES, propertyByName, concurrentPropertyByName } = await import("../properties/index.ts");
+  const { PROPERTIES, CONCURRENT_PROPERTIES } = await import("../properties/index.ts");
   if (w === "seq") {
-    const { runProperty } = await import("../properties/property.ts");
-    runProperty(propertyByName("exact-handlers")!, upstream, { seed: SEED, numRuns: 2000 });
+    const { runProperties } = await import("../properties/property.ts");
+    runProperties(PROPERTIES, upstream, { seed: SEED, numRuns: 2000 });
   } else if (w === "conc") {
-    const { runConcurrentProperty } = await import("../properties/concurrency.ts");
-    runConcurrentProperty(concurrentPropertyByName("transitional-handlers")!, upstream, { seed: SEED, numRuns: 1000 });
+    const { runConcurrentProperties } = await import("../properties/concurrency.ts");
+    runConcurrentProperties(CONCURRENT_PROPERTIES, upstream, { seed: SEED, numRuns: 1000 });
   } else {
     const { explore, expectedFindings } = await import("../properties/explore.ts");
     explore({ functions: 2, ops: 3, depth: 6 }, upstream, PROPERTIES, 120_000, expectedFindings(upstream, PROPERTIES));
