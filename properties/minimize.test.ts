@@ -5,7 +5,9 @@ import { describe, expect, it } from "vitest";
 import { withMutant } from "../model/mutants.ts";
 import { parseScenario } from "../model/scenario.ts";
 import { upstream } from "../model/variants/upstream.ts";
+import { blRange } from "./bl-range.ts";
 import { exactHandlers } from "./exact-handlers.ts";
+import { modifyValidates } from "./modify-validates.ts";
 import { minimizeCounterexample } from "./minimize.ts";
 import { checkRun } from "./property.ts";
 
@@ -41,5 +43,48 @@ describe("minimizeCounterexample", () => {
     expect(JSON.stringify(a.scenario)).toBe(JSON.stringify(b.scenario));
     const again = minimizeCounterexample(exactHandlers, design, a.scenario, a.failure, meta);
     expect(JSON.stringify(again.scenario)).toBe(JSON.stringify(a.scenario));
+  });
+});
+
+describe("minimizeCounterexample's breadth-first pass", () => {
+  it("finds the shorter scenario edits cannot reach: a direct call registered near, then modified far", () => {
+    const d = withMutant(upstream, "modify-call-no-plt");
+    const start = parseScenario({
+      variant: d.name,
+      functions: [{ name: "f", addr: "0xffff800009000000" }],
+      trampolines: [{ name: "T1", addr: "0xffff800001000000" }],
+      steps: [
+        { do: "register_ftrace_function", ops: "A", filter: ["f"] },
+        { do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T1" },
+        { do: "unregister_ftrace_function", ops: "A" },
+      ],
+    });
+    const f = checkRun(blRange, start, d);
+    expect(f?.message).toMatch(/wrote "brk"/);
+    const m = minimizeCounterexample(blRange, d, start, f!, { ...meta, property: "bl-range", variant: d.name });
+    expect(m.scenario.steps.map((s) => s.do)).toEqual(["register_ftrace_direct", "modify_ftrace_direct"]);
+    expect(checkRun(blRange, m.scenario, d)?.message).toBe(m.failure.message);
+  });
+
+  it("never turns a retry into registering a live direct ops (misuse upstream answers with a WARN too)", () => {
+    const d = withMutant(upstream, "direct-entries-kept-on-failure");
+    const start = parseScenario({
+      variant: d.name,
+      functions: [{ name: "f", addr: "0xffff800009000000" }],
+      trampolines: [{ name: "T1", addr: "0xffff80000a100000" }],
+      steps: [
+        { do: "register_ftrace_function", ops: "A", filter: ["f"], flags: ["IPMODIFY"] },
+        { do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T1" },
+        { do: "unregister_ftrace_function", ops: "A" },
+        { do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T1" },
+      ],
+    });
+    const f = checkRun(modifyValidates, start, d);
+    expect(f?.message).toMatch(/returned -EBUSY, the kernel returns 0/);
+    const m = minimizeCounterexample(modifyValidates, d, start, f!, { ...meta, property: "modify-validates", variant: d.name });
+    expect(m.scenario.steps).toHaveLength(3);
+    expect(m.failure.message).toMatch(/returned -EBUSY, the kernel returns 0/);
+    // The mutant's bug, not a scenario upstream fails too.
+    expect(checkRun(modifyValidates, m.scenario, upstream)).toBeNull();
   });
 });

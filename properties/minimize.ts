@@ -4,14 +4,20 @@
 // greedily and in a fixed order (so a pinned seed gives the same file every time), edits that follow the domain:
 // drop a step; give one step another form (other flags, one function of its filter, no notrace, another
 // trampoline) and drop another step; then fewer functions, ops names in use, flags and hash entries. An edit is kept when the property still fails on the design (any message: the same property
-// fails). It only ever makes a counterexample smaller.
+// fails) and the scenario stays one the generators could draw (no direct ops registered while live). Then the
+// explorer searches breadth-first, up to one API step fewer (at most 3, within a second), for anything shorter that
+// edits cannot reach (steps in another order, another mechanism), and the edits trim what it finds. It only ever
+// makes a counterexample smaller.
 
 import type { Design } from "../model/kernel.ts";
 import type { StepFlag } from "../model/flags.ts";
-import { parseScenario, ScenarioError, type Scenario, type Step } from "../model/scenario.ts";
+import { parseScenario, runStep, scenarioLayout, ScenarioError, type Scenario, type Step } from "../model/scenario.ts";
+import { boot } from "../model/boot.ts";
+import { FTRACE_OPS_FL, hasFlag } from "../model/flags.ts";
 import { LayoutError } from "../model/layout.ts";
 import { BootError } from "../model/boot.ts";
 import { checkRun, counterexampleScenario, type Failure, type Property } from "./property.ts";
+import { explore } from "./explore.ts";
 
 /** The flag sets a registration may be given while minimizing (those the generators draw, SUBOP aside). */
 const FLAG_SETS: ReadonlyArray<ReadonlyArray<StepFlag>> = [[], ["RECURSION"], ["RCU"], ["SAVE_REGS"], ["SAVE_REGS_IF_SUPPORTED"], ["IPMODIFY"]];
@@ -36,11 +42,31 @@ function smaller(a: ReadonlyArray<number>, b: ReadonlyArray<number>): boolean {
 function fails(p: Property, s: Scenario, design: Design): Failure | null {
   try {
     parseScenario(JSON.parse(JSON.stringify(s)) as unknown);
+    if (registersLiveDirectOps(s, design)) return null;
     return checkRun(p, s, design);
   } catch (e) {
     if (e instanceof ScenarioError || e instanceof LayoutError || e instanceof BootError) return null;
     throw e;
   }
+}
+
+/**
+ * Whether a step registers a direct ops that is registered already. The generators never do (normalise in
+ * generators/steps.ts: the step would first change a live direct ops' filter behind the direct API's back, misuse the
+ * kernel answers with a WARN on upstream too), nor does the explorer, so a counterexample must not either: dropping
+ * the step that made a first registration fail can turn a retry into one. (A live ordinary ops registered again is
+ * drawn on purpose, for the kernel's -EBUSY.)
+ */
+function registersLiveDirectOps(s: Scenario, design: Design): boolean {
+  const k = boot(scenarioLayout(s), design);
+  return s.steps.some((st, i) => {
+    if (st.do === "register_ftrace_direct") {
+      const o = k.ops.get(st.ops);
+      if (o !== undefined && hasFlag(o.flags, FTRACE_OPS_FL.ENABLED)) return true;
+    }
+    runStep(k, st, i);
+    return false;
+  });
 }
 
 /** The scenario without step i. */
@@ -122,13 +148,13 @@ function* edits(s: Scenario): Generator<Scenario> {
   }
 }
 
-/**
- * Make a failing scenario as small as the domain allows. Returns the smallest scenario found (cut at its failure,
- * with the implicit call that showed it, as counterexampleScenario writes it) and its failure.
- */
-export function minimizeCounterexample(p: Property, design: Design, start: Scenario, failure: Failure, meta: { property: string; variant: string; seed: number; path: string }): { readonly scenario: Scenario; readonly failure: Failure } {
-  let best = counterexampleScenario(start, failure, meta);
-  let bestFailure = failure;
+type Meta = { property: string; variant: string; seed: number; path: string };
+type Found = { readonly scenario: Scenario; readonly failure: Failure };
+
+/** Greedy edits until none makes the scenario smaller. */
+function greedy(p: Property, design: Design, start: Found, meta: Meta): Found {
+  let best = start.scenario;
+  let bestFailure = start.failure;
   // Each kept edit makes the scenario strictly smaller, so this ends; the bound only guards against a slow check.
   for (let round = 0; round < 64; round++) {
     let improved = false;
@@ -146,4 +172,41 @@ export function minimizeCounterexample(p: Property, design: Design, start: Scena
     if (!improved) break;
   }
   return { scenario: best, failure: bestFailure };
+}
+
+/**
+ * How far the explorer looks for a shorter counterexample than the edits found: scenarios of at most 2 API steps
+ * over its 2-function/3-ops scope (a few hundred states, about 0.2 s), within a second. Edits cannot reorder steps or
+ * trade one mechanism for another (a direct call registered near and then modified far, for a plain ops leaving a
+ * function whose direct call is far); breadth-first search finds the shortest outright.
+ */
+const EXPLORE_DEPTH = 3;
+const EXPLORE_MS = 1000;
+
+function apiSteps(s: Scenario): number {
+  return s.steps.filter((st) => st.do !== "call").length;
+}
+
+/** The explorer's shortest violation of the property, if it is shorter than `best`. */
+function explored(p: Property, design: Design, best: Found, meta: Meta): Found | null {
+  const n = apiSteps(best.scenario);
+  if (n < 2) return null;
+  const r = explore({ functions: 2, ops: 3, depth: Math.min(EXPLORE_DEPTH, n - 1) }, design, [p], EXPLORE_MS);
+  const v = r.violation;
+  if (v === null || v.property !== p.name) return null;
+  const f = fails(p, v.scenario, design);
+  if (f === null) return null;
+  const cut = counterexampleScenario(v.scenario, f, meta);
+  return smaller(size(cut), size(best.scenario)) ? { scenario: cut, failure: f } : null;
+}
+
+/**
+ * Make a failing scenario as small as the domain allows: the greedy edits, then a breadth-first search for anything
+ * shorter (which the edits then trim). Returns the smallest scenario found (cut at its failure, with the implicit call
+ * that showed it, as counterexampleScenario writes it) and its failure.
+ */
+export function minimizeCounterexample(p: Property, design: Design, start: Scenario, failure: Failure, meta: Meta): Found {
+  const first = greedy(p, design, { scenario: counterexampleScenario(start, failure, meta), failure }, meta);
+  const shorter = explored(p, design, first, meta);
+  return shorter === null ? first : greedy(p, design, shorter, meta);
 }
