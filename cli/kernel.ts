@@ -15,7 +15,8 @@ import { debian612Image } from "../model/variants/debian-6.12.ts";
 import { FetchError, fetchKernel, HOST_APT_LINE, missingHostTools, type KernelFiles } from "../kernel/fetch.ts";
 import { buildModule, DEBIAN_TARGET, imageRelease, ModuleError, type ModuleTarget } from "../kernel/module.ts";
 import { boot, KernelScenarioError, planScenario, type GuestScenario } from "../kernel/guest.ts";
-import type { Io } from "./common.ts";
+import { intFlag, type Io } from "./common.ts";
+import { judgeRefused, parseRefused, REFUSED_DEFAULT_TRIES, REFUSED_EXPERIMENT, REFUSED_MAX_TRIES, refusedPlan } from "../kernel/experiment.ts";
 import { InputError, loadScenario, readText } from "./load.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -26,6 +27,9 @@ export interface KernelFlags {
   readonly kaslr?: string;
   /** Compare a saved console instead of booting (one file per KASLR mode asked for). */
   readonly console?: string;
+  /** Run an experiment instead of scenarios (kernel/experiment.ts), and how many registrations it tries. */
+  readonly experiment?: string;
+  readonly tries?: string;
 }
 
 const CONSOLE_DIR = join(ROOT, "reports", "kernel");
@@ -76,7 +80,60 @@ function moduleTarget(image: string | undefined): ModuleTarget {
   return { release };
 }
 
+/** `kernel --experiment refused-registration`: boot once (or read a saved console), run it, judge dsmod's count. */
+function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFlags): number {
+  if (flags.experiment !== REFUSED_EXPERIMENT) throw new InputError(`--experiment: the one experiment is "${REFUSED_EXPERIMENT}", got ${JSON.stringify(flags.experiment)}`);
+  if (files.length > 0) throw new InputError("--experiment runs no scenarios: give no scenario files");
+  const tries = intFlag("tries", flags.tries, REFUSED_DEFAULT_TRIES, 1);
+  if (tries > REFUSED_MAX_TRIES) throw new InputError(`--tries: at most ${REFUSED_MAX_TRIES}, got ${tries}`);
+  const kaslr = flags.kaslr ?? "off";
+  if (kaslr !== "on" && kaslr !== "off") throw new InputError(`--kaslr: the experiment boots once: expected on or off, got "${kaslr}"`);
+  if (flags.image !== undefined && !existsSync(flags.image)) throw new InputError(`--image: no such file: ${flags.image}`);
+  let console: string;
+  if (flags.console !== undefined) {
+    console = readText(flags.console);
+  } else {
+    const missing = missingHostTools();
+    if (missing.length > 0) {
+      io.err(`dispatch-spec kernel: missing ${missing.join(", ")}; install them with: ${HOST_APT_LINE}\n`);
+      return 2;
+    }
+    let kernelFiles: KernelFiles;
+    try {
+      kernelFiles = { ...fetchKernel((s) => io.out(`${s}\n`)), dsmod: buildModule((s) => io.out(`${s}\n`), moduleTarget(flags.image)) };
+    } catch (e) {
+      if (e instanceof FetchError || e instanceof ModuleError) {
+        io.err(`dispatch-spec kernel: ${e.message}\n`);
+        return 2;
+      }
+      throw e;
+    }
+    io.out(`${pc.bold("dispatch-spec kernel")}: experiment ${REFUSED_EXPERIMENT}, ${tries} tries, one boot of ${relative(process.cwd(), flags.image ?? kernelFiles.image)}, KASLR ${kaslr}\n`);
+    const b = boot(kernelFiles, [refusedPlan(tries)], { kaslr: kaslr === "on", ...(flags.image !== undefined ? { image: flags.image } : {}) });
+    console = b.console;
+    mkdirSync(CONSOLE_DIR, { recursive: true });
+    const file = join(CONSOLE_DIR, `${REFUSED_EXPERIMENT}-kaslr-${kaslr}.log`);
+    writeFileSync(file, console);
+    io.out(`console saved: ${relative(process.cwd(), file)} (judge it again with --console); boot and run ${b.seconds.toFixed(1)} s\n`);
+  }
+  const run = parseConsole(console);
+  if (run.dsmodLoad !== "ok") {
+    io.err(`dispatch-spec kernel: the guest did not load dsmod.ko: ${run.dsmodLoad ?? "no answer from kagent load"}\n`);
+    return 2;
+  }
+  const r = parseRefused(console);
+  if (r === null) {
+    io.err("dispatch-spec kernel: the guest wrote no result of the experiment (dsmod's \"refused\" line)\n");
+    return 2;
+  }
+  const v = judgeRefused(r);
+  io.out(`${v.confirmed ? pc.green("confirmed") : pc.red("not shown")}${v.line.slice(v.line.indexOf(":"))}\n`);
+  return v.confirmed ? 0 : 1;
+}
+
 export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFlags): number {
+  if (flags.experiment !== undefined) return experimentCommand(io, files, flags);
+  if (flags.tries !== undefined) throw new InputError("--tries is for --experiment");
   const kaslr = flags.kaslr ?? "both";
   if (kaslr !== "on" && kaslr !== "off" && kaslr !== "both") throw new InputError(`--kaslr: expected on, off or both, got "${kaslr}"`);
   if (flags.image !== undefined && !existsSync(flags.image)) throw new InputError(`--image: no such file: ${flags.image}`);

@@ -9,6 +9,13 @@
  *   unreg NAME              unregister it (its counters stay)
  *   recurse NAME DEPTH      from now on NAME's callback calls the traced function again, at most DEPTH levels deep
  *   reset                   zero every counter
+ *   refused TRIES           the experiment of reports/findings/failed-registration-visible.md: with an IPMODIFY ops
+ *                           of ours on the recursion target (which a live ops of ours must have been called for, so
+ *                           that its address is known) and a kernel thread on the other CPU calling the target in a
+ *                           loop, register a second IPMODIFY ops on it TRIES times; each is refused with -EBUSY,
+ *                           after ftrace_startup has linked it. The report's "refused" line says how often a refused
+ *                           ops' callback ran all the same. Every refused ops (and its filter) is left allocated:
+ *                           nothing waits after the rollback, so freeing it could hand a CPU freed memory.
  * and read /sys/kernel/debug/dispatch_spec/report: one JSON object per ops ever registered (its address, whether it
  * is live, the last return code, the calls from outside the callback with the functions they returned into, and
  * the nested calls and depth the recursion probe reached).
@@ -27,10 +34,14 @@
  * called straight from the literal, nothing refuses it, and the depth grows to the bound.
  */
 
+#include <linux/atomic.h>
+#include <linux/cpumask.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/ftrace.h>
 #include <linux/kallsyms.h>
 #include <linux/kernel.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/ptrace.h>
@@ -71,6 +82,22 @@ struct dsmod_ops {
 static struct dsmod_ops dsmod_slots[DSMOD_MAX_OPS];
 static DEFINE_MUTEX(dsmod_lock);
 static struct dentry *dsmod_dir;
+
+/* The last ip a callback of ours was called for (how the refused experiment finds the target's address). */
+static unsigned long dsmod_last_ip;
+
+/* The refused experiment: what it did, for the report. */
+static atomic_long_t dsmod_refused_hits;
+static atomic_long_t dsmod_refused_calls;
+static struct {
+	bool ran;
+	int tries;
+	int busy;
+	int other;
+	int first_other;
+	long hits;
+	long calls;
+} dsmod_refused;
 
 static void dsmod_note_caller(struct dsmod_ops *d, unsigned long ra)
 {
@@ -129,6 +156,7 @@ static void notrace dsmod_callback(unsigned long ip, unsigned long parent_ip, st
 	struct dsmod_ops *d = container_of(op, struct dsmod_ops, ops);
 	unsigned long ra = (unsigned long)__builtin_return_address(0);
 
+	WRITE_ONCE(dsmod_last_ip, ip);
 	if (d->depth > 0) {
 		d->nested++;
 	} else {
@@ -234,6 +262,92 @@ out:
 	return ret;
 }
 
+/* The first IPMODIFY ops (registered once per experiment) and the refused ones' callback: count, nothing else. */
+static void notrace dsmod_ipm_first(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *op, struct ftrace_regs *fregs)
+{
+}
+
+static void notrace dsmod_ipm_refused(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *op, struct ftrace_regs *fregs)
+{
+	atomic_long_inc(&dsmod_refused_hits);
+}
+
+static int dsmod_caller_thread(void *fn)
+{
+	while (!kthread_should_stop()) {
+		dsmod_call_again((unsigned long)fn);
+		atomic_long_inc(&dsmod_refused_calls);
+		cond_resched();
+	}
+	return 0;
+}
+
+static int dsmod_refused_run(char *args)
+{
+	static struct ftrace_ops first;
+	struct task_struct *caller;
+	unsigned long fn = dsmod_target_of(READ_ONCE(dsmod_last_ip));
+	int tries, i, ret, cpu, other;
+
+	if (kstrtoint(strim(args), 10, &tries) != 0 || tries < 1 || tries > 1000000)
+		return -EINVAL;
+	if (!fn || num_online_cpus() < 2)
+		return -ENOENT;
+	memset(&dsmod_refused, 0, sizeof(dsmod_refused));
+	atomic_long_set(&dsmod_refused_hits, 0);
+	atomic_long_set(&dsmod_refused_calls, 0);
+	memset(&first, 0, sizeof(first));
+	first.func = dsmod_ipm_first;
+	first.flags = FTRACE_OPS_FL_IPMODIFY;
+	ret = ftrace_set_filter(&first, DSMOD_RECURSE_TARGET, strlen(DSMOD_RECURSE_TARGET), 1);
+	if (ret)
+		return ret;
+	ret = register_ftrace_function(&first);
+	if (ret)
+		return ret;
+	cpu = get_cpu();
+	other = cpumask_any_but(cpu_online_mask, cpu);
+	put_cpu();
+	caller = kthread_create(dsmod_caller_thread, (void *)fn, "dsmod-caller");
+	if (IS_ERR(caller)) {
+		unregister_ftrace_function(&first);
+		return PTR_ERR(caller);
+	}
+	kthread_bind(caller, other);
+	wake_up_process(caller);
+	while (atomic_long_read(&dsmod_refused_calls) == 0)
+		msleep(1);
+	for (i = 0; i < tries; i++) {
+		struct ftrace_ops *second = kzalloc(sizeof(*second), GFP_KERNEL);
+
+		if (!second)
+			break;
+		second->func = dsmod_ipm_refused;
+		second->flags = FTRACE_OPS_FL_IPMODIFY;
+		ret = ftrace_set_filter(second, DSMOD_RECURSE_TARGET, strlen(DSMOD_RECURSE_TARGET), 1);
+		if (ret == 0)
+			ret = register_ftrace_function(second);
+		if (ret == -EBUSY) {
+			dsmod_refused.busy++;
+		} else {
+			if (!dsmod_refused.other)
+				dsmod_refused.first_other = ret;
+			dsmod_refused.other++;
+			/* A registration that took: leave it as it is, and stop. */
+			if (ret == 0)
+				break;
+		}
+		cond_resched();
+	}
+	kthread_stop(caller);
+	unregister_ftrace_function(&first);
+	dsmod_refused.ran = true;
+	dsmod_refused.tries = i;
+	dsmod_refused.hits = atomic_long_read(&dsmod_refused_hits);
+	dsmod_refused.calls = atomic_long_read(&dsmod_refused_calls);
+	return 0;
+}
+
 static int dsmod_unreg(char *args)
 {
 	struct dsmod_ops *d = dsmod_find(strim(args), false);
@@ -285,6 +399,8 @@ static ssize_t dsmod_ctl_write(struct file *file, const char __user *ubuf, size_
 		ret = dsmod_unreg(args);
 	} else if (strcmp(cmd, "recurse") == 0 && args) {
 		ret = dsmod_recurse(args);
+	} else if (strcmp(cmd, "refused") == 0 && args) {
+		ret = dsmod_refused_run(args);
 	} else if (strcmp(cmd, "reset") == 0) {
 		for (i = 0; i < DSMOD_MAX_OPS; i++) {
 			dsmod_slots[i].calls = 0;
@@ -303,7 +419,7 @@ static ssize_t dsmod_ctl_write(struct file *file, const char __user *ubuf, size_
 
 static ssize_t dsmod_report_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
 {
-	size_t size = DSMOD_MAX_OPS * (160 + DSMOD_CALLERS * (KSYM_SYMBOL_LEN + 24));
+	size_t size = DSMOD_MAX_OPS * (160 + DSMOD_CALLERS * (KSYM_SYMBOL_LEN + 24)) + 160;
 	char *buf = kzalloc(size, GFP_KERNEL);
 	char sym[KSYM_SYMBOL_LEN];
 	size_t n = 0;
@@ -328,6 +444,11 @@ static ssize_t dsmod_report_read(struct file *file, char __user *ubuf, size_t le
 		}
 		n += scnprintf(buf + n, size - n, "},\"other\":%lu}\n", d->other_callers);
 	}
+	if (dsmod_refused.ran)
+		n += scnprintf(buf + n, size - n,
+			       "{\"refused\":%d,\"busy\":%d,\"other\":%d,\"first_other\":%d,\"hits\":%ld,\"calls\":%ld}\n",
+			       dsmod_refused.tries, dsmod_refused.busy, dsmod_refused.other, dsmod_refused.first_other,
+			       dsmod_refused.hits, dsmod_refused.calls);
 	mutex_unlock(&dsmod_lock);
 	ret = simple_read_from_buffer(ubuf, len, ppos, buf, n);
 	kfree(buf);
