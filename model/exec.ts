@@ -564,15 +564,17 @@ export function runUntil(
   regs: { x: ReadonlyArray<bigint>; sp: bigint },
   stop: (insn: Insn) => boolean,
   maxSteps = 64,
-): { x: ReadonlyArray<bigint>; sp: bigint; fault: string | null; insn: Insn | null } {
+): { x: ReadonlyArray<bigint>; sp: bigint; fault: string | null; insn: Insn | null; loadAddr?: bigint } {
   const cpu: Cpu = { x: [...regs.x], sp: regs.sp, pc, rs: [] };
   const rec: Recorder = { handlers: [], tramps: [], bodies: [], branches: [], boundaries: [], trace: [], violations: [], siteTarget: null, opCalled: null, lastBranch: "", seq: 0 };
   for (let i = 0; i < maxSteps; i++) {
     if (!k.mem.has(cpu.pc) || k.hosts.has(cpu.pc)) return { x: cpu.x, sp: cpu.sp, fault: `left the code at ${name(k, cpu.pc)}`, insn: null };
     const insn = decode(k.mem.read32(cpu.pc));
+    // Where a load reads, computed before it runs (it may overwrite its own base register).
+    const loadAddr = insn.kind === "ldr_imm" ? ea(cpu, insn.rn, insn.imm) : insn.kind === "ldur" ? ea(cpu, insn.rn, insn.simm9) : undefined;
     const fault = step(k, cpu, insn, rec);
     if (fault !== null) return { x: cpu.x, sp: cpu.sp, fault, insn };
-    if (stop(insn)) return { x: cpu.x, sp: cpu.sp, fault: null, insn };
+    if (stop(insn)) return { x: cpu.x, sp: cpu.sp, fault: null, insn, ...(loadAddr !== undefined ? { loadAddr } : {}) };
   }
   return { x: cpu.x, sp: cpu.sp, fault: `no stop after ${maxSteps} instructions`, insn: null };
 }
