@@ -80,6 +80,35 @@ function moduleTarget(image: string | undefined): ModuleTarget {
   return { release };
 }
 
+/**
+ * The host tools, the kernel and, when asked, dsmod built for it; null (after one line on stderr) when a tool is
+ * missing, a package cannot be fetched, or the module does not build or carries another vermagic.
+ */
+function prepareKernel(io: Io, withModule: boolean, image: string | undefined): KernelFiles | null {
+  const missing = missingHostTools();
+  if (missing.length > 0) {
+    io.err(`dispatch-spec kernel: missing ${missing.join(", ")}; install them with: ${HOST_APT_LINE}\n`);
+    return null;
+  }
+  try {
+    const fetched = fetchKernel((s) => io.out(`${s}\n`));
+    return withModule ? { ...fetched, dsmod: buildModule((s) => io.out(`${s}\n`), moduleTarget(image)) } : fetched;
+  } catch (e) {
+    if (e instanceof FetchError || e instanceof ModuleError) {
+      io.err(`dispatch-spec kernel: ${e.message}\n`);
+      return null;
+    }
+    throw e;
+  }
+}
+
+/** Whether the guest loaded dsmod.ko; if not, one line on stderr. */
+function dsmodLoaded(io: Io, run: GuestRun): boolean {
+  if (run.dsmodLoad === "ok") return true;
+  io.err(`dispatch-spec kernel: the guest did not load dsmod.ko: ${run.dsmodLoad ?? "no answer from kagent load"}\n`);
+  return false;
+}
+
 /** `kernel --experiment refused-registration`: boot once (or read a saved console), run it, judge dsmod's count. */
 function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFlags): number {
   if (flags.experiment !== REFUSED_EXPERIMENT) throw new InputError(`--experiment: the one experiment is "${REFUSED_EXPERIMENT}", got ${JSON.stringify(flags.experiment)}`);
@@ -93,21 +122,8 @@ function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFl
   if (flags.console !== undefined) {
     console = readText(flags.console);
   } else {
-    const missing = missingHostTools();
-    if (missing.length > 0) {
-      io.err(`dispatch-spec kernel: missing ${missing.join(", ")}; install them with: ${HOST_APT_LINE}\n`);
-      return 2;
-    }
-    let kernelFiles: KernelFiles;
-    try {
-      kernelFiles = { ...fetchKernel((s) => io.out(`${s}\n`)), dsmod: buildModule((s) => io.out(`${s}\n`), moduleTarget(flags.image)) };
-    } catch (e) {
-      if (e instanceof FetchError || e instanceof ModuleError) {
-        io.err(`dispatch-spec kernel: ${e.message}\n`);
-        return 2;
-      }
-      throw e;
-    }
+    const kernelFiles = prepareKernel(io, true, flags.image);
+    if (kernelFiles === null) return 2;
     io.out(`${pc.bold("dispatch-spec kernel")}: experiment ${REFUSED_EXPERIMENT}, ${tries} tries, one boot of ${relative(process.cwd(), flags.image ?? kernelFiles.image)}, KASLR ${kaslr}\n`);
     const b = boot(kernelFiles, [refusedPlan(tries)], { kaslr: kaslr === "on", ...(flags.image !== undefined ? { image: flags.image } : {}) });
     console = b.console;
@@ -116,11 +132,7 @@ function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFl
     writeFileSync(file, console);
     io.out(`console saved: ${relative(process.cwd(), file)} (judge it again with --console); boot and run ${b.seconds.toFixed(1)} s\n`);
   }
-  const run = parseConsole(console);
-  if (run.dsmodLoad !== "ok") {
-    io.err(`dispatch-spec kernel: the guest did not load dsmod.ko: ${run.dsmodLoad ?? "no answer from kagent load"}\n`);
-    return 2;
-  }
+  if (!dsmodLoaded(io, parseConsole(console))) return 2;
   const r = parseRefused(console);
   if (r === null) {
     io.err("dispatch-spec kernel: the guest wrote no result of the experiment (dsmod's \"refused\" line)\n");
@@ -149,27 +161,14 @@ export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: Kerne
     }
   }
   const saved = flags.console !== undefined ? readText(flags.console) : null;
-  const missing = saved !== null ? [] : missingHostTools();
-  if (missing.length > 0) {
-    io.err(`dispatch-spec kernel: missing ${missing.join(", ")}; install them with: ${HOST_APT_LINE}\n`);
-    return 2;
-  }
   const started = performance.now();
   if (flags.console !== undefined && kaslr === "both") throw new InputError("--console compares one saved boot: say which with --kaslr on or --kaslr off");
   const needsModule = plans.some((p) => p.dsmod.length > 0);
   let kernelFiles: KernelFiles | null = null;
-  try {
-    if (saved === null) {
-      const fetched = fetchKernel((s) => io.out(`${s}\n`));
-      kernelFiles = needsModule ? { ...fetched, dsmod: buildModule((s) => io.out(`${s}\n`), moduleTarget(flags.image)) } : fetched;
-    }
-  } catch (e) {
-    // A package that cannot be fetched, a module that does not build or carries another vermagic: one line.
-    if (e instanceof FetchError || e instanceof ModuleError) {
-      io.err(`dispatch-spec kernel: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+  if (saved === null) {
+    const prepared = prepareKernel(io, needsModule, flags.image);
+    if (prepared === null) return 2;
+    kernelFiles = prepared;
   }
   let differences = 0;
   let problems = 0;
@@ -184,10 +183,7 @@ export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: Kerne
       io.out(`console saved: ${relative(process.cwd(), file)} (compare it again with --console)\n`);
     }
     const run = parseConsole(b.console);
-    if (needsModule && run.dsmodLoad !== "ok") {
-      io.err(`dispatch-spec kernel: the guest did not load dsmod.ko: ${run.dsmodLoad ?? "no answer from kagent load"}\n`);
-      return 2;
-    }
+    if (needsModule && !dsmodLoaded(io, run)) return 2;
     if (flags.console === undefined && run.entry !== null) {
       const file = join(CONSOLE_DIR, `entry-kaslr-${mode ? "on" : "off"}.json`);
       writeFileSync(file, JSON.stringify(run.entry, null, 1) + "\n");

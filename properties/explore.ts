@@ -10,13 +10,12 @@
 
 import { createHash } from "node:crypto";
 import { boot, cloneKernel } from "../model/boot.ts";
-import { callFunction } from "../model/exec.ts";
 import { FTRACE_OPS_FL, hasFlag, type UserOpsFlag } from "../model/flags.ts";
 import { literalAddr } from "../model/layout.ts";
 import type { Design, Kernel } from "../model/kernel.ts";
 import { parseScenario, runStep, scenarioLayout, type Scenario, type Step } from "../model/scenario.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
-import { keepsUpstreamRule, listedOps, type CallCheck, type Property, type StepContext } from "./property.ts";
+import { callEvery, keepsUpstreamRule, listedOps, stepViolation, type CallCheck, type Property, type StepContext } from "./property.ts";
 
 export interface ExploreScope {
   readonly functions: number;
@@ -247,19 +246,9 @@ function rebuild(ctx: ScopeContext, path: ActionPath): { k: Kernel; ref: RefStat
   return { k, ref };
 }
 
-/** A call of every function in the scope, for the properties that judge calls. */
-function callEvery(k: Kernel): CallCheck[] {
-  return k.layout.functions.map((f) => ({ fn: f.name, obs: callFunction(k, f.name) }));
-}
-
-/** The first violation of one property after a step (each call judged on its own), or null. */
+/** The first violation of one property after a step (each call judged on its own, if it judges calls), or null. */
 function violationOf(p: Property, ctxBase: Omit<StepContext, "calls">, calls: ReadonlyArray<CallCheck>): string | null {
-  const cs = p.needsCalls ? calls : [];
-  for (const c of cs.length > 0 ? cs : [null]) {
-    const m = p.check({ ...ctxBase, calls: c === null ? [] : [c] });
-    if (m !== null) return m;
-  }
-  return null;
+  return stepViolation(p, ctxBase, p.needsCalls ? calls : [])?.message ?? null;
 }
 
 /** Expand frontier states: every applicable action from each, run, judged and fingerprinted. */

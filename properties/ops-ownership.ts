@@ -5,7 +5,7 @@
 // a registration whose own patching kills ftrace.
 
 import type { ApiDo } from "../model/scenario.ts";
-import type { Property } from "./property.ts";
+import { listedOps, type Property } from "./property.ts";
 
 /** The steps that try to put an ops on a list (register_ftrace_function, register_ftrace_graph, register_ftrace_direct). */
 const REGISTERS: ReadonlySet<ApiDo> = new Set<ApiDo>(["register_ftrace_function", "register_ftrace_direct"]);
@@ -26,7 +26,7 @@ export const opsOwnership: Property = {
   check: ({ k, result, listedBefore }) => {
     if (result.do === "call") return null;
     const name = result.ops;
-    const listed = listOf(k, name);
+    const listed = listedOps(k).get(name) ?? null;
     if (REGISTERS.has(result.do)) {
       if (result.ret === 0 && k.disabled)
         return `${result.do} ${name} returned 0, but its own patching killed ftrace: ${name} stays on ftrace_ops_list, every unregister of it returns -ENODEV, and its owner, told nothing, frees it under the list walkers`;
@@ -42,9 +42,3 @@ export const opsOwnership: Property = {
   },
 };
 
-/** The list a walker could still find the ops on, or null. */
-function listOf(k: { readonly opsList: ReadonlyArray<{ readonly name: string }>; readonly fgraphArray: ReadonlyArray<{ readonly name: string } | null> }, name: string): string | null {
-  if (k.opsList.some((o) => o.name === name)) return "ftrace_ops_list";
-  if (k.fgraphArray.some((o) => o !== null && o.name === name)) return "fgraph_array";
-  return null;
-}

@@ -35,19 +35,39 @@ export interface StepContext {
   readonly expectedRet: 0 | string | null;
   /** Calls to judge: the step's own call, or (for properties that need them) a call of every function. */
   readonly calls: ReadonlyArray<CallCheck>;
-  /** The ops a lock-free walker could reach before the step (listedOps), by name. */
-  readonly listedBefore: ReadonlySet<string>;
+  /** The ops a lock-free walker could reach before the step (listedOps). */
+  readonly listedBefore: ReadonlyMap<string, WalkedList>;
+}
+
+/** The lists walked without ftrace_lock that an ops can be on. */
+export type WalkedList = "ftrace_ops_list" | "fgraph_array";
+
+/**
+ * The ops a lock-free list walker can reach, by name, with the list: those on ftrace_ops_list
+ * (ftrace_ops_list_func, is_ftrace_trampoline) and fgraph's subops (in fgraph_array, walked by the graph entry).
+ */
+export function listedOps(k: Kernel): ReadonlyMap<string, WalkedList> {
+  const lists = new Map<string, WalkedList>();
+  for (const o of k.fgraphArray) if (o !== null) lists.set(o.name, "fgraph_array");
+  for (const o of k.opsList) lists.set(o.name, "ftrace_ops_list");
+  return lists;
+}
+
+/** A call of every function of the kernel, for the properties that judge calls. */
+export function callEvery(k: Kernel): CallCheck[] {
+  return k.layout.functions.map((f) => ({ fn: f.name, obs: callFunction(k, f.name) }));
 }
 
 /**
- * The ops a lock-free list walker can reach, by name: those on ftrace_ops_list (ftrace_ops_list_func,
- * is_ftrace_trampoline) and fgraph's subops (in fgraph_array, walked by the graph entry).
+ * A property's violation after a step, if any: each call judged on its own (or the step once, with no call, when there
+ * is none), with the call that showed it.
  */
-export function listedOps(k: Kernel): ReadonlySet<string> {
-  const names = new Set<string>();
-  for (const o of k.opsList) names.add(o.name);
-  for (const o of k.fgraphArray) if (o !== null) names.add(o.name);
-  return names;
+export function stepViolation(p: Property, ctx: Omit<StepContext, "calls">, calls: ReadonlyArray<CallCheck>): { readonly message: string; readonly call: CallCheck | null } | null {
+  for (const c of calls.length > 0 ? calls : [null]) {
+    const message = p.check({ ...ctx, calls: c === null ? [] : [c] });
+    if (message !== null) return { message, call: c };
+  }
+  return null;
 }
 
 /** A mutant a property must kill, on which design, with how short a counterexample. */
@@ -116,14 +136,10 @@ export function checkRun(p: Property, s: Scenario, design: Design, coverage?: Co
     const expectedRet = applyRef(ref, step);
     const listedBefore = listedOps(k);
     const result = runStep(k, step, index);
-    const calls: CallCheck[] =
-      result.do === "call" ? [{ fn: result.fn, obs: result.obs }] : p.needsCalls ? k.layout.functions.map((f) => ({ fn: f.name, obs: callFunction(k, f.name) })) : [];
-    const ctx: StepContext = { k, ref, index, step, result, expectedRet, calls, listedBefore };
+    const calls: CallCheck[] = result.do === "call" ? [{ fn: result.fn, obs: result.obs }] : p.needsCalls ? callEvery(k) : [];
     if (coverage !== undefined) observeStep(coverage, k, result, calls);
-    for (const c of calls.length > 0 ? calls : [null]) {
-      const message = p.check(c === null ? ctx : { ...ctx, calls: [c] });
-      if (message !== null) return { index, message, fn: result.do === "call" || c === null ? null : c.fn };
-    }
+    const v = stepViolation(p, { k, ref, index, step, result, expectedRet, listedBefore }, calls);
+    if (v !== null) return { index, message: v.message, fn: result.do === "call" || v.call === null ? null : v.call.fn };
   }
   return null;
 }
@@ -233,24 +249,15 @@ function checkRunFused(ps: ReadonlyArray<Property>, s: Scenario, design: Design,
     const own: CallCheck[] = result.do === "call" ? [{ fn: result.fn, obs: result.obs }] : [];
     const needCalls = result.do !== "call" && alive.some((i) => ps[i]!.needsCalls);
     const before = { disabled: k.disabled, events: k.events.length };
-    const every: CallCheck[] = needCalls ? k.layout.functions.map((f) => ({ fn: f.name, obs: callFunction(k, f.name) })) : own;
+    const every: CallCheck[] = needCalls ? callEvery(k) : own;
     const callsChangedKernel = k.disabled !== before.disabled || k.events.length !== before.events;
     observeStep(coverage.calls, k, result, every);
     observeStep(coverage.plain, k, result, own);
-    const ctx: StepContext = { k, ref, index, step, result, expectedRet, calls: own, listedBefore };
+    const ctx = { k, ref, index, step, result, expectedRet, listedBefore };
     for (const i of alive) {
       const p = ps[i]!;
-      if (!p.needsCalls && callsChangedKernel) {
-        verdicts[i] = "rerun";
-        continue;
-      }
-      const calls = p.needsCalls ? every : own;
-      for (const c of calls.length > 0 ? calls : [null]) {
-        if (p.check(c === null ? { ...ctx, calls: [] } : { ...ctx, calls: [c] }) !== null) {
-          verdicts[i] = "fails";
-          break;
-        }
-      }
+      if (!p.needsCalls && callsChangedKernel) verdicts[i] = "rerun";
+      else if (stepViolation(p, ctx, p.needsCalls ? every : own) !== null) verdicts[i] = "fails";
     }
   }
   return verdicts;
