@@ -16,7 +16,7 @@ import { FetchError, fetchKernel, HOST_APT_LINE, missingHostTools, type KernelFi
 import { buildModule, DEBIAN_TARGET, imageRelease, ModuleError, type ModuleTarget } from "../kernel/module.ts";
 import { boot, KernelScenarioError, planScenario, type GuestScenario } from "../kernel/guest.ts";
 import { intFlag, type Io } from "./common.ts";
-import { judgeRefused, parseRefused, REFUSED_DEFAULT_TRIES, REFUSED_EXPERIMENT, REFUSED_MAX_TRIES, refusedPlan } from "../kernel/experiment.ts";
+import { judgeLivepatch, judgeRefused, LIVEPATCH_EXPERIMENT, livepatchPlan, parseLivepatch, parseRefused, REFUSED_DEFAULT_TRIES, REFUSED_EXPERIMENT, REFUSED_MAX_TRIES, refusedPlan } from "../kernel/experiment.ts";
 import { InputError, loadScenario, readText } from "./load.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -109,10 +109,15 @@ function dsmodLoaded(io: Io, run: GuestRun): boolean {
   return false;
 }
 
-/** `kernel --experiment refused-registration`: boot once (or read a saved console), run it, judge dsmod's count. */
+/** The experiments `kernel --experiment` runs (kernel/experiment.ts). */
+const EXPERIMENTS = [REFUSED_EXPERIMENT, LIVEPATCH_EXPERIMENT] as const;
+
+/** `kernel --experiment NAME`: boot once (or read a saved console), run it, judge what the guest reported. */
 function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFlags): number {
-  if (flags.experiment !== REFUSED_EXPERIMENT) throw new InputError(`--experiment: the one experiment is "${REFUSED_EXPERIMENT}", got ${JSON.stringify(flags.experiment)}`);
+  const name = EXPERIMENTS.find((e) => e === flags.experiment);
+  if (name === undefined) throw new InputError(`--experiment: expected one of ${EXPERIMENTS.join(", ")}, got ${JSON.stringify(flags.experiment)}`);
   if (files.length > 0) throw new InputError("--experiment runs no scenarios: give no scenario files");
+  if (name !== REFUSED_EXPERIMENT && flags.tries !== undefined) throw new InputError(`--tries is for --experiment ${REFUSED_EXPERIMENT}`);
   const tries = intFlag("tries", flags.tries, REFUSED_DEFAULT_TRIES, 1);
   if (tries > REFUSED_MAX_TRIES) throw new InputError(`--tries: at most ${REFUSED_MAX_TRIES}, got ${tries}`);
   const kaslr = flags.kaslr ?? "off";
@@ -124,18 +129,24 @@ function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFl
   } else {
     const kernelFiles = prepareKernel(io, true, flags.image);
     if (kernelFiles === null) return 2;
-    io.out(`${pc.bold("dispatch-spec kernel")}: experiment ${REFUSED_EXPERIMENT}, ${tries} tries, one boot of ${relative(process.cwd(), flags.image ?? kernelFiles.image)}, KASLR ${kaslr}\n`);
-    const b = boot(kernelFiles, [refusedPlan(tries)], { kaslr: kaslr === "on", ...(flags.image !== undefined ? { image: flags.image } : {}) });
+    const what = name === REFUSED_EXPERIMENT ? `, ${tries} tries` : "";
+    io.out(`${pc.bold("dispatch-spec kernel")}: experiment ${name}${what}, one boot of ${relative(process.cwd(), flags.image ?? kernelFiles.image)}, KASLR ${kaslr}\n`);
+    const plan = name === REFUSED_EXPERIMENT ? refusedPlan(tries) : livepatchPlan();
+    const b = boot(kernelFiles, [plan], { kaslr: kaslr === "on", ...(flags.image !== undefined ? { image: flags.image } : {}) });
     console = b.console;
     mkdirSync(CONSOLE_DIR, { recursive: true });
-    const file = join(CONSOLE_DIR, `${REFUSED_EXPERIMENT}-kaslr-${kaslr}.log`);
+    const file = join(CONSOLE_DIR, `${name}-kaslr-${kaslr}.log`);
     writeFileSync(file, console);
     io.out(`console saved: ${relative(process.cwd(), file)} (judge it again with --console); boot and run ${b.seconds.toFixed(1)} s\n`);
   }
   if (!dsmodLoaded(io, parseConsole(console))) return 2;
+  return name === REFUSED_EXPERIMENT ? judgeRefusedConsole(io, console) : judgeLivepatchConsole(io, console);
+}
+
+function judgeRefusedConsole(io: Io, console: string): number {
   const r = parseRefused(console);
   if (r === null) {
-    io.err("dispatch-spec kernel: the guest wrote no result of the experiment (dsmod's \"refused\" line)\n");
+    io.err('dispatch-spec kernel: the guest wrote no result of the experiment (dsmod\'s "refused" line)\n');
     return 2;
   }
   const v = judgeRefused(r);
@@ -143,9 +154,25 @@ function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFl
   return v.confirmed ? 0 : 1;
 }
 
+function judgeLivepatchConsole(io: Io, console: string): number {
+  const r = parseLivepatch(console);
+  if (r === null) {
+    io.err('dispatch-spec kernel: the guest wrote no result of the experiment (dsmod\'s "livepatch" line)\n');
+    return 2;
+  }
+  const v = judgeLivepatch(r);
+  for (const l of v.lines) io.out(`  ${l}\n`);
+  io.out(
+    v.confirmed
+      ? `${pc.green("confirmed")}: with a livepatch-style IPMODIFY ops, a BPF fentry and then an fexit program, every call ran the replacement: the fexit trampoline calls the function through the pc the livepatch set\n`
+      : `${pc.red("not shown")}: the kernel did not do what the arm64 reading predicts (see the stages above)\n`,
+  );
+  return v.confirmed ? 0 : 1;
+}
+
 export function kernelCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFlags): number {
   if (flags.experiment !== undefined) return experimentCommand(io, files, flags);
-  if (flags.tries !== undefined) throw new InputError("--tries is for --experiment");
+  if (flags.tries !== undefined) throw new InputError(`--tries is for --experiment ${REFUSED_EXPERIMENT}`);
   const kaslr = flags.kaslr ?? "both";
   if (kaslr !== "on" && kaslr !== "off" && kaslr !== "both") throw new InputError(`--kaslr: expected on, off or both, got "${kaslr}"`);
   if (flags.image !== undefined && !existsSync(flags.image)) throw new InputError(`--image: no such file: ${flags.image}`);

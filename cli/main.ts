@@ -214,8 +214,8 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--image <path>", "boot this arm64 Image instead of Debian's 6.12")
     .option("--kaslr <mode>", "on, off or both (default both: two boots)")
     .option("--console <file>", "compare a saved guest console instead of booting")
-    .option("--experiment <name>", "run an experiment instead of scenarios: refused-registration (see kernel/experiment.ts)")
-    .option("--tries <n>", "registrations the experiment tries (default 300)")
+    .option("--experiment <name>", "run an experiment instead of scenarios: refused-registration or livepatch-fexit (see kernel/experiment.ts)")
+    .option("--tries <n>", "registrations refused-registration tries (default 300)")
     .action((files: string[], flags: KernelFlags) => {
       code = kernelCommand(io, files, flags);
     });

@@ -18,6 +18,8 @@
  *   kagent runs PIN...         how many times the program behind each pinned fentry link has run (bpf_stats)
  *   kagent fentry NAME PIN     load `r0 = 0; exit` as an fentry program on NAME, link it, pin the link at PIN, and
  *                              print where the function's BPF trampoline image now is
+ *   kagent fexit NAME PIN      the same as an fexit program (its trampoline calls the function's body itself)
+ *   kagent images NAME         the words of every BPF trampoline image kallsyms names for NAME
  *   kagent load PATH           load a kernel module with finit_module(2) (dispatch-spec's own dsmod.ko)
  *   kagent dump                the words of ftrace_caller and ftrace_stub_direct_tramp (each up to the next global
  *                              text symbol), every symbol inside them with its kallsyms type, where each branch
@@ -303,10 +305,54 @@ static void cmd_sym(int argc, char **argv) {
 
 static long bpf(int cmd, union bpf_attr *attr) { return syscall(__NR_bpf, cmd, attr, sizeof *attr); }
 
-static void cmd_fentry(const char *name, const char *pin) {
+/* The addresses of every BPF trampoline image of function NAME (btf id): kallsyms names them by their key, vmlinux
+ * BTF (object id 1) << 32 | 0x80000000 | btf id. One pass over /proc/kallsyms comparing names only (parsing every
+ * line costs seconds under emulation). Returns how many were found, at most max. */
+static int tramp_images(uint32_t id, uint64_t *at, int max, char *tname, size_t tname_len) {
+  snprintf(tname, tname_len, "bpf_trampoline_%llu", (unsigned long long)((1ULL << 32) | 0x80000000ULL | id));
+  FILE *ks = fopen("/proc/kallsyms", "r");
+  char line[512];
+  size_t tl = strlen(tname);
+  int n = 0;
+  while (ks != NULL && n < max && fgets(line, sizeof line, ks) != NULL) {
+    char *sp = strchr(line, ' ');
+    char *nm = sp == NULL ? NULL : strchr(sp + 1, ' ');
+    if (nm == NULL || strncmp(nm + 1, tname, tl) != 0 || (nm[1 + tl] != '\n' && nm[1 + tl] != '\t' && nm[1 + tl] != ' ' && nm[1 + tl] != 0)) continue;
+    at[n++] = strtoull(line, NULL, 16);
+  }
+  if (ks != NULL) fclose(ks);
+  return n;
+}
+
+/* The words of every BPF trampoline image of NAME, KAGENT_IMAGE_WORDS of each (the JIT's fill follows a short one). */
+#define KAGENT_IMAGE_WORDS 160
+static void cmd_images(const char *name) {
   load_btf();
   uint32_t id = btf_find(name, 12); /* FUNC */
-  if (id == 0) fail("fentry", "no BTF FUNC of that name");
+  if (id == 0) fail("images", "no BTF FUNC of that name");
+  open_kcore();
+  uint64_t at[8];
+  char tname[64];
+  int n = tramp_images(id, at, 8, tname, sizeof tname);
+  printf("{\"images\":\"%s\",\"tramp_sym\":\"%s\",\"at\":[", name, tname);
+  for (int i = 0; i < n; i++) {
+    uint32_t w[KAGENT_IMAGE_WORDS];
+    printf("%s{\"addr\":\"0x%llx\"", i ? "," : "", (unsigned long long)at[i]);
+    if (kread(at[i], w, sizeof w) != 0) {
+      printf(",\"error\":\"kcore read failed\"}");
+      continue;
+    }
+    printf(",\"words\":[");
+    for (int j = 0; j < KAGENT_IMAGE_WORDS; j++) printf("%s\"%08x\"", j ? "," : "", w[j]);
+    printf("]}");
+  }
+  printf("]}\n");
+}
+
+static void cmd_fentry(const char *name, const char *pin, int fexit) {
+  load_btf();
+  uint32_t id = btf_find(name, 12); /* FUNC */
+  if (id == 0) fail(fexit ? "fexit" : "fentry", "no BTF FUNC of that name");
   struct bpf_insn insns[2];
   memset(insns, 0, sizeof insns);
   insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K; /* r0 = 0 */
@@ -315,7 +361,7 @@ static void cmd_fentry(const char *name, const char *pin) {
   union bpf_attr a;
   memset(&a, 0, sizeof a);
   a.prog_type = BPF_PROG_TYPE_TRACING;
-  a.expected_attach_type = BPF_TRACE_FENTRY;
+  a.expected_attach_type = fexit ? BPF_TRACE_FEXIT : BPF_TRACE_FENTRY;
   a.attach_btf_id = id;
   a.insns = (uint64_t)(uintptr_t)insns;
   a.insn_cnt = 2;
@@ -327,29 +373,18 @@ static void cmd_fentry(const char *name, const char *pin) {
   if (prog < 0) fail("BPF_PROG_LOAD", strerror(errno));
   memset(&a, 0, sizeof a);
   a.link_create.prog_fd = (uint32_t)prog;
-  a.link_create.attach_type = BPF_TRACE_FENTRY;
+  a.link_create.attach_type = fexit ? BPF_TRACE_FEXIT : BPF_TRACE_FENTRY;
   long link = bpf(BPF_LINK_CREATE, &a);
   if (link < 0) fail("BPF_LINK_CREATE", strerror(errno));
   memset(&a, 0, sizeof a);
   a.pathname = (uint64_t)(uintptr_t)pin;
   a.bpf_fd = (uint32_t)link;
   if (bpf(BPF_OBJ_PIN, &a) < 0) fail("BPF_OBJ_PIN", strerror(errno));
-  /* The trampoline's kallsyms name carries its key: vmlinux BTF (object id 1) << 32 | 0x80000000 | btf id. One
-   * pass over /proc/kallsyms comparing names only (parsing every line costs seconds under emulation). */
+  uint64_t at[8];
   char tname[64];
-  snprintf(tname, sizeof tname, "bpf_trampoline_%llu", (unsigned long long)((1ULL << 32) | 0x80000000ULL | id));
-  printf("{\"fentry\":\"%s\",\"btf_id\":%u,\"pin\":\"%s\",\"tramp_sym\":\"%s\",\"tramps\":[", name, id, pin, tname);
-  FILE *ks = fopen("/proc/kallsyms", "r");
-  char line[512];
-  size_t tl = strlen(tname);
-  int n = 0;
-  while (ks != NULL && fgets(line, sizeof line, ks) != NULL) {
-    char *sp = strchr(line, ' ');
-    char *nm = sp == NULL ? NULL : strchr(sp + 1, ' ');
-    if (nm == NULL || strncmp(nm + 1, tname, tl) != 0 || (nm[1 + tl] != '\n' && nm[1 + tl] != '\t' && nm[1 + tl] != ' ' && nm[1 + tl] != 0)) continue;
-    printf("%s\"0x%.*s\"", n++ ? "," : "", (int)(sp - line), line);
-  }
-  if (ks != NULL) fclose(ks);
+  int n = tramp_images(id, at, 8, tname, sizeof tname);
+  printf("{\"%s\":\"%s\",\"btf_id\":%u,\"pin\":\"%s\",\"tramp_sym\":\"%s\",\"tramps\":[", fexit ? "fexit" : "fentry", name, id, pin, tname);
+  for (int i = 0; i < n; i++) printf("%s\"0x%llx\"", i ? "," : "", (unsigned long long)at[i]);
   printf("]}\n");
 }
 
@@ -507,10 +542,12 @@ int main(int argc, char **argv) {
   else if (argc == 3 && strcmp(argv[1], "call") == 0) cmd_call(argv[2]);
   else if (argc >= 2 && strcmp(argv[1], "runs") == 0) cmd_runs(argc - 2, argv + 2);
   else if (argc >= 3 && strcmp(argv[1], "at") == 0) cmd_at(argv[2], argc - 3, argv + 3);
-  else if (argc == 4 && strcmp(argv[1], "fentry") == 0) cmd_fentry(argv[2], argv[3]);
+  else if (argc == 4 && strcmp(argv[1], "fentry") == 0) cmd_fentry(argv[2], argv[3], 0);
+  else if (argc == 4 && strcmp(argv[1], "fexit") == 0) cmd_fentry(argv[2], argv[3], 1);
+  else if (argc == 3 && strcmp(argv[1], "images") == 0) cmd_images(argv[2]);
   else if (argc == 2 && strcmp(argv[1], "dump") == 0) cmd_dump();
   else if (argc == 3 && strcmp(argv[1], "load") == 0) cmd_load(argv[2]);
-  else fail("usage", "kagent site NAME... | at LAYOUT ADDR... | layout | sym NAME... | call NAME | runs PIN... | fentry NAME PIN | dump | load PATH");
+  else fail("usage", "kagent site NAME... | at LAYOUT ADDR... | layout | sym NAME... | call NAME | runs PIN... | fentry NAME PIN | fexit NAME PIN | images NAME | dump | load PATH");
   fflush(stdout);
   return 0;
 }

@@ -16,9 +16,18 @@
  *                           after ftrace_startup has linked it. The report's "refused" line says how often a refused
  *                           ops' callback ran all the same. Every refused ops (and its filter) is left allocated:
  *                           nothing waits after the rollback, so freeing it could hand a CPU freed memory.
+ *   patch                   play a livepatch on sethostname: an IPMODIFY ops whose callback points the saved pc
+ *                           at dsmod_sethostname_new, as klp_ftrace_handler points it at a klp_func's new_func
+ *   unpatch                 unregister it
+ *   direct                  register a direct ops of ours on sethostname (trampoline A, which does nothing but
+ *                           return into the function it was given in x30), with an ops_func that counts what the
+ *                           core asks it and agrees to share with the IPMODIFY ops
+ *   direct-modify           modify_ftrace_direct to trampoline B (the same code at another address); the counts
+ *                           say whether this kernel asks ops_func again here (3e9a18e1c3e9 made it do so)
+ *   direct-off              unregister_ftrace_direct
  * and read /sys/kernel/debug/dispatch_spec/report: one JSON object per ops ever registered (its address, whether it
  * is live, the last return code, the calls from outside the callback with the functions they returned into, and
- * the nested calls and depth the recursion probe reached).
+ * the nested calls and depth the recursion probe reached), and one line for each experiment that ran.
  *
  * The observable: the callback takes its own return address (__builtin_return_address(0), from which the arm64
  * headers strip the pointer-authentication code), and the report names the function it lies in with
@@ -348,6 +357,161 @@ static int dsmod_refused_run(char *args)
 	return 0;
 }
 
+/*
+ * The livepatch experiment (reports/history/record.md, 3e9a18e1c3e9): an IPMODIFY ops that redirects sethostname
+ * to a function of ours, a direct ops of ours with an ops_func, and what each of them saw.
+ */
+#define DSMOD_PATCHED_ERRNO EADV
+
+static atomic_long_t dsmod_new_calls;
+static struct ftrace_ops dsmod_klp_ops;
+static struct ftrace_ops dsmod_direct_ops;
+static struct {
+	bool patched;
+	bool direct;
+	int patch_ret;
+	int direct_ret;
+	int modify_ret;
+	int off_ret;
+	/* ops_func's commands: ENABLE_SHARE_IPMODIFY_SELF, _PEER, DISABLE_SHARE_IPMODIFY_PEER. */
+	int self;
+	int peer;
+	int disable;
+	/* How many SELF requests had come when register_ftrace_direct and modify_ftrace_direct returned. */
+	int self_at_register;
+	int self_at_modify;
+} dsmod_lp;
+
+/* The replacement the "livepatch" runs instead of __arm64_sys_sethostname: counts, and returns an errno the real
+ * system call never returns, so user space can tell which body ran. */
+static noinline notrace long dsmod_sethostname_new(const struct pt_regs *regs)
+{
+	atomic_long_inc(&dsmod_new_calls);
+	return -DSMOD_PATCHED_ERRNO;
+}
+
+static void notrace dsmod_klp_handler(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *op,
+				      struct ftrace_regs *fregs)
+{
+	ftrace_regs_set_instruction_pointer(fregs, (unsigned long)dsmod_sethostname_new);
+}
+
+/* The ops_func a BPF trampoline's ops has (bpf_tramp_ftrace_ops_func), reduced to counting and agreeing. */
+static int dsmod_direct_ops_func(struct ftrace_ops *op, enum ftrace_ops_cmd cmd)
+{
+	switch (cmd) {
+	case FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_SELF:
+		dsmod_lp.self++;
+		break;
+	case FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_PEER:
+		dsmod_lp.peer++;
+		break;
+	default:
+		dsmod_lp.disable++;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Two direct trampolines with the code of ftrace_stub_direct_tramp: entered with x9 = the traced function's caller
+ * and x30 = where to go on in the function (after ftrace_caller, the saved pc), they go there with x30 = x9.
+ */
+asm(
+"	.pushsection .text, \"ax\", @progbits\n"
+"	.balign 8\n"
+"	.type dsmod_tramp_a, %function\n"
+"dsmod_tramp_a:\n"
+"	mov	x10, x30\n"
+"	mov	x30, x9\n"
+"	ret	x10\n"
+"	.size dsmod_tramp_a, .-dsmod_tramp_a\n"
+"	.balign 8\n"
+"	.type dsmod_tramp_b, %function\n"
+"dsmod_tramp_b:\n"
+"	mov	x10, x30\n"
+"	mov	x30, x9\n"
+"	ret	x10\n"
+"	.size dsmod_tramp_b, .-dsmod_tramp_b\n"
+"	.popsection\n"
+);
+extern void dsmod_tramp_a(void);
+extern void dsmod_tramp_b(void);
+
+static int dsmod_patch(void)
+{
+	int ret;
+
+	if (dsmod_lp.patched)
+		return -EBUSY;
+	memset(&dsmod_klp_ops, 0, sizeof(dsmod_klp_ops));
+	dsmod_klp_ops.func = dsmod_klp_handler;
+	dsmod_klp_ops.flags = FTRACE_OPS_FL_IPMODIFY;
+	ret = ftrace_set_filter(&dsmod_klp_ops, DSMOD_RECURSE_TARGET, strlen(DSMOD_RECURSE_TARGET), 1);
+	if (ret == 0)
+		ret = register_ftrace_function(&dsmod_klp_ops);
+	dsmod_lp.patch_ret = ret;
+	if (ret == 0)
+		dsmod_lp.patched = true;
+	return ret;
+}
+
+static int dsmod_unpatch(void)
+{
+	int ret;
+
+	if (!dsmod_lp.patched)
+		return -ENOENT;
+	ret = unregister_ftrace_function(&dsmod_klp_ops);
+	ftrace_free_filter(&dsmod_klp_ops);
+	dsmod_lp.patched = false;
+	return ret;
+}
+
+static int dsmod_direct(void)
+{
+	int ret;
+
+	if (dsmod_lp.direct)
+		return -EBUSY;
+	memset(&dsmod_direct_ops, 0, sizeof(dsmod_direct_ops));
+	dsmod_direct_ops.ops_func = dsmod_direct_ops_func;
+	ret = ftrace_set_filter(&dsmod_direct_ops, DSMOD_RECURSE_TARGET, strlen(DSMOD_RECURSE_TARGET), 1);
+	if (ret == 0)
+		ret = register_ftrace_direct(&dsmod_direct_ops, (unsigned long)dsmod_tramp_a);
+	dsmod_lp.direct_ret = ret;
+	dsmod_lp.self_at_register = dsmod_lp.self;
+	if (ret == 0)
+		dsmod_lp.direct = true;
+	else
+		ftrace_free_filter(&dsmod_direct_ops);
+	return ret;
+}
+
+static int dsmod_direct_modify(void)
+{
+	int ret;
+
+	if (!dsmod_lp.direct)
+		return -ENOENT;
+	ret = modify_ftrace_direct(&dsmod_direct_ops, (unsigned long)dsmod_tramp_b);
+	dsmod_lp.modify_ret = ret;
+	dsmod_lp.self_at_modify = dsmod_lp.self;
+	return ret;
+}
+
+static int dsmod_direct_off(void)
+{
+	int ret;
+
+	if (!dsmod_lp.direct)
+		return -ENOENT;
+	ret = unregister_ftrace_direct(&dsmod_direct_ops, dsmod_direct_ops.direct_call, true);
+	dsmod_lp.off_ret = ret;
+	dsmod_lp.direct = false;
+	return ret;
+}
+
 static int dsmod_unreg(char *args)
 {
 	struct dsmod_ops *d = dsmod_find(strim(args), false);
@@ -401,6 +565,16 @@ static ssize_t dsmod_ctl_write(struct file *file, const char __user *ubuf, size_
 		ret = dsmod_recurse(args);
 	} else if (strcmp(cmd, "refused") == 0 && args) {
 		ret = dsmod_refused_run(args);
+	} else if (strcmp(cmd, "patch") == 0 && !args) {
+		ret = dsmod_patch();
+	} else if (strcmp(cmd, "unpatch") == 0 && !args) {
+		ret = dsmod_unpatch();
+	} else if (strcmp(cmd, "direct") == 0 && !args) {
+		ret = dsmod_direct();
+	} else if (strcmp(cmd, "direct-modify") == 0 && !args) {
+		ret = dsmod_direct_modify();
+	} else if (strcmp(cmd, "direct-off") == 0 && !args) {
+		ret = dsmod_direct_off();
 	} else if (strcmp(cmd, "reset") == 0) {
 		for (i = 0; i < DSMOD_MAX_OPS; i++) {
 			dsmod_slots[i].calls = 0;
@@ -419,7 +593,7 @@ static ssize_t dsmod_ctl_write(struct file *file, const char __user *ubuf, size_
 
 static ssize_t dsmod_report_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
 {
-	size_t size = DSMOD_MAX_OPS * (160 + DSMOD_CALLERS * (KSYM_SYMBOL_LEN + 24)) + 160;
+	size_t size = DSMOD_MAX_OPS * (160 + DSMOD_CALLERS * (KSYM_SYMBOL_LEN + 24)) + 480;
 	char *buf = kzalloc(size, GFP_KERNEL);
 	char sym[KSYM_SYMBOL_LEN];
 	size_t n = 0;
@@ -449,6 +623,12 @@ static ssize_t dsmod_report_read(struct file *file, char __user *ubuf, size_t le
 			       "{\"refused\":%d,\"busy\":%d,\"other\":%d,\"first_other\":%d,\"hits\":%ld,\"calls\":%ld}\n",
 			       dsmod_refused.tries, dsmod_refused.busy, dsmod_refused.other, dsmod_refused.first_other,
 			       dsmod_refused.hits, dsmod_refused.calls);
+	if (dsmod_lp.patch_ret || dsmod_lp.patched || dsmod_lp.self || dsmod_lp.direct_ret || dsmod_lp.direct)
+		n += scnprintf(buf + n, size - n,
+			       "{\"livepatch\":%d,\"patch_ret\":%d,\"new_calls\":%ld,\"direct_ret\":%d,\"modify_ret\":%d,\"off_ret\":%d,\"self\":%d,\"peer\":%d,\"disable\":%d,\"self_at_register\":%d,\"self_at_modify\":%d}\n",
+			       dsmod_lp.patched, dsmod_lp.patch_ret, atomic_long_read(&dsmod_new_calls), dsmod_lp.direct_ret,
+			       dsmod_lp.modify_ret, dsmod_lp.off_ret, dsmod_lp.self, dsmod_lp.peer, dsmod_lp.disable,
+			       dsmod_lp.self_at_register, dsmod_lp.self_at_modify);
 	mutex_unlock(&dsmod_lock);
 	ret = simple_read_from_buffer(ubuf, len, ppos, buf, n);
 	kfree(buf);
@@ -483,6 +663,10 @@ static void __exit dsmod_exit(void)
 	for (i = 0; i < DSMOD_MAX_OPS; i++)
 		if (dsmod_slots[i].live)
 			unregister_ftrace_function(&dsmod_slots[i].ops);
+	if (dsmod_lp.direct)
+		dsmod_direct_off();
+	if (dsmod_lp.patched)
+		dsmod_unpatch();
 }
 
 module_init(dsmod_init);
