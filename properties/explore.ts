@@ -163,13 +163,56 @@ function keyUnder(k: Kernel, ref: RefState, rename: ReadonlyMap<string, string>)
 
 /** The least key over every renaming of the interchangeable ordinary ops. */
 export function canonicalKey(k: Kernel, ref: RefState, ordinary: ReadonlyArray<string>): string {
-  let best: string | null = null;
-  for (const p of permutations(ordinary)) {
-    const key = keyUnder(k, ref, new Map(ordinary.map((n, i) => [n, p[i]!])));
-    if (best === null || key < best) best = key;
-  }
-  return best ?? "";
+  return canonicalKeys(k, ref, ordinary).state;
 }
+
+/**
+ * What a call can see beyond the state key, under one renaming: the order the list walk meets the ops in (with
+ * every flag the core keeps, not only the user's), fgraph's array, and what the reference says is registered
+ * (which the call-judging properties compare the calls with).
+ */
+function callExtraUnder(k: Kernel, ref: RefState, rename: ReadonlyMap<string, string>): string {
+  const nameOf = (n: string): string => rename.get(n) ?? n;
+  const list = k.opsList.map((o) => `${nameOf(o.name)}:${o.flags.toString(16)}`).join(">");
+  const fgraph = k.fgraphArray.map((o) => (o === null ? "-" : nameOf(o.name))).join(",");
+  const registered = [...ref.ops.values()]
+    .filter((o) => o.registered)
+    .map((o) => `${nameOf(o.name)}:${[...o.filter].sort().join("+")}/${[...o.notrace].sort().join("+")}/${[...o.flags].sort().join("|")}/${o.tramp?.toString(16) ?? "-"}/${o.subop ? "s" : ""}`)
+    .sort()
+    .join(",");
+  const order = ref.order.map(nameOf).join(">");
+  const rest = `${[...ref.regs].sort().join("+")}|${[...ref.entries].map(([f, a]) => `${f}=${a.toString(16)}`).sort().join(",")}|${ref.subopSlots.map((n) => (n === null ? "-" : nameOf(n))).join(",")}|${ref.subopList.map(nameOf).join(">")}`;
+  return `${list}|${fgraph}|${registered}|${order}|${rest}`;
+}
+
+/**
+ * The state key and the call key, each the least over every renaming of the ordinary ops. Two states with one
+ * call key see the same calls and the same judgements of them, up to the renaming (which no property can tell).
+ */
+export function canonicalKeys(k: Kernel, ref: RefState, ordinary: ReadonlyArray<string>): { readonly state: string; readonly call: string } {
+  let state: string | null = null;
+  let call: string | null = null;
+  for (const p of permutations(ordinary)) {
+    const rename = new Map(ordinary.map((n, i) => [n, p[i]!]));
+    const key = keyUnder(k, ref, rename);
+    if (state === null || key < state) state = key;
+    const c = `${key}#${callExtraUnder(k, ref, rename)}`;
+    if (call === null || c < call) call = c;
+  }
+  return { state: state ?? "", call: call ?? "" };
+}
+
+/**
+ * Whether expandPaths memoizes clean call judgements by call key: true (the default), false, or "constant-key", a
+ * deliberately broken memo (every state shares one key) with which the equivalence test shows it can tell.
+ */
+export type CallMemo = boolean | "constant-key";
+
+/**
+ * Per scope context, the call keys (with the names of the properties judged) at which every call-judging property
+ * held: a transition into such a state needs neither the calls nor their judgements, only the step's own.
+ */
+const callsHeld = new WeakMap<ScopeContext, Set<string>>();
 
 /**
  * The fingerprint of a canonical key: 128 bits (MD5, as a base64 string), the "compact key" the visited set holds,
@@ -251,9 +294,20 @@ function violationOf(p: Property, ctxBase: Omit<StepContext, "calls">, calls: Re
   return stepViolation(p, ctxBase, p.needsCalls ? calls : [])?.message ?? null;
 }
 
-/** Expand frontier states: every applicable action from each, run, judged and fingerprinted. */
-export function expandPaths(ctx: ScopeContext, props: ReadonlyArray<Property>, expected: ReadonlySet<string>, paths: ReadonlyArray<ActionPath>, deadline: number): ExpandReply {
+/**
+ * Expand frontier states: every applicable action from each, run, judged and fingerprinted. With `memo` (the
+ * default), a transition into a state whose call key was already judged clean skips the calls and their
+ * judgements (properties/explore.test.ts runs whole scopes both ways and compares every result).
+ */
+export function expandPaths(ctx: ScopeContext, props: ReadonlyArray<Property>, expected: ReadonlySet<string>, paths: ReadonlyArray<ActionPath>, deadline: number, memo: CallMemo = true): ExpandReply {
   const needCalls = props.some((p) => p.needsCalls);
+  const callProps = props.filter((p) => p.needsCalls);
+  const sig = callProps.map((p) => p.name).join(",");
+  let held = callsHeld.get(ctx);
+  if (held === undefined) {
+    held = new Set();
+    callsHeld.set(ctx, held);
+  }
   const expansions: Transition[][] = [];
   for (const path of paths) {
     const node = rebuild(ctx, path);
@@ -268,15 +322,25 @@ export function expandPaths(ctx: ScopeContext, props: ReadonlyArray<Property>, e
       const listedBefore = listedOps(node.k);
       const result = runStep(k, st, path.length);
       const base = { k, ref, index: path.length, step: st, result, expectedRet, listedBefore };
-      const calls = needCalls ? callEvery(k) : [];
+      // The keys before any call: calls write the stack and nothing a key reads, but judge the state as stepped.
+      const keys = canonicalKeys(k, ref, ctx.ordinary);
+      const callKey = !needCalls || memo === false ? null : memo === "constant-key" ? sig : `${sig}#${fingerprint(keys.call)}`;
+      const skipCalls = callKey !== null && held.has(callKey);
+      const calls = needCalls && !skipCalls ? callEvery(k) : [];
       const bad: Bad[] = [];
+      let callsJudged = 0;
+      let callsClean = true;
       for (const p of props) {
+        if (skipCalls && p.needsCalls) continue;
         const m = violationOf(p, base, calls);
+        if (p.needsCalls) callsJudged++;
         if (m === null) continue;
+        if (p.needsCalls) callsClean = false;
         bad.push({ property: p.name, message: m });
         if (!expected.has(p.name)) break;
       }
-      out.push({ action: a, key: fingerprint(canonicalKey(k, ref, ctx.ordinary)), bad });
+      if (callKey !== null && !skipCalls && callsClean && callsJudged === callProps.length) held.add(callKey);
+      out.push({ action: a, key: fingerprint(keys.state), bad });
     }
     expansions.push(out);
   }
@@ -375,13 +439,13 @@ export function expectedFindings(design: Design, props: ReadonlyArray<Property>)
 }
 
 /** Explore in this thread. (The properties stay objects here, so a test may pass its own; workers look them up by name.) */
-export function explore(scope: ExploreScope, design: Design, props: ReadonlyArray<Property>, timeLimitMs = 60_000, expected: ReadonlyMap<string, RegExp> = new Map()): ExploreResult {
+export function explore(scope: ExploreScope, design: Design, props: ReadonlyArray<Property>, timeLimitMs = 60_000, expected: ReadonlyMap<string, RegExp> = new Map(), memo: CallMemo = true): ExploreResult {
   const ctx = scopeContext(scope, design);
   const gen = search(ctx, props, timeLimitMs, expected);
   for (let r = gen.next(); ; ) {
     if (r.done === true) return r.value;
     const job = r.value;
-    r = gen.next(expandPaths(ctx, props.filter((p) => job.properties.includes(p.name)), new Set(job.expected), job.paths, job.deadline));
+    r = gen.next(expandPaths(ctx, props.filter((p) => job.properties.includes(p.name)), new Set(job.expected), job.paths, job.deadline, memo));
   }
 }
 
