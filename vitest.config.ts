@@ -1,5 +1,6 @@
 // Vitest configuration: tests sit next to the code they test.
 import { defineConfig } from "vitest/config";
+import { ciReporters } from "./cli/no-skip-reporter.ts";
 
 export default defineConfig({
   test: {
@@ -8,5 +9,7 @@ export default defineConfig({
     // A guard against a hang, not a speed bound: every test runs a fixed number of seeded runs, and how fast they
     // go is measured by `npm run bench`. (The default 5 s failed a mutant-kill test that takes 4-6 s alone.)
     testTimeout: 60_000,
+    // In CI every test must run: a skipped one fails the run (cli/no-skip-reporter.ts).
+    reporters: ciReporters(),
   },
 });

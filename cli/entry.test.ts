@@ -11,6 +11,7 @@ import { missingTools } from "../conformance/tools.ts";
 import dump from "../model/variants/debian-6.12.entry.json" with { type: "json" };
 import { debian612 } from "../model/variants/debian-6.12.ts";
 import { readEntryImage } from "./entry.ts";
+import { itWithTool } from "./needs-tool.ts";
 import { cli } from "./testkit.ts";
 
 type Dump = typeof dump;
@@ -86,7 +87,7 @@ describe("--entry FILE", () => {
     if (e.kind === "binary") expect(image.code[0]!.words).toEqual(e.ftraceCaller.words);
   });
 
-  it.skipIf(!elfTools)("reads the same words, labels and size from an ELF vmlinux through readelf", () => {
+  itWithTool(elfTools, "GNU binutils for AArch64 (readelf)")("reads the same words, labels and size from an ELF vmlinux through readelf", () => {
     const image = readEntryImage(elfFromDump());
     expect(image.source).toBe("vmlinux (ELF)");
     const caller = image.code.find((c) => c.name === "ftrace_caller")!;
@@ -99,12 +100,12 @@ describe("--entry FILE", () => {
     expect(image.code.find((c) => c.name === "ftrace_stub_direct_tramp")?.words).toEqual(dump.code[1]!.words.map((w) => parseInt(w, 16)));
   });
 
-  it.skipIf(!elfTools)("reads a symbol whose readelf row carries an st_other note such as [VARIANT_PCS]", () => {
+  itWithTool(elfTools, "GNU binutils for AArch64 (readelf)")("reads a symbol whose readelf row carries an st_other note such as [VARIANT_PCS]", () => {
     const image = readEntryImage(elfFromDump(false, true));
     expect(image.code.find((c) => c.name === "ftrace_caller")?.words.length).toBe(dump.code[0]!.words.length - 1);
   });
 
-  it.skipIf(!elfTools)("runs check on an ELF with the same verdicts as on Debian's design", { timeout: 60_000 }, async () => {
+  itWithTool(elfTools, "GNU binutils for AArch64 (readelf)")("runs check on an ELF with the same verdicts as on Debian's design", { timeout: 60_000 }, async () => {
     const r = await cli(["check", "--entry", elfFromDump(), "--runs", "150", "--seed", "1", "--workers", "2"]);
     expect(r.out).toContain("design entry:vmlinux: ftrace_caller from vmlinux (ELF), 43 words");
     expect(r.out).toContain("ops->func at 0, ops->direct_call at 208");
@@ -149,7 +150,7 @@ describe("--entry FILE", () => {
     }
   });
 
-  it.skipIf(!elfTools)("refuses an ELF without ftrace_caller in one line", async () => {
+  itWithTool(elfTools, "GNU binutils for AArch64 (readelf)")("refuses an ELF without ftrace_caller in one line", async () => {
     const r = await cli(["check", "--entry", elfFromDump(true)]);
     expect(r.code).toBe(2);
     expect(r.err.trim()).toMatch(/^dispatch-spec: --entry \S+vmlinux: no ftrace_caller symbol \(a kernel built with DYNAMIC_FTRACE_WITH_CALL_OPS has one\)$/);

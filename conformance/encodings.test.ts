@@ -2,6 +2,7 @@
 // full agreement between the model's words and GNU as.
 
 import { describe, expect, it } from "vitest";
+import { itWithTool } from "../cli/needs-tool.ts";
 import { cases, compareEncodings, gasText, toolsPresent, variantWords } from "./encodings.ts";
 
 describe("encoding conformance", () => {
@@ -19,7 +20,7 @@ describe("encoding conformance", () => {
     expect(variantWords().some((w) => w.where.startsWith("v1-posted ftrace_caller"))).toBe(true);
   });
 
-  it.skipIf(!toolsPresent())("agrees with aarch64-linux-gnu-as on every word", () => {
+  itWithTool(toolsPresent(), "aarch64-linux-gnu-as")("agrees with aarch64-linux-gnu-as on every word", () => {
     const r = compareEncodings();
     expect(r.mismatches).toEqual([]);
     expect(r.checked).toBeGreaterThan(300);
