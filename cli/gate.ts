@@ -104,12 +104,14 @@ export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
     lines.push(`${d.padEnd(dw)}${row.join("")}`);
   }
   const mutants = judged.filter((x) => x.cell.kind === "mutant");
-  const mw = Math.max(36, ...mutants.map((j) => j.cell.design.length + 2));
-  if (mutants.length > 0) lines.push("", `${"mutant".padEnd(mw)}${"property".padEnd(22)}verdict (must fail)`);
-  for (const j of mutants) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(22)}${cellText(j, 7)}`);
   const history = judged.filter((x) => x.cell.kind === "history");
-  if (history.length > 0) lines.push("", `${"kernel history".padEnd(mw)}${"property".padEnd(22)}verdict (a bug must fail, a fix hold)`);
-  for (const j of history) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(22)}${cellText(j, 7)}`);
+  // Each column as wide as its longest entry plus two spaces, so that no name runs into the next column.
+  const mw = Math.max(36, ...[...mutants, ...history].map((j) => j.cell.design.length + 2));
+  const pw = Math.max(22, ...[...mutants, ...history].map((j) => j.cell.property.length + 2));
+  if (mutants.length > 0) lines.push("", `${"mutant".padEnd(mw)}${"property".padEnd(pw)}verdict (must fail)`);
+  for (const j of mutants) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(pw)}${cellText(j, 7)}`);
+  if (history.length > 0) lines.push("", `${"kernel history".padEnd(mw)}${"property".padEnd(pw)}verdict (a bug must fail, a fix hold)`);
+  for (const j of history) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(pw)}${cellText(j, 7)}`);
   return lines;
 }
 

@@ -4,6 +4,7 @@
 import { pc } from "./colours.ts";
 import { toHex } from "../model/insn.ts";
 import type { ScenarioRun, SiteView, StepResult } from "../model/scenario.ts";
+import { foldViolations } from "./fold.ts";
 
 export interface FormatOptions {
   /** Print the instruction-by-instruction trace of every call. */
@@ -27,7 +28,7 @@ export function formatStep(r: StepResult, opts: FormatOptions): string[] {
   if (r.do === "call") {
     const lines = [
       `${head}${pc.cyan(`call ${r.fn}`.padEnd(30))} path ${pc.bold(r.path.padEnd(13))} handlers ${JSON.stringify(r.handlers).padEnd(14)} tramp ${String(r.tramp).padEnd(8)} body ${r.body}  ${r.returned ? "returned" : pc.red("did not return")}`,
-      ...r.violations.map((v) => `      ${pc.red("violation:")} ${v}`),
+      ...foldViolations(r.violations).map((v) => `      ${pc.red("violation:")} ${v}`),
       ...fail,
     ];
     if (opts.trace) lines.push(...r.obs.trace.map((t) => pc.dim(`        ${t.where.padEnd(30)} ${t.text}`)));

@@ -9,6 +9,7 @@ import type { Kernel, KernelEvent } from "../model/kernel.ts";
 import { symbolize } from "../model/kernel.ts";
 import type { ScenarioRun, Step, StepResult } from "../model/scenario.ts";
 import { siteView } from "../model/scenario.ts";
+import { foldViolations } from "./fold.ts";
 
 /** Where a property failed: after which step (0-based) and, for an implicit call, of which function. */
 export interface TraceFailure {
@@ -144,7 +145,7 @@ export function traceLines(steps: ReadonlyArray<Step>, run: ScenarioRun, failure
     const head = `${String(r.step).padStart(3)}  ${stepText(st)}`;
     if (r.do === "call") {
       out.push(`${head}: ${callSummary(r)}`, `       ${dispatchChain(k, r.fn, r.obs)}`);
-      for (const v of r.violations) out.push(`       ! ${v}`);
+      for (const v of foldViolations(r.violations)) out.push(`       ! ${v}`);
     } else {
       out.push(`${head}: ret ${r.ret}${r.sites.length === 0 ? " (no patch-site rewritten)" : ""}`);
       for (const c of siteChanges(k, r.events)) out.push(`       ${c}`);
