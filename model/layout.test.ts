@@ -113,6 +113,18 @@ describe("validateLayout", () => {
     expect(() => validateLayout(base({ functions: [fn("m", F_ADDR, { module: "m1" })] }))).toThrow(LayoutError);
   });
 
+  it("refuses a function at the very start of its text: its pre-entry NOPs (the literal) come first in the section", () => {
+    const atStart = layoutError(() => validateLayout(base({ functions: [fn("m", MOD_TEXT, { module: "m1" })] })));
+    expect(atStart.message).toMatch(/function m: 0x[0-9a-f]+ is at the start of module m1's text, but its 8 bytes of pre-entry NOPs \(the CALL_OPS literal\) come first in that section: place it at 0x[0-9a-f]+ or later/);
+    expect(() => validateLayout(base({ functions: [fn("m", MOD_TEXT + 8n, { module: "m1" })] }))).not.toThrow();
+    const kernel = layoutError(() => validateLayout(base({ functions: [fn("f", DEFAULT_KERNEL.text)] })));
+    expect(kernel.message).toMatch(/is at the start of kernel text/);
+    const m1 = layout().modules[0]!;
+    const INIT = MOD_TEXT + 0x400000n;
+    const withInit = base({ modules: [{ ...m1, init: { text: INIT, textSize: 0x10000n, plt: null } }], functions: [fn("m", INIT, { module: "m1" })] });
+    expect(layoutError(() => validateLayout(withInit)).message).toMatch(/is at the start of module m1's init text/);
+  });
+
   it("rejects a function naming an unknown module", () => {
     const e = layoutError(() => validateLayout(base({ functions: [fn("m", M_ADDR, { module: "nope" })] })));
     expect(e.message).toMatch(/function m: unknown module "nope"/);
@@ -152,10 +164,10 @@ describe("validateLayout", () => {
     expect(moduleTextAt(l, MOD_TEXT + MOD_SIZE - 4n)?.name).toBe("m1");
     expect(moduleTextAt(l, MOD_TEXT + MOD_SIZE)).toBeUndefined();
     expect(moduleTextAt(l, MOD_TEXT - 4n)).toBeUndefined();
-    // A module function at the first address of its text is inside it; one at the end is not.
+    // A module function 8 bytes into its text (after its pre-entry NOPs) is inside it; one at the end is not.
     expect(() => validateLayout(base({ functions: [fn("m", MOD_TEXT + 8n, { module: "m1" })] }))).not.toThrow();
-    // Only the symbol is checked: one at the very first byte of the text is accepted though its literal lies just below.
-    expect(() => validateLayout(base({ functions: [fn("m", MOD_TEXT, { module: "m1" })] }))).not.toThrow();
+    // One at the very first byte of the text is refused: its literal would lie just below the text (issue 19).
+    expect(() => validateLayout(base({ functions: [fn("m", MOD_TEXT, { module: "m1" })] }))).toThrow(/at the start of module m1's text/);
     expect(() => validateLayout(base({ functions: [fn("m", MOD_TEXT + MOD_SIZE, { module: "m1" })] }))).toThrow(/outside module m1's text/);
     expect(moduleOf(l, { name: "m", addr: M_ADDR, bti: false, module: "m1" })?.name).toBe("m1");
     expect(moduleOf(l, { name: "f", addr: F_ADDR, bti: false, module: null })).toBeUndefined();

@@ -189,12 +189,21 @@ export function validateLayout(layout: Layout, code: CodeSpans = LISTING_SPANS):
   for (const f of layout.functions) {
     claim(f.name, "function");
     if (f.addr % 8n !== 0n) throw new LayoutError(`function ${f.name}: symbol ${toHex(f.addr)} is not 8-byte aligned`);
+    // -fpatchable-function-entry=4,2 puts the two pre-entry NOPs (the CALL_OPS literal) before the symbol in the
+    // same section, so a function begins at least 8 bytes into its text: one at the very start would have its
+    // literal below the text, which no compiler lays out.
+    const preEntry = (start: bigint, what: string): void => {
+      if (f.addr - 8n < start) throw new LayoutError(`function ${f.name}: ${toHex(f.addr)} is at the start of ${what}, but its 8 bytes of pre-entry NOPs (the CALL_OPS literal) come first in that section: place it at ${toHex(start + 8n)} or later`);
+    };
     if (f.module === null) {
       if (!withinKernelText(layout.kernel, f.addr)) throw new LayoutError(`function ${f.name}: ${toHex(f.addr)} is outside kernel text`);
+      preEntry(layout.kernel.text, "kernel text");
     } else {
       const m = moduleOf(layout, f);
       if (m === undefined) throw new LayoutError(`function ${f.name}: unknown module "${f.module}"`);
-      if (!withinModuleCoreText(m, f.addr) && !withinModuleInitText(m, f.addr)) throw new LayoutError(`function ${f.name}: ${toHex(f.addr)} is outside module ${m.name}'s text`);
+      if (withinModuleCoreText(m, f.addr)) preEntry(m.text, `module ${m.name}'s text`);
+      else if (withinModuleInitText(m, f.addr)) preEntry(m.init!.text, `module ${m.name}'s init text`);
+      else throw new LayoutError(`function ${f.name}: ${toHex(f.addr)} is outside module ${m.name}'s text`);
     }
     spans.push({ name: f.name, lo: f.addr - 8n, hi: f.addr + 16n });
   }
