@@ -23,6 +23,7 @@ describe("dispatch-spec gate", () => {
     const r = await gate("--runs", "150", "--workers", "2");
     expect(r.err).toBe("");
     expect(r.out).toContain("every verdict is as expected");
+    expect(r.out).toContain("coverage: every gated label reached its minimum (reports/coverage-minimums.json)");
     expect(r.code).toBe(0);
     // v1-posted's two review findings, each with a short counterexample naming the defect.
     const stack = JSON.parse(readFileSync(join(COUNTEREXAMPLE_DIR, "v1-posted--stack-aligned.json"), "utf8")) as { steps: unknown[]; counterexample: { message: string } };
@@ -66,6 +67,19 @@ describe("dispatch-spec gate", () => {
     expect(r.code).toBe(2);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err).toMatch(/variants\.upstream\.literal-valid/);
+  });
+
+  it("refuses a malformed or missing coverage minimums file with one line and exit 2, before running anything", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dispatch-spec-gate-"));
+    const bad = join(dir, "minimums.json");
+    writeFileSync(bad, JSON.stringify({ designs: { upstream: { "paths: caller-list": -1 } } }));
+    const r = await gate("--coverage-minimums", bad);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toMatch(/designs\.upstream\.paths: caller-list/);
+    const missing = await gate("--coverage-minimums", join(dir, "none.json"));
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/none\.json: no such file \(the coverage minimums; `gate --update` writes it\)/);
   });
 
   it("records as failing on upstream exactly the properties that declare a finding there (check's view)", () => {

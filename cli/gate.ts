@@ -1,8 +1,9 @@
 // `dispatch-spec gate`: every property on every variant and each mutant on its property, compared with the
 // committed reports/expected.json; a verdict table with changes highlighted, counterexample files for every
-// failure, exit 1 on any difference. `--update` rewrites expected.json from the run, printing what changed.
+// failure, exit 1 on any difference. It also holds the run's coverage to reports/coverage-minimums.json (one line
+// per behaviour reached less often than its minimum, exit 1). `--update` rewrites both from the run.
 
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pc } from "../reports/colours.ts";
 import { CONCURRENT_PROPERTIES, PROPERTIES, propertyApplies } from "../properties/index.ts";
@@ -16,6 +17,9 @@ import type { Job } from "./check-worker.ts";
 import { intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
 import { InputError, readJson } from "./load.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
+import { CoverageCollector } from "../reports/coverage.ts";
+import { minimumsSchema, shortfallLine, shortfalls, updatedMinimums, type Minimums } from "../reports/coverage-gate.ts";
+import type { Coverage } from "../reports/results.ts";
 
 export const EXPECTED_FILE = join(ROOT, "reports", "expected.json");
 
@@ -23,6 +27,7 @@ export const EXPECTED_FILE = join(ROOT, "reports", "expected.json");
 export const GATE_SEED = 20261125;
 
 export interface GateFlags {
+  readonly coverageMinimums?: string;
   readonly runs?: string;
   readonly seed?: string;
   readonly workers?: string;
@@ -47,6 +52,33 @@ function cellRuns(c: Cell, runs: number, mustFail: boolean): number {
   if (c.concurrent !== true) return runs;
   const half = Math.max(1, Math.round(runs / 2));
   return c.kind !== "variant" && mustFail ? Math.max(CONCURRENT_MUTANT_RUNS, half) : half;
+}
+
+/** The committed coverage minimums (reports/coverage-gate.ts). */
+export const MINIMUMS_FILE = join(ROOT, "reports", "coverage-minimums.json");
+const MINIMUMS_COMMENT =
+  "Coverage minimums per gate run: each label (section: label, as in results.json's coverage) must be reached at least this often on its design, or `gate` fails naming it. `npx dispatch-spec gate --update` rewrites them (half of what that run reached). See README (The gate).";
+
+export function loadMinimums(file: string): Minimums {
+  if (!existsSync(file)) throw new InputError(`${file}: no such file (the coverage minimums; \`gate --update\` writes it)`);
+  const r = minimumsSchema.safeParse(readJson(file));
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new InputError(`${file}: ${i?.path.join(".") ?? ""}: ${i?.message ?? "invalid"}`);
+  }
+  return r.data;
+}
+
+/** The coverage of a gate run per design, from its variant rows (mutants stop early; history rows are other designs). */
+export function coverageByDesign(judged: ReadonlyArray<Judged>): Record<string, Coverage> {
+  const by = new Map<string, CoverageCollector>();
+  for (const j of judged) {
+    if (j.cell.kind !== "variant" || j.outcome.coverage === undefined) continue;
+    const c = by.get(j.cell.design) ?? new CoverageCollector();
+    c.merge(j.outcome.coverage);
+    by.set(j.cell.design, c);
+  }
+  return Object.fromEntries([...by].map(([d, c]) => [d, c.result()]));
 }
 
 export function loadExpected(file: string): Expected {
@@ -126,9 +158,13 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
   const file = flags.expected ?? EXPECTED_FILE;
   const fileShown = file === EXPECTED_FILE ? "reports/expected.json" : file;
+  const minimumsFile = flags.coverageMinimums ?? MINIMUMS_FILE;
+  const minimumsShown = minimumsFile === MINIMUMS_FILE ? "reports/coverage-minimums.json" : minimumsFile;
   const fromEntry = flags.entry !== undefined ? loadEntry(flags.entry) : null;
   if (fromEntry !== null && flags.update === true) throw new InputError("--update with --entry: a binary's row is judged against upstream's verdicts; add a row to expected.json by hand to change them");
   const loaded = loadExpected(file);
+  // Read before the run, so that a bad file costs a second, not the gate's minute.
+  const minimums = fromEntry === null && flags.update !== true ? loadMinimums(minimumsFile) : null;
   const expected = fromEntry === null ? loaded : expectedForBinary(loaded, fromEntry.name);
   const cells = fromEntry === null ? gateCells() : designCells(fromEntry.name);
   if (fromEntry !== null) io.out(entrySummary(fromEntry));
@@ -150,6 +186,11 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   const diff = changes(judged);
   const broken = judged.filter((j) => j.outcome.error !== undefined);
   io.out(`${seconds(performance.now() - started)} for ${cells.length} cells\n`);
+  // The coverage gate: the behaviours that matter reached often enough (not for a binary's own row).
+  const covered = coverageByDesign(judged);
+  const short = minimums === null ? [] : shortfalls(covered, minimums, Math.min(1, runs / DEFAULT_RUNS));
+  for (const sf of short) io.out(`${pc.red(shortfallLine(sf))}\n`);
+  if (minimums !== null && short.length === 0) io.out(`coverage: every gated label reached its minimum (${minimumsShown})\n`);
   const { ok } = finishRun(io, flags.report, {
     command: "gate",
     seed,
@@ -157,12 +198,18 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
     startedAt,
     started,
     cells: judged.map((j) => ({ design: j.cell.design, property: j.cell.property, kind: j.cell.kind, outcome: j.outcome, expected: j.want ?? null, changed: j.changed, file: files.get(j) ?? null })),
-    passed: diff.length === 0 && broken.length === 0,
+    passed: diff.length === 0 && broken.length === 0 && short.length === 0,
   });
   if (flags.update === true) {
     if (broken.length > 0) throw new InputError(`--update refused: ${broken.length} cell(s) broke with an error, not a verdict`);
     writeFileSync(file, JSON.stringify(updatedExpected(expected, judged), null, 2) + "\n");
     io.out(diff.length === 0 ? "expected verdicts unchanged\n" : `updated ${file}:\n${diff.map((d) => `  ${d}`).join("\n")}\n`);
+    if (fromEntry === null) {
+      if (runs !== DEFAULT_RUNS) throw new InputError(`--update: coverage minimums are set from a run of ${DEFAULT_RUNS} runs per cell; drop --runs ${runs}`);
+      const previous = existsSync(minimumsFile) ? loadMinimums(minimumsFile) : null;
+      writeFileSync(minimumsFile, JSON.stringify(updatedMinimums(covered, previous, MINIMUMS_COMMENT), null, 2) + "\n");
+      io.out(`updated ${minimumsShown}: each gated label's minimum is half what this run reached\n`);
+    }
     return 0;
   }
   if (ok) {
@@ -170,5 +217,6 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
     return 0;
   }
   if (diff.length + broken.length > 0) io.out(pc.red(`${diff.length + broken.length} verdict(s) differ from ${fileShown}:\n`) + diff.map((d) => `  ${d}\n`).join(""));
+  if (short.length > 0) io.out(pc.red(`${short.length} coverage label(s) below their minimum in ${minimumsShown}\n`));
   return 1;
 }

@@ -256,7 +256,8 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--seed <s>", `fast-check seed, or "random" (default ${GATE_SEED})`)
     .option("--workers <n>", "worker threads (default: cores, at most 2)")
     .option("--expected <file>", "expected verdicts (default reports/expected.json)")
-    .option("--update", "rewrite the expected verdicts from this run and print what changed")
+    .option("--coverage-minimums <file>", "coverage minimums (default reports/coverage-minimums.json)")
+    .option("--update", "rewrite the expected verdicts and the coverage minimums from this run and print what changed")
     .option("--report <dir>", "write results.json, summary.md, junit.xml and index.html into dir")
     .option("--entry <file>", `${ENTRY_HELP}; the gate then judges that design's row alone`)
     .action(async (flags: GateFlags) => {

@@ -79,7 +79,20 @@ export interface ConcurrentResult {
   readonly kernel: Kernel;
   /** The schedule entries actually used (for replay and shrinking). */
   readonly ticks: number;
+  /** How often each racy window of CONCURRENT_WINDOWS was entered, for coverage. */
+  readonly windows: Readonly<Record<string, number>>;
 }
+
+/**
+ * The racy windows a schedule can put a CPU in while the updater works, as coverage labels: what the concurrent
+ * properties exist to judge, so a generator that stops reaching one makes the coverage gate say so.
+ */
+export const CONCURRENT_WINDOWS = {
+  rewriteInCaller: "a patch-site rewritten while a CPU is inside ftrace_caller",
+  literalHeld: "a literal rewritten while a CPU holds the ops it named",
+  graceWaits: "a grace period that waits for a CPU",
+  modifyInTramp: "modify_ftrace_direct while a CPU is in a direct trampoline",
+} as const;
 
 const MAX_TICKS = 20_000;
 /** Each CPU's stack: below the layout's stack top, 16 KiB apart. */
@@ -295,6 +308,32 @@ export function runConcurrent(input: ConcurrentInput, describe: (st: ApiStep) =>
   let span: { step: number; first: number; ret: string | 0 } | null = null;
   let wait: { what: string; epochs: Map<number, number> } | null = null;
   let tick = 0;
+  const windows: Record<string, number> = {};
+  const seen = (label: string): void => {
+    windows[label] = (windows[label] ?? 0) + 1;
+  };
+  // Literal and instruction addresses of every site, and the function each belongs to.
+  const literals = new Map<bigint, string>();
+  const insns = new Set<bigint>();
+  for (const r of shared.recs) {
+    literals.set(literalAddr(r.ip), r.fn);
+    literals.set(literalAddr(r.ip) + 4n, r.fn);
+    insns.add(r.ip);
+  }
+  /** Before the updater applies a micro-step: which racy windows it opens on the CPUs as they stand. */
+  const observeWindows = (m: MicroStep): void => {
+    const runs = cpus.map((c) => c.run).filter((r): r is CallRun => r !== null && !r.done);
+    if (m.kind === "store") {
+      const litFn = literals.get(m.addr);
+      if ((litFn !== undefined || insns.has(m.addr)) && runs.some((r) => r.where === "ftrace_caller")) seen(CONCURRENT_WINDOWS.rewriteInCaller);
+      if (litFn !== undefined) {
+        const rec = shared.recs.find((r) => r.fn === litFn)!;
+        const old = shared.mem.read64(literalAddr(rec.ip));
+        if (runs.some((r) => r.fn === litFn && r.heldOps === old)) seen(CONCURRENT_WINDOWS.literalHeld);
+      }
+    }
+    if (span !== null && input.steps[span.step]?.do === "modify_ftrace_direct" && runs.some((r) => r.where === "trampoline")) seen(CONCURRENT_WINDOWS.modifyInTramp);
+  };
 
   const updaterHasWork = (): boolean => pending.length > 0 || stepIndex < input.steps.length;
   const cpuHasWork = (c: CpuState): boolean => c.run !== null || c.next < c.calls.length;
@@ -313,6 +352,7 @@ export function runConcurrent(input: ConcurrentInput, describe: (st: ApiStep) =>
       stepIndex++;
     }
     const m = pending.shift()!;
+    observeWindows(m);
     applyMicro(shared, m);
     if (m.kind === "begin") span = { step: m.step, first: tick, ret: 0 };
     if (m.kind === "end" && span !== null) {
@@ -325,6 +365,7 @@ export function runConcurrent(input: ConcurrentInput, describe: (st: ApiStep) =>
         if (c.run?.inFtrace === true) epochs.set(i, c.epoch);
       });
       wait = { what: m.what, epochs };
+      if (epochs.size > 0) seen(CONCURRENT_WINDOWS.graceWaits);
     }
     const waitsFor = m.kind === "sync" && wait !== null && wait.epochs.size > 0 ? ` (waits for ${[...wait.epochs.keys()].map((i) => `cpu${i + 1}`).join(", ")})` : "";
     timeline.push({ tick, actor: 0, text: describeMicro(shared, m) + waitsFor });
@@ -376,7 +417,7 @@ export function runConcurrent(input: ConcurrentInput, describe: (st: ApiStep) =>
       idle = 0;
     } else idle++;
   }
-  return { timeline, calls, stepSpans, badLiterals, kernel: shared, ticks: tick };
+  return { timeline, calls, stepSpans, badLiterals, kernel: shared, ticks: tick, windows };
 }
 
 /** A site's state, for timelines and reports. */

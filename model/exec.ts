@@ -10,7 +10,7 @@ import { decode, disasm, toHex, type Insn } from "./insn.ts";
 import type { FtraceOps, HostFn, Kernel } from "./kernel.ts";
 import { allOps, hasCallOps, symbolize } from "./kernel.ts";
 import { U64_MASK } from "./memory.ts";
-import { STACK_SPAN } from "./layout.ts";
+import { LISTING_SPANS, STACK_SPAN, TRAMPOLINE_SPAN } from "./layout.ts";
 import { FTRACE_OPS_NEXT } from "./structs.ts";
 
 export type Path = "untraced" | "direct-bl" | "caller-direct" | "caller-ops" | "caller-list" | "caller-nop";
@@ -643,6 +643,22 @@ export class CallRun {
 
   get lastTraceLine(): TraceLine | undefined {
     return this.rec.trace[this.rec.trace.length - 1];
+  }
+
+  /** Where the CPU is now, for concurrent coverage: inside ftrace_caller, in a direct trampoline, or elsewhere. */
+  get where(): "ftrace_caller" | "trampoline" | "elsewhere" {
+    const pc = this.cpu.pc;
+    if (this.done || this.host !== null) return "elsewhere";
+    if (inFtraceCaller(this.k, pc)) return "ftrace_caller";
+    const ts = this.k.layout.trampolines;
+    if (ts.some((t) => pc >= t.addr && pc < t.addr + TRAMPOLINE_SPAN)) return "trampoline";
+    const stub = this.k.layout.kernel.ftrace_stub_direct_tramp;
+    return pc >= stub && pc < stub + LISTING_SPANS.stubDirectTramp ? "trampoline" : "elsewhere";
+  }
+
+  /** The ops pointer ftrace_caller loaded from the literal (x11), while the CPU is inside ftrace_caller. */
+  get heldOps(): bigint | null {
+    return this.where === "ftrace_caller" ? this.cpu.x[11]! : null;
   }
 
   /** Between the site's BL and the body: where grace periods must wait for this CPU. */

@@ -11,6 +11,7 @@ import { parseScenario, scenarioLayout, scheduleEntries, scheduleTicks, type Sce
 import { concurrentArbFor, type ConcurrentSpec } from "../generators/concurrent.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
 import type { Outcome, RunOptions } from "./property.ts";
+import { CoverageCollector, observeWindows } from "../reports/coverage.ts";
 
 /** Schedules a concurrent mutant gets to be killed in (its window can be narrow), unless its kill names its own. */
 export const CONCURRENT_MUTANT_RUNS = 3000;
@@ -89,14 +90,17 @@ class ConcurrentViolation extends Error {}
 
 export function runConcurrentProperty(p: ConcurrentProperty, design: Design, opts: RunOptions): Outcome {
   const started = performance.now();
+  const coverage = new CoverageCollector();
   const prop = fc.property(concurrentArbFor(design.scope), (spec) => {
     opts.onRun?.();
     const s = specScenario(spec, design.name);
-    const msg = checkConcurrentScenario(p, s, design);
+    const result = runConcurrentScenario(s, design);
+    observeWindows(coverage, result.windows);
+    const msg = p.check({ result, states: referenceStates(s, design) });
     if (msg !== null) throw new ConcurrentViolation(msg);
   });
   const d = fc.check(prop, { seed: opts.seed, numRuns: opts.numRuns, ...(opts.path !== undefined ? { path: opts.path } : {}) });
-  const base = { property: p.name, variant: design.name, runs: d.numRuns, seed: opts.seed, ms: performance.now() - started };
+  const base = { property: p.name, variant: design.name, runs: d.numRuns, seed: opts.seed, ms: performance.now() - started, coverage: coverage.result() };
   if (!d.failed) return { ...base, ok: true };
   const spec = d.counterexample?.[0];
   const err = d.errorInstance;
@@ -121,12 +125,14 @@ export function runConcurrentProperties(ps: ReadonlyArray<ConcurrentProperty>, d
   if (ps.length === 1 || opts.path !== undefined) return ps.map((p) => runConcurrentProperty(p, design, opts));
   const started = performance.now();
   const holds = ps.map(() => true);
+  const coverage = new CoverageCollector();
   for (const spec of fc.sample(concurrentArbFor(design.scope), { seed: opts.seed, numRuns: opts.numRuns })) {
     opts.onFusedRun?.();
     if (!holds.some((h) => h)) break;
     try {
       const s = specScenario(spec, design.name);
       const ctx: ConcurrentContext = { result: runConcurrentScenario(s, design), states: referenceStates(s, design) };
+      observeWindows(coverage, ctx.result.windows);
       ps.forEach((p, i) => {
         if (holds[i] === true && p.check(ctx) !== null) holds[i] = false;
       });
@@ -136,5 +142,6 @@ export function runConcurrentProperties(ps: ReadonlyArray<ConcurrentProperty>, d
     }
   }
   const share = (performance.now() - started) / Math.max(1, holds.filter((h) => h).length);
-  return ps.map((p, i) => (holds[i] === true ? { property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: share, ok: true } : runConcurrentProperty(p, design, opts)));
+  const covered = coverage.result();
+  return ps.map((p, i) => (holds[i] === true ? { property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: share, coverage: covered, ok: true } : runConcurrentProperty(p, design, opts)));
 }

@@ -4,6 +4,7 @@
 
 import type { CallObservation } from "../model/exec.ts";
 import { decode, NOP_WORD } from "../model/insn.ts";
+import { FTRACE_OPS_FL, hasFlag } from "../model/flags.ts";
 import type { Design, Kernel, KernelEvent } from "../model/kernel.ts";
 import { literalAddr } from "../model/layout.ts";
 import type { StepResult } from "../model/scenario.ts";
@@ -14,7 +15,7 @@ type Section = keyof Coverage;
 
 /** Counts by section and label; plain objects so outcomes can cross worker threads. */
 export class CoverageCollector {
-  private readonly counts: Record<Section, Record<string, number>> = { siteStates: {}, transitions: {}, paths: {}, trampolineClasses: {}, apiReturns: {} };
+  private readonly counts: Record<Section, Record<string, number>> = { siteStates: {}, transitions: {}, paths: {}, trampolineClasses: {}, apiReturns: {}, windows: {} };
 
   add(section: Section, label: string, n = 1): void {
     const s = this.counts[section];
@@ -22,12 +23,20 @@ export class CoverageCollector {
   }
 
   merge(c: Coverage): void {
-    for (const section of Object.keys(this.counts) as Section[]) for (const [label, n] of Object.entries(c[section])) this.add(section, label, n);
+    for (const section of Object.keys(this.counts) as Section[]) for (const [label, n] of Object.entries(c[section] ?? {})) this.add(section, label, n);
   }
 
   result(): Coverage {
     return structuredClone(this.counts);
   }
+}
+
+/** The survivor state (reports/findings/call-ops-survivor.md): a literal naming a lone ops that needs the assist. */
+export const SURVIVOR_WINDOW = "a literal naming an ops that needs ftrace_ops_assist_func (the survivor state)";
+
+/** A concurrent run's windows, into the collector. */
+export function observeWindows(c: CoverageCollector, windows: Readonly<Record<string, number>>): void {
+  for (const [label, n] of Object.entries(windows)) c.add("windows", label, n);
 }
 
 function literalKind(k: Kernel, v: bigint): string {
@@ -76,8 +85,10 @@ function observeWrites(c: CoverageCollector, k: Kernel, events: ReadonlyArray<Ke
 /** After one step: site states of every record, the step's rewrites or return code, and call paths. */
 export function observeStep(c: CoverageCollector, k: Kernel, r: StepResult, calls: ReadonlyArray<{ readonly obs: CallObservation }>): void {
   for (const rec of k.recs) {
-    const lit = literalKind(k, k.mem.read64(literalAddr(rec.ip)));
+    const v = k.mem.read64(literalAddr(rec.ip));
+    const lit = literalKind(k, v);
     c.add("siteStates", siteStateLabel(lit, targetKind(k, rec.ip, k.mem.read32(rec.ip))));
+    if (lit === "ordinary ops" && [...k.ops.values()].some((o) => o.addr === v && hasFlag(o.flags, FTRACE_OPS_FL.RECURSION | FTRACE_OPS_FL.RCU))) c.add("windows", SURVIVOR_WINDOW);
   }
   if (r.do !== "call") {
     c.add("apiReturns", `${r.do} ${r.ret}`);

@@ -13,12 +13,13 @@ const SECTIONS: ReadonlyArray<readonly [Section, string]> = [
   ["paths", "dispatch paths"],
   ["trampolineClasses", "trampoline classes"],
   ["apiReturns", "API returns"],
+  ["windows", "racy windows"],
 ];
 
 /** Traces longer than this are cut in summary.md (the counterexample file has the whole run). */
 export const MARKDOWN_TRACE_LINES = 60;
 
-const EMPTY_COVERAGE: Coverage = { siteStates: {}, transitions: {}, paths: {}, trampolineClasses: {}, apiReturns: {} };
+const EMPTY_COVERAGE: Coverage = { siteStates: {}, transitions: {}, paths: {}, trampolineClasses: {}, apiReturns: {}, windows: {} };
 
 // ---- shared views of a run ----
 
@@ -82,7 +83,7 @@ function coverageOf(r: Results, design: string): Coverage {
 /** Labels expected but never reached, per section, for one design (none when nothing is expected). */
 function missing(r: Results, design: string): Record<Section, string[]> {
   const e = r.coverageExpected[design];
-  if (e === undefined) return { siteStates: [], transitions: [], paths: [], trampolineClasses: [], apiReturns: [] };
+  if (e === undefined) return { siteStates: [], transitions: [], paths: [], trampolineClasses: [], apiReturns: [], windows: [] };
   return unreached(coverageOf(r, design), e);
 }
 
@@ -92,7 +93,7 @@ function missingCount(r: Results, design: string): number {
 
 /** A section's rows: expected labels first (in their order, zero when unreached), then anything else reached. */
 function sectionRows(r: Results, design: string, s: Section): Array<{ label: string; count: number; expected: boolean }> {
-  const got = coverageOf(r, design)[s];
+  const got = coverageOf(r, design)[s] ?? {};
   const want = r.coverageExpected[design]?.[s] ?? [];
   const extra = Object.keys(got).filter((k) => !want.includes(k));
   return [

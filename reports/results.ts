@@ -15,6 +15,11 @@ export interface Coverage {
   readonly trampolineClasses: Readonly<Record<string, number>>;
   /** API return codes by call, e.g. "register_ftrace_direct -EBUSY". */
   readonly apiReturns: Readonly<Record<string, number>>;
+  /**
+   * Racy windows and dangerous states reached: the concurrent ones (model/concurrent.ts CONCURRENT_WINDOWS) and
+   * the survivor state (a literal naming a lone ops that needs the assist function). Absent from older results.
+   */
+  readonly windows?: Readonly<Record<string, number>>;
 }
 
 /** The labels a design is expected to reach in each coverage section; any with a zero count is flagged. */
@@ -24,6 +29,7 @@ export interface CoverageExpectations {
   readonly paths: ReadonlyArray<string>;
   readonly trampolineClasses: ReadonlyArray<string>;
   readonly apiReturns: ReadonlyArray<string>;
+  readonly windows?: ReadonlyArray<string>;
 }
 
 export interface CellResult {
@@ -80,5 +86,6 @@ export function unreached(c: Coverage, e: CoverageExpectations): Record<keyof Co
     paths: miss(c.paths, e.paths),
     trampolineClasses: miss(c.trampolineClasses, e.trampolineClasses),
     apiReturns: miss(c.apiReturns, e.apiReturns),
+    windows: miss(c.windows ?? {}, e.windows ?? []),
   };
 }
