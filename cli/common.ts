@@ -7,7 +7,7 @@ import { pc } from "../reports/colours.ts";
 import { LayoutError } from "../model/layout.ts";
 import { InsnError } from "../model/insn.ts";
 import { runScenario, ScenarioError } from "../model/scenario.ts";
-import { writeCounterexample, type Outcome } from "../properties/property.ts";
+import { outcomeProvenance, writeCounterexample, type Outcome } from "../properties/property.ts";
 import { InputError, loadScenario, scenarioFiles } from "./load.ts";
 import { replayFile } from "./replay.ts";
 
@@ -81,7 +81,7 @@ export function seconds(ms: number): string {
 /** Write a counterexample scenario where people and CI can find it; returns its path relative to the cwd. */
 export function saveCounterexample(o: Outcome): string | null {
   if (o.counterexample === undefined) return null;
-  return relative(process.cwd(), writeCounterexample(o.counterexample));
+  return relative(process.cwd(), writeCounterexample(o.counterexample, outcomeProvenance(o)));
 }
 
 /** One line (plus failing files) saying how the scenario and regression corpora fared. */

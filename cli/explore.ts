@@ -11,6 +11,7 @@ import type { Property } from "../properties/property.ts";
 import { defaultWorkers, dispatch, spawnWorker } from "./check.ts";
 import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
 import { writeCounterexample } from "../properties/property.ts";
+import { provenance } from "../reports/provenance.ts";
 import type { Scenario } from "../model/scenario.ts";
 import { pc } from "../reports/colours.ts";
 import { intFlag, type Io } from "./common.ts";
@@ -92,7 +93,8 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   const r = await exploreParallel({ functions, ops, depth }, design, props, seconds * 1000, expected, workers);
   const rate = Math.round(r.statesFound / Math.max(0.001, r.ms / 1000));
   io.out(`states found ${r.statesFound}, distinct ${r.distinct}, depth reached ${r.depthReached}, ${(r.ms / 1000).toFixed(1)} s, ${rate} states/s\n`);
-  const saved = (s: Scenario): string => relative(process.cwd(), writeCounterexample(s));
+  const made = provenance({ design: variant, seed: 0, runs: 0, totalRuns: 0, states: r.statesFound, wallMs: r.ms });
+  const saved = (s: Scenario): string => relative(process.cwd(), writeCounterexample(s, made));
   for (const f of r.expected) {
     const file = saved(f.scenario);
     io.out(pc.yellow(`${f.property} fails as expected on ${variant} (a known finding, see README) at depth ${f.depth}: ${f.message}\n`) + `  shortest scenario: ${file}\n`);

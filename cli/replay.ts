@@ -16,6 +16,7 @@ import { traceLines } from "../reports/trace.ts";
 import type { Design } from "../model/kernel.ts";
 import { intFlag, saveCounterexample, wrapInput, type Io } from "./common.ts";
 import { InputError, loadScenario } from "./load.ts";
+import { currentCommit } from "../reports/provenance.ts";
 
 export interface Replay {
   /** A concurrent replay's run, for callers that print more of it. */
@@ -102,11 +103,19 @@ export interface ReplayFlags {
   readonly entry?: string;
 }
 
+/** A warning when a counterexample was made by another commit than the one replaying it (it still replays). */
+export function otherCommit(made: string | undefined, now: string): string | null {
+  if (made === undefined || made === now) return null;
+  return `this counterexample was made by commit ${made.slice(0, 12)}, this is ${now.slice(0, 12)}: the model may have changed since (replaying anyway)`;
+}
+
 export function replayCommand(io: Io, file: string | undefined, flags: ReplayFlags): number {
   const fromEntry = flags.entry !== undefined ? loadEntry(flags.entry) : undefined;
   if (file !== undefined) {
     if (flags.seed !== undefined || flags.path !== undefined) throw new InputError("replay: give either FILE or --seed/--path/--property, not both");
     const r = replayFile(file, fromEntry);
+    const warning = otherCommit(loadScenario(file).counterexample?.provenance?.commit, currentCommit());
+    if (warning !== null) io.err(`dispatch-spec: warning: ${warning}\n`);
     return report(io, r, r.recorded);
   }
   if (flags.seed === undefined || flags.path === undefined || flags.property === undefined)

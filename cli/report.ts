@@ -7,6 +7,7 @@ import { stripVTControlCharacters } from "node:util";
 import { variantByName } from "../model/variants/index.ts";
 import type { Outcome } from "../properties/property.ts";
 import { CoverageCollector, coverageExpectations } from "../reports/coverage.ts";
+import { provenance, statesOf } from "../reports/provenance.ts";
 import { renderHtml, renderJunit, renderSummaryMarkdown } from "../reports/render.ts";
 import type { CellResult, Coverage, CoverageExpectations, Results, Verdict } from "../reports/results.ts";
 import { corpus, corpusSummary, type CorpusRun, type Io } from "./common.ts";
@@ -104,7 +105,22 @@ export function buildResults(r: ResultsInput): Results {
     coverageExpected,
     corpus: { files: r.corpus.files, failed: r.corpus.failed, failures: r.corpus.rows.map((f) => stripVTControlCharacters(f)) },
     ok: r.ok,
+    provenance: provenance({
+      design: designsOf(r.cells),
+      seed: r.seed,
+      runs: r.runs,
+      totalRuns: r.cells.reduce((n, c) => n + c.outcome.runs, 0),
+      states: statesOf(r.cells.map((c) => c.outcome.coverage)),
+      wallMs: r.durationMs,
+      at: new Date(r.startedAt.getTime() + r.durationMs),
+    }),
   };
+}
+
+/** The design a run judged, or how many (a gate run judges every variant, mutant and design of the history). */
+function designsOf(cells: ReadonlyArray<{ readonly design: string }>): string {
+  const ds = [...new Set(cells.map((c) => c.design))];
+  return ds.length === 1 ? ds[0]! : `${ds.length} designs`;
 }
 
 /** Make the report directory, before a run, so a bad --report fails in a second rather than after the run. */

@@ -118,6 +118,31 @@ const kernelSchema = z
   .partial()
   .strict();
 
+
+
+/**
+ * Where a report or a counterexample came from: the suite (package version, git commit, whether the tree had
+ * uncommitted changes, a hash of model/'s source), the tools (Node, fast-check), and the run (design, seed, runs per
+ * cell, wall time, runs/s and states/s, where a state is one API step judged).
+ */
+export const provenanceSchema = z
+  .object({
+    version: z.string(),
+    commit: z.string(),
+    dirty: z.boolean(),
+    modelHash: z.string(),
+    node: z.string(),
+    fastCheck: z.string(),
+    design: z.string(),
+    seed: z.number().int(),
+    runs: z.number().int().nonnegative(),
+    wallMs: z.number().nonnegative(),
+    runsPerSec: z.number().nonnegative(),
+    statesPerSec: z.number().nonnegative(),
+    createdAt: z.string(),
+  })
+  .strict();
+export type Provenance = z.infer<typeof provenanceSchema>;
 export const scenarioSchema = z
   .object({
     $schema: z.string().optional(),
@@ -147,6 +172,8 @@ export const scenarioSchema = z
     schedule: z.array(z.string().regex(SCHEDULE_ENTRY, 'expected "updater", "cpuN", optionally followed by " xN"')).optional(),
     counterexample: z
       .object({
+        /** What made it: the suite's version and commit, the model's source hash, the run (reports/provenance.ts). */
+        provenance: provenanceSchema.optional(),
         property: z.string(),
         variant: z.string().optional(),
         seed: z.number().int(),

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { withMutant } from "../model/mutants.ts";
 import { upstream } from "../model/variants/upstream.ts";
 import { variantByName } from "../model/variants/index.ts";
-import { runProperty, writeCounterexample, type Outcome, type Property } from "./property.ts";
+import { outcomeProvenance, runProperty, writeCounterexample, type Outcome, type Property } from "./property.ts";
 import { CONCURRENT_MUTANT_RUNS, runConcurrentProperty, type ConcurrentProperty } from "./concurrency.ts";
 
 /** Seeds and run counts for the test suite (npm test); `npm run check` runs more. */
@@ -17,7 +17,7 @@ const MUTANT_RUNS = 1000;
 
 /** A failed outcome as a test failure message, after saving its counterexample. */
 export function failureReport(o: Outcome): string {
-  const file = o.counterexample === undefined ? null : writeCounterexample(o.counterexample);
+  const file = o.counterexample === undefined ? null : writeCounterexample(o.counterexample, outcomeProvenance(o));
   return [
     `${o.property} fails on ${o.variant}: ${o.message ?? o.error ?? ""}`,
     `seed ${o.seed}, path ${o.path ?? ""}`,

@@ -11,7 +11,8 @@ import { boot } from "../model/boot.ts";
 import { callFunction, type CallObservation } from "../model/exec.ts";
 import type { Design, Kernel } from "../model/kernel.ts";
 import type { MutantName } from "../model/mutants.ts";
-import { runStep, scenarioLayout, type Scenario, type Step, type StepResult } from "../model/scenario.ts";
+import { runStep, scenarioLayout, type Provenance, type Scenario, type Step, type StepResult } from "../model/scenario.ts";
+import { provenance, statesOf } from "../reports/provenance.ts";
 import { runArb } from "../generators/run.ts";
 import { minimizeCounterexample } from "./minimize.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
@@ -186,13 +187,19 @@ export function counterexampleScenario(s: Scenario, f: Failure, meta: { property
 /** Where counterexample scenario files go (check, gate and vitest alike). */
 export const COUNTEREXAMPLE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "reports", "counterexamples");
 
-/** Save a counterexample scenario as `<variant>--<property>.json`; returns the path. */
-export function writeCounterexample(s: Scenario): string {
+/** Save a counterexample scenario as `<variant>--<property>.json`, with what made it; returns the path. */
+export function writeCounterexample(s: Scenario, made?: Provenance): string {
   const cx = s.counterexample;
   const file = join(COUNTEREXAMPLE_DIR, `${cx?.variant ?? s.variant}--${cx?.property ?? "scenario"}.json`);
   mkdirSync(COUNTEREXAMPLE_DIR, { recursive: true });
-  writeFileSync(file, JSON.stringify(s, null, 2) + "\n");
+  const out: Scenario = cx !== undefined && made !== undefined ? { ...s, counterexample: { provenance: made, ...cx } } : s;
+  writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
   return file;
+}
+
+/** The provenance of a property's outcome: its design, seed, runs and time, and the API steps its runs judged. */
+export function outcomeProvenance(o: Outcome): Provenance {
+  return provenance({ design: o.variant, seed: o.seed, runs: o.runs, totalRuns: o.runs, states: statesOf([o.coverage]), wallMs: o.ms });
 }
 
 /** Check a property on a design over generated runs; shrinks a failure to a short scenario. */

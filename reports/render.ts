@@ -3,6 +3,7 @@
 
 import { stripVTControlCharacters } from "node:util";
 import { unreached, type CellResult, type Coverage, type CoverageExpectations, type Results } from "./results.ts";
+import { provenanceRows } from "./provenance.ts";
 
 type Section = keyof CoverageExpectations;
 
@@ -302,11 +303,17 @@ function mdCorpus(r: Results): string[] {
   return [`**Corpus:** ${r.corpus.failed === 0 ? "✅" : "❌"} ${corpusLine(r)}`, "", ...fails, ...(fails.length > 0 ? [""] : [])];
 }
 
+/** The provenance block: what produced the run, as a two-column table. */
+function mdProvenance(r: Results): string[] {
+  if (r.provenance === undefined) return [];
+  return ["### Provenance", "", ...mdTable(["field", "value"], provenanceRows(r.provenance).map(([k, v]) => [md(k), mdCode(v)])), ""];
+}
+
 /** summary.md: for a CI job summary or a PR comment. */
 export function renderSummaryMarkdown(r: Results): string {
   const title = `## ${r.ok ? "✅" : "❌"} dispatch-spec ${r.command}: ${md(headline(r))}`;
   const meta = `${mdCode(r.command)} · seed ${mdCode(String(r.seed))} · ${plural(r.runs, "run")} per cell · ${duration(r.durationMs)} · ${plural(r.cells.length, "cell")} · started ${md(r.startedAt)}`;
-  return [title, "", meta, "", ...mdVerdicts(r), ...mdMutants(r), ...mdHistory(r), ...mdFailures(r), ...mdCorpus(r), ...mdCoverage(r)].join("\n").trimEnd() + "\n";
+  return [title, "", meta, "", ...mdVerdicts(r), ...mdMutants(r), ...mdHistory(r), ...mdFailures(r), ...mdCorpus(r), ...mdCoverage(r), ...mdProvenance(r)].join("\n").trimEnd() + "\n";
 }
 
 // ---- junit.xml ----
@@ -377,10 +384,17 @@ function tallyAttrs(t: Tally): Record<string, string | number> {
   return { tests: t.tests, failures: t.failures, errors: t.errors, skipped: 0, time: secs(t.ms) };
 }
 
+/** The provenance as JUnit properties (dispatch-spec.<field>, as results.json names them), in every testsuite. */
+function junitProperties(r: Results): string[] {
+  if (r.provenance === undefined) return [];
+  const rows = Object.entries(r.provenance).map(([k, v]) => `      <property${attrs({ name: `dispatch-spec.${k}`, value: String(v) })}/>`);
+  return ["    <properties>", ...rows, "    </properties>"];
+}
+
 function junitSuite(r: Results, design: string): string {
   const cells = r.cells.filter((c) => c.design === design);
   const head = `  <testsuite${attrs({ name: design, ...tallyAttrs(tally(cells)), timestamp: r.startedAt })}>`;
-  return [head, ...cells.map(junitCase), "  </testsuite>"].join("\n");
+  return [head, ...junitProperties(r), ...cells.map(junitCase), "  </testsuite>"].join("\n");
 }
 
 /** junit.xml: one testsuite per design, one testcase per cell; only changes and errors count against the run. */
@@ -684,6 +698,13 @@ function htmlHeader(r: Results): string {
   return `<header class="top ${r.ok ? "ok" : "bad"}"><div class="top-inner"><div class="badge" aria-hidden="true">${r.ok ? "✓" : "✗"}</div><div><h1>dispatch-spec ${escapeHtml(r.command)}: <span class="status">${escapeHtml(headline(r))}</span></h1><p class="meta">${meta.map((m) => `<span>${m}</span>`).join("")}</p></div></div></header>`;
 }
 
+/** What produced the run, as a small table at the end of the page. */
+function htmlProvenance(r: Results): string {
+  if (r.provenance === undefined) return "";
+  const rows = provenanceRows(r.provenance).map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td><code>${escapeHtml(v)}</code></td></tr>`);
+  return `<section id="provenance"><h2>Provenance</h2><table class="provenance">${rows.join("")}</table></section>`;
+}
+
 export interface HtmlOptions {
   /** When the page was generated (ISO 8601); the run's end by default, so the page is a function of the results. */
   readonly generatedAt?: string;
@@ -693,7 +714,7 @@ export interface HtmlOptions {
 export function renderHtml(r: Results, opts: HtmlOptions = {}): string {
   const title = `${r.ok ? "✅" : "❌"} dispatch-spec ${r.command}: ${headline(r)}`;
   const footer = `<footer>Generated ${escapeHtml(opts.generatedAt ?? finishedAt(r))} from ${escapeHtml(r.schema)} · run started ${escapeHtml(r.startedAt)}, took ${duration(r.durationMs)}</footer>`;
-  const main = [htmlStats(r), htmlVerdicts(r), htmlMutants(r), htmlHistory(r), htmlFailures(r), htmlCorpus(r), htmlCoverage(r)].join("\n");
+  const main = [htmlStats(r), htmlVerdicts(r), htmlMutants(r), htmlHistory(r), htmlFailures(r), htmlCorpus(r), htmlCoverage(r), htmlProvenance(r)].join("\n");
   return [
     "<!DOCTYPE html>",
     `<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title><style>${CSS}</style></head>`,

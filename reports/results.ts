@@ -1,6 +1,8 @@
 // The machine-readable result of a `check` or `gate` run (results.json), from which every report is rendered:
 // summary.md, junit.xml and index.html. The schema is versioned; fields are only ever added.
 
+import type { Provenance } from "../model/scenario.ts";
+
 export type Verdict = "holds" | "fails";
 
 /** Counts of what a run exercised, per design. Keys are readable labels. */
@@ -75,6 +77,8 @@ export interface Results {
   readonly corpus: { readonly files: number; readonly failed: number; readonly failures: ReadonlyArray<string> };
   /** Everything as expected (gate) or everything holds (check), and the corpus holds. */
   readonly ok: boolean;
+  /** What produced the run (reports/provenance.ts); absent from results written before it existed. */
+  readonly provenance?: Provenance;
 }
 
 /** Labels expected but never reached, per section. */
