@@ -6,6 +6,8 @@ import { Worker } from "node:worker_threads";
 import cliProgress from "cli-progress";
 import type { Outcome } from "../properties/property.ts";
 import { batchKey, type Job } from "./check-worker.ts";
+import { intFlag } from "./common.ts";
+import { InputError } from "./load.ts";
 import { behaviourKey, registeredImages, variantByName } from "../model/variants/index.ts";
 
 export interface Progress {
@@ -158,4 +160,12 @@ function relabel(o: Outcome, variant: string): Outcome {
 
 export function defaultWorkers(): number {
   return Math.max(1, Math.min(2, availableParallelism()));
+}
+
+/** --workers: at least 1, at most the machine's cores (more threads only slow a run down), default defaultWorkers(). */
+export function workersFlag(v: string | undefined): number {
+  const n = intFlag("workers", v, defaultWorkers(), 1);
+  const cores = availableParallelism();
+  if (n > cores) throw new InputError(`--workers: at most ${cores} (this machine's cores), got ${n}`);
+  return n;
 }

@@ -68,6 +68,19 @@ export function corpus(): CorpusRun {
   return { rows, failed, files: scenarios.length + regressions.length };
 }
 
+/** The longest error line printed; longer messages are cut, with their full length stated. */
+export const MAX_ERROR_CHARS = 400;
+
+/**
+ * A message as one printable line: control characters (newlines, ESC sequences, C1 codes) shown escaped as \xNN,
+ * and a message longer than MAX_ERROR_CHARS cut with its full length stated, so no input can clear the terminal,
+ * forge a second line or flood it.
+ */
+export function printableLine(s: string): string {
+  const escaped = s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return escaped.length <= MAX_ERROR_CHARS ? escaped : `${escaped.slice(0, MAX_ERROR_CHARS)}… (cut: ${escaped.length} characters in all)`;
+}
+
 export function intFlag(name: string, v: string | undefined, dflt: number, min: number): number {
   if (v === undefined) return dflt;
   if (!/^-?\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) throw new InputError(`--${name}: expected an integer >= ${min}, got "${v}"`);

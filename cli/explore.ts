@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import type { Design } from "../model/kernel.ts";
 import { explore, expectedFindings, scopeContext, search, type ExpandJob, type ExpandReply, type ExploreResult, type ExploreScope, type Transition } from "../properties/explore.ts";
 import type { Property } from "../properties/property.ts";
-import { defaultWorkers, dispatch, spawnWorker } from "./check.ts";
+import { dispatch, spawnWorker, workersFlag } from "./check.ts";
 import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
 import { writeCounterexample } from "../properties/property.ts";
 import { provenance } from "../reports/provenance.ts";
@@ -71,7 +71,7 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   const ops = intFlag("ops", flags.ops, 3, 1);
   const depth = intFlag("depth", flags.depth, 8, 0);
   const seconds = intFlag("time", flags.time, 60, 1);
-  const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
+  const workers = workersFlag(flags.workers);
   if (functions > 3) throw new InputError("--functions: the scope has at most 3 functions");
   if (ops > 4) throw new InputError("--ops: the scope has at most 4 ops");
   const fromEntry = flags.entry !== undefined ? loadEntry(flags.entry) : null;

@@ -94,6 +94,6 @@ describe("dispatch-spec gate", () => {
     const r = await gate("--expected", dir);
     expect(r.code).toBe(2);
     expect(r.err.trim().split("\n")).toHaveLength(1);
-    expect(r.err).toMatch(/cannot read \(EISDIR\)/);
+    expect(r.err).toMatch(/not a regular file \(a directory\)/);
   });
 });

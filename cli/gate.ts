@@ -12,7 +12,7 @@ import { CONCURRENT_MUTANT_RUNS } from "../properties/concurrency.ts";
 import type { Outcome } from "../properties/property.ts";
 import { changes, designCells, expectedForBinary, expectedSchema, expectedVerdict, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
 import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
-import { defaultWorkers, runJobs, type Progress } from "./check.ts";
+import { runJobs, workersFlag, type Progress } from "./check.ts";
 import type { Job } from "./check-worker.ts";
 import { intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
 import { InputError, readJson } from "./load.ts";
@@ -155,7 +155,7 @@ export function gateJobs(expected: Expected, cells: ReadonlyArray<Cell>, seed: n
 export async function gateCommand(io: Io, flags: GateFlags, progress: Progress): Promise<number> {
   const runs = intFlag("runs", flags.runs, DEFAULT_RUNS, 1);
   const seed = flags.seed === "random" ? Math.floor(Math.random() * 2 ** 31) : intFlag("seed", flags.seed, GATE_SEED, 0);
-  const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
+  const workers = workersFlag(flags.workers);
   const file = flags.expected ?? EXPECTED_FILE;
   const fileShown = file === EXPECTED_FILE ? "reports/expected.json" : file;
   const minimumsFile = flags.coverageMinimums ?? MINIMUMS_FILE;

@@ -1,6 +1,6 @@
 // Reading scenario files from disk for the command line: every problem becomes one line naming the file.
 
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { LayoutError } from "../model/layout.ts";
 import { parseScenario, ScenarioError, type Scenario } from "../model/scenario.ts";
@@ -8,19 +8,32 @@ import { parseScenario, ScenarioError, type Scenario } from "../model/scenario.t
 /** A problem with the user's input: printed as one line, exit code 2. */
 export class InputError extends Error {}
 
-/** A JSON file's contents; a file that cannot be read or parsed is one InputError naming it. */
-/** A file's text, or an InputError that says in one line why it cannot be read. */
+/** The largest file the command line reads (a scenario, expected.json, a saved console): 16 MiB. */
+export const MAX_FILE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A file's text, or an InputError that says in one line why it cannot be read. Only a regular file (a symlink is
+ * followed) of at most MAX_FILE_BYTES is read: a device or pipe such as /dev/zero would never end.
+ */
 export function readText(file: string): string {
   try {
-    return readFileSync(file, "utf8");
+    const st = statSync(file);
+    if (!st.isFile()) throw new InputError(`${file}: not a regular file (${st.isDirectory() ? "a directory" : "a device, pipe or socket"})`);
+    if (st.size > MAX_FILE_BYTES) throw new InputError(`${file}: ${st.size} bytes, more than the ${MAX_FILE_BYTES} bytes (16 MiB) a file may have`);
+    const text = readFileSync(file, "utf8");
+    if (text.length > MAX_FILE_BYTES) throw new InputError(`${file}: more than the ${MAX_FILE_BYTES} bytes (16 MiB) a file may have`);
+    return text;
   } catch (e) {
+    if (e instanceof InputError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(`${file}: ${code === "ENOENT" ? "not found" : `cannot read (${code ?? "error"})`}`);
   }
 }
 
+/** A JSON file's contents (a leading UTF-8 byte-order mark is allowed); one InputError naming the file otherwise. */
 export function readJson(file: string): unknown {
-  const text = readText(file);
+  const raw = readText(file);
+  const text = raw.startsWith("\uFEFF") ? raw.slice(1) : raw;
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

@@ -9,7 +9,7 @@ import { upstream } from "../model/variants/upstream.ts";
 import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, notApplicable, propertyApplies, propertyByName, type Needs } from "../properties/index.ts";
 import { checkRun } from "../properties/property.ts";
 import { variantByName } from "../model/variants/index.ts";
-import { defaultWorkers, runJobs, silentProgress, type Progress } from "./check.ts";
+import { runJobs, silentProgress, workersFlag, type Progress } from "./check.ts";
 import { InputError, loadScenario } from "./load.ts";
 import { EXPECTED_FILE, GATE_SEED, gateCommand, loadExpected, type GateFlags } from "./gate.ts";
 import { expectedForBinary } from "../reports/gate.ts";
@@ -23,7 +23,7 @@ import { historyCommand, type HistoryFlags } from "./history.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
 import type { Outcome } from "../properties/property.ts";
-import { intFlag, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
+import { intFlag, printableLine, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
 
 export { SCENARIO_DIR } from "./common.ts";
 
@@ -106,7 +106,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   const concurrent = flags.concurrency === true;
   const runs = intFlag("runs", flags.runs, concurrent ? 1000 : 2000, 1);
   const seed = intFlag("seed", flags.seed, Math.floor(Math.random() * 2 ** 31), 0);
-  const workers = intFlag("workers", flags.workers, defaultWorkers(), 1);
+  const workers = workersFlag(flags.workers);
   const known: ReadonlyArray<{ readonly name: string } & Needs> = concurrent ? CONCURRENT_PROPERTIES : PROPERTIES;
   if (flags.property !== undefined && !known.some((p) => p.name === flags.property))
     throw new InputError(`--property: unknown ${concurrent ? "concurrent " : ""}property "${flags.property}" (known: ${known.map((p) => p.name).join(", ")})`);
@@ -177,7 +177,8 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .name("dispatch-spec")
     .description("Property-based verification of the arm64 ftrace dispatch design (CALL_OPS + DIRECT_CALLS)")
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
+    // Commander's own errors (a missing argument, an unknown option) in the one form every other message has.
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (str, write) => write(`dispatch-spec: ${printableLine(str.replace(/^error: /, "").trimEnd())}\n`) });
   program
     .command("run")
     .argument("<file>", "scenario file (JSON)")
@@ -268,7 +269,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof InputError) {
-      io.err(`dispatch-spec: ${e.message}\n`);
+      io.err(`dispatch-spec: ${printableLine(e.message)}\n`);
       return 2;
     }
     throw e;

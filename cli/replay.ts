@@ -134,6 +134,8 @@ export function replayCommand(io: Io, file: string | undefined, flags: ReplayFla
   })();
   const out = run.out;
   if (out.error !== undefined) throw new InputError(`replay: the run broke: ${out.error.split("\n")[0] ?? ""}`);
+  // fast-check runs nothing for a path its runs never reach: that is not a property that holds.
+  if (out.ok && out.runs === 0) throw new InputError(`--path: ${flags.path} is not a path of ${name} on ${design.name} at seed ${seed} (${numRuns} runs; a path names a run, then the shrink steps of its failure)`);
   if (out.ok || out.counterexample === undefined) {
     io.out(pc.green(`${run.name} holds on ${design.name} at seed ${seed}, path ${flags.path}\n`));
     return 0;

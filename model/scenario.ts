@@ -51,7 +51,11 @@ export function scheduleEntries(segments: ReadonlyArray<readonly [number, number
 }
 const hexAddr = z.string().regex(HEX, "expected a hex address like 0xffff800008010008");
 const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, "expected a name (letters, digits, _ . -)");
-const nameOrAddr = z.string().min(1);
+/** A trampoline by name, or by a 64-bit hex address (a "0x" string that is not one is refused as such). */
+const nameOrAddr = z
+  .string()
+  .min(1)
+  .refine((v) => !/^0x/i.test(v) || HEX.test(v), { message: "not a 64-bit address: expected 0x and 1 to 16 hex digits" });
 const fnList = z.array(name);
 const flag = z.enum(STEP_FLAGS);
 
@@ -67,10 +71,29 @@ const expectCall = z
   .strict();
 
 const siteExpect = z.object({ literal: z.string().optional(), insn: z.string().optional() }).strict();
+type SiteExpect = z.infer<typeof siteExpect>;
+
+/**
+ * expect.sites: function name -> what its site must show. Not a z.record: that rebuilds the object by assignment,
+ * and a key "__proto__" (a valid function name) would set the prototype and vanish, so its expectation would pass
+ * unjudged. The object is copied with its own keys kept (Object.fromEntries defines them), each value checked.
+ */
+const sitesExpect = z.preprocess(
+  (v) => (v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v)) : v),
+  z
+    .custom<Record<string, SiteExpect>>((v) => v !== null && typeof v === "object" && !Array.isArray(v), "expected an object from function names to {literal, insn}")
+    .superRefine((v, ctx) => {
+      for (const [fn, want] of Object.entries(v)) {
+        const r = siteExpect.safeParse(want);
+        if (!r.success) for (const i of r.error.issues) ctx.addIssue({ code: "custom", message: i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.map((x) => `"${x}"`).join(", ")}` : i.message, path: [fn, ...i.path] });
+      }
+    }),
+);
+
 const expectApi = z
   .object({
     ret: z.union([z.literal(0), z.string().regex(/^-E[A-Z]+$/)]).optional(),
-    sites: z.record(z.string(), siteExpect).optional(),
+    sites: sitesExpect.optional(),
   })
   .strict();
 
@@ -195,7 +218,37 @@ function issuePath(path: ReadonlyArray<PropertyKey>): string {
 }
 
 /** Validate parsed JSON as a scenario; throws ScenarioError with one line naming the key. */
+/**
+ * The limits a scenario is held to before any work starts (README, "Limits"): far beyond any scenario people write
+ * or the generators make, low enough that a hostile file cannot make a run take minutes or exhaust memory.
+ */
+export const SCENARIO_LIMITS = { steps: 10_000, functions: 64, modules: 16, trampolines: 64, scheduleEntries: 10_000, scheduleTicks: 20_000 } as const;
+
+/** The limits, checked on the raw JSON (before the schema walks it): one ScenarioError naming the limit and value. */
+function checkLimits(json: unknown): void {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) return;
+  const o = json as Record<string, unknown>;
+  const count = (key: "steps" | "functions" | "modules" | "trampolines", limit: number): void => {
+    const v = o[key];
+    if (Array.isArray(v) && v.length > limit) throw new ScenarioError(`${key}: at most ${limit} ${key}, got ${v.length}`);
+  };
+  count("steps", SCENARIO_LIMITS.steps);
+  count("functions", SCENARIO_LIMITS.functions);
+  count("modules", SCENARIO_LIMITS.modules);
+  count("trampolines", SCENARIO_LIMITS.trampolines);
+  const sched = o["schedule"];
+  if (!Array.isArray(sched)) return;
+  if (sched.length > SCENARIO_LIMITS.scheduleEntries) throw new ScenarioError(`schedule: at most ${SCENARIO_LIMITS.scheduleEntries} entries, got ${sched.length}`);
+  let ticks = 0;
+  for (const e of sched) {
+    const m = typeof e === "string" ? SCHEDULE_ENTRY.exec(e) : null;
+    ticks += m === null ? 1 : m[3] === undefined ? 1 : Number(m[3]);
+  }
+  if (ticks > SCENARIO_LIMITS.scheduleTicks) throw new ScenarioError(`schedule: at most ${SCENARIO_LIMITS.scheduleTicks} ticks in all, got ${ticks}`);
+}
+
 export function parseScenario(json: unknown): Scenario {
+  checkLimits(json);
   const r = scenarioSchema.safeParse(json);
   if (!r.success) {
     const first = r.error.issues[0];
@@ -211,8 +264,28 @@ export function parseScenario(json: unknown): Scenario {
     throw new ScenarioError(`variant: unknown variant "${s.variant}"${hint}`);
   }
   checkNames(s);
+  checkExpectations(s);
   checkConcurrent(s);
   return s;
+}
+
+/**
+ * Everything an expectation names is in the scenario: a function (expect.sites), an ops some step uses
+ * (expect.handlers), a trampoline (expect.tramp). A name that names nothing could never be judged, so it is an error.
+ */
+function checkExpectations(s: Scenario): void {
+  const fns = new Set(s.functions.map((f) => f.name));
+  const ops = new Set(s.steps.flatMap((st) => ("ops" in st ? [st.ops] : [])));
+  const tramps = new Set([...s.trampolines.map((t) => t.name), "ftrace_stub_direct_tramp"]);
+  s.steps.forEach((st, i) => {
+    if (st.do === "call") {
+      for (const h of st.expect?.handlers ?? []) if (!ops.has(h)) throw new ScenarioError(`steps[${i}].expect.handlers: ${JSON.stringify(h)} names no ops of the scenario's steps`);
+      const t = st.expect?.tramp;
+      if (t !== undefined && t !== null && !tramps.has(t)) throw new ScenarioError(`steps[${i}].expect.tramp: ${JSON.stringify(t)} names no trampoline of the scenario`);
+      return;
+    }
+    for (const fn of Object.keys(st.expect?.sites ?? {})) if (!fns.has(fn)) throw new ScenarioError(`steps[${i}].expect.sites: ${JSON.stringify(fn)} names no function of the scenario`);
+  });
 }
 
 /** A concurrent scenario's CPUs call known functions, its steps are API calls only, its schedule names its CPUs. */
