@@ -14,10 +14,21 @@ import { mutated } from "./mutants.ts";
 /** AARCH64_BREAK_FAULT: what aarch64_insn_gen_branch_imm returns for an unencodable branch. */
 export const AARCH64_BREAK_FAULT = 0xd4202000;
 
+/** Encoded branches by link, pc and target: the word is a pure function of the three (failures are not kept). */
+const branchWords = [new Map<bigint, Map<bigint, number>>(), new Map<bigint, Map<bigint, number>>()] as const;
+
 /** aarch64_insn_gen_branch_imm: a B/BL word, or AARCH64_BREAK_FAULT (with an error logged) if out of range. */
 export function aarch64_insn_gen_branch_imm(k: Kernel, pc: bigint, addr: bigint, link: boolean): number {
+  const byPc = branchWords[link ? 1 : 0];
+  const known = byPc.get(pc)?.get(addr);
+  if (known !== undefined) return known;
   try {
-    return encode(genBranch(pc, addr, link));
+    const word = encode(genBranch(pc, addr, link));
+    if (byPc.size > 4096) byPc.clear();
+    let byAddr = byPc.get(pc);
+    if (byAddr === undefined) byPc.set(pc, (byAddr = new Map()));
+    byAddr.set(addr, word);
+    return word;
   } catch (e) {
     // Stryker disable next-line all: every caller passes a target ftrace_find_callable_addr found within range
     if (e instanceof InsnError) {

@@ -190,13 +190,18 @@ function callExtraUnder(k: Kernel, ref: RefState, rename: ReadonlyMap<string, st
  * call key see the same calls and the same judgements of them, up to the renaming (which no property can tell).
  */
 export function canonicalKeys(k: Kernel, ref: RefState, ordinary: ReadonlyArray<string>): { readonly state: string; readonly call: string } {
-  let state: string | null = null;
-  let call: string | null = null;
-  for (const p of permutations(ordinary)) {
+  const under = permutations(ordinary).map((p) => {
     const rename = new Map(ordinary.map((n, i) => [n, p[i]!]));
-    const key = keyUnder(k, ref, rename);
-    if (state === null || key < state) state = key;
-    const c = `${key}#${callExtraUnder(k, ref, rename)}`;
+    return { rename, key: keyUnder(k, ref, rename) };
+  });
+  let state: string | null = null;
+  for (const u of under) if (state === null || u.key < state) state = u.key;
+  // Renamings change names of one length, so every state key has the same length and the least call key starts with
+  // the least state key: only the renamings that reach it need their extra part.
+  let call: string | null = null;
+  for (const u of under) {
+    if (u.key !== state) continue;
+    const c = `${u.key}#${callExtraUnder(k, ref, u.rename)}`;
     if (call === null || c < call) call = c;
   }
   return { state: state ?? "", call: call ?? "" };
