@@ -10,6 +10,8 @@ import { runScenario, ScenarioError } from "../model/scenario.ts";
 import { outcomeProvenance, writeCounterexample, type Outcome } from "../properties/property.ts";
 import { InputError, loadScenario, scenarioFiles } from "./load.ts";
 import { replayFile } from "./replay.ts";
+import { variantByName } from "../model/variants/index.ts";
+import { concurrentPropertyByName, propertyByName } from "../properties/index.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const SCENARIO_DIR = join(ROOT, "properties", "scenarios");
@@ -66,6 +68,24 @@ export function corpus(): CorpusRun {
     rows.push(`  ${pc.red("FAIL")} ${relative(ROOT, file)}: recorded ${outcome === "holds" ? "holds" : `"${r.recorded}"`}, now ${r.failure === null ? "holds" : `"${r.failure.message}"`}`);
   }
   return { rows, failed, files: scenarios.length + regressions.length };
+}
+
+/**
+ * Every corpus file read and checked before a run starts (check and gate replay them at the end): each scenario
+ * parses, each counterexample names a known design and a property of its kind. The first bad file is one line, so
+ * a broken corpus costs a second, not a whole run and an empty report directory.
+ */
+export function validateCorpus(scenarioDir: string = SCENARIO_DIR, corpusDir: string = CORPUS_DIR): void {
+  for (const file of scenarioFiles(scenarioDir)) loadScenario(file);
+  for (const file of scenarioFiles(corpusDir)) {
+    const s = loadScenario(file);
+    const cx = s.counterexample;
+    if (cx === undefined) throw new InputError(`${file}: a corpus file needs a "counterexample" block`);
+    const design = cx.variant ?? s.variant;
+    if (variantByName(design) === undefined) throw new InputError(`${file}: unknown variant "${design}"`);
+    const known = s.cpus !== undefined ? concurrentPropertyByName(cx.property) : propertyByName(cx.property);
+    if (known === undefined) throw new InputError(`${file}: unknown ${s.cpus !== undefined ? "concurrent " : ""}property "${cx.property}"`);
+  }
 }
 
 /** The longest error line printed; longer messages are cut, with their full length stated. */

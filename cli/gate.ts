@@ -14,7 +14,7 @@ import { changes, designCells, expectedForBinary, expectedSchema, expectedVerdic
 import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
 import { runJobs, workersFlag, type Progress } from "./check.ts";
 import type { Job } from "./check-worker.ts";
-import { intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
+import { intFlag, ROOT, saveCounterexample, seconds, validateCorpus, type Io } from "./common.ts";
 import { InputError, readJson } from "./load.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
 import { CoverageCollector } from "../reports/coverage.ts";
@@ -170,6 +170,7 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   if (fromEntry !== null) io.out(entrySummary(fromEntry));
   io.out(`${pc.bold("dispatch-spec gate")}: ${cells.length} cells, seed ${seed}, ${runs} runs per cell${runs < DEFAULT_RUNS ? ` (${DEFAULT_RUNS} for a cell expected to fail)` : ""}, expected verdicts from ${fileShown}\n`);
   if (flags.report !== undefined) prepareReportDir(flags.report);
+  validateCorpus();
   const started = performance.now();
   const startedAt = new Date();
   const outcomes: Outcome[] = await runJobs(gateJobs(expected, cells, seed, runs), workers, progress);

@@ -145,3 +145,19 @@ describe("mutated scenarios", () => {
     expect(refusedCount).toBeLessThan(1000);
   });
 });
+
+describe("the corpus, checked before a run", () => {
+  it("names a corpus file whose recorded property does not exist, in one line, before any run", async () => {
+    const { validateCorpus } = await import("./common.ts");
+    const scenarios = mkdtempSync(join(tmpdir(), "dispatch-spec-corpus-s-"));
+    const corpus = mkdtempSync(join(tmpdir(), "dispatch-spec-corpus-c-"));
+    writeFileSync(join(corpus, "a.json"), JSON.stringify({ functions: F, steps: [], counterexample: { property: "no-such-property", seed: 1, path: "0", message: "m" } }));
+    expect(() => validateCorpus(scenarios, corpus)).toThrow(/a\.json: unknown property "no-such-property"/);
+    writeFileSync(join(corpus, "a.json"), JSON.stringify({ functions: F, steps: [] }));
+    expect(() => validateCorpus(scenarios, corpus)).toThrow(/a\.json: a corpus file needs a "counterexample" block/);
+    writeFileSync(join(corpus, "a.json"), JSON.stringify({ functions: F, steps: [], counterexample: { property: "exact-handlers", variant: "nope", seed: 1, path: "0", message: "m" } }));
+    expect(() => validateCorpus(scenarios, corpus)).toThrow(/a\.json: unknown variant "nope"/);
+    // The project's own corpus is valid.
+    expect(() => validateCorpus()).not.toThrow();
+  });
+});

@@ -23,7 +23,7 @@ import { historyCommand, type HistoryFlags } from "./history.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
 import type { Outcome } from "../properties/property.ts";
-import { intFlag, printableLine, processIo, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
+import { intFlag, printableLine, processIo, saveCounterexample, seconds, validateCorpus, wrapInput, type Io } from "./common.ts";
 
 export { SCENARIO_DIR } from "./common.ts";
 
@@ -130,6 +130,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
     .filter((p) => propertyApplies(p, checked))
     .map((p) => ({ property: p.name, variant, seed, runs: mustFail(p.name) && !concurrent ? Math.max(runs, 2000) : runs, concurrent }));
   if (flags.report !== undefined) prepareReportDir(flags.report);
+  validateCorpus();
   const started = performance.now();
   const startedAt = new Date();
   const outcomes = await runJobs(jobs, workers, progress);

@@ -67,7 +67,7 @@ describe("renderSummaryMarkdown", () => {
     expect(text).toContain("#### Expected failure: `v1-posted` × `stack-aligned`");
     expect(text).toContain(`#### Mutant killed: \`${FIXTURE_MUTANT}\` × \`literal-valid\``);
     expect(text).toContain("path `3:1:0:0` · counterexample `reports/counterexamples/v1-fixups--branch-hygiene.json`");
-    expect(text).toContain("> ret x17 at ftrace_caller_direct goes to &lt;T1 & \"body\">, which no call pushed");
+    expect(text).toContain("> ret x17 at ftrace_caller_direct goes to &lt;T1 & \"body\"&gt;, which no call pushed");
     expect(text).toMatch(/```text\nvariant v1-fixups[^`]*symbol <&>"' \(every markup/);
   });
 
@@ -99,19 +99,20 @@ describe("renderJunit", () => {
   const elements = xmlElements(text);
   const changed = r.cells.filter((c) => c.changed).length;
 
-  it("is well-formed, with one testsuite per design and one testcase per cell", () => {
+  it("is well-formed, with one testsuite per design and one testcase per cell, then the corpus", () => {
     expect(text.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites ')).toBe(true);
-    expect(text.match(/<testcase /g)).toHaveLength(r.cells.length);
+    // One more testcase: the corpus files that held.
+    expect(text.match(/<testcase /g)).toHaveLength(r.cells.length + 1);
     const suites = elements.filter((e) => e.name === "testsuite");
-    expect(suites.map((s) => s.attrs.name)).toEqual([...FIXTURE_VARIANTS, FIXTURE_MUTANT]);
-    expect(suites.map((s) => s.attrs.tests)).toEqual(["3", "3", "3", "3", "1"]);
+    expect(suites.map((s) => s.attrs.name)).toEqual([...FIXTURE_VARIANTS, FIXTURE_MUTANT, "corpus"]);
+    expect(suites.map((s) => s.attrs.tests)).toEqual(["3", "3", "3", "3", "1", "1"]);
     const cases = elements.filter((e) => e.name === "testcase");
     expect(cases[0]?.attrs).toEqual({ classname: "dispatch-spec.upstream", name: "literal-valid", time: "0.400" });
   });
 
   it("counts only changed cells as failures, on the root and on their suite", () => {
     const root = elements.find((e) => e.name === "testsuites");
-    expect(root?.attrs).toMatchObject({ tests: String(r.cells.length), failures: String(changed), errors: "0", time: "43.210" });
+    expect(root?.attrs).toMatchObject({ tests: String(r.cells.length + 1), failures: String(changed), errors: "0", time: "43.210" });
     expect(elements.filter((e) => e.name === "failure")).toHaveLength(changed);
     expect(elements.find((e) => e.name === "testsuite" && e.attrs.name === "v1-fixups")?.attrs.failures).toBe("1");
     expect(elements.find((e) => e.name === "testsuite" && e.attrs.name === "v1-posted")?.attrs.failures).toBe("0");

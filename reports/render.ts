@@ -160,11 +160,15 @@ function firstLine(s: string): string {
 function md(s: string): string {
   return clean(s)
     .replace(/\s*\n\s*/g, " ")
+    // Leading spaces would make a list item or paragraph an indented code block.
+    .trim()
     .replace(/&(?=#?[A-Za-z0-9]+;)/g, "&amp;")
     .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
     .replace(/([\\`*[\]~])/g, "\\$1")
     .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, "\\_")
-    .replace(/^([#>+-])/, "\\$1");
+    .replace(/^([#+-])/, "\\$1")
+    .replace(/^(\d+)([.)])/, "$1\\$2");
 }
 
 /** A code span that survives backticks in its text. */
@@ -397,10 +401,29 @@ function junitSuite(r: Results, design: string): string {
   return [head, ...junitProperties(r), ...cells.map(junitCase), "  </testsuite>"].join("\n");
 }
 
-/** junit.xml: one testsuite per design, one testcase per cell; only changes and errors count against the run. */
+/**
+ * The scenario and regression corpora as one testsuite: a testcase per failing file (named by its path), failed,
+ * and one testcase standing for the files that held.
+ */
+function junitCorpus(r: Results): string {
+  const held = r.corpus.files - r.corpus.failed;
+  const fails = r.corpus.failures.map((f) => {
+    const line = clean(f).trim();
+    const name = (line.split(/\s+/)[0] ?? "corpus file").replace(/:$/, "");
+    return `    <testcase${attrs({ classname: "dispatch-spec.corpus", name, time: "0" })}>\n      <failure${attrs({ message: line, type: "corpus" })}>${xml(line)}</failure>\n    </testcase>`;
+  });
+  const ok = held > 0 ? [`    <testcase${attrs({ classname: "dispatch-spec.corpus", name: `${held} file(s) that keep their recorded outcome`, time: "0" })}/>`] : [];
+  const head = `  <testsuite${attrs({ name: "corpus", tests: fails.length + ok.length, failures: fails.length, errors: 0, skipped: 0, time: "0", timestamp: r.startedAt })}>`;
+  return [head, ...fails, ...ok, "  </testsuite>"].join("\n");
+}
+
+/** junit.xml: one testsuite per design, one testcase per cell, and the corpus; only changes, errors and corpus failures count against the run. */
 export function renderJunit(r: Results): string {
-  const root = attrs({ name: `dispatch-spec ${r.command}`, ...tallyAttrs(tally(r.cells)), time: secs(r.durationMs), timestamp: r.startedAt });
-  return ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites${root}>`, ...designs(r.cells).map((d) => junitSuite(r, d)), "</testsuites>", ""].join("\n");
+  const t = tally(r.cells);
+  const corpusCases = r.corpus.files === 0 ? 0 : r.corpus.failures.length + (r.corpus.files - r.corpus.failed > 0 ? 1 : 0);
+  const root = attrs({ name: `dispatch-spec ${r.command}`, ...tallyAttrs({ ...t, tests: t.tests + corpusCases, failures: t.failures + r.corpus.failures.length }), time: secs(r.durationMs), timestamp: r.startedAt });
+  const corpus = r.corpus.files > 0 ? [junitCorpus(r)] : [];
+  return ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites${root}>`, ...designs(r.cells).map((d) => junitSuite(r, d)), ...corpus, "</testsuites>", ""].join("\n");
 }
 
 // ---- index.html ----
