@@ -33,6 +33,15 @@ describe("the explorer's call memo", { timeout: 120_000 }, () => {
     expect(comparable(memo)).toEqual(comparable(plain));
   });
 
+  it.each([
+    [1, 3],
+    [2, 2],
+  ] as const)("exhausts the %i-function/%i-ops scope on upstream to the same result: every state of it, both ways", (functions, ops) => {
+    const { memo, plain } = bothWays({ functions, ops, depth: 30 }, upstream, PROPERTIES);
+    expect(plain.exhausted).toBe(true);
+    expect(comparable(memo)).toEqual(comparable(plain));
+  });
+
   // Every mutant a call-judging property must kill: the memo may skip only calls that would have held.
   const callKills = PROPERTIES.filter((p) => p.needsCalls).flatMap((p) => p.kills.map((k) => ({ p, k })));
   it.each(callKills.map(({ p, k }) => [p.name, k.mutant, k.base ?? "upstream", p, k.maxSteps] as const))(
