@@ -4,6 +4,7 @@
 // input to the same contract. Time is bounded by the tests' timeouts (a guard against a hang, as everywhere).
 
 import fc from "fast-check";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -159,5 +160,26 @@ describe("the corpus, checked before a run", () => {
     expect(() => validateCorpus(scenarios, corpus)).toThrow(/a\.json: unknown variant "nope"/);
     // The project's own corpus is valid.
     expect(() => validateCorpus()).not.toThrow();
+  });
+});
+
+describe("standard input as FILE (-)", { timeout: 60_000 }, () => {
+  /** The real command in a child process with a 128 MiB heap: bounded memory is part of the contract. */
+  const runStdin = (input: Buffer | string): { status: number | null; out: string; err: string } => {
+    const r = spawnSync(process.execPath, [join(ROOT, "cli", "bin.js"), "run", "-"], { input, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "--max-old-space-size=128", FORCE_COLOR: "0" }, maxBuffer: 1 << 24 });
+    return { status: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  it("reads a scenario from standard input", () => {
+    const r = runStdin(JSON.stringify({ functions: F, steps: [{ do: "call", fn: "f" }] }));
+    expect(r.err).toBe("");
+    expect(r.out).toContain("1 steps, all expectations held");
+    expect(r.status).toBe(0);
+  });
+
+  it("refuses more than 16 MiB on standard input in one line, within a 128 MiB heap", () => {
+    const r = runStdin(Buffer.alloc(17 * 1024 * 1024, 0x79));
+    expect(r.status).toBe(2);
+    expect(r.err.trim().split("\n")).toEqual(["dispatch-spec: standard input: more than the 16777216 bytes (16 MiB) a file may have"]);
   });
 });

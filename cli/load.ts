@@ -1,6 +1,6 @@
 // Reading scenario files from disk for the command line: every problem becomes one line naming the file.
 
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync, readSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { LayoutError } from "../model/layout.ts";
 import { parseScenario, ScenarioError, type Scenario } from "../model/scenario.ts";
@@ -13,9 +13,11 @@ export const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 /**
  * A file's text, or an InputError that says in one line why it cannot be read. Only a regular file (a symlink is
- * followed) of at most MAX_FILE_BYTES is read: a device or pipe such as /dev/zero would never end.
+ * followed) of at most MAX_FILE_BYTES is read: a device or pipe such as /dev/zero would never end. "-" is standard
+ * input, read with the same cap.
  */
 export function readText(file: string): string {
+  if (file === "-") return readStdin();
   try {
     const st = statSync(file);
     if (!st.isFile()) throw new InputError(`${file}: not a regular file (${st.isDirectory() ? "a directory" : "a device, pipe or socket"})`);
@@ -28,6 +30,32 @@ export function readText(file: string): string {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(`${file}: ${code === "ENOENT" ? "not found" : `cannot read (${code ?? "error"})`}`);
   }
+}
+
+/**
+ * Standard input (a FILE given as "-"), read to its end in chunks and refused once it passes MAX_FILE_BYTES, so an
+ * endless stream (`yes | dispatch-spec run -`) costs 16 MiB and a second, not all the memory there is.
+ */
+function readStdin(): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(1 << 16);
+  let total = 0;
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN") continue;
+      if (code === "EOF") break;
+      throw new InputError(`standard input: cannot read (${code ?? "error"})`);
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > MAX_FILE_BYTES) throw new InputError(`standard input: more than the ${MAX_FILE_BYTES} bytes (16 MiB) a file may have`);
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** A JSON file's contents (a leading UTF-8 byte-order mark is allowed); one InputError naming the file otherwise. */

@@ -182,7 +182,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (str, write) => write(`dispatch-spec: ${printableLine(str.replace(/^error: /, "").trimEnd())}\n`) });
   program
     .command("run")
-    .argument("<file>", "scenario file (JSON)")
+    .argument("<file>", "scenario file (JSON), or - for standard input")
     .option("--json", "one JSON object per step instead of a table")
     .option("--trace", "print every instruction each call executed")
     .option("--entry <file>", ENTRY_HELP)
@@ -206,7 +206,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     });
   program
     .command("replay")
-    .argument("[file]", "counterexample scenario file")
+    .argument("[file]", "counterexample scenario file, or - for standard input")
     .option("--seed <s>", "seed printed by a failure")
     .option("--path <p>", "fast-check path printed by a failure")
     .option("--property <name>", "the property that failed")
