@@ -9,9 +9,7 @@ import { InsnError } from "../model/insn.ts";
 import { runScenario, ScenarioError } from "../model/scenario.ts";
 import { outcomeProvenance, writeCounterexample, type Outcome } from "../properties/property.ts";
 import { InputError, loadScenario, scenarioFiles } from "./load.ts";
-import { replayFile } from "./replay.ts";
-import { variantByName } from "../model/variants/index.ts";
-import { concurrentPropertyByName, propertyByName } from "../properties/index.ts";
+import { loadCounterexample, replayFile } from "./replay.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const SCENARIO_DIR = join(ROOT, "properties", "scenarios");
@@ -77,15 +75,7 @@ export function corpus(): CorpusRun {
  */
 export function validateCorpus(scenarioDir: string = SCENARIO_DIR, corpusDir: string = CORPUS_DIR): void {
   for (const file of scenarioFiles(scenarioDir)) loadScenario(file);
-  for (const file of scenarioFiles(corpusDir)) {
-    const s = loadScenario(file);
-    const cx = s.counterexample;
-    if (cx === undefined) throw new InputError(`${file}: a corpus file needs a "counterexample" block`);
-    const design = cx.variant ?? s.variant;
-    if (variantByName(design) === undefined) throw new InputError(`${file}: unknown variant "${design}"`);
-    const known = s.cpus !== undefined ? concurrentPropertyByName(cx.property) : propertyByName(cx.property);
-    if (known === undefined) throw new InputError(`${file}: unknown ${s.cpus !== undefined ? "concurrent " : ""}property "${cx.property}"`);
-  }
+  for (const file of scenarioFiles(corpusDir)) wrapInput(file, () => loadCounterexample(file));
 }
 
 /** The longest error line printed; longer messages are cut, with their full length stated. */

@@ -16,10 +16,8 @@ import { runJobs, workersFlag, type Progress } from "./check.ts";
 import type { Job } from "./check-worker.ts";
 import { intFlag, ROOT, saveCounterexample, seconds, validateCorpus, type Io } from "./common.ts";
 import { InputError, readJson } from "./load.ts";
-import { finishRun, prepareReportDir } from "./report.ts";
-import { CoverageCollector } from "../reports/coverage.ts";
+import { coverageByDesign, finishRun, prepareReportDir } from "./report.ts";
 import { minimumsSchema, shortfallLine, shortfalls, updatedMinimums, type Minimums } from "../reports/coverage-gate.ts";
-import type { Coverage } from "../reports/results.ts";
 
 export const EXPECTED_FILE = join(ROOT, "reports", "expected.json");
 
@@ -67,18 +65,6 @@ export function loadMinimums(file: string): Minimums {
     throw new InputError(`${file}: ${i?.path.join(".") ?? ""}: ${i?.message ?? "invalid"}`);
   }
   return r.data;
-}
-
-/** The coverage of a gate run per design, from its variant rows (mutants stop early; history rows are other designs). */
-export function coverageByDesign(judged: ReadonlyArray<Judged>): Record<string, Coverage> {
-  const by = new Map<string, CoverageCollector>();
-  for (const j of judged) {
-    if (j.cell.kind !== "variant" || j.outcome.coverage === undefined) continue;
-    const c = by.get(j.cell.design) ?? new CoverageCollector();
-    c.merge(j.outcome.coverage);
-    by.set(j.cell.design, c);
-  }
-  return Object.fromEntries([...by].map(([d, c]) => [d, c.result()]));
 }
 
 export function loadExpected(file: string): Expected {
@@ -188,7 +174,8 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   const broken = judged.filter((j) => j.outcome.error !== undefined);
   io.out(`${seconds(performance.now() - started)} for ${cells.length} cells\n`);
   // The coverage gate: the behaviours that matter reached often enough (not for a binary's own row).
-  const covered = coverageByDesign(judged);
+  // Per design, from its variant rows (mutants stop early; history rows are designs of their own).
+  const covered = coverageByDesign(judged.filter((j) => j.cell.kind === "variant").map((j) => ({ design: j.cell.design, outcome: j.outcome })));
   const short = minimums === null ? [] : shortfalls(covered, minimums, Math.min(1, runs / DEFAULT_RUNS));
   for (const sf of short) io.out(`${pc.red(shortfallLine(sf))}\n`);
   if (minimums !== null && short.length === 0) io.out(`coverage: every gated label reached its minimum (${minimumsShown})\n`);

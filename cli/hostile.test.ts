@@ -9,8 +9,7 @@ import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "./common.ts";
-import { MAX_ERROR_CHARS } from "./common.ts";
+import { MAX_ERROR_CHARS, ROOT } from "./common.ts";
 import { cli, type CliRun } from "./testkit.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "dispatch-spec-hostile-"));
@@ -155,7 +154,7 @@ describe("the corpus, checked before a run", () => {
     writeFileSync(join(corpus, "a.json"), JSON.stringify({ functions: F, steps: [], counterexample: { property: "no-such-property", seed: 1, path: "0", message: "m" } }));
     expect(() => validateCorpus(scenarios, corpus)).toThrow(/a\.json: unknown property "no-such-property"/);
     writeFileSync(join(corpus, "a.json"), JSON.stringify({ functions: F, steps: [] }));
-    expect(() => validateCorpus(scenarios, corpus)).toThrow(/a\.json: a corpus file needs a "counterexample" block/);
+    expect(() => validateCorpus(scenarios, corpus)).toThrow(/a\.json: no "counterexample" block to replay/);
     writeFileSync(join(corpus, "a.json"), JSON.stringify({ functions: F, steps: [], counterexample: { property: "exact-handlers", variant: "nope", seed: 1, path: "0", message: "m" } }));
     expect(() => validateCorpus(scenarios, corpus)).toThrow(/a\.json: unknown variant "nope"/);
     // The project's own corpus is valid.

@@ -109,13 +109,56 @@ function dsmodLoaded(io: Io, run: GuestRun): boolean {
   return false;
 }
 
-/** The experiments `kernel --experiment` runs (kernel/experiment.ts). */
-const EXPERIMENTS = [REFUSED_EXPERIMENT, LIVEPATCH_EXPERIMENT] as const;
+/** What an experiment's console says: the details, the verdict, and its one-line summary. */
+interface Verdict {
+  readonly confirmed: boolean;
+  readonly details: ReadonlyArray<string>;
+  readonly summary: string;
+}
+
+/** An experiment `kernel --experiment` runs (kernel/experiment.ts): the guest's part, and how its console is judged. */
+interface Experiment {
+  readonly plan: (tries: number) => GuestScenario;
+  /** The dsmod report line that carries its result (named when the console has none). */
+  readonly line: string;
+  readonly judge: (console: string) => Verdict | null;
+}
+
+const EXPERIMENTS: Readonly<Record<string, Experiment>> = {
+  [REFUSED_EXPERIMENT]: {
+    plan: refusedPlan,
+    line: "refused",
+    judge: (console) => {
+      const r = parseRefused(console);
+      if (r === null) return null;
+      const v = judgeRefused(r);
+      return { confirmed: v.confirmed, details: [], summary: v.line.slice(v.line.indexOf(":") + 2) };
+    },
+  },
+  [LIVEPATCH_EXPERIMENT]: {
+    plan: () => livepatchPlan(),
+    line: "livepatch",
+    judge: (console) => {
+      const r = parseLivepatch(console);
+      if (r === null) return null;
+      const v = judgeLivepatch(r);
+      return {
+        confirmed: v.confirmed,
+        details: v.lines,
+        summary: v.confirmed
+          ? "with a livepatch-style IPMODIFY ops, a BPF fentry and then an fexit program, every call ran the replacement: the fexit trampoline calls the function through the pc the livepatch set"
+          : "the kernel did not do what the arm64 reading predicts (see the stages above)",
+      };
+    },
+  },
+};
 
 /** `kernel --experiment NAME`: boot once (or read a saved console), run it, judge what the guest reported. */
 function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFlags): number {
-  const name = EXPERIMENTS.find((e) => e === flags.experiment);
-  if (name === undefined) throw new InputError(`--experiment: expected one of ${EXPERIMENTS.join(", ")}, got ${JSON.stringify(flags.experiment)}`);
+  const names = Object.keys(EXPERIMENTS);
+  const name = names.find((e) => e === flags.experiment);
+  const experiment = name === undefined ? undefined : EXPERIMENTS[name];
+  if (name === undefined || experiment === undefined) throw new InputError(`--experiment: expected one of ${names.join(", ")}, got ${JSON.stringify(flags.experiment)}`);
   if (files.length > 0) throw new InputError("--experiment runs no scenarios: give no scenario files");
   if (name !== REFUSED_EXPERIMENT && flags.tries !== undefined) throw new InputError(`--tries is for --experiment ${REFUSED_EXPERIMENT}`);
   const tries = intFlag("tries", flags.tries, REFUSED_DEFAULT_TRIES, 1);
@@ -131,8 +174,7 @@ function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFl
     if (kernelFiles === null) return 2;
     const what = name === REFUSED_EXPERIMENT ? `, ${tries} tries` : "";
     io.out(`${pc.bold("dispatch-spec kernel")}: experiment ${name}${what}, one boot of ${relative(process.cwd(), flags.image ?? kernelFiles.image)}, KASLR ${kaslr}\n`);
-    const plan = name === REFUSED_EXPERIMENT ? refusedPlan(tries) : livepatchPlan();
-    const b = boot(kernelFiles, [plan], { kaslr: kaslr === "on", ...(flags.image !== undefined ? { image: flags.image } : {}) });
+    const b = boot(kernelFiles, [experiment.plan(tries)], { kaslr: kaslr === "on", ...(flags.image !== undefined ? { image: flags.image } : {}) });
     console = b.console;
     mkdirSync(CONSOLE_DIR, { recursive: true });
     const file = join(CONSOLE_DIR, `${name}-kaslr-${kaslr}.log`);
@@ -140,33 +182,13 @@ function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFl
     io.out(`console saved: ${relative(process.cwd(), file)} (judge it again with --console); boot and run ${b.seconds.toFixed(1)} s\n`);
   }
   if (!dsmodLoaded(io, parseConsole(console))) return 2;
-  return name === REFUSED_EXPERIMENT ? judgeRefusedConsole(io, console) : judgeLivepatchConsole(io, console);
-}
-
-function judgeRefusedConsole(io: Io, console: string): number {
-  const r = parseRefused(console);
-  if (r === null) {
-    io.err('dispatch-spec kernel: the guest wrote no result of the experiment (dsmod\'s "refused" line)\n');
+  const v = experiment.judge(console);
+  if (v === null) {
+    io.err(`dispatch-spec kernel: the guest wrote no result of the experiment (dsmod's "${experiment.line}" line)\n`);
     return 2;
   }
-  const v = judgeRefused(r);
-  io.out(`${v.confirmed ? pc.green("confirmed") : pc.red("not shown")}${v.line.slice(v.line.indexOf(":"))}\n`);
-  return v.confirmed ? 0 : 1;
-}
-
-function judgeLivepatchConsole(io: Io, console: string): number {
-  const r = parseLivepatch(console);
-  if (r === null) {
-    io.err('dispatch-spec kernel: the guest wrote no result of the experiment (dsmod\'s "livepatch" line)\n');
-    return 2;
-  }
-  const v = judgeLivepatch(r);
-  for (const l of v.lines) io.out(`  ${l}\n`);
-  io.out(
-    v.confirmed
-      ? `${pc.green("confirmed")}: with a livepatch-style IPMODIFY ops, a BPF fentry and then an fexit program, every call ran the replacement: the fexit trampoline calls the function through the pc the livepatch set\n`
-      : `${pc.red("not shown")}: the kernel did not do what the arm64 reading predicts (see the stages above)\n`,
-  );
+  for (const l of v.details) io.out(`  ${l}\n`);
+  io.out(`${v.confirmed ? pc.green("confirmed") : pc.red("not shown")}: ${v.summary}\n`);
   return v.confirmed ? 0 : 1;
 }
 

@@ -56,14 +56,36 @@ export function replayConcurrent(s: Scenario, p: ConcurrentProperty, design: Des
   return { property: p, design, scenario: s, failure: message === null ? null : { index: s.steps.length - 1, message, fn: null }, lines, result };
 }
 
-/** Replay a scenario on the property it names: a concurrent one when the scenario has CPUs; undefined if unknown. */
-export function replayNamed(s: Scenario, property: string, design: Design): Replay | undefined {
+/** The property a scenario names: a concurrent one when the scenario has CPUs; undefined if unknown. */
+type Named = { readonly kind: "concurrent"; readonly p: ConcurrentProperty } | { readonly kind: "sequential"; readonly p: Property };
+function scenarioProperty(s: Scenario, property: string): Named | undefined {
   if (s.cpus !== undefined) {
     const cp = concurrentPropertyByName(property);
-    return cp === undefined ? undefined : replayConcurrent(s, cp, design);
+    return cp === undefined ? undefined : { kind: "concurrent", p: cp };
   }
   const p = propertyByName(property);
-  return p === undefined ? undefined : replayScenario(s, p, design);
+  return p === undefined ? undefined : { kind: "sequential", p };
+}
+
+/** Replay a scenario on the property it names: a concurrent one when the scenario has CPUs; undefined if unknown. */
+export function replayNamed(s: Scenario, property: string, design: Design): Replay | undefined {
+  const n = scenarioProperty(s, property);
+  if (n === undefined) return undefined;
+  return n.kind === "concurrent" ? replayConcurrent(s, n.p, design) : replayScenario(s, n.p, design);
+}
+
+/**
+ * A counterexample file read and checked without running it: its scenario, the recorded block, the design it
+ * names (or `on`'s, for replay --entry) and the property. One InputError naming the file for anything missing.
+ */
+export function loadCounterexample(file: string, on?: Design): { readonly s: Scenario; readonly recorded: string; readonly design: Design; readonly property: string } {
+  const s = loadScenario(file);
+  const cx = s.counterexample;
+  if (cx === undefined) throw new InputError(`${file}: no "counterexample" block to replay (use "dispatch-spec run" for a plain scenario)`);
+  const named = cx.variant ?? s.variant;
+  const design = designNamed(on !== undefined ? onEntryDesign(named, on) : named, file);
+  if (scenarioProperty(s, cx.property) === undefined) throw new InputError(`${file}: unknown ${s.cpus !== undefined ? "concurrent " : ""}property "${cx.property}"`);
+  return { s, recorded: cx.message, design, property: cx.property };
 }
 
 /** Replay a counterexample file (it must carry a `counterexample` block). */
@@ -73,14 +95,8 @@ export function replayFile(file: string, on?: Design): Replay & { readonly recor
 
 /** Replay the file's counterexample on the design it names, or on `on` (replay --entry). */
 function replayLoaded(file: string, on?: Design): Replay & { readonly recorded: string } {
-  const s = loadScenario(file);
-  const cx = s.counterexample;
-  if (cx === undefined) throw new InputError(`${file}: no "counterexample" block to replay (use "dispatch-spec run" for a plain scenario)`);
-  const named = cx.variant ?? s.variant;
-  const design = designNamed(on !== undefined ? onEntryDesign(named, on) : named, file);
-  const r = replayNamed(s, cx.property, design);
-  if (r === undefined) throw new InputError(`${file}: unknown ${s.cpus !== undefined ? "concurrent " : ""}property "${cx.property}"`);
-  return { ...r, recorded: cx.message };
+  const c = loadCounterexample(file, on);
+  return { ...replayNamed(c.s, c.property, c.design)!, recorded: c.recorded };
 }
 
 function report(io: Io, r: Replay, recorded: string | null): number {

@@ -77,18 +77,22 @@ export function finishRun(io: Io, report: string | undefined, run: Omit<ResultsI
   return { corpus: c, ok };
 }
 
-export function buildResults(r: ResultsInput): Results {
+/** The coverage of these cells, merged per design. */
+export function coverageByDesign(cells: ReadonlyArray<{ readonly design: string; readonly outcome: Outcome }>): Record<string, Coverage> {
   const byDesign = new Map<string, CoverageCollector>();
-  for (const c of r.cells) {
+  for (const c of cells) {
     if (c.outcome.coverage === undefined) continue;
     const col = byDesign.get(c.design) ?? new CoverageCollector();
     col.merge(c.outcome.coverage);
     byDesign.set(c.design, col);
   }
-  const coverage: Record<string, Coverage> = {};
+  return Object.fromEntries([...byDesign].map(([d, c]) => [d, c.result()]));
+}
+
+export function buildResults(r: ResultsInput): Results {
+  const coverage = coverageByDesign(r.cells);
   const coverageExpected: Record<string, CoverageExpectations> = {};
-  for (const [design, col] of byDesign) {
-    coverage[design] = col.result();
+  for (const design of Object.keys(coverage)) {
     // A mutant stops at its first failure, so only whole variants are held to what they should reach.
     const d = variantByName(design);
     if (d !== undefined && d.mutations.size === 0) coverageExpected[design] = coverageExpectations(d);

@@ -16,7 +16,7 @@ import { errName } from "./errno.ts";
 import { CallRun, defaultSetup, type CallObservation, type CallSetup } from "./exec.ts";
 import { FTRACE_OPS_FL, formatOpsFlags, hasFlag } from "./flags.ts";
 import { decode, disasm, toHex } from "./insn.ts";
-import type { Design, FtraceOps, Kernel, OpsKind } from "./kernel.ts";
+import type { Design, DynFtrace, FtraceOps, Kernel, OpsKind } from "./kernel.ts";
 import { allOps, hasCallOps, opsNamed, symbolize } from "./kernel.ts";
 import { literalAddr, type Layout } from "./layout.ts";
 import { mutated } from "./mutants.ts";
@@ -312,24 +312,23 @@ export function runConcurrent(input: ConcurrentInput, describe: (st: ApiStep) =>
   const seen = (label: string): void => {
     windows[label] = (windows[label] ?? 0) + 1;
   };
-  // Literal and instruction addresses of every site, and the function each belongs to.
-  const literals = new Map<bigint, string>();
+  // Literal words (both halves) and instruction addresses of every site, with the record each belongs to.
+  const literals = new Map<bigint, DynFtrace>();
   const insns = new Set<bigint>();
   for (const r of shared.recs) {
-    literals.set(literalAddr(r.ip), r.fn);
-    literals.set(literalAddr(r.ip) + 4n, r.fn);
+    literals.set(literalAddr(r.ip), r);
+    literals.set(literalAddr(r.ip) + 4n, r);
     insns.add(r.ip);
   }
   /** Before the updater applies a micro-step: which racy windows it opens on the CPUs as they stand. */
   const observeWindows = (m: MicroStep): void => {
     const runs = cpus.map((c) => c.run).filter((r): r is CallRun => r !== null && !r.done);
     if (m.kind === "store") {
-      const litFn = literals.get(m.addr);
-      if ((litFn !== undefined || insns.has(m.addr)) && runs.some((r) => r.where === "ftrace_caller")) seen(CONCURRENT_WINDOWS.rewriteInCaller);
-      if (litFn !== undefined) {
-        const rec = shared.recs.find((r) => r.fn === litFn)!;
+      const rec = literals.get(m.addr);
+      if ((rec !== undefined || insns.has(m.addr)) && runs.some((r) => r.where === "ftrace_caller")) seen(CONCURRENT_WINDOWS.rewriteInCaller);
+      if (rec !== undefined) {
         const old = shared.mem.read64(literalAddr(rec.ip));
-        if (runs.some((r) => r.fn === litFn && r.heldOps === old)) seen(CONCURRENT_WINDOWS.literalHeld);
+        if (runs.some((r) => r.fn === rec.fn && r.heldOps === old)) seen(CONCURRENT_WINDOWS.literalHeld);
       }
     }
     if (span !== null && input.steps[span.step]?.do === "modify_ftrace_direct" && runs.some((r) => r.where === "trampoline")) seen(CONCURRENT_WINDOWS.modifyInTramp);

@@ -5,7 +5,7 @@
 import type { CallObservation } from "../model/exec.ts";
 import { decode, NOP_WORD } from "../model/insn.ts";
 import { FTRACE_OPS_FL, hasFlag } from "../model/flags.ts";
-import type { Design, Kernel, KernelEvent } from "../model/kernel.ts";
+import type { Design, FtraceOps, Kernel, KernelEvent } from "../model/kernel.ts";
 import { literalAddr } from "../model/layout.ts";
 import type { StepResult } from "../model/scenario.ts";
 import { classifyAddress, TRAMPOLINE_CLASSES } from "../generators/layout.ts";
@@ -42,8 +42,15 @@ export function observeWindows(c: CoverageCollector, windows: Readonly<Record<st
 function literalKind(k: Kernel, v: bigint): string {
   if (v === k.nopOps.addr) return "ftrace_nop_ops";
   if (v === k.listOps.addr) return "ftrace_list_ops";
-  for (const o of k.ops.values()) if (o.addr === v) return o.kind === "direct" ? "direct ops" : "ordinary ops";
+  const o = opsAt(k, v);
+  if (o !== undefined) return o.kind === "direct" ? "direct ops" : "ordinary ops";
   return v === 0xd503201fd503201fn ? "uninitialised" : "other";
+}
+
+/** The caller's ops at an address, if one is there. */
+function opsAt(k: Kernel, v: bigint): FtraceOps | undefined {
+  for (const o of k.ops.values()) if (o.addr === v) return o;
+  return undefined;
 }
 
 function targetKind(k: Kernel, pc: bigint, word: number): string {
@@ -88,7 +95,8 @@ export function observeStep(c: CoverageCollector, k: Kernel, r: StepResult, call
     const v = k.mem.read64(literalAddr(rec.ip));
     const lit = literalKind(k, v);
     c.add("siteStates", siteStateLabel(lit, targetKind(k, rec.ip, k.mem.read32(rec.ip))));
-    if (lit === "ordinary ops" && [...k.ops.values()].some((o) => o.addr === v && hasFlag(o.flags, FTRACE_OPS_FL.RECURSION | FTRACE_OPS_FL.RCU))) c.add("windows", SURVIVOR_WINDOW);
+    const o = lit === "ordinary ops" ? opsAt(k, v) : undefined;
+    if (o !== undefined && hasFlag(o.flags, FTRACE_OPS_FL.RECURSION | FTRACE_OPS_FL.RCU)) c.add("windows", SURVIVOR_WINDOW);
   }
   if (r.do !== "call") {
     c.add("apiReturns", `${r.do} ${r.ret}`);
