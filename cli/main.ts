@@ -16,6 +16,8 @@ import { expectedForBinary } from "../reports/gate.ts";
 import { replayCommand, replayConcurrent, type ReplayFlags } from "./replay.ts";
 import { exploreCommand, type ExploreFlags } from "./explore.ts";
 import { kernelCommand, type KernelFlags } from "./kernel.ts";
+import { kernelBuildCommand, type KernelBuildFlags } from "./kernel-build.ts";
+import { KERNEL_GATE_RUNS, kernelGateCommand } from "./gate-kernel.ts";
 import { runConcurrentScenario } from "../properties/concurrency.ts";
 import { keepsUpstreamRule } from "../properties/property.ts";
 import { entrySummary, loadEntry, onEntryDesign, replayCommandFor } from "./entry.ts";
@@ -231,7 +233,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .action(async (flags: ExploreFlags) => {
       code = await exploreCommand(io, flags);
     });
-  program
+  const kernel = program
     .command("kernel")
     .description("replay scenarios on a real arm64 Linux kernel under QEMU and compare every patch-site with the model")
     .argument("[scenario...]", "scenario files (default: kernel/scenarios/*.json)")
@@ -240,8 +242,17 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--console <file>", "compare a saved guest console instead of booting")
     .option("--experiment <name>", "run an experiment instead of scenarios: refused-registration or livepatch-fexit (see kernel/experiment.ts)")
     .option("--tries <n>", "registrations refused-registration tries (default 300)")
-    .action((files: string[], flags: KernelFlags) => {
-      code = kernelCommand(io, files, flags);
+    .option("--generated <n>", "instead of scenarios: n runs drawn in the guest's vocabulary, compared with the model and judged by the properties")
+    .option("--seed <s>", "the seed of --generated's runs (default 1)")
+    .action(async (files: string[], flags: KernelFlags) => {
+      code = await kernelCommand(io, files, flags);
+    });
+  kernel
+    .command("build")
+    .description("build Debian's 6.12 source with these patches and dispatch-spec's minimal config (cached by source, config and patches)")
+    .option("--patch <file>", "a patch (-p1, as git format-patch writes) to apply; repeat for more, applied in order", (v: string, prev: string[] = []) => [...prev, v])
+    .action(async (flags: KernelBuildFlags) => {
+      code = await kernelBuildCommand(io, flags);
     });
   program
     .command("history")
@@ -262,7 +273,15 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--update", "rewrite the expected verdicts and the coverage minimums from this run and print what changed")
     .option("--report <dir>", "write results.json, summary.md, junit.xml and index.html into dir")
     .option("--entry <file>", `${ENTRY_HELP}; the gate then judges that design's row alone`)
-    .action(async (flags: GateFlags) => {
+    .option("--kernel-patch <file>", "gate a kernel patch on the kernel: build Debian's 6.12 with and without it, run the same generated runs on both (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--generated <n>", `with --kernel-patch: generated runs per kernel (default ${KERNEL_GATE_RUNS})`)
+    .action(async (flags: GateFlags & { kernelPatch?: string[]; generated?: string }) => {
+      if (flags.kernelPatch !== undefined) {
+        if (flags.entry !== undefined || flags.update === true || flags.report !== undefined || flags.expected !== undefined) throw new InputError("--kernel-patch builds its own kernels: it takes no --entry, --update, --report or --expected");
+        code = await kernelGateCommand(io, { kernelPatch: flags.kernelPatch, ...(flags.generated !== undefined ? { generated: flags.generated } : {}), ...(flags.seed !== undefined ? { seed: flags.seed } : {}), ...(flags.runs !== undefined ? { runs: flags.runs } : {}), ...(flags.workers !== undefined ? { workers: flags.workers } : {}) }, progress);
+        return;
+      }
+      if (flags.generated !== undefined) throw new InputError("--generated is for --kernel-patch (or: dispatch-spec kernel --generated N)");
       code = await gateCommand(io, flags, progress);
     });
   try {

@@ -7,9 +7,10 @@
 
 import { boot as bootModel } from "../model/boot.ts";
 import { decode, toHex } from "../model/insn.ts";
+import { errName } from "../model/errno.ts";
 import { symbolize, type Kernel } from "../model/kernel.ts";
 import { literalAddr } from "../model/layout.ts";
-import { parseScenario, runStep, scenarioLayout, type Step } from "../model/scenario.ts";
+import { parseScenario, runStep, scenarioLayout, type Scenario, type Step } from "../model/scenario.ts";
 import { upstream } from "../model/variants/upstream.ts";
 import { binaryDesign, EntryError, imageFromDump, type EntryImage } from "../model/binary.ts";
 import type { Design } from "../model/kernel.ts";
@@ -57,6 +58,12 @@ export interface StepObservation {
   readonly runs: Array<Record<string, number>>;
   /** dsmod's report, when the step read it. */
   readonly dsmod: DsmodJson[];
+  /** dsmod's trampoline pool entry counts, when the step read the report. */
+  trampHits: number[] | null;
+  /** The return code of each dsmod command of the step, in order. */
+  readonly rets: number[];
+  /** dsmod's direct ops by address, when the step read its report. */
+  readonly dsmodDirect: Array<{ readonly name: string; readonly ops: string }>;
   /** Anything else the step's commands printed (errors from tracefs writes). */
   readonly output: string[];
 }
@@ -71,6 +78,8 @@ export interface GuestRun {
   readonly entry: unknown;
   /** `kagent load /dsmod.ko`: null if the guest did not try, else "ok" or the error it gave. */
   readonly dsmodLoad: string | null;
+  /** The addresses of dsmod's trampoline pool (its layout file), when the guest read it. */
+  readonly dsmodTramps: ReadonlyArray<bigint>;
 }
 
 function json<T>(line: string): T | null {
@@ -88,6 +97,7 @@ export function parseConsole(text: string): GuestRun {
   const steps: StepObservation[][] = [];
   let section: "modules" | "syms" | "entry" | "dsmod" | "step" | null = null;
   let dsmodLoad: string | null = null;
+  let dsmodTramps: bigint[] = [];
   let entry: unknown = null;
   let cur: StepObservation | null = null;
   let ended = false;
@@ -98,7 +108,7 @@ export function parseConsole(text: string): GuestRun {
       if (marker[1] === "end") ended = true;
       else if (marker[2] !== undefined) {
         section = "step";
-        cur = { sites: [], fentries: [], hits: new Map(), runs: [], dsmod: [], output: [] };
+        cur = { sites: [], fentries: [], hits: new Map(), runs: [], dsmod: [], trampHits: null, rets: [], dsmodDirect: [], output: [] };
         (steps[Number(marker[2])] ??= [])[Number(marker[3])] = cur;
       } else section = marker[1] as "modules" | "syms" | "entry" | "dsmod";
       continue;
@@ -110,16 +120,20 @@ export function parseConsole(text: string): GuestRun {
       const j = json<{ dump?: unknown }>(line);
       if (j !== null && j.dump !== undefined) entry = j.dump;
     } else if (section === "dsmod") {
-      const j = json<{ load?: string; ok?: number; error?: string }>(line);
+      const j = json<{ load?: string; ok?: number; error?: string; layout?: string; tramps?: string[] }>(line);
       if (j !== null && j.load !== undefined) dsmodLoad = j.ok === 1 ? "ok" : (j.error ?? "refused");
+      if (j !== null && j.layout !== undefined && j.tramps !== undefined) dsmodTramps = j.tramps.map((t) => BigInt(t));
     } else if (section === "syms") {
       const j = json<{ sym: string; addr: string }>(line);
       if (j !== null) syms.set(j.sym, BigInt(j.addr));
     } else if (section === "step" && cur !== null) {
       const out = line.startsWith("### ") ? line.slice(4) : null;
       if (out !== null) {
-        const j = json<Partial<FentryJson> & Partial<DsmodJson> & { hits?: string; n?: number; runs?: Record<string, number>; call?: string }>(out);
+        const j = json<Partial<FentryJson> & Partial<DsmodJson> & { hits?: string; n?: number; runs?: Record<string, number>; call?: string; ret?: number; tramp_hits?: number[]; dsmod_direct?: string }>(out);
         if (j !== null && j.dsmod !== undefined) cur.dsmod.push(j as DsmodJson);
+        else if (j !== null && j.dsmod_direct !== undefined && j.ops !== undefined) cur.dsmodDirect.push({ name: j.dsmod_direct, ops: j.ops });
+        else if (j !== null && j.tramp_hits !== undefined) cur.trampHits = j.tramp_hits;
+        else if (j !== null && typeof j.ret === "number" && Object.keys(j).length === 1) cur.rets.push(j.ret);
         else if (j !== null && j.fentry !== undefined) cur.fentries.push({ fentry: j.fentry, pin: j.pin ?? "", tramps: j.tramps ?? [], ...(j.error !== undefined ? { error: j.error } : {}) });
         else if (j !== null && j.hits !== undefined && j.n !== undefined) cur.hits.set(j.hits, j.n);
         else if (j !== null && j.runs !== undefined) cur.runs.push(j.runs);
@@ -130,7 +144,7 @@ export function parseConsole(text: string): GuestRun {
       }
     }
   }
-  return { syms, module, steps, ended, entry, dsmodLoad };
+  return { syms, module, steps, ended, entry, dsmodLoad, dsmodTramps };
 }
 
 export interface SiteRow {
@@ -157,8 +171,36 @@ function modelSite(k: Kernel, fn: string): string {
   return `${symbolize(k, lit) ?? toHex(lit)} | ${mov === 0xaa1e03e9 ? "mov x9, x30" : `0x${mov.toString(16)}`} | ${bl}`;
 }
 
+/** What the kernel showed for one function after a step: its literal by name, and what its BL reaches ("nop" or "bl X"). */
+export interface KernelSite {
+  readonly literal: string;
+  readonly bl: string;
+}
+
+/** One call in the guest: how often each ops' handler (or a direct ops' trampoline) ran, and dsmod's ops reached straight from ftrace_caller. */
+export interface KernelCall {
+  readonly fn: string;
+  readonly counts: ReadonlyMap<string, number>;
+  /** dsmod ops: calls, and how many of them returned into ftrace_caller (called from the literal). */
+  readonly dsmod: ReadonlyMap<string, { readonly calls: number; readonly fromCaller: number }>;
+}
+
+/** The kernel's side of a step, named in the model's terms (for judging the kernel by the properties, kernel/judge.ts). */
+export interface KernelStep {
+  readonly step: number;
+  readonly text: string;
+  /** The model steps the guest step stands for, with the kernel's return code where the guest reported one. */
+  readonly api: ReadonlyArray<{ readonly step: Step; readonly ret: number | null }>;
+  readonly sites: ReadonlyMap<string, KernelSite>;
+  readonly call: KernelCall | null;
+}
+
 export interface Comparison {
   readonly rows: SiteRow[];
+  /** Step 0 (boot) and every step, as the kernel showed them. */
+  readonly kernel: ReadonlyArray<KernelStep>;
+  /** The scenario the model ran: the kernel's addresses, the guest's ops names (what the reference is built from). */
+  readonly modelScenario: Scenario | null;
   readonly problems: string[];
   /** What the guest showed that the model does not predict but people want to see (dsmod's recursion depth). */
   readonly notes: string[];
@@ -204,7 +246,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
     return v;
   };
   const first = obs[0];
-  if (first === undefined) return { rows: [], problems: [`${plan.name}: no observations (the guest stopped early?)`], notes };
+  if (first === undefined) return { rows: [], kernel: [], modelScenario: null, problems: [`${plan.name}: no observations (the guest stopped early?)`], notes };
   const addrOf = new Map([...plan.real.values()].map((r) => [r, run.syms.get(r) ?? 0n]));
   // Trampoline images: for each attachment, the image the kernel listed that the ops did not have before.
   const tramps = new Map<string, bigint>();
@@ -212,6 +254,12 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
   plan.steps.forEach((st) => {
     const o = obs[st.index];
     st.attached.forEach((a, i) => {
+      if (a.slot !== undefined) {
+        const at = run.dsmodTramps[a.slot];
+        if (at === undefined) problems.push(`${plan.name} step ${st.index}: the guest gave no address for dsmod's trampoline ${a.slot}`);
+        else tramps.set(trampName(a.ops, a.n), at);
+        return;
+      }
       const f = o?.fentries[i];
       if (f === undefined || f.tramps.length === 0) {
         problems.push(`${plan.name} step ${st.index}: no trampoline reported for ${a.ops}${f?.error !== undefined ? ` (${f.error})` : ""}`);
@@ -224,7 +272,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
       lastImage.set(a.ops, img);
     });
   });
-  if (problems.length > 0) return { rows: [], problems: [...problems, `${plan.name}: not compared (the kernel did not attach every direct ops)`], notes };
+  if (problems.length > 0) return { rows: [], kernel: [], modelScenario: null, problems: [...problems, `${plan.name}: not compared (the kernel did not attach every direct ops)`], notes };
   // The module's ftrace PLT, as the kernel's BLs into the module's own text show it.
   const mod = run.module;
   let plt: bigint | null = null;
@@ -263,7 +311,11 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
   const rows: SiteRow[] = [];
   const fns = plan.scenario.functions.map((f) => f.name);
   const kernelSite = (s: SiteJson, fn: string, attachedOps: ReadonlyMap<string, string>): string => {
-    if (s.error !== undefined) return `error: ${s.error}`;
+    const named = kernelSiteNamed(s, fn, attachedOps);
+    return named === null ? `error: ${s.error ?? "?"}` : `${named.literal} | ${s.w0 === MOV_X9_X30 ? "mov x9, x30" : `0x${s.w0}`} | ${named.bl}`;
+  };
+  const kernelSiteNamed = (s: SiteJson, fn: string, attachedOps: ReadonlyMap<string, string>): KernelSite | null => {
+    if (s.error !== undefined) return null;
     const lit = BigInt(s.lit);
     let litName: string;
     if (lit === sym("ftrace_nop_ops")) litName = "ftrace_nop_ops";
@@ -287,27 +339,41 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
             : trampAddr.has(t)
               ? `bl ${trampAddr.get(t)}`
               : `bl ${s.bl_addr} (0x${s.w1})`;
-    return `${litName} | ${s.w0 === MOV_X9_X30 ? "mov x9, x30" : `0x${s.w0}`} | ${bl}`;
+    return { literal: litName, bl };
   };
   const attachedOps = new Map<string, string>();
   // dsmod's ops by address, as its report gave them.
-  const dsmodOps = new Map<bigint, string>(obs.flatMap((o) => (o?.dsmod ?? []).map((d) => [BigInt(d.ops), d.dsmod] as const)));
-  const record = (step: number, stepText: string, o: StepObservation | undefined): void => {
+  const dsmodOps = new Map<bigint, string>(obs.flatMap((o) => [...(o?.dsmod ?? []).map((d) => [BigInt(d.ops), d.dsmod] as const), ...(o?.dsmodDirect ?? []).map((d) => [BigInt(d.ops), d.name] as const)]));
+  const kernelSteps: KernelStep[] = [];
+  const record = (step: number, stepText: string, o: StepObservation | undefined, api: KernelStep["api"], kcall: KernelCall | null): void => {
+    const sites = new Map<string, KernelSite>();
     for (const fn of fns) {
       const real = plan.real.get(fn)!;
       const at = addrOf.get(real);
       const s = o?.sites.find((x) => BigInt(x.at) === at);
       const model = modelSite(k, fn);
       const kernel = s === undefined ? "not read" : kernelSite(s, fn, attachedOps);
+      const named = s === undefined ? null : kernelSiteNamed(s, fn, attachedOps);
+      if (named !== null) sites.set(fn, named);
       rows.push({ scenario: plan.name, step, stepText, fn: `${fn} (${real})`, model, kernel, differs: model !== kernel });
     }
+    kernelSteps.push({ step, text: stepText, api, sites, call: kcall });
   };
-  record(0, "(boot)", obs[0]);
+  record(0, "(boot)", obs[0], [], null);
   let index = 0;
   for (const st of plan.steps) {
-    for (const ms of st.model) {
+    const kernelRets = obs[st.index]?.rets ?? [];
+    const api: Array<{ step: Step; ret: number | null }> = [];
+    let kcall: KernelCall | null = null;
+    st.model.forEach((ms, j) => {
       const r = runStep(k, ms, index++);
-      if ("ret" in r && r.ret !== 0) problems.push(`${plan.name} step ${st.index}: the model's ${ms.do} ${"ops" in ms ? ms.ops : ""} returned ${r.ret}`);
+      const kret = st.rets ? kernelRets[j] : undefined;
+      if (ms.do !== "call") api.push({ step: ms, ret: kret ?? null });
+      if ("ret" in r && kret !== undefined) {
+        const model = r.ret === 0 ? "0" : r.ret;
+        const kernel = kret === 0 ? "0" : errName(kret);
+        rows.push({ scenario: plan.name, step: st.index, stepText: st.text, fn: `ret ${ms.do} ${"ops" in ms ? ms.ops : ""}`.trim(), model: `returned ${model}`, kernel: `returned ${kernel}`, differs: model !== kernel });
+      } else if ("ret" in r && r.ret !== 0) problems.push(`${plan.name} step ${st.index}: the model's ${ms.do} ${"ops" in ms ? ms.ops : ""} returned ${r.ret}`);
       if (r.do === "call" && st.call !== undefined) {
         const o = obs[st.index];
         const instances = [...(o?.hits.keys() ?? [])].sort();
@@ -318,7 +384,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
         });
         const model = [
           ...instances.map((n) => `${n}x${r.obs.handlers.filter((h) => h.ops === n).length}`),
-          ...st.call.pins.map((p) => `${p.ops}x${r.obs.tramps.filter((t) => t.tramp.startsWith(`T.${p.ops}.`)).length}`),
+          ...[...st.call.pins, ...st.call.slots].map((p) => `${p.ops}x${r.obs.tramps.filter((t) => t.tramp.startsWith(`T.${p.ops}.`)).length}`),
           ...modelDsmod,
         ].join(" ");
         const [before, after] = o?.runs ?? [];
@@ -328,14 +394,30 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
           if (d.max_depth > 0) notes.push(`${plan.name} step ${st.index}: ${n}'s callback called ${real} again ${d.nested} time(s), ${d.max_depth} level(s) deep (bound ${DSMOD_DEPTH})`);
           return `${n}x${d.calls}${viaOf(d.calls, d.callers["ftrace_caller"] ?? 0)}`;
         });
-        const kernel = [...instances.map((n) => `${n}x${o?.hits.get(n) ?? 0}`), ...st.call.pins.map((p) => `${p.ops}x${(after?.[p.pin] ?? 0) - (before?.[p.pin] ?? 0)}`), ...kernelDsmod].join(" ");
+        const counts = new Map<string, number>([
+          ...instances.map((n) => [n, o?.hits.get(n) ?? 0] as const),
+          ...st.call.pins.map((p) => [p.ops, (after?.[p.pin] ?? 0) - (before?.[p.pin] ?? 0)] as const),
+          ...st.call.slots.map((p) => [p.ops, o?.trampHits?.[p.slot] ?? -1] as const),
+          ...st.call.dsmod.map((n) => [n, o?.dsmod.find((x) => x.dsmod === n)?.calls ?? -1] as const),
+        ]);
+        const reached = new Map(st.call.dsmod.flatMap((n) => {
+          const d = o?.dsmod.find((x) => x.dsmod === n);
+          return d === undefined ? [] : [[n, { calls: d.calls, fromCaller: d.callers["ftrace_caller"] ?? 0 }] as const];
+        }));
+        kcall = { fn: st.call.fn, counts, dsmod: reached };
+        const kernel = [
+          ...instances.map((n) => `${n}x${o?.hits.get(n) ?? 0}`),
+          ...st.call.pins.map((p) => `${p.ops}x${(after?.[p.pin] ?? 0) - (before?.[p.pin] ?? 0)}`),
+          ...st.call.slots.map((p) => `${p.ops}x${o?.trampHits?.[p.slot] ?? "?"}`),
+          ...kernelDsmod,
+        ].join(" ");
         rows.push({ scenario: plan.name, step: st.index, stepText: st.text, fn: `call ${st.call.fn} (${real})`, model: `ran: ${model || "nothing"}`, kernel: `ran: ${kernel || "nothing"}`, differs: model !== kernel });
       }
-    }
+    });
     for (const a of st.attached) attachedOps.set(a.fn, a.ops);
     for (const fn of st.detached) attachedOps.delete(fn);
     for (const line of obs[st.index]?.output ?? []) problems.push(`${plan.name} step ${st.index}: the guest said: ${line}`);
-    record(st.index, st.text, obs[st.index]);
+    record(st.index, st.text, obs[st.index], api, kcall);
   }
-  return { rows, problems, notes };
+  return { rows, kernel: kernelSteps, modelScenario: scenario, problems, notes };
 }

@@ -26,6 +26,8 @@ export function refusedPlan(tries: number): GuestScenario {
     scenario: parseScenario({ functions: [{ name: "f", addr: "0xffff800009000000" }], steps: [] }),
     real: new Map([["f", "__arm64_sys_sethostname"]]),
     dsmod: ["A"],
+    dsmodDirect: [],
+    options: { direct: "bpf", ordinary: "instance", probe: [] },
     steps: [
       {
         index: 1,
@@ -33,6 +35,7 @@ export function refusedPlan(tries: number): GuestScenario {
         model: [],
         attached: [],
         detached: [],
+        rets: false,
         shell: [`echo "reg A - __arm64_sys_sethostname" > ${CTL}`, "hostname dispatch-spec", `echo "refused ${tries}" > ${CTL}`, `cat ${REPORT}`],
       },
     ],
@@ -116,7 +119,9 @@ export function livepatchPlan(): GuestScenario {
     scenario: parseScenario({ functions: [{ name: "f", addr: "0xffff800009000000" }, { name: "g", addr: "0xffff800009001000" }], steps: [] }),
     real: new Map([["f", FN], ["g", REF_FN]]),
     dsmod: ["A"],
-    steps: [{ index: 1, text: "dsmod: livepatch, direct, BPF fentry and fexit on sethostname", model: [], attached: [], detached: [], shell }],
+    dsmodDirect: [],
+    options: { direct: "bpf", ordinary: "instance", probe: [] },
+    steps: [{ index: 1, text: "dsmod: livepatch, direct, BPF fentry and fexit on sethostname", model: [], attached: [], detached: [], rets: false, shell }],
   };
 }
 

@@ -35,9 +35,42 @@ export const MODULE_FUNCTIONS = ["bm_status_write", "bm_register_write", "bm_ent
 
 export class KernelScenarioError extends Error {}
 
-/** dsmod's control and report files (debugfs), and how deep its recursion probe may go. */
+/** dsmod's control, report, return-code and layout files (debugfs), and how deep its recursion probe may go. */
 const DSMOD_CTL = "/sys/kernel/debug/dispatch_spec/ctl";
 const DSMOD_REPORT = "/sys/kernel/debug/dispatch_spec/report";
+const DSMOD_RET = "/sys/kernel/debug/dispatch_spec/ret";
+export const DSMOD_LAYOUT = "/sys/kernel/debug/dispatch_spec/layout";
+/** Trampolines in dsmod's pool (DSMOD_TRAMPS in dsmod.c): one per direct attachment of a scenario. */
+export const DSMOD_TRAMPS = 16;
+
+/**
+ * How a scenario's ops become real ones in the guest. Direct ops: BPF fentry programs (one direct ops and BPF
+ * trampoline per function; needs the kernel's BTF), or dsmod's own direct ops on its trampoline pool (one ops per
+ * scenario ops, as the model has it; any kernel dsmod loads into). Ordinary ops: tracer instances (the kernel's own
+ * user), or dsmod ops (return codes read back, notrace and live filters as the API has them). An ops with RECURSION
+ * or RCU is always dsmod's, one with SUBOP always a function_graph instance. `probe`: the dsmod ops whose recursion
+ * probe is on (off otherwise: a probe's nested call is a second call of every other ops on the function).
+ */
+export interface GuestOptions {
+  readonly direct: "bpf" | "dsmod";
+  readonly ordinary: "instance" | "dsmod";
+  readonly probe: ReadonlyArray<string>;
+}
+
+/** The options a scenario asks for (its "guest" object), with what a caller imposes (a kernel without BTF: dsmod). */
+export function guestOptions(s: Scenario, impose: Partial<GuestOptions> = {}): GuestOptions {
+  return { direct: s.guest?.direct ?? "bpf", ordinary: s.guest?.ordinary ?? "instance", probe: s.guest?.probe ?? [], ...impose };
+}
+
+/** A dsmod command, its write's error kept off the console, then the return code it gave. */
+function dsmodCommand(cmd: string): string {
+  return `echo "${cmd}" > ${DSMOD_CTL} 2>/dev/null; cat ${DSMOD_RET}`;
+}
+
+/** A shell test that a direct call is still attached to fn: enabled_functions prints `direct-->` on the line after fn's. */
+export function directAttachedTest(fn: string): string {
+  return `grep -A1 "^${fn} " ${T}/enabled_functions | grep -q "direct-->"`;
+}
 export const DSMOD_DEPTH = 8;
 /** The ops flags dsmod takes (the others the guest cannot give an ops). */
 const DSMOD_FLAGS: ReadonlyArray<string> = ["RECURSION", "RCU"];
@@ -50,15 +83,23 @@ export interface GuestStep {
   readonly shell: string[];
   /** The steps the model runs for it (direct ops split per function). */
   readonly model: Step[];
-  /** Direct attachments made by this step: function -> (model ops, trampoline instance number). */
-  readonly attached: ReadonlyArray<{ readonly fn: string; readonly ops: string; readonly n: number }>;
+  /** Direct attachments made by this step: function -> (model ops, trampoline instance number, dsmod's pool slot). */
+  readonly attached: ReadonlyArray<{ readonly fn: string; readonly ops: string; readonly n: number; readonly slot?: number }>;
+  /** Whether the guest reports each model step's return code (dsmod's commands), in order. */
+  readonly rets: boolean;
   /** Functions whose direct ops this step removed. */
   readonly detached: ReadonlyArray<string>;
   /**
    * For a call: the function, the live direct ops' first programs (each runs once per trampoline entry), and the
    * dsmod ops registered so far in the scenario (their callbacks report what each call did).
    */
-  readonly call?: { readonly fn: string; readonly pins: ReadonlyArray<{ readonly ops: string; readonly pin: string }>; readonly dsmod: ReadonlyArray<string> };
+  readonly call?: {
+    readonly fn: string;
+    readonly pins: ReadonlyArray<{ readonly ops: string; readonly pin: string }>;
+    /** dsmod's live direct ops and the pool slot each calls. */
+    readonly slots: ReadonlyArray<{ readonly ops: string; readonly slot: number }>;
+    readonly dsmod: ReadonlyArray<string>;
+  };
 }
 
 export interface GuestScenario {
@@ -69,6 +110,9 @@ export interface GuestScenario {
   readonly steps: ReadonlyArray<GuestStep>;
   /** The names of the scenario's dsmod ops (empty when it needs no module of ours). */
   readonly dsmod: ReadonlyArray<string>;
+  /** The names of its dsmod direct ops. */
+  readonly dsmodDirect: ReadonlyArray<string>;
+  readonly options: GuestOptions;
 }
 
 const T = "/sys/kernel/tracing";
@@ -77,7 +121,8 @@ const RELEASE_POLLS = 600;
 const BPF = "/sys/fs/bpf";
 
 /** Plan one scenario: refuse what the guest cannot do, map names, write the shell and the model's steps. */
-export function planScenario(name: string, s: Scenario): GuestScenario {
+export function planScenario(name: string, s: Scenario, impose: Partial<GuestOptions> = {}): GuestScenario {
+  const options = guestOptions(s, impose);
   const real = new Map<string, string>();
   let k = 0;
   let m = 0;
@@ -95,53 +140,76 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
   const fnsOf = (xs: ReadonlyArray<string>): string => xs.map((x) => real.get(x) ?? x).join(" ");
   const isModule = (fn: string): boolean => s.functions.find((f) => f.name === fn)?.module !== undefined;
   const live = new Set<string>();
+  // What each ordinary ops name is in the guest, once it has been one: a dsmod ops or a tracer instance.
+  const kind = new Map<string, "dsmod" | "instance">();
   const dsmod = new Set<string>();
-  const direct = new Map<string, { fns: string[]; n: number }>();
+  const direct = new Map<string, { fns: string[]; n: number; slot: number }>();
+  const dsmodDirect = new Set<string>();
+  let slots = 0;
   const steps: GuestStep[] = [];
   s.steps.forEach((st, i) => {
     const where = `${name}: step ${i + 1} (${st.do})`;
     const shell: string[] = [];
     const model: Step[] = [];
-    const attached: Array<{ fn: string; ops: string; n: number }> = [];
+    const attached: Array<{ fn: string; ops: string; n: number; slot?: number }> = [];
     const detached: string[] = [];
+    let rets = false;
     let call: GuestStep["call"];
+    const claim = (ops: string, as: "dsmod" | "instance"): void => {
+      const was = kind.get(ops);
+      if (was !== undefined && was !== as) throw new KernelScenarioError(`${where}: ${ops} was a ${was === "dsmod" ? "dsmod ops" : "tracer instance"} and cannot become a ${as === "dsmod" ? "dsmod ops" : "tracer instance"}`);
+      if (direct.has(ops) || dsmodDirect.has(ops)) throw new KernelScenarioError(`${where}: ${ops} is a direct ops`);
+      kind.set(ops, as);
+    };
+    const nextSlot = (): number => {
+      if (slots >= DSMOD_TRAMPS) throw new KernelScenarioError(`${where}: at most ${DSMOD_TRAMPS} direct attachments in one scenario (dsmod's trampoline pool)`);
+      return slots++;
+    };
     switch (st.do) {
       case "call": {
         const fn = real.get(st.fn);
         if (fn === undefined) throw new KernelScenarioError(`${where}: unknown function ${st.fn}`);
         if (isModule(st.fn) && fn !== MODULE_FUNCTIONS[0]) throw new KernelScenarioError(`${where}: only ${MODULE_FUNCTIONS[0]} of the module functions can be called from the guest`);
-        const pins = [...direct].flatMap(([name, d]) => d.fns.map((f) => ({ ops: `${name}.${f}`, pin: pinPath(`${name}.${f}`, 0) })));
+        const pins = [...direct].filter(([n]) => !dsmodDirect.has(n)).flatMap(([name, d]) => d.fns.map((f) => ({ ops: `${name}.${f}`, pin: pinPath(`${name}.${f}`, 0) })));
+        const own = [...direct].filter(([n]) => dsmodDirect.has(n)).map(([ops, d]) => ({ ops, slot: d.slot }));
         const runs = pins.length === 0 ? [] : [`kagent runs ${pins.map((p) => p.pin).join(" ")}`];
+        const report = dsmod.size > 0 || own.length > 0;
         shell.push(
           `for d in ${T}/instances/*; do [ -d "$d" ] && echo > "$d/trace"; done`,
-          ...(dsmod.size > 0 ? [`echo reset > ${DSMOD_CTL}`] : []),
+          ...(report ? [`echo reset > ${DSMOD_CTL}`] : []),
           ...runs,
           `kagent call ${fn}`,
           // A function tracer's line is "fn <-parent", a function_graph tracer's "fn() {" or "fn();".
           `for d in ${T}/instances/*; do [ -d "$d" ] && echo "{\\"hits\\":\\"$(basename $d)\\",\\"n\\":$(grep -cE " ${fn}( <-|[(][)])" "$d/trace")}"; done`,
           ...runs,
-          ...(dsmod.size > 0 ? [`cat ${DSMOD_REPORT}`] : []),
+          ...(report ? [`cat ${DSMOD_REPORT}`] : []),
         );
         model.push(st);
-        call = { fn: st.fn, pins, dsmod: [...dsmod] };
+        call = { fn: st.fn, pins, slots: own, dsmod: [...dsmod] };
         break;
       }
       case "register_ftrace_function": {
         if (live.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is already registered (a tracer instance cannot be registered twice)`);
         if (st.filter.length === 0) throw new KernelScenarioError(`${where}: an empty filter traces every function, too slow under emulation`);
         const graph = st.flags.length === 1 && st.flags[0] === "SUBOP";
-        const own = st.flags.length > 0 && st.flags.every((f) => DSMOD_FLAGS.includes(f));
-        if (st.flags.length > 0 && !graph && !own)
+        const flagged = st.flags.length > 0 && st.flags.every((f) => DSMOD_FLAGS.includes(f));
+        if (st.flags.length > 0 && !graph && !flagged)
           throw new KernelScenarioError(`${where}: flags ${st.flags.join(",")} cannot be given to a guest ops (RECURSION and RCU make a dsmod ops, SUBOP alone a function_graph instance)`);
+        const own = flagged || (!graph && options.ordinary === "dsmod");
         if (own) {
-          if (st.notrace.length > 0) throw new KernelScenarioError(`${where}: a dsmod ops takes no notrace`);
-          if (st.filter.some(isModule)) throw new KernelScenarioError(`${where}: a dsmod ops traces kernel functions only`);
-          shell.push(`echo "reg ${st.ops} ${st.flags.join(",")} ${fnsOf(st.filter)}" > ${DSMOD_CTL} && echo "recurse ${st.ops} ${DSMOD_DEPTH}" > ${DSMOD_CTL} && cat ${DSMOD_REPORT}`);
+          claim(st.ops, "dsmod");
+          if (st.filter.some(isModule) || st.notrace.some(isModule)) throw new KernelScenarioError(`${where}: a dsmod ops traces kernel functions only`);
+          const notrace = st.notrace.length > 0 ? ` -- ${fnsOf(st.notrace)}` : "";
+          shell.push(dsmodCommand(`reg ${st.ops} ${st.flags.length > 0 ? st.flags.join(",") : "-"} ${fnsOf(st.filter)}${notrace}`));
+          if (options.probe.includes(st.ops)) shell.push(`echo "recurse ${st.ops} ${DSMOD_DEPTH}" > ${DSMOD_CTL}`);
+          shell.push(`cat ${DSMOD_REPORT}`);
+          rets = true;
           model.push(st);
           live.add(st.ops);
           dsmod.add(st.ops);
           break;
         }
+        claim(st.ops, "instance");
         const dir = `${T}/instances/${st.ops}`;
         const tracer = graph ? "function_graph" : "function";
         shell.push(`mkdir -p ${dir} && echo ${fnsOf(st.filter)} > ${dir}/set_ftrace_filter && echo ${fnsOf(st.notrace)} > ${dir}/set_ftrace_notrace && echo ${tracer} > ${dir}/current_tracer`);
@@ -150,23 +218,52 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
         break;
       }
       case "unregister_ftrace_function":
-        shell.push(dsmod.has(st.ops) ? `echo "unreg ${st.ops}" > ${DSMOD_CTL}` : `echo nop > ${T}/instances/${st.ops}/current_tracer`);
+        // The kernel WARNs on an ops that is not registered; neither a tracer instance nor dsmod goes that far.
+        if (!live.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is not registered`);
+        if (dsmod.has(st.ops)) {
+          shell.push(dsmodCommand(`unreg ${st.ops}`));
+          rets = true;
+        } else {
+          shell.push(`echo nop > ${T}/instances/${st.ops}/current_tracer`);
+        }
         model.push(st);
         live.delete(st.ops);
         break;
       case "ftrace_set_filter":
-        if (dsmod.has(st.ops)) throw new KernelScenarioError(`${where}: a dsmod ops's filter is set only when it registers`);
-        if (st.filter.length === 0 && live.has(st.ops)) throw new KernelScenarioError(`${where}: an empty filter on a live instance traces every function`);
-        shell.push(`echo ${fnsOf(st.filter)} > ${T}/instances/${st.ops}/set_ftrace_filter`);
+      case "ftrace_set_notrace": {
+        const fns = st.do === "ftrace_set_filter" ? st.filter : st.notrace;
+        const file = st.do === "ftrace_set_filter" ? "set_ftrace_filter" : "set_ftrace_notrace";
+        if (st.do === "ftrace_set_filter" && fns.length === 0 && live.has(st.ops)) throw new KernelScenarioError(`${where}: an empty filter on a live ops traces every function`);
+        if (direct.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is a direct ops (its filter is set when it registers)`);
+        if (kind.get(st.ops) === "dsmod" || (kind.get(st.ops) === undefined && options.ordinary === "dsmod")) {
+          claim(st.ops, "dsmod");
+          if (fns.some(isModule)) throw new KernelScenarioError(`${where}: a dsmod ops traces kernel functions only`);
+          shell.push(dsmodCommand(`${st.do === "ftrace_set_filter" ? "filter" : "notrace"} ${st.ops}${fns.length > 0 ? ` ${fnsOf(fns)}` : ""}`));
+          dsmod.add(st.ops);
+          rets = true;
+        } else {
+          if (kind.get(st.ops) === undefined) throw new KernelScenarioError(`${where}: ${st.ops} is no tracer instance yet (the guest makes one when it registers)`);
+          shell.push(`echo ${fnsOf(fns)} > ${T}/instances/${st.ops}/${file}`);
+        }
         model.push(st);
         break;
-      case "ftrace_set_notrace":
-        if (dsmod.has(st.ops)) throw new KernelScenarioError(`${where}: a dsmod ops takes no notrace`);
-        shell.push(`echo ${fnsOf(st.notrace)} > ${T}/instances/${st.ops}/set_ftrace_notrace`);
-        model.push(st);
-        break;
+      }
       case "register_ftrace_direct": {
         if (direct.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is already registered`);
+        if (kind.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is an ordinary ops`);
+        if (options.direct === "dsmod") {
+          if (st.filter.some(isModule)) throw new KernelScenarioError(`${where}: a dsmod ops traces kernel functions only`);
+          // Each attachment its own trampoline of the pool, named by its slot: a registration after an
+          // unregistration is another trampoline, as a second BPF image is.
+          const slot = nextSlot();
+          shell.push(dsmodCommand(`dreg ${st.ops} ${slot} ${fnsOf(st.filter)}`), `cat ${DSMOD_REPORT}`);
+          model.push({ do: "register_ftrace_direct", ops: st.ops, filter: st.filter, addr: trampName(st.ops, slot) });
+          for (const fn of st.filter) attached.push({ fn, ops: st.ops, n: slot, slot });
+          direct.set(st.ops, { fns: [...st.filter], n: slot, slot });
+          dsmodDirect.add(st.ops);
+          rets = true;
+          break;
+        }
         for (const fn of st.filter) {
           if (isModule(fn)) throw new KernelScenarioError(`${where}: fentry on a module function needs module BTF, not done yet`);
           const ops = `${st.ops}.${fn}`;
@@ -174,13 +271,22 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
           model.push({ do: "register_ftrace_direct", ops, filter: [fn], addr: trampName(ops, 0) });
           attached.push({ fn, ops, n: 0 });
         }
-        direct.set(st.ops, { fns: [...st.filter], n: 0 });
+        direct.set(st.ops, { fns: [...st.filter], n: 0, slot: -1 });
         break;
       }
       case "modify_ftrace_direct": {
         const d = direct.get(st.ops);
         if (d === undefined) throw new KernelScenarioError(`${where}: ${st.ops} is not registered`);
         d.n++;
+        if (dsmodDirect.has(st.ops)) {
+          d.slot = nextSlot();
+          d.n = d.slot;
+          shell.push(dsmodCommand(`dmod ${st.ops} ${d.slot}`), `cat ${DSMOD_REPORT}`);
+          model.push({ do: "modify_ftrace_direct", ops: st.ops, addr: trampName(st.ops, d.n) });
+          for (const fn of d.fns) attached.push({ fn, ops: st.ops, n: d.n, slot: d.slot });
+          rets = true;
+          break;
+        }
         for (const fn of d.fns) {
           const ops = `${st.ops}.${fn}`;
           shell.push(`kagent fentry ${real.get(fn)} ${pinPath(ops, d.n)}`);
@@ -192,12 +298,21 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
       case "unregister_ftrace_direct": {
         const d = direct.get(st.ops);
         if (d === undefined) throw new KernelScenarioError(`${where}: ${st.ops} is not registered`);
+        if (dsmodDirect.has(st.ops)) {
+          shell.push(dsmodCommand(`dunreg ${st.ops}`));
+          model.push({ do: "unregister_ftrace_direct", ops: st.ops, free_filters: true });
+          detached.push(...d.fns);
+          direct.delete(st.ops);
+          rets = true;
+          break;
+        }
         for (const fn of d.fns) {
           const ops = `${st.ops}.${fn}`;
+          const r = real.get(fn)!;
           // The link is released from a workqueue: wait until ftrace no longer lists the direct call (up to 30 s:
           // under TCG with KASLR on, 5 s was once not enough), and say so if it is still there.
           shell.push(
-            `rm -f ${pinPath(ops, "*")}; for i in $(seq ${RELEASE_POLLS}); do grep -q "^${real.get(fn)} .*direct-->" ${T}/enabled_functions || break; sleep 0.05; done; grep -q "^${real.get(fn)} .*direct-->" ${T}/enabled_functions && echo "direct call on ${real.get(fn)} still attached after ${RELEASE_POLLS / 20} s"`,
+            `rm -f ${pinPath(ops, "*")}; for i in $(seq ${RELEASE_POLLS}); do ${directAttachedTest(r)} || break; sleep 0.05; done; ${directAttachedTest(r)} && echo "direct call on ${r} still attached after ${RELEASE_POLLS / 20} s"`,
           );
           model.push({ do: "unregister_ftrace_direct", ops, free_filters: true });
           detached.push(fn);
@@ -206,9 +321,10 @@ export function planScenario(name: string, s: Scenario): GuestScenario {
         break;
       }
     }
-    steps.push({ index: i + 1, text: stepText(st), shell, model, attached, detached, ...(call !== undefined ? { call } : {}) });
+    steps.push({ index: i + 1, text: stepText(st), shell, model, attached, detached, rets, ...(call !== undefined ? { call } : {}) });
   });
-  return { name, scenario: s, real, steps, dsmod: [...dsmod] };
+  for (const p of options.probe) if (!dsmod.has(p)) throw new KernelScenarioError(`${name}: guest.probe names ${p}, which is no dsmod ops of the scenario`);
+  return { name, scenario: s, real, steps, dsmod: [...dsmod], dsmodDirect: [...dsmodDirect], options };
 }
 
 /** Where a fentry link is pinned (bpffs refuses names with a dot). */
@@ -224,54 +340,94 @@ export function trampName(ops: string, n: number): string {
 /** Symbols the host needs to name what the sites hold. */
 export const NAMED_SYMBOLS = ["_text", "_etext", "ftrace_caller", "ftrace_nop_ops", "ftrace_list_ops", "call_direct_funcs", "function_trace_call", "graph_ops"] as const;
 
-/**
- * The guest's init: set up, load the module, look up every function and struct offset once, then every scenario
- * (its sites read by address after each step: no symbol table to parse each time), each followed by a clean-up.
- */
-export function initScript(plans: ReadonlyArray<GuestScenario>): string {
-  const all = [...new Set(plans.flatMap((p) => [...p.real.values()]))];
-  const lines = [
-    "#!/bin/busybox sh",
+/** What the guest sets up before any scenario: mounts, modules, the symbols and struct offsets read once. */
+export interface GuestSetup {
+  /** Load dsmod (a scenario needs it, or the kernel has no BTF and dsmod gives the offsets). */
+  readonly dsmod: boolean;
+  /** The real functions whose addresses the scenarios need. */
+  readonly functions: ReadonlyArray<string>;
+}
+
+/** The setup a set of plans needs. */
+export function setupFor(plans: ReadonlyArray<GuestScenario>, forceDsmod = false): GuestSetup {
+  return { dsmod: forceDsmod || plans.some((p) => p.dsmod.length > 0 || p.dsmodDirect.length > 0), functions: [...new Set(plans.flatMap((p) => [...p.real.values()]))] };
+}
+
+/** The guest's set-up, run once per boot, before any scenario. */
+export function setupLines(setup: GuestSetup): string[] {
+  return [
     "/bin/busybox --install -s /bin",
     "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev",
-    `mount -t tracefs tracefs ${T}; mount -t bpf bpf ${BPF}`,
+    `mount -t tracefs tracefs ${T}; mount -t bpf bpf ${BPF} 2>/dev/null`,
     "echo 0 > /proc/sys/kernel/kptr_restrict",
     `insmod /${MODULE_NAME}.ko`,
     // dsmod, when a scenario needs it: loaded with finit_module(2), its control files on debugfs.
-    ...(plans.some((p) => p.dsmod.length > 0) ? ["mount -t debugfs debugfs /sys/kernel/debug", 'echo "@@@ dsmod"', "kagent load /dsmod.ko"] : []),
+    ...(setup.dsmod ? ["mount -t debugfs debugfs /sys/kernel/debug", 'echo "@@@ dsmod"', "kagent load /dsmod.ko", `cat ${DSMOD_LAYOUT}`] : []),
     "mount -t binfmt_misc none /proc/sys/fs/binfmt_misc",
-    "echo 1 > /proc/sys/kernel/bpf_stats_enabled",
+    "[ -e /proc/sys/kernel/bpf_stats_enabled ] && echo 1 > /proc/sys/kernel/bpf_stats_enabled",
     'echo "@@@ modules"',
     "cat /proc/modules",
     'echo "@@@ syms"',
-    `kagent sym ${[...NAMED_SYMBOLS, ...all].join(" ")} | tee /tmp/syms`,
+    `kagent sym ${[...NAMED_SYMBOLS, ...setup.functions].join(" ")} | tee /tmp/syms`,
     `L=$(kagent layout | sed 's/.*"layout":"\\([^"]*\\)".*/\\1/')`,
     'echo "layout $L"',
     'echo "@@@ entry"',
     "kagent dump",
     "addr() { grep \"\\\"sym\\\":\\\"$1\\\"\" /tmp/syms | sed 's/.*\"addr\":\"0x\\([0-9a-f]*\\)\".*/\\1/'; }",
   ];
+}
+
+/**
+ * One scenario as the guest runs it: a unit of shell lines per step (step 0 reads the sites before any), each unit
+ * ending with every site read by address (no symbol table to parse each time), then the clean-up back to nothing
+ * traced.
+ */
+export function scenarioUnits(p: GuestScenario, si: number): { readonly steps: string[][]; readonly cleanup: string[] } {
+  const addrs = [...p.real.values()].map((r) => `$(addr ${r})`).join(" ");
+  const steps: string[][] = [[`A="${addrs}"`, `echo "@@@ scenario ${si} step 0"`, "kagent at $L $A"]];
+  for (const st of p.steps) steps.push([`echo "@@@ scenario ${si} step ${st.index}"`, ...st.shell.map((sh) => `( ${sh} ) 2>&1 | sed 's/^/### /'`), "kagent at $L $A"]);
+  const cleanup = [
+    ...p.dsmod.map((n) => `echo "unreg ${n}" > ${DSMOD_CTL} 2>/dev/null`),
+    ...p.dsmodDirect.map((n) => `echo "dunreg ${n}" > ${DSMOD_CTL} 2>/dev/null`),
+    ...(p.dsmod.length > 0 || p.dsmodDirect.length > 0 ? [`echo clear > ${DSMOD_CTL}`] : []),
+    `for d in ${T}/instances/*; do [ -d "$d" ] && echo nop > "$d/current_tracer" && rmdir "$d"; done`,
+    `rm -f ${BPF}/* 2>/dev/null; for i in $(seq ${RELEASE_POLLS}); do grep -q "direct-->" ${T}/enabled_functions || break; sleep 0.05; done`,
+  ];
+  return { steps, cleanup };
+}
+
+/**
+ * The guest's init for one boot that runs every scenario and powers off (the experiments): the set-up, each
+ * scenario followed by its clean-up, the end.
+ */
+export function initScript(plans: ReadonlyArray<GuestScenario>, setup: GuestSetup = setupFor(plans)): string {
+  const lines = ["#!/bin/busybox sh", ...setupLines(setup)];
   plans.forEach((p, si) => {
-    const addrs = [...p.real.values()].map((r) => `$(addr ${r})`).join(" ");
-    lines.push(`A="${addrs}"`, `echo "@@@ scenario ${si} step 0"`, 'kagent at $L $A');
-    for (const st of p.steps) {
-      lines.push(`echo "@@@ scenario ${si} step ${st.index}"`);
-      for (const sh of st.shell) lines.push(`( ${sh} ) 2>&1 | sed 's/^/### /'`);
-      lines.push("kagent at $L $A");
-    }
-    // Back to nothing traced before the next scenario.
-    lines.push(
-      ...p.dsmod.map((n) => `echo "unreg ${n}" > ${DSMOD_CTL} 2>/dev/null`),
-      `for d in ${T}/instances/*; do [ -d "$d" ] && echo nop > "$d/current_tracer" && rmdir "$d"; done`,
-      `rm -f ${BPF}/*; for i in $(seq ${RELEASE_POLLS}); do grep -q "direct-->" ${T}/enabled_functions || break; sleep 0.05; done`,
-    );
+    const u = scenarioUnits(p, si);
+    lines.push(...u.steps.flat(), ...u.cleanup);
   });
   lines.push('echo "@@@ end"', "poweroff -f");
   return lines.join("\n") + "\n";
 }
 
+/**
+ * The init of a guest that stays up (kernel/session.ts): the set-up, then one command line at a time from the
+ * console, each answered by "@@@ ack N" when it has run; the host sends the next only then.
+ */
+export function sessionInit(setup: GuestSetup): string {
+  return [
+    "#!/bin/busybox sh",
+    ...setupLines(setup),
+    "stty -echo 2>/dev/null",
+    'echo "@@@ ready"',
+    'n=0; while IFS= read -r line; do n=$((n+1)); eval "$line"; echo "@@@ ack $n"; done',
+    'echo "@@@ end"',
+    "poweroff -f",
+  ].join("\n") + "\n";
+}
+
 /** Build the initramfs (busybox, the agent, the module, /init) as a gzipped newc cpio. */
-function initramfs(files: KernelFiles, init: string, dir: string): string {
+export function initramfs(files: KernelFiles, init: string, dir: string): string {
   const root = join(dir, "root");
   for (const d of ["bin", "proc", "sys", "dev", "tmp"]) mkdirSync(join(root, d), { recursive: true });
   copyFileSync(files.busybox, join(root, "bin", "busybox"));

@@ -147,12 +147,32 @@ describe("dsmod in the plans", () => {
   it("gives RECURSION and RCU ops to dsmod, and refuses what it cannot do, with the step", () => {
     const p = plans.find((x) => x.name.includes("k16"))!;
     expect(p.dsmod).toEqual(["R"]);
-    expect(p.steps[0]!.shell.join("\n")).toContain('echo "reg R RECURSION __arm64_sys_sethostname" > /sys/kernel/debug/dispatch_spec/ctl');
+    expect(p.steps[0]!.shell.join("\n")).toContain('echo "reg R RECURSION __arm64_sys_sethostname" > /sys/kernel/debug/dispatch_spec/ctl 2>/dev/null; cat /sys/kernel/debug/dispatch_spec/ret');
+    // k16 asks for R's recursion probe (guest.probe); without it the probe stays off.
+    expect(p.steps[0]!.shell.join("\n")).toContain('echo "recurse R 8"');
     expect(p.steps[3]!.call?.dsmod).toEqual(["R"]);
     const bad = (steps: unknown[]) => () => planScenario("x", parseScenario({ ...base, steps }));
     expect(bad([{ do: "register_ftrace_function", ops: "R", filter: ["f"], flags: ["RECURSION", "IPMODIFY"] }])).toThrow(/step 1 .*RECURSION and RCU make a dsmod ops/);
-    expect(bad([{ do: "register_ftrace_function", ops: "R", filter: ["f"], notrace: ["f"], flags: ["RCU"] }])).toThrow(/takes no notrace/);
-    expect(bad([{ do: "register_ftrace_function", ops: "R", filter: ["f"], flags: ["RCU"] }, { do: "ftrace_set_filter", ops: "R", filter: ["f"] }])).toThrow(/only when it registers/);
+    expect(bad([{ do: "register_ftrace_function", ops: "R", filter: ["f"], flags: ["RECURSION"] }, { do: "unregister_ftrace_function", ops: "R" }, { do: "register_ftrace_function", ops: "R", filter: ["f"] }])).toThrow(
+      /step 3 .*R was a dsmod ops and cannot become a tracer instance/,
+    );
+    expect(bad([{ do: "ftrace_set_filter", ops: "A", filter: ["f"] }])).toThrow(/step 1 .*A is no tracer instance yet/);
+    expect(bad([{ do: "unregister_ftrace_function", ops: "A" }])).toThrow(/step 1 .*A is not registered/);
+    expect(() => planScenario("x", parseScenario({ ...base, guest: { probe: ["Q"] }, steps: [] }))).toThrow(/guest.probe names Q/);
+  });
+
+  it("keeps the recursion probe off unless the scenario asks, and gives a dsmod ops its notrace and live filters", () => {
+    const p = planScenario("x", parseScenario({ ...base, functions: [...base.functions, { name: "g", addr: "0xffff800009001000" }], steps: [
+      { do: "register_ftrace_function", ops: "R", filter: ["f", "g"], notrace: ["g"], flags: ["RCU"] },
+      { do: "ftrace_set_filter", ops: "R", filter: ["g"] },
+      { do: "ftrace_set_notrace", ops: "R", notrace: [] },
+    ] }));
+    const sh = p.steps.map((st) => st.shell.join("\n"));
+    expect(sh[0]).toContain('echo "reg R RCU __arm64_sys_sethostname __arm64_sys_setdomainname -- __arm64_sys_setdomainname"');
+    expect(sh[0]).not.toContain("recurse");
+    expect(sh[1]).toContain('echo "filter R __arm64_sys_setdomainname"');
+    expect(sh[2]).toContain('echo "notrace R"');
+    expect(p.steps.every((st) => st.rets)).toBe(true);
   });
 
   it("loads the module only when a scenario needs it", () => {

@@ -155,3 +155,35 @@ export function buildModule(say: (s: string) => void, t: ModuleTarget = DEBIAN_T
     rmSync(`${DSMOD}.tmp`, { force: true });
   }
 }
+
+/**
+ * dsmod.ko for a kernel dispatch-spec built (kernel/build.ts): against kbuild's output directory of that build, with
+ * the host programs the build made, written to dest. The full tree is there, so dsmod also learns the tracer's
+ * private trace_array layout (what the guest agent takes from BTF on Debian's kernel).
+ */
+export function buildModuleInTree(say: (s: string) => void, tree: string, release: string, dest: string): string {
+  const work = `${dest}.build`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  try {
+    copyFileSync(MODULE_SOURCE, join(work, "dsmod.c"));
+    writeFileSync(join(work, "Kbuild"), "obj-m := dsmod.o\nCFLAGS_REMOVE_dsmod.o = $(CC_FLAGS_FTRACE)\nccflags-y += -I$(srctree)/kernel/trace -DDSMOD_TRACE_H\n");
+    say(`building dsmod.ko for ${release}`);
+    run("make (kbuild)", "make", ["-s", "-C", tree, `M=${work}`, "ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-", "modules"]);
+    const ko = join(work, "dsmod.ko");
+    if (!existsSync(ko)) throw new ModuleError("dsmod: kbuild finished without dsmod.ko");
+    const vm = vermagicOf(readFileSync(ko));
+    if (!vermagicMatches(vm, release)) throw new ModuleError(`dsmod: vermagic mismatch: the module says "${vm ?? "none"}", the kernel is ${release}`);
+    copyFileSync(ko, `${dest}.tmp`);
+    renameSync(`${dest}.tmp`, dest);
+    return dest;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    rmSync(`${dest}.tmp`, { force: true });
+  }
+}
+
+/** Whether a built dsmod.ko is newer than its source (else it must be built again). */
+export function moduleFresh(ko: string): boolean {
+  return existsSync(ko) && statSync(ko).mtimeMs >= statSync(MODULE_SOURCE).mtimeMs;
+}

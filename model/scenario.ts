@@ -189,6 +189,19 @@ export const scenarioSchema = z
     functions: z.array(z.object({ name, addr: hexAddr, module: name.optional(), bti: z.boolean().optional() }).strict()).min(1),
     trampolines: z.array(z.object({ name, addr: hexAddr }).strict()).default([]),
     steps: z.array(stepSchema),
+    /**
+     * For `dispatch-spec kernel` only (kernel/guest.ts): how the guest makes the scenario's ops real (direct ops as
+     * BPF programs or dsmod's; ordinary ops as tracer instances or dsmod's) and which dsmod ops run the recursion
+     * probe. The model ignores it.
+     */
+    guest: z
+      .object({
+        direct: z.enum(["bpf", "dsmod"]).optional(),
+        ordinary: z.enum(["instance", "dsmod"]).optional(),
+        probe: z.array(name).optional(),
+      })
+      .strict()
+      .optional(),
     /** Concurrent scenarios: the functions each CPU calls, in order (steps then hold only API calls). */
     cpus: z.array(z.array(name).min(1)).min(1).max(4).optional(),
     /** Who moves at each tick: "updater x3", "cpu2 x5" (" xN" repeats; default 1). */

@@ -139,7 +139,7 @@ export function initRef(
 }
 
 /** The functions an ops traces (filter empty = every function; notrace removes). */
-function tracedBy(ref: RefState, o: { filter: ReadonlySet<string>; notrace: ReadonlySet<string> }): string[] {
+export function tracedBy(ref: RefState, o: { filter: ReadonlySet<string>; notrace: ReadonlySet<string> }): string[] {
   return ref.functions.map((f) => f.name).filter((fn) => (o.filter.size === 0 || o.filter.has(fn)) && !o.notrace.has(fn));
 }
 
@@ -207,7 +207,7 @@ function setHash(ref: RefState, o: RefOps, which: "filter" | "notrace", fns: Rea
 }
 
 /** The registered subops in fgraph_array order. */
-function subops(ref: RefState): RefOps[] {
+export function subops(ref: RefState): RefOps[] {
   return ref.subopSlots.flatMap((n) => (n === null ? [] : [ref.ops.get(n)!]));
 }
 

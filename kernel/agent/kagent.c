@@ -262,6 +262,18 @@ static void cmd_site(int argc, char **argv) {
 
 static void cmd_layout(void) {
   load_kallsyms();
+  /* A kernel built without BTF (dispatch-spec's own, kernel/build.ts): dsmod, built against its tree, knows the offsets. */
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+    size_t len;
+    char *l = (char *)slurp("/sys/kernel/debug/dispatch_spec/layout", &len);
+    if (l != NULL) l[len < (1 << 20) ? len : (1 << 20) - 1] = 0;
+    char *at = l == NULL ? NULL : strstr(l, "\"layout\":\"");
+    char *end = at == NULL ? NULL : strchr(at + 10, '"');
+    if (end == NULL) fail("layout", "no BTF, and no layout from dsmod (is it loaded?)");
+    *end = 0;
+    printf("{\"layout\":\"%s,0x%llx\",\"from\":\"dsmod\"}\n", at + 10, (unsigned long long)sym_addr("function_trace_call"));
+    return;
+  }
   load_btf();
   printf("{\"layout\":\"%ld,%ld,%ld,%ld,%ld,0x%llx\"}\n", btf_member("ftrace_ops", "func"), btf_member("ftrace_ops", "flags"), btf_member("ftrace_ops", "private"),
          btf_member("ftrace_ops", "direct_call"), btf_member("trace_array", "name"), (unsigned long long)sym_addr("function_trace_call"));

@@ -25,7 +25,17 @@
  *   direct-modify           modify_ftrace_direct to trampoline B (the same code at another address); the counts
  *                           say whether this kernel asks ops_func again here (3e9a18e1c3e9 made it do so)
  *   direct-off              unregister_ftrace_direct
- * and read /sys/kernel/debug/dispatch_spec/report: one JSON object per ops ever registered (its address, whether it
+ *   notrace NAME SYM...     ftrace_set_notrace on NAME (live or not; no SYM: clear it)
+ *   filter NAME SYM...      ftrace_set_filter on NAME (live or not; no SYM: clear it, which traces every function)
+ *   dreg NAME SLOT SYM...   register_ftrace_direct: a direct ops NAME on SYM..., calling trampoline SLOT of our pool
+ *   dmod NAME SLOT          modify_ftrace_direct to trampoline SLOT
+ *   dunreg NAME             unregister_ftrace_direct (its filter freed)
+ *   clear                   forget every ops that is not registered (a guest that stays up reuses the names)
+ * (`reg` takes notrace too: reg NAME FLAGS SYM... [-- NOTRACE...]). Every command's return code is kept and read
+ * back from /sys/kernel/debug/dispatch_spec/ret; the pool's trampolines (DSMOD_TRAMPS, each counting its entries, then
+ * doing what ftrace_stub_direct_tramp does) and the struct offsets the guest agent needs when the kernel has no BTF
+ * are in /sys/kernel/debug/dispatch_spec/layout.
+ * And read /sys/kernel/debug/dispatch_spec/report: one JSON object per ops ever registered (its address, whether it
  * is live, the last return code, the calls from outside the callback with the functions they returned into, and
  * the nested calls and depth the recursion probe reached), and one line for each experiment that ran.
  *
@@ -227,6 +237,36 @@ static int dsmod_flags(const char *s, unsigned long *flags)
 	return 0;
 }
 
+/*
+ * Free an unregistered ops' hashes and zero it, ready for reuse. ftrace_free_filter frees the hashes but (in 6.12)
+ * leaves the pointers to them, so calling it twice frees twice; zeroing makes this safe to repeat.
+ */
+static void dsmod_forget_ops(struct ftrace_ops *ops)
+{
+	ftrace_free_filter(ops);
+	memset(ops, 0, sizeof(*ops));
+}
+
+/* Set an ops' filter (or notrace) hash to exactly the symbols in the space-separated list, as one caller would. */
+static int dsmod_set_hash(struct ftrace_ops *ops, char *list, bool exclude)
+{
+	int (*set)(struct ftrace_ops *, unsigned char *, int, int) = exclude ? ftrace_set_notrace : ftrace_set_filter;
+	char *sym;
+	int reset = 1;
+	int ret;
+
+	while (list && (sym = strsep(&list, " ")) != NULL) {
+		if (!*sym)
+			continue;
+		ret = set(ops, sym, strlen(sym), reset);
+		if (ret)
+			return ret;
+		reset = 0;
+	}
+	/* No symbol: the hash emptied (for a filter: every function). */
+	return reset ? set(ops, NULL, 0, 1) : 0;
+}
+
 static int dsmod_reg(char *args)
 {
 	char *name = strsep(&args, " ");
@@ -247,7 +287,7 @@ static int dsmod_reg(char *args)
 	if (d->live)
 		return -EBUSY;
 	/* A fresh ops each time (ftrace keeps state in an ops it has seen: hashes, flags it set), and fresh counters. */
-	memset(&d->ops, 0, sizeof(d->ops));
+	dsmod_forget_ops(&d->ops);
 	d->calls = 0;
 	d->nested = 0;
 	d->other_callers = 0;
@@ -258,6 +298,12 @@ static int dsmod_reg(char *args)
 	while ((sym = strsep(&args, " ")) != NULL) {
 		if (!*sym)
 			continue;
+		if (strcmp(sym, "--") == 0) {
+			ret = dsmod_set_hash(&d->ops, args, true);
+			if (ret)
+				goto out;
+			break;
+		}
 		ret = ftrace_set_filter(&d->ops, sym, strlen(sym), reset);
 		if (ret)
 			goto out;
@@ -520,8 +566,10 @@ static int dsmod_unreg(char *args)
 	if (!d || !d->live)
 		return -ENOENT;
 	ret = unregister_ftrace_function(&d->ops);
-	d->live = false;
-	ftrace_free_filter(&d->ops);
+	if (ret == 0) {
+		d->live = false;
+		dsmod_forget_ops(&d->ops);
+	}
 	d->last_ret = ret;
 	return ret;
 }
@@ -542,9 +590,165 @@ static int dsmod_recurse(char *args)
 	return 0;
 }
 
+/* ftrace_set_filter or ftrace_set_notrace on an ops of ours, registered or not (a new one is made unregistered). */
+static int dsmod_hash(char *args, bool exclude)
+{
+	char *name = strsep(&args, " ");
+	struct dsmod_ops *d;
+
+	if (!name || !*name)
+		return -EINVAL;
+	d = dsmod_find(name, true);
+	if (!d)
+		return -ENOSPC;
+	if (!d->live && !d->ops.func) {
+		d->ops.func = dsmod_callback;
+	}
+	return dsmod_set_hash(&d->ops, args, exclude);
+}
+
+/*
+ * The trampoline pool for direct ops of ours: DSMOD_TRAMPS copies of ftrace_stub_direct_tramp's code (entered with x9
+ * = the traced function's caller and x30 = its body: return into the body with x30 = the caller), each counting its
+ * entries first in dsmod_tramp_hits[i] with x15-x17, which hold nothing at a function's entry. 128 bytes apart.
+ */
+#define DSMOD_TRAMPS 16
+unsigned long dsmod_tramp_hits[DSMOD_TRAMPS];
+asm(
+"	.pushsection .text, \"ax\"\n"
+"	.balign 128\n"
+"	.globl dsmod_tramp_pool\n"
+"dsmod_tramp_pool:\n"
+"	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"
+"	.balign 128\n"
+"	hint 34\n"
+"	adrp x16, dsmod_tramp_hits + 8 * \\n\n"
+"	add x16, x16, :lo12:dsmod_tramp_hits + 8 * \\n\n"
+"1:	ldxr x17, [x16]\n"
+"	add x17, x17, #1\n"
+"	stxr w15, x17, [x16]\n"
+"	cbnz w15, 1b\n"
+"	mov x10, x30\n"
+"	mov x30, x9\n"
+"	ret x10\n"
+"	.endr\n"
+"	.popsection\n"
+);
+extern char dsmod_tramp_pool[];
+
+static unsigned long dsmod_tramp(int slot)
+{
+	return (unsigned long)dsmod_tramp_pool + 128 * slot;
+}
+
+#define DSMOD_MAX_DIRECT 8
+struct dsmod_direct {
+	struct ftrace_ops ops;
+	char name[DSMOD_NAME_LEN];
+	bool used;
+	bool live;
+	int slot;
+};
+static struct dsmod_direct dsmod_directs[DSMOD_MAX_DIRECT];
+
+static struct dsmod_direct *dsmod_find_direct(const char *name, bool create)
+{
+	int i;
+
+	for (i = 0; i < DSMOD_MAX_DIRECT; i++)
+		if (dsmod_directs[i].used && strcmp(dsmod_directs[i].name, name) == 0)
+			return &dsmod_directs[i];
+	if (!create)
+		return NULL;
+	for (i = 0; i < DSMOD_MAX_DIRECT; i++) {
+		if (!dsmod_directs[i].used) {
+			memset(&dsmod_directs[i], 0, sizeof(dsmod_directs[i]));
+			dsmod_directs[i].used = true;
+			dsmod_directs[i].slot = -1;
+			strscpy(dsmod_directs[i].name, name, sizeof(dsmod_directs[i].name));
+			return &dsmod_directs[i];
+		}
+	}
+	return NULL;
+}
+
+static int dsmod_slot_of(char **args)
+{
+	char *s = strsep(args, " ");
+	int slot;
+
+	if (!s || kstrtoint(s, 10, &slot) != 0 || slot < 0 || slot >= DSMOD_TRAMPS)
+		return -1;
+	return slot;
+}
+
+/* register_ftrace_direct on the symbols, after ftrace_set_filter for them, as the samples do. */
+static int dsmod_dreg(char *args)
+{
+	char *name = strsep(&args, " ");
+	int slot = dsmod_slot_of(&args);
+	struct dsmod_direct *d;
+	int ret;
+
+	if (!name || slot < 0 || !args || !*args)
+		return -EINVAL;
+	d = dsmod_find_direct(name, true);
+	if (!d)
+		return -ENOSPC;
+	if (d->live)
+		return -EBUSY;
+	dsmod_forget_ops(&d->ops);
+	ret = dsmod_set_hash(&d->ops, args, false);
+	if (ret == 0)
+		ret = register_ftrace_direct(&d->ops, dsmod_tramp(slot));
+	if (ret == 0) {
+		d->live = true;
+		d->slot = slot;
+	} else {
+		dsmod_forget_ops(&d->ops);
+	}
+	return ret;
+}
+
+static int dsmod_dmod(char *args)
+{
+	char *name = strsep(&args, " ");
+	int slot = dsmod_slot_of(&args);
+	struct dsmod_direct *d = name ? dsmod_find_direct(name, false) : NULL;
+	int ret;
+
+	if (slot < 0)
+		return -EINVAL;
+	if (!d)
+		return -ENOENT;
+	ret = modify_ftrace_direct(&d->ops, dsmod_tramp(slot));
+	if (ret == 0)
+		d->slot = slot;
+	return ret;
+}
+
+static int dsmod_dunreg(char *args)
+{
+	struct dsmod_direct *d = dsmod_find_direct(strim(args), false);
+	int ret;
+
+	if (!d)
+		return -ENOENT;
+	ret = unregister_ftrace_direct(&d->ops, d->ops.direct_call, true);
+	if (ret == 0) {
+		/* The kernel freed its hashes (free_filters): only the pointers are left to clear. */
+		d->live = false;
+		memset(&d->ops, 0, sizeof(d->ops));
+	}
+	return ret;
+}
+
+/* What the last command returned (0 or -errno), read back through the ret file. */
+static int dsmod_last_ret_all;
+
 static ssize_t dsmod_ctl_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
 {
-	char buf[256];
+	char buf[512];
 	char *cmd, *args;
 	int ret;
 	int i;
@@ -575,7 +779,31 @@ static ssize_t dsmod_ctl_write(struct file *file, const char __user *ubuf, size_
 		ret = dsmod_direct_modify();
 	} else if (strcmp(cmd, "direct-off") == 0 && !args) {
 		ret = dsmod_direct_off();
+	} else if (strcmp(cmd, "notrace") == 0 && args) {
+		ret = dsmod_hash(args, true);
+	} else if (strcmp(cmd, "filter") == 0 && args) {
+		ret = dsmod_hash(args, false);
+	} else if (strcmp(cmd, "dreg") == 0 && args) {
+		ret = dsmod_dreg(args);
+	} else if (strcmp(cmd, "dmod") == 0 && args) {
+		ret = dsmod_dmod(args);
+	} else if (strcmp(cmd, "dunreg") == 0 && args) {
+		ret = dsmod_dunreg(args);
+	} else if (strcmp(cmd, "clear") == 0 && !args) {
+		/* Between runs of a guest that stays up: forget every ops that is not live, so names can be reused. */
+		for (i = 0; i < DSMOD_MAX_OPS; i++) {
+			if (dsmod_slots[i].used && !dsmod_slots[i].live) {
+				dsmod_forget_ops(&dsmod_slots[i].ops);
+				dsmod_slots[i].used = false;
+			}
+		}
+		for (i = 0; i < DSMOD_MAX_DIRECT; i++)
+			if (dsmod_directs[i].used && !dsmod_directs[i].live)
+				dsmod_directs[i].used = false;
+		ret = 0;
 	} else if (strcmp(cmd, "reset") == 0) {
+		for (i = 0; i < DSMOD_TRAMPS; i++)
+			WRITE_ONCE(dsmod_tramp_hits[i], 0);
 		for (i = 0; i < DSMOD_MAX_OPS; i++) {
 			dsmod_slots[i].calls = 0;
 			dsmod_slots[i].nested = 0;
@@ -587,13 +815,45 @@ static ssize_t dsmod_ctl_write(struct file *file, const char __user *ubuf, size_
 	} else {
 		ret = -EINVAL;
 	}
+	dsmod_last_ret_all = ret;
 	mutex_unlock(&dsmod_lock);
 	return ret < 0 ? ret : len;
 }
 
+static ssize_t dsmod_ret_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
+{
+	char buf[32];
+	int n = scnprintf(buf, sizeof(buf), "{\"ret\":%d}\n", READ_ONCE(dsmod_last_ret_all));
+
+	return simple_read_from_buffer(ubuf, len, ppos, buf, n);
+}
+
+/* The trace_array layout is the tracer's private business: known only when built against a full source tree. */
+#ifdef DSMOD_TRACE_H
+#include "trace.h"
+#define DSMOD_TR_NAME ((long)offsetof(struct trace_array, name))
+#else
+#define DSMOD_TR_NAME -1L
+#endif
+
+static ssize_t dsmod_layout_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
+{
+	char buf[128 + DSMOD_TRAMPS * 24];
+	int n, i;
+
+	n = scnprintf(buf, sizeof(buf), "{\"layout\":\"%ld,%ld,%ld,%ld,%ld\",\"ops_size\":%zu,\"tramps\":[",
+		      (long)offsetof(struct ftrace_ops, func), (long)offsetof(struct ftrace_ops, flags),
+		      (long)offsetof(struct ftrace_ops, private), (long)offsetof(struct ftrace_ops, direct_call),
+		      DSMOD_TR_NAME, sizeof(struct ftrace_ops));
+	for (i = 0; i < DSMOD_TRAMPS; i++)
+		n += scnprintf(buf + n, sizeof(buf) - n, "%s\"0x%lx\"", i ? "," : "", dsmod_tramp(i));
+	n += scnprintf(buf + n, sizeof(buf) - n, "]}\n");
+	return simple_read_from_buffer(ubuf, len, ppos, buf, n);
+}
+
 static ssize_t dsmod_report_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
 {
-	size_t size = DSMOD_MAX_OPS * (160 + DSMOD_CALLERS * (KSYM_SYMBOL_LEN + 24)) + 480;
+	size_t size = DSMOD_MAX_OPS * (160 + DSMOD_CALLERS * (KSYM_SYMBOL_LEN + 24)) + DSMOD_MAX_DIRECT * 96 + DSMOD_TRAMPS * 24 + 520;
 	char *buf = kzalloc(size, GFP_KERNEL);
 	char sym[KSYM_SYMBOL_LEN];
 	size_t n = 0;
@@ -618,6 +878,17 @@ static ssize_t dsmod_report_read(struct file *file, char __user *ubuf, size_t le
 		}
 		n += scnprintf(buf + n, size - n, "},\"other\":%lu}\n", d->other_callers);
 	}
+	for (i = 0; i < DSMOD_MAX_DIRECT; i++) {
+		struct dsmod_direct *d = &dsmod_directs[i];
+
+		if (d->used)
+			n += scnprintf(buf + n, size - n, "{\"dsmod_direct\":\"%s\",\"ops\":\"0x%lx\",\"live\":%d,\"slot\":%d}\n",
+				       d->name, (unsigned long)&d->ops, d->live, d->slot);
+	}
+	n += scnprintf(buf + n, size - n, "{\"tramp_hits\":[");
+	for (i = 0; i < DSMOD_TRAMPS; i++)
+		n += scnprintf(buf + n, size - n, "%s%lu", i ? "," : "", READ_ONCE(dsmod_tramp_hits[i]));
+	n += scnprintf(buf + n, size - n, "]}\n");
 	if (dsmod_refused.ran)
 		n += scnprintf(buf + n, size - n,
 			       "{\"refused\":%d,\"busy\":%d,\"other\":%d,\"first_other\":%d,\"hits\":%ld,\"calls\":%ld}\n",
@@ -645,6 +916,16 @@ static const struct file_operations dsmod_report_fops = {
 	.read = dsmod_report_read,
 };
 
+static const struct file_operations dsmod_ret_fops = {
+	.owner = THIS_MODULE,
+	.read = dsmod_ret_read,
+};
+
+static const struct file_operations dsmod_layout_fops = {
+	.owner = THIS_MODULE,
+	.read = dsmod_layout_read,
+};
+
 static int __init dsmod_init(void)
 {
 	dsmod_dir = debugfs_create_dir("dispatch_spec", NULL);
@@ -652,6 +933,8 @@ static int __init dsmod_init(void)
 		return PTR_ERR(dsmod_dir);
 	debugfs_create_file("ctl", 0200, dsmod_dir, NULL, &dsmod_ctl_fops);
 	debugfs_create_file("report", 0400, dsmod_dir, NULL, &dsmod_report_fops);
+	debugfs_create_file("ret", 0400, dsmod_dir, NULL, &dsmod_ret_fops);
+	debugfs_create_file("layout", 0400, dsmod_dir, NULL, &dsmod_layout_fops);
 	return 0;
 }
 
@@ -663,6 +946,9 @@ static void __exit dsmod_exit(void)
 	for (i = 0; i < DSMOD_MAX_OPS; i++)
 		if (dsmod_slots[i].live)
 			unregister_ftrace_function(&dsmod_slots[i].ops);
+	for (i = 0; i < DSMOD_MAX_DIRECT; i++)
+		if (dsmod_directs[i].live)
+			unregister_ftrace_direct(&dsmod_directs[i].ops, dsmod_directs[i].ops.direct_call, true);
 	if (dsmod_lp.direct)
 		dsmod_direct_off();
 	if (dsmod_lp.patched)

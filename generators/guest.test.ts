@@ -1,0 +1,32 @@
+// The guest's generator: every run it draws is one the guest accepts (the planner refuses nothing), the same seed
+// gives the same runs, and the runs reach every step kind and each dsmod flag.
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { planScenario } from "../kernel/guest.ts";
+import { generatedRuns } from "../kernel/generated.ts";
+import { GENERATED_GUEST, guestIntentsArb, guestScenario, normaliseGuest } from "./guest.ts";
+
+describe("runs in the guest's vocabulary", () => {
+  it("are always plannable for the guest, shrinks included", () => {
+    fc.assert(
+      fc.property(guestIntentsArb, (xs) => {
+        planScenario("g", guestScenario(normaliseGuest(xs)), GENERATED_GUEST);
+      }),
+      { seed: 7, numRuns: 2000 },
+    );
+  });
+
+  it("are a function of the seed", () => {
+    expect(JSON.stringify(generatedRuns(3, 20))).toBe(JSON.stringify(generatedRuns(3, 20)));
+    expect(JSON.stringify(generatedRuns(3, 20))).not.toBe(JSON.stringify(generatedRuns(4, 20)));
+  });
+
+  it("reach every step kind, both dsmod flags and fgraph subops in a default batch", () => {
+    const steps = generatedRuns(1, 24).flatMap((s) => s.steps);
+    const kinds = new Set(steps.map((s) => s.do));
+    for (const k of ["register_ftrace_function", "unregister_ftrace_function", "ftrace_set_filter", "ftrace_set_notrace", "register_ftrace_direct", "modify_ftrace_direct", "unregister_ftrace_direct", "call"]) expect(kinds).toContain(k);
+    const flags = new Set(steps.flatMap((s) => (s.do === "register_ftrace_function" ? s.flags : [])));
+    for (const f of ["RECURSION", "RCU", "SUBOP"]) expect(flags).toContain(f);
+  });
+});

@@ -1,0 +1,135 @@
+// fast-check arbitraries for runs a real kernel can do (kernel/guest.ts's vocabulary with dsmod's ops): ordinary ops
+// A and B (plain, RECURSION or RCU, with filters and notrace, live filter changes), fgraph subops G (a
+// function_graph tracer instance), direct ops D and E on dsmod's trampoline pool, and calls of three system calls'
+// entry points. Intents are drawn freely and normalised against what is registered, so every shrink is still a run
+// the guest accepts: never an empty filter on a live ops, never a register of a live ops or an unregister of a dead
+// one, at most the pool's trampolines.
+
+import fc from "fast-check";
+import type { StepFlag } from "../model/flags.ts";
+import { parseScenario, type Scenario, type Step } from "../model/scenario.ts";
+import { DSMOD_TRAMPS } from "../kernel/guest.ts";
+
+/** Function names (kernel/guest.ts maps them onto sethostname, setdomainname and acct). */
+export const GUEST_FUNCTIONS = ["f", "g", "h"] as const;
+export const GUEST_ORDINARY = ["A", "B"] as const;
+export const GUEST_SUBOPS = "G";
+export const GUEST_DIRECT = ["D", "E"] as const;
+/** The guest's options for a generated run: every ordinary and direct ops is dsmod's (return codes read back). */
+export const GENERATED_GUEST = { direct: "dsmod", ordinary: "dsmod" } as const;
+
+export type GuestIntent =
+  | { readonly kind: "register"; readonly ops: number; readonly filter: number[]; readonly notrace: number[]; readonly flags: number }
+  | { readonly kind: "unregister"; readonly ops: number }
+  | { readonly kind: "set_filter"; readonly ops: number; readonly filter: number[] }
+  | { readonly kind: "set_notrace"; readonly ops: number; readonly notrace: number[] }
+  | { readonly kind: "subops"; readonly filter: number[]; readonly notrace: number[]; readonly on: boolean }
+  | { readonly kind: "register_direct"; readonly ops: number; readonly filter: number[] }
+  | { readonly kind: "modify_direct"; readonly ops: number }
+  | { readonly kind: "unregister_direct"; readonly ops: number }
+  | { readonly kind: "call"; readonly fn: number };
+
+const fns = fc.uniqueArray(fc.nat({ max: GUEST_FUNCTIONS.length - 1 }), { minLength: 1, maxLength: 3 });
+const notrace = fc.oneof({ weight: 3, arbitrary: fc.constant<number[]>([]) }, { weight: 1, arbitrary: fc.uniqueArray(fc.nat({ max: GUEST_FUNCTIONS.length - 1 }), { minLength: 1, maxLength: 2 }) });
+const ordinary = fc.nat({ max: GUEST_ORDINARY.length - 1 });
+const direct = fc.nat({ max: GUEST_DIRECT.length - 1 });
+/** 0: no flag; 1: RECURSION; 2: RCU. */
+const FLAGS: ReadonlyArray<StepFlag[]> = [[], ["RECURSION"], ["RCU"]];
+const flags = fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(2) });
+
+const intentArb: fc.Arbitrary<GuestIntent> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("register" as const), ops: ordinary, filter: fns, notrace, flags }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("unregister" as const), ops: ordinary }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("set_filter" as const), ops: ordinary, filter: fns }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("set_notrace" as const), ops: ordinary, notrace }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("subops" as const), filter: fns, notrace, on: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("register_direct" as const), ops: direct, filter: fns }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("modify_direct" as const), ops: direct }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("unregister_direct" as const), ops: direct }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("call" as const), fn: fc.nat({ max: GUEST_FUNCTIONS.length - 1 }) }) },
+);
+
+export const guestIntentsArb: fc.Arbitrary<GuestIntent[]> = fc.array(intentArb, { minLength: 1, maxLength: 10 });
+
+/** The steps of a run the guest accepts, from intents (see the module comment for what is dropped). */
+export function normaliseGuest(intents: ReadonlyArray<GuestIntent>): Step[] {
+  const live = new Set<string>();
+  const names = (ix: ReadonlyArray<number>): string[] => [...new Set(ix.map((i) => GUEST_FUNCTIONS[i % GUEST_FUNCTIONS.length]!))];
+  let attachments = 0;
+  const steps: Step[] = [];
+  for (const it of intents) {
+    switch (it.kind) {
+      case "register": {
+        const ops = GUEST_ORDINARY[it.ops]!;
+        if (live.has(ops)) break;
+        steps.push({ do: "register_ftrace_function", ops, filter: names(it.filter), notrace: names(it.notrace), flags: FLAGS[it.flags] ?? [] });
+        live.add(ops);
+        break;
+      }
+      case "unregister": {
+        const ops = GUEST_ORDINARY[it.ops]!;
+        if (!live.has(ops)) break;
+        steps.push({ do: "unregister_ftrace_function", ops });
+        live.delete(ops);
+        break;
+      }
+      case "set_filter":
+        steps.push({ do: "ftrace_set_filter", ops: GUEST_ORDINARY[it.ops]!, filter: names(it.filter) });
+        break;
+      case "set_notrace":
+        steps.push({ do: "ftrace_set_notrace", ops: GUEST_ORDINARY[it.ops]!, notrace: names(it.notrace) });
+        break;
+      case "subops":
+        if (it.on && !live.has(GUEST_SUBOPS)) {
+          steps.push({ do: "register_ftrace_function", ops: GUEST_SUBOPS, filter: names(it.filter), notrace: names(it.notrace), flags: ["SUBOP"] });
+          live.add(GUEST_SUBOPS);
+        } else if (!it.on && live.has(GUEST_SUBOPS)) {
+          steps.push({ do: "unregister_ftrace_function", ops: GUEST_SUBOPS });
+          live.delete(GUEST_SUBOPS);
+        }
+        break;
+      case "register_direct": {
+        const ops = GUEST_DIRECT[it.ops]!;
+        if (live.has(ops) || attachments >= DSMOD_TRAMPS) break;
+        steps.push({ do: "register_ftrace_direct", ops, filter: names(it.filter), addr: `T${attachments % 4}` });
+        attachments++;
+        live.add(ops);
+        break;
+      }
+      case "modify_direct": {
+        const ops = GUEST_DIRECT[it.ops]!;
+        if (!live.has(ops) || attachments >= DSMOD_TRAMPS) break;
+        steps.push({ do: "modify_ftrace_direct", ops, addr: `T${attachments % 4}` });
+        attachments++;
+        break;
+      }
+      case "unregister_direct": {
+        const ops = GUEST_DIRECT[it.ops]!;
+        if (!live.has(ops)) break;
+        steps.push({ do: "unregister_ftrace_direct", ops, free_filters: true });
+        live.delete(ops);
+        break;
+      }
+      case "call":
+        steps.push({ do: "call", fn: GUEST_FUNCTIONS[it.fn]! });
+        break;
+    }
+  }
+  return steps;
+}
+
+/**
+ * A run as a scenario file: the model's default layout (the guest puts the kernel's own addresses in before the
+ * model runs it), the trampolines the steps name, and the guest's options, so `dispatch-spec kernel FILE` replays it.
+ */
+export function guestScenario(steps: ReadonlyArray<Step>): Scenario {
+  return parseScenario({
+    description: "A run generated in the guest's vocabulary (generators/guest.ts).",
+    guest: GENERATED_GUEST,
+    functions: GUEST_FUNCTIONS.map((name, i) => ({ name, addr: `0x${(0xffff800009000000n + BigInt(i) * 0x1000n).toString(16)}` })),
+    trampolines: [0, 1, 2, 3].map((i) => ({ name: `T${i}`, addr: `0x${(0xffff800009100000n + BigInt(i) * 0x100n).toString(16)}` })),
+    steps,
+  });
+}
+
+export const guestRunArb: fc.Arbitrary<Scenario> = guestIntentsArb.map((xs) => guestScenario(normaliseGuest(xs))).filter((s) => s.steps.length > 0);
