@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { planScenario } from "../kernel/guest.ts";
 import { generatedRuns } from "../kernel/generated.ts";
+import { KERNEL_GATE_RUNS } from "../cli/gate-kernel.ts";
 import { GENERATED_GUEST, guestIntentsArb, guestScenario, normaliseGuest } from "./guest.ts";
 
 describe("runs in the guest's vocabulary", () => {
@@ -22,8 +23,8 @@ describe("runs in the guest's vocabulary", () => {
     expect(JSON.stringify(generatedRuns(3, 20))).not.toBe(JSON.stringify(generatedRuns(4, 20)));
   });
 
-  it("reach every step kind, both dsmod flags and fgraph subops in a default batch", () => {
-    const steps = generatedRuns(1, 24).flatMap((s) => s.steps);
+  it("reach every step kind, both dsmod flags and fgraph subops in the gate's default batch", () => {
+    const steps = generatedRuns(1, KERNEL_GATE_RUNS).flatMap((s) => s.steps);
     const kinds = new Set(steps.map((s) => s.do));
     for (const k of ["register_ftrace_function", "unregister_ftrace_function", "ftrace_set_filter", "ftrace_set_notrace", "register_ftrace_direct", "modify_ftrace_direct", "unregister_ftrace_direct", "call"]) expect(kinds).toContain(k);
     const flags = new Set(steps.flatMap((s) => (s.do === "register_ftrace_function" ? s.flags : [])));
