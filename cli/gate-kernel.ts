@@ -26,6 +26,20 @@ export interface KernelGateFlags {
   readonly seed?: string;
   readonly runs?: string;
   readonly workers?: string;
+  /** What the patch must do to a property: "P=newly-holding" etc. (repeatable); a change that differs fails the gate. */
+  readonly expect?: ReadonlyArray<string>;
+}
+
+/** `--expect P=CHANGE`, read: the property must be a kernel-judged one, the change one of the three. */
+export function expectations(xs: ReadonlyArray<string>): ReadonlyMap<string, Change> {
+  const out = new Map<string, Change>();
+  for (const x of xs) {
+    const m = /^([a-z-]+)=(newly-failing|newly-holding|unchanged)$/.exec(x);
+    if (m === null) throw new InputError(`--expect: expected PROPERTY=newly-failing|newly-holding|unchanged, got ${JSON.stringify(x)}`);
+    if (!(KERNEL_PROPERTIES as ReadonlyArray<string>).includes(m[1]!)) throw new InputError(`--expect: ${m[1]} is not judged on a kernel (those are: ${KERNEL_PROPERTIES.join(", ")})`);
+    out.set(m[1]!, m[2]!.replace("-", " ") as Change);
+  }
+  return out;
 }
 
 /** Generated runs per kernel by default: every step kind, and the survivor reached in a call on 19 seeds of 20 (measured on the model: first at run 1-65, median 13). */
@@ -61,6 +75,7 @@ export async function kernelGateCommand(io: Io, flags: KernelGateFlags, progress
   if (!Number.isInteger(count) || count < 1 || count > 2000) throw new InputError(`--generated: expected a number of runs from 1 to 2000, got ${JSON.stringify(flags.generated)}`);
   const seed = flags.seed === undefined ? 1 : Number(flags.seed);
   if (!Number.isInteger(seed)) throw new InputError(`--seed: expected an integer, got ${JSON.stringify(flags.seed)}`);
+  const expect = expectations(flags.expect ?? []);
   io.out(`${pc.bold("dispatch-spec gate --kernel-patch")}: ${flags.kernelPatch.join(", ")}; ${count} generated runs (seed ${seed}) on the unpatched and the patched kernel, and the --entry gate on the patched ftrace_caller\n`);
   const base = await buildOrSay(io, []);
   if (base === null) return 2;
@@ -111,6 +126,9 @@ export async function kernelGateCommand(io: Io, flags: KernelGateFlags, progress
     entryFails = (await gateCommand(io, { entry: patched.vmlinux, ...(flags.runs !== undefined ? { runs: flags.runs } : {}), ...(flags.workers !== undefined ? { workers: flags.workers } : {}) }, progress)) !== 0;
   }
   const broken = changes.filter((c) => c.change === "newly failing");
+  const unmet = [...expect].filter(([p, want]) => changes.find((c) => c.property === p)?.change !== want);
+  for (const [p, want] of unmet) io.out(pc.red(`expected ${p} to be ${want}, it is ${changes.find((c) => c.property === p)?.change ?? "?"}\n`));
+  if (unmet.length > 0) return 1;
   if (broken.length === 0 && !entryFails) {
     io.out(pc.green(`the patch breaks no property that holds without it\n`));
     return 0;
