@@ -108,7 +108,7 @@ export async function kernelGateCommand(io: Io, flags: KernelGateFlags, progress
     const file0 = savedBefore.find((x) => x.includes(`-${c.property}-seed`));
     const detail =
       c.change === "newly failing" && f !== undefined
-        ? `\n      patched: ${f.message} (run ${f.run}, shrunk to ${f.shrunkSteps} step(s): ${file !== undefined ? relative(process.cwd(), file) : ""})`
+        ? `\n      patched: ${f.message} (run ${f.run}, shrunk to ${f.shrunkSteps} step(s)${f.reproduced === "after-earlier-runs" ? ", only after earlier runs in the same guest" : ""}: ${file !== undefined ? relative(process.cwd(), file) : ""})`
         : c.change === "newly holding" && f0 !== undefined
           ? `\n      unpatched: ${f0.message} (run ${f0.run}, shrunk to ${f0.shrunkSteps} step(s): ${file0 !== undefined ? relative(process.cwd(), file0) : ""})`
           : "";

@@ -43,7 +43,7 @@ describe("the patch gate's verdicts", () => {
   });
 
   it("fails a batch only on a property the baseline says holds", () => {
-    const finding = (property: "recursion-protected" | "literal-valid") => ({ property, run: 3, message: "m", shrunk: { steps: [] } as never, shrunkSteps: 2, originalSteps: 5 });
+    const finding = (property: "recursion-protected" | "literal-valid") => ({ property, run: 3, message: "m", shrunk: { steps: [] } as never, shrunkSteps: 2, originalSteps: 5, reproduced: "fresh" as const });
     const batch = (fs: ReturnType<typeof finding>[]) => ({ seed: 1, runs: 4, steps: 9, findings: fs, differing: 0, firstDifference: null, problems: [], guestRuns: 4 });
     const base = { "recursion-protected": "fails", "literal-valid": "holds" } as const;
     expect(batchSummary(batch([finding("recursion-protected")]), base, "b").unexpected).toEqual([]);

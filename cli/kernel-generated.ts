@@ -9,7 +9,7 @@ import { join, relative } from "node:path";
 import { pc } from "../reports/colours.ts";
 import type { KernelFiles } from "../kernel/fetch.ts";
 import { guestScenario } from "../generators/guest.ts";
-import { GuestRunner, runBatch, type BatchResult } from "../kernel/generated.ts";
+import { FreshRunner, GuestRunner, runBatch, type BatchResult } from "../kernel/generated.ts";
 import { KERNEL_PROPERTIES, NOT_JUDGED_ON_KERNEL } from "../kernel/judge.ts";
 import { planScenario, setupFor } from "../kernel/guest.ts";
 import { GuestSession, SessionError } from "../kernel/session.ts";
@@ -38,7 +38,8 @@ export function batchSummary(b: BatchResult, baseline: Verdicts, baselineName: s
     const base = baseline[p];
     const mark = v[p] === "holds" ? pc.green("holds") : base === "fails" ? pc.yellow("fails (as the baseline)") : pc.red("FAILS");
     if (v[p] === "fails" && base !== "fails") unexpected.push(p);
-    lines.push(`  ${p.padEnd(20)} ${mark}${f !== undefined ? `: run ${f.run}, shrunk ${f.originalSteps} -> ${f.shrunkSteps} step(s): ${f.message}` : ""}`);
+    const where = f === undefined ? "" : f.reproduced === "fresh" ? ", fails in a fresh guest" : f.reproduced === "after-earlier-runs" ? ", fails only after earlier runs in the same guest (the kernel kept state)" : "";
+    lines.push(`  ${p.padEnd(20)} ${mark}${f !== undefined ? `: run ${f.run}, shrunk ${f.originalSteps} -> ${f.shrunkSteps} step(s)${where}: ${f.message}` : ""}`);
   }
   for (const [p, why] of Object.entries(NOT_JUDGED_ON_KERNEL)) lines.push(pc.dim(`  ${p.padEnd(20)} not judged on a kernel: ${why}`));
   lines.push(`baseline: ${baselineName}`);
@@ -74,13 +75,15 @@ export interface GeneratedOptions {
 export async function generatedBatch(io: Io, files: KernelFiles, o: GeneratedOptions): Promise<BatchResult> {
   const sample = planScenario("sample", guestScenario([]), GENERATED_GUEST);
   io.err(`kernel: booting ${relative(process.cwd(), files.image)} (KASLR ${o.kaslr ? "on" : "off"}) for ${o.count} generated runs, seed ${o.seed}\n`);
-  const g = await GuestSession.start(files, setupFor([sample], true), { kaslr: o.kaslr, image: files.image });
+  const setup = setupFor([sample], true);
+  const g = await GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image });
   io.err(`kernel: the guest is up after ${g.seconds.toFixed(1)} s\n`);
   try {
     const r = new GuestRunner(g);
     if (r.designProblem !== null) io.err(`kernel: ${r.designProblem}\n`);
     const started = g.seconds;
-    const b = await runBatch(r, o.seed, o.count, (l) => io.err(`kernel: ${l}\n`));
+    const fresh = new FreshRunner(() => GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image }));
+    const b = await runBatch(r, o.seed, o.count, (l) => io.err(`kernel: ${l}\n`), fresh);
     io.err(`kernel: ${b.runs} runs (${b.steps} steps) and the shrinking made ${b.guestRuns} guest runs in ${(g.seconds - started).toFixed(1)} s\n`);
     await g.stop();
     return b;

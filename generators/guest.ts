@@ -1,5 +1,5 @@
 // fast-check arbitraries for runs a real kernel can do (kernel/guest.ts's vocabulary with dsmod's ops): ordinary ops
-// A and B (plain, RECURSION or RCU, with filters and notrace, live filter changes), fgraph subops G (a
+// A and B (plain, RECURSION, RCU or IPMODIFY, with filters and notrace, live filter changes), fgraph subops G (a
 // function_graph tracer instance), direct ops D and E on dsmod's trampoline pool, and calls of three system calls'
 // entry points. Intents are drawn freely and normalised against what is registered, so every shrink is still a run
 // the guest accepts: never an empty filter on a live ops, never a register of a live ops or an unregister of a dead
@@ -33,9 +33,9 @@ const fns = fc.uniqueArray(fc.nat({ max: GUEST_FUNCTIONS.length - 1 }), { minLen
 const notrace = fc.oneof({ weight: 3, arbitrary: fc.constant<number[]>([]) }, { weight: 1, arbitrary: fc.uniqueArray(fc.nat({ max: GUEST_FUNCTIONS.length - 1 }), { minLength: 1, maxLength: 2 }) });
 const ordinary = fc.nat({ max: GUEST_ORDINARY.length - 1 });
 const direct = fc.nat({ max: GUEST_DIRECT.length - 1 });
-/** 0: no flag; 1: RECURSION; 2: RCU. */
-const FLAGS: ReadonlyArray<StepFlag[]> = [[], ["RECURSION"], ["RCU"]];
-const flags = fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(2) });
+/** 0: no flag; 1: RECURSION; 2: RCU; 3: IPMODIFY (a livepatch's claim on the ip, which direct ops must share). */
+const FLAGS: ReadonlyArray<StepFlag[]> = [[], ["RECURSION"], ["RCU"], ["IPMODIFY"]];
+const flags = fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.constant(1) }, { weight: 2, arbitrary: fc.constant(2) }, { weight: 1, arbitrary: fc.constant(3) });
 
 const intentArb: fc.Arbitrary<GuestIntent> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant("register" as const), ops: ordinary, filter: fns, notrace, flags }) },
@@ -74,7 +74,9 @@ export function normaliseGuest(intents: ReadonlyArray<GuestIntent>): Step[] {
         const ops = GUEST_ORDINARY[it.ops]!;
         if (live.has(ops)) break;
         const filter = names(it.filter);
-        steps.push({ do: "register_ftrace_function", ops, filter, notrace: names(it.notrace), flags: FLAGS[it.flags] ?? [] });
+        const fl = FLAGS[it.flags] ?? [];
+        // An IPMODIFY ops never gets a notrace list (ftrace_hash_move refuses it one).
+        steps.push({ do: "register_ftrace_function", ops, filter, notrace: fl.includes("IPMODIFY") ? [] : names(it.notrace), flags: fl });
         touched(ops, filter);
         filterOf.set(ops, filter);
         live.add(ops);

@@ -31,8 +31,16 @@ export interface GuestRunResult {
   readonly problems: ReadonlyArray<string>;
 }
 
+/** What runs scenarios in a guest: one that stays up, or a fresh guest for every run. */
+export interface Runner {
+  plan(s: Scenario, name: string): GuestScenario;
+  run(s: Scenario, name: string): Promise<GuestRunResult>;
+  /** Guest runs made. */
+  readonly runs: number;
+}
+
 /** Runs scenarios in one guest, numbering them as the console's scenarios. */
-export class GuestRunner {
+export class GuestRunner implements Runner {
   private next = 0;
   private readonly setupText: string;
   private readonly design: Design;
@@ -69,6 +77,36 @@ export class GuestRunner {
   }
 }
 
+/**
+ * Each run in a guest booted for it alone, powered off after: nothing a run leaves in the kernel (a stale
+ * direct_functions entry, a leaked hash) can reach the next. Slower by a boot a run; used to confirm a counterexample,
+ * and to shrink one that fails only after what earlier runs left.
+ */
+export class FreshRunner implements Runner {
+  runs = 0;
+  constructor(
+    private readonly boot: () => Promise<GuestSession>,
+    private readonly impose: Partial<GuestOptions> = GENERATED_GUEST,
+  ) {}
+
+  plan(s: Scenario, name: string): GuestScenario {
+    return planScenario(name, s, this.impose);
+  }
+
+  async run(s: Scenario, name: string): Promise<GuestRunResult> {
+    const g = await this.boot();
+    try {
+      const res = await new GuestRunner(g, this.impose).run(s, name);
+      this.runs++;
+      await g.stop();
+      return res;
+    } catch (e) {
+      g.kill();
+      throw e;
+    }
+  }
+}
+
 /** The scenario without step i (null when the guest cannot run what is left). */
 function without(s: Scenario, i: number): Scenario | null {
   const steps = s.steps.filter((_, j) => j !== i);
@@ -81,7 +119,7 @@ function without(s: Scenario, i: number): Scenario | null {
  * passes repeated until one deletes nothing. A deletion the guest cannot run (its planner refuses what is left) is
  * skipped. Bounded by the steps: at most n passes of n tries.
  */
-export async function shrinkInGuest(r: GuestRunner, s: Scenario, still: (x: GuestRunResult) => boolean, onTry: (steps: number) => void = () => {}): Promise<{ scenario: Scenario; result: GuestRunResult | null; tries: number }> {
+export async function shrinkInGuest(r: Runner, s: Scenario, still: (x: GuestRunResult) => boolean, onTry: (steps: number) => void = () => {}): Promise<{ scenario: Scenario; result: GuestRunResult | null; tries: number }> {
   let cur = s;
   let result: GuestRunResult | null = null;
   let tries = 0;
@@ -117,6 +155,12 @@ export interface PropertyFinding {
   readonly shrunk: Scenario;
   readonly shrunkSteps: number;
   readonly originalSteps: number;
+  /**
+   * Whether the shrunk run fails in a guest booted for it alone ("fresh"), or only after the runs before it in the
+   * same guest ("after-earlier-runs": the kernel kept state across runs, and no fresh run reproduced it), or was not
+   * checked (no fresh guest could be had).
+   */
+  readonly reproduced: "fresh" | "after-earlier-runs" | "unchecked";
 }
 
 export interface BatchResult {
@@ -138,7 +182,25 @@ export function asCounterexample(s: Scenario, property: string, seed: number, ru
 }
 
 /** Run a seed's batch in the guest: judge every run, shrink the first failure of each property and the first difference. */
-export async function runBatch(r: GuestRunner, seed: number, count: number, progress: (line: string) => void): Promise<BatchResult> {
+/**
+ * Shrink a failing run: in the guest that stays up first (cheap); then the result is run in a fresh guest. If it
+ * fails there, done. If not, the kernel kept something from earlier runs: the original run is tried fresh, and if it
+ * fails fresh it is shrunk with a fresh guest for every try, so the counterexample stands on its own.
+ */
+async function shrinkConfirmed(r: GuestRunner, fresh: FreshRunner | null, s: Scenario, still: (x: GuestRunResult) => boolean, progress: (line: string) => void): Promise<{ scenario: Scenario; result: GuestRunResult | null; reproduced: PropertyFinding["reproduced"] }> {
+  const sh = await shrinkInGuest(r, s, still);
+  if (fresh === null) return { ...sh, reproduced: "unchecked" };
+  const again = await fresh.run(sh.scenario, "confirm");
+  if (still(again)) return { scenario: sh.scenario, result: again, reproduced: "fresh" };
+  progress(`the shrunk run does not fail in a fresh guest: the kernel kept state from earlier runs; trying the original run fresh`);
+  const original = await fresh.run(s, "confirm original");
+  if (!still(original)) return { ...sh, reproduced: "after-earlier-runs" };
+  progress(`the original run fails in a fresh guest: shrinking it with a fresh guest for every try`);
+  const fsh = await shrinkInGuest(fresh, s, still);
+  return { scenario: fsh.scenario, result: fsh.result ?? original, reproduced: "fresh" };
+}
+
+export async function runBatch(r: GuestRunner, seed: number, count: number, progress: (line: string) => void, fresh: FreshRunner | null = null): Promise<BatchResult> {
   const runs = generatedRuns(seed, count);
   const first = new Map<KernelProperty, { run: number; result: GuestRunResult }>();
   let differing = 0;
@@ -162,10 +224,10 @@ export async function runBatch(r: GuestRunner, seed: number, count: number, prog
     if (f === undefined) continue;
     progress(`shrinking run ${f.run} (${f.result.scenario.steps.length} steps) while ${p} fails`);
     const fails = (x: GuestRunResult): boolean => x.violations.some((v) => v.property === p);
-    const sh = await shrinkInGuest(r, f.result.scenario, fails);
+    const sh = await shrinkConfirmed(r, fresh, f.result.scenario, fails, progress);
     const last = sh.result ?? f.result;
     const message = last.violations.find((v) => v.property === p)?.message ?? "";
-    findings.push({ property: p, run: f.run, message, shrunk: asCounterexample(sh.scenario, p, seed, f.run, message), shrunkSteps: sh.scenario.steps.length, originalSteps: f.result.scenario.steps.length });
+    findings.push({ property: p, run: f.run, message, shrunk: asCounterexample(sh.scenario, p, seed, f.run, message), shrunkSteps: sh.scenario.steps.length, originalSteps: f.result.scenario.steps.length, reproduced: sh.reproduced });
   }
   let firstDifference: BatchResult["firstDifference"] = null;
   if (firstDiff !== null) {
@@ -174,5 +236,5 @@ export async function runBatch(r: GuestRunner, seed: number, count: number, prog
     const last = sh.result ?? firstDiff.result;
     firstDifference = { run: firstDiff.run, shrunk: sh.scenario, rows: last.comparison.rows.filter((x) => x.differs).map((x) => `step ${x.step} ${x.fn}: model ${x.model}, kernel ${x.kernel}`) };
   }
-  return { seed, runs: count, steps, findings, differing, firstDifference, problems, guestRuns: r.runs };
+  return { seed, runs: count, steps, findings, differing, firstDifference, problems, guestRuns: r.runs + (fresh?.runs ?? 0) };
 }

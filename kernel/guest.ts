@@ -73,7 +73,7 @@ export function directAttachedTest(fn: string): string {
 }
 export const DSMOD_DEPTH = 8;
 /** The ops flags dsmod takes (the others the guest cannot give an ops). */
-const DSMOD_FLAGS: ReadonlyArray<string> = ["RECURSION", "RCU"];
+const DSMOD_FLAGS: ReadonlyArray<string> = ["RECURSION", "RCU", "IPMODIFY"];
 
 /** A scenario step as the guest performs it, and as the model is given it. */
 export interface GuestStep {
@@ -194,7 +194,7 @@ export function planScenario(name: string, s: Scenario, impose: Partial<GuestOpt
         const graph = st.flags.length === 1 && st.flags[0] === "SUBOP";
         const flagged = st.flags.length > 0 && st.flags.every((f) => DSMOD_FLAGS.includes(f));
         if (st.flags.length > 0 && !graph && !flagged)
-          throw new KernelScenarioError(`${where}: flags ${st.flags.join(",")} cannot be given to a guest ops (RECURSION and RCU make a dsmod ops, SUBOP alone a function_graph instance)`);
+          throw new KernelScenarioError(`${where}: flags ${st.flags.join(",")} cannot be given to a guest ops (RECURSION, RCU and IPMODIFY make a dsmod ops, SUBOP alone a function_graph instance)`);
         const own = flagged || (!graph && options.ordinary === "dsmod");
         if (own) {
           claim(st.ops, "dsmod");
@@ -387,9 +387,8 @@ export function scenarioUnits(p: GuestScenario, si: number): { readonly steps: s
   const steps: string[][] = [[`A="${addrs}"`, `echo "@@@ scenario ${si} step 0"`, "kagent at $L $A"]];
   for (const st of p.steps) steps.push([`echo "@@@ scenario ${si} step ${st.index}"`, ...st.shell.map((sh) => `( ${sh} ) 2>&1 | sed 's/^/### /'`), "kagent at $L $A"]);
   const cleanup = [
-    ...p.dsmod.map((n) => `echo "unreg ${n}" > ${DSMOD_CTL} 2>/dev/null`),
-    ...p.dsmodDirect.map((n) => `echo "dunreg ${n}" > ${DSMOD_CTL} 2>/dev/null`),
-    ...(p.dsmod.length > 0 || p.dsmodDirect.length > 0 ? [`echo clear > ${DSMOD_CTL}`] : []),
+    // dsmod unregisters what of its own is still live, and forgets every ops.
+    ...(p.dsmod.length > 0 || p.dsmodDirect.length > 0 ? [`echo clear > ${DSMOD_CTL} || echo "### dsmod could not unregister every ops of its own"`] : []),
     `for d in ${T}/instances/*; do [ -d "$d" ] && echo nop > "$d/current_tracer" && rmdir "$d"; done`,
     `rm -f ${BPF}/* 2>/dev/null; for i in $(seq ${RELEASE_POLLS}); do grep -q "direct-->" ${T}/enabled_functions || break; sleep 0.05; done`,
   ];

@@ -39,7 +39,7 @@ describe("planScenario", () => {
   it("refuses what the guest cannot do, with the step it is about", () => {
     const bad = (steps: unknown[]): (() => unknown) => () => planScenario("x", parseScenario({ ...base, steps }));
     expect(bad([{ do: "register_ftrace_function", ops: "A", filter: [] }])).toThrow(/step 1 .*every function/);
-    expect(bad([{ do: "register_ftrace_function", ops: "A", filter: ["f"], flags: ["IPMODIFY"] }])).toThrow(KernelScenarioError);
+    expect(bad([{ do: "register_ftrace_function", ops: "A", filter: ["f"], flags: ["SAVE_REGS"] }])).toThrow(KernelScenarioError);
     expect(bad([{ do: "register_ftrace_function", ops: "A", filter: ["f"] }, { do: "register_ftrace_function", ops: "A", filter: ["f"] }])).toThrow(/step 2 .*already registered/);
     expect(bad([{ do: "modify_ftrace_direct", ops: "D", addr: "ftrace_stub_direct_tramp" }])).toThrow(/not registered/);
   });
@@ -152,7 +152,7 @@ describe("dsmod in the plans", () => {
     expect(p.steps[0]!.shell.join("\n")).toContain('echo "recurse R 8"');
     expect(p.steps[3]!.call?.dsmod).toEqual(["R"]);
     const bad = (steps: unknown[]) => () => planScenario("x", parseScenario({ ...base, steps }));
-    expect(bad([{ do: "register_ftrace_function", ops: "R", filter: ["f"], flags: ["RECURSION", "IPMODIFY"] }])).toThrow(/step 1 .*RECURSION and RCU make a dsmod ops/);
+    expect(bad([{ do: "register_ftrace_function", ops: "R", filter: ["f"], flags: ["RECURSION", "SAVE_REGS"] }])).toThrow(/step 1 .*RECURSION, RCU and IPMODIFY make a dsmod ops/);
     expect(bad([{ do: "register_ftrace_function", ops: "R", filter: ["f"], flags: ["RECURSION"] }, { do: "unregister_ftrace_function", ops: "R" }, { do: "register_ftrace_function", ops: "R", filter: ["f"] }])).toThrow(
       /step 3 .*R was a dsmod ops and cannot become a tracer instance/,
     );

@@ -5,7 +5,8 @@
  * the model's prediction.
  *
  * Control: write one command per write(2) to /sys/kernel/debug/dispatch_spec/ctl
- *   reg NAME FLAGS SYM...   register an ops on the named functions; FLAGS is "-" or a comma list of RECURSION, RCU
+ *   reg NAME FLAGS SYM...   register an ops on the named functions; FLAGS is "-" or a comma list of RECURSION, RCU,
+ *                           IPMODIFY
  *   unreg NAME              unregister it (its counters stay)
  *   recurse NAME DEPTH      from now on NAME's callback calls the traced function again, at most DEPTH levels deep
  *   reset                   zero every counter
@@ -30,7 +31,8 @@
  *   dreg NAME SLOT SYM...   register_ftrace_direct: a direct ops NAME on SYM..., calling trampoline SLOT of our pool
  *   dmod NAME SLOT          modify_ftrace_direct to trampoline SLOT
  *   dunreg NAME             unregister_ftrace_direct (its filter freed)
- *   clear                   forget every ops that is not registered (a guest that stays up reuses the names)
+ *   clear                   unregister every ops of ours that is live, then forget them all (a guest that stays up
+ *                           reuses the names)
  * (`reg` takes notrace too: reg NAME FLAGS SYM... [-- NOTRACE...]). Every command's return code is kept and read
  * back from /sys/kernel/debug/dispatch_spec/ret; the pool's trampolines (DSMOD_TRAMPS, each counting its entries, then
  * doing what ftrace_stub_direct_tramp does) and the struct offsets the guest agent needs when the kernel has no BTF
@@ -231,6 +233,9 @@ static int dsmod_flags(const char *s, unsigned long *flags)
 			*flags |= FTRACE_OPS_FL_RECURSION;
 		else if (strcmp(tok, "RCU") == 0)
 			*flags |= FTRACE_OPS_FL_RCU;
+		else if (strcmp(tok, "IPMODIFY") == 0)
+			/* Claims the right to change the ip (as livepatch does); the callback never uses it. */
+			*flags |= FTRACE_OPS_FL_IPMODIFY;
 		else
 			return -EINVAL;
 	}
@@ -563,8 +568,12 @@ static int dsmod_unreg(char *args)
 	struct dsmod_ops *d = dsmod_find(strim(args), false);
 	int ret;
 
-	if (!d || !d->live)
+	if (!d)
 		return -ENOENT;
+	/*
+	 * Asked even when our registration was refused: the caller gets the kernel's answer (-EBUSY, with a WARN, for an
+	 * ops that is not enabled), as a kernel user unregistering it would.
+	 */
 	ret = unregister_ftrace_function(&d->ops);
 	if (ret == 0) {
 		d->live = false;
@@ -790,17 +799,32 @@ static ssize_t dsmod_ctl_write(struct file *file, const char __user *ubuf, size_
 	} else if (strcmp(cmd, "dunreg") == 0 && args) {
 		ret = dsmod_dunreg(args);
 	} else if (strcmp(cmd, "clear") == 0 && !args) {
-		/* Between runs of a guest that stays up: forget every ops that is not live, so names can be reused. */
+		/* Between runs of a guest that stays up: unregister what is live, forget every ops, so names can be reused. */
+		ret = 0;
+		for (i = 0; i < DSMOD_MAX_DIRECT; i++) {
+			struct dsmod_direct *d = &dsmod_directs[i];
+
+			if (d->used && d->live && unregister_ftrace_direct(&d->ops, d->ops.direct_call, true) == 0) {
+				d->live = false;
+				memset(&d->ops, 0, sizeof(d->ops));
+			}
+			if (d->used && !d->live)
+				d->used = false;
+			else if (d->used)
+				ret = -EBUSY;
+		}
 		for (i = 0; i < DSMOD_MAX_OPS; i++) {
-			if (dsmod_slots[i].used && !dsmod_slots[i].live) {
-				dsmod_forget_ops(&dsmod_slots[i].ops);
-				dsmod_slots[i].used = false;
+			struct dsmod_ops *d = &dsmod_slots[i];
+
+			if (d->used && d->live && unregister_ftrace_function(&d->ops) == 0)
+				d->live = false;
+			if (d->used && !d->live) {
+				dsmod_forget_ops(&d->ops);
+				d->used = false;
+			} else if (d->used) {
+				ret = -EBUSY;
 			}
 		}
-		for (i = 0; i < DSMOD_MAX_DIRECT; i++)
-			if (dsmod_directs[i].used && !dsmod_directs[i].live)
-				dsmod_directs[i].used = false;
-		ret = 0;
 	} else if (strcmp(cmd, "reset") == 0) {
 		for (i = 0; i < DSMOD_TRAMPS; i++)
 			WRITE_ONCE(dsmod_tramp_hits[i], 0);
