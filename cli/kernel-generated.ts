@@ -18,6 +18,7 @@ import { ROOT, type Io } from "./common.ts";
 import { InputError } from "./load.ts";
 
 export const GENERATED_DIR = join(ROOT, "reports", "kernel", "counterexamples");
+const CONSOLE_DIR = join(ROOT, "reports", "kernel");
 /** The most runs one batch may ask for (each is a guest run of a few seconds). */
 export const MAX_GENERATED = 2000;
 
@@ -76,7 +77,10 @@ export async function generatedBatch(io: Io, files: KernelFiles, o: GeneratedOpt
   const sample = planScenario("sample", guestScenario([]), GENERATED_GUEST);
   io.err(`kernel: booting ${relative(process.cwd(), files.image)} (KASLR ${o.kaslr ? "on" : "off"}) for ${o.count} generated runs, seed ${o.seed}\n`);
   const setup = setupFor([sample], true);
-  const g = await GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image });
+  mkdirSync(CONSOLE_DIR, { recursive: true });
+  const log = join(CONSOLE_DIR, `generated-${o.tag}-kaslr-${o.kaslr ? "on" : "off"}.log`);
+  io.err(`kernel: the console goes to ${relative(process.cwd(), log)} as it arrives\n`);
+  const g = await GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image, log });
   io.err(`kernel: the guest is up after ${g.seconds.toFixed(1)} s\n`);
   try {
     const r = new GuestRunner(g);
