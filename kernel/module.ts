@@ -134,42 +134,22 @@ export function buildModule(say: (s: string) => void, t: ModuleTarget = DEBIAN_T
   if (existsSync(DSMOD) && statSync(DSMOD).mtimeMs >= statSync(MODULE_SOURCE).mtimeMs && vermagicMatches(vermagicOf(readFileSync(DSMOD)), KERNEL_RELEASE)) return DSMOD;
   rmSync(DSMOD, { force: true });
   const headers = kbuildTree(t, say);
-  const work = join(CACHE, `dsmod-build-${KERNEL_RELEASE}`);
+  return kbuildDsmod(say, join(CACHE, `dsmod-build-${KERNEL_RELEASE}`), DSMOD, KERNEL_RELEASE, "", ["-C", headers, `CC=${join(kbuildDir(t), "cc")}`, "CONFIG_DEBUG_INFO_BTF_MODULES="]);
+}
+
+/**
+ * Build dsmod.c with kbuild in a scratch directory (make's arguments say against which kernel, extraKbuild adds to
+ * its Kbuild file), check its vermagic names the release, and put it at dest; nothing half-built is left.
+ */
+function kbuildDsmod(say: (s: string) => void, work: string, dest: string, release: string, extraKbuild: string, makeArgs: ReadonlyArray<string>): string {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
     copyFileSync(MODULE_SOURCE, join(work, "dsmod.c"));
     // The module is not traceable itself: its callback must not be patched into the dispatch it observes.
-    writeFileSync(join(work, "Kbuild"), "obj-m := dsmod.o\nCFLAGS_REMOVE_dsmod.o = $(CC_FLAGS_FTRACE)\n");
-    say(`building dsmod.ko for ${KERNEL_RELEASE}`);
-    run("make (kbuild)", "make", ["-s", "-C", headers, `M=${work}`, `CC=${join(kbuildDir(t), "cc")}`, "CONFIG_DEBUG_INFO_BTF_MODULES=", "modules"]);
-    const ko = join(work, "dsmod.ko");
-    if (!existsSync(ko)) throw new ModuleError("dsmod: kbuild finished without dsmod.ko");
-    const vm = vermagicOf(readFileSync(ko));
-    if (!vermagicMatches(vm, KERNEL_RELEASE)) throw new ModuleError(`dsmod: vermagic mismatch: the module says "${vm ?? "none"}", the kernel is ${KERNEL_RELEASE}`);
-    copyFileSync(ko, `${DSMOD}.tmp`);
-    renameSync(`${DSMOD}.tmp`, DSMOD);
-    return DSMOD;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-    rmSync(`${DSMOD}.tmp`, { force: true });
-  }
-}
-
-/**
- * dsmod.ko for a kernel dispatch-spec built (kernel/build.ts): against kbuild's output directory of that build, with
- * the host programs the build made, written to dest. The full tree is there, so dsmod also learns the tracer's
- * private trace_array layout (what the guest agent takes from BTF on Debian's kernel).
- */
-export function buildModuleInTree(say: (s: string) => void, tree: string, release: string, dest: string): string {
-  const work = `${dest}.build`;
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work, { recursive: true });
-  try {
-    copyFileSync(MODULE_SOURCE, join(work, "dsmod.c"));
-    writeFileSync(join(work, "Kbuild"), "obj-m := dsmod.o\nCFLAGS_REMOVE_dsmod.o = $(CC_FLAGS_FTRACE)\nccflags-y += -I$(srctree)/kernel/trace -DDSMOD_TRACE_H\n");
+    writeFileSync(join(work, "Kbuild"), `obj-m := dsmod.o\nCFLAGS_REMOVE_dsmod.o = $(CC_FLAGS_FTRACE)\n${extraKbuild}`);
     say(`building dsmod.ko for ${release}`);
-    run("make (kbuild)", "make", ["-s", "-C", tree, `M=${work}`, "ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-", "modules"]);
+    run("make (kbuild)", "make", ["-s", ...makeArgs, `M=${work}`, "modules"]);
     const ko = join(work, "dsmod.ko");
     if (!existsSync(ko)) throw new ModuleError("dsmod: kbuild finished without dsmod.ko");
     const vm = vermagicOf(readFileSync(ko));
@@ -181,6 +161,15 @@ export function buildModuleInTree(say: (s: string) => void, tree: string, releas
     rmSync(work, { recursive: true, force: true });
     rmSync(`${dest}.tmp`, { force: true });
   }
+}
+
+/**
+ * dsmod.ko for a kernel dispatch-spec built (kernel/build.ts): against kbuild's output directory of that build, with
+ * the host programs the build made, written to dest. The full tree is there, so dsmod also learns the tracer's
+ * private trace_array layout (what the guest agent takes from BTF on Debian's kernel).
+ */
+export function buildModuleInTree(say: (s: string) => void, tree: string, release: string, dest: string): string {
+  return kbuildDsmod(say, `${dest}.build`, dest, release, "ccflags-y += -I$(srctree)/kernel/trace -DDSMOD_TRACE_H\n", ["-C", tree, "ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-"]);
 }
 
 /** Whether a built dsmod.ko is newer than its source (else it must be built again). */
