@@ -136,5 +136,3 @@ export async function kernelGateCommand(io: Io, flags: KernelGateFlags, progress
   io.out(pc.red(`the patch breaks ${[...broken.map((c) => c.property), ...(entryFails ? ["the --entry row"] : [])].join(", ")}\n`));
   return 1;
 }
-
-export { KERNEL_PROPERTIES };

@@ -12,7 +12,7 @@ import { guestScenario } from "../generators/guest.ts";
 import { FreshRunner, GuestRunner, runBatch, type BatchResult } from "../kernel/generated.ts";
 import { KERNEL_PROPERTIES, NOT_JUDGED_ON_KERNEL } from "../kernel/judge.ts";
 import { planScenario, setupFor } from "../kernel/guest.ts";
-import { GuestSession, SessionError } from "../kernel/session.ts";
+import { GuestSession } from "../kernel/session.ts";
 import { GENERATED_GUEST } from "../generators/guest.ts";
 import { ROOT, type Io } from "./common.ts";
 import { InputError } from "./load.ts";
@@ -119,5 +119,3 @@ export function reportBatch(io: Io, b: BatchResult, baseline: Verdicts, baseline
   for (const f of saved) io.out(`saved: ${relative(process.cwd(), f)} (replay: npx dispatch-spec kernel ${relative(process.cwd(), f)}${tag.startsWith("build-") ? " --image ..." : ""})\n`);
   return b.differing > 0 || s.unexpected.length > 0 ? 1 : 0;
 }
-
-export { SessionError };

@@ -66,6 +66,18 @@ export function normaliseGuest(intents: ReadonlyArray<GuestIntent>): Step[] {
     const fs = new Set([...(filterOf.get(ops) ?? []), ...now]);
     for (const fn of GUEST_FUNCTIONS) if (fs.has(fn)) steps.push({ do: "call", fn });
   };
+  // A registration (its functions called after it) and an unregistration (the functions it had, called after it).
+  const registered = (st: Step, ops: string, filter: string[]): void => {
+    steps.push(st);
+    touched(ops, filter);
+    filterOf.set(ops, filter);
+    live.add(ops);
+  };
+  const unregistered = (st: Step, ops: string): void => {
+    steps.push(st);
+    live.delete(ops);
+    touched(ops);
+  };
   const names = (ix: ReadonlyArray<number>): string[] => [...new Set(ix.map((i) => GUEST_FUNCTIONS[i % GUEST_FUNCTIONS.length]!))];
   let attachments = 0;
   for (const it of intents) {
@@ -76,18 +88,13 @@ export function normaliseGuest(intents: ReadonlyArray<GuestIntent>): Step[] {
         const filter = names(it.filter);
         const fl = FLAGS[it.flags] ?? [];
         // An IPMODIFY ops never gets a notrace list (ftrace_hash_move refuses it one).
-        steps.push({ do: "register_ftrace_function", ops, filter, notrace: fl.includes("IPMODIFY") ? [] : names(it.notrace), flags: fl });
-        touched(ops, filter);
-        filterOf.set(ops, filter);
-        live.add(ops);
+        registered({ do: "register_ftrace_function", ops, filter, notrace: fl.includes("IPMODIFY") ? [] : names(it.notrace), flags: fl }, ops, filter);
         break;
       }
       case "unregister": {
         const ops = GUEST_ORDINARY[it.ops]!;
         if (!live.has(ops)) break;
-        steps.push({ do: "unregister_ftrace_function", ops });
-        live.delete(ops);
-        touched(ops);
+        unregistered({ do: "unregister_ftrace_function", ops }, ops);
         break;
       }
       case "set_filter": {
@@ -107,25 +114,17 @@ export function normaliseGuest(intents: ReadonlyArray<GuestIntent>): Step[] {
       case "subops":
         if (it.on && !live.has(GUEST_SUBOPS)) {
           const filter = names(it.filter);
-          steps.push({ do: "register_ftrace_function", ops: GUEST_SUBOPS, filter, notrace: names(it.notrace), flags: ["SUBOP"] });
-          touched(GUEST_SUBOPS, filter);
-          filterOf.set(GUEST_SUBOPS, filter);
-          live.add(GUEST_SUBOPS);
+          registered({ do: "register_ftrace_function", ops: GUEST_SUBOPS, filter, notrace: names(it.notrace), flags: ["SUBOP"] }, GUEST_SUBOPS, filter);
         } else if (!it.on && live.has(GUEST_SUBOPS)) {
-          steps.push({ do: "unregister_ftrace_function", ops: GUEST_SUBOPS });
-          live.delete(GUEST_SUBOPS);
-          touched(GUEST_SUBOPS);
+          unregistered({ do: "unregister_ftrace_function", ops: GUEST_SUBOPS }, GUEST_SUBOPS);
         }
         break;
       case "register_direct": {
         const ops = GUEST_DIRECT[it.ops]!;
         if (live.has(ops) || attachments >= DSMOD_TRAMPS) break;
         const filter = names(it.filter);
-        steps.push({ do: "register_ftrace_direct", ops, filter, addr: `T${attachments % 4}` });
+        registered({ do: "register_ftrace_direct", ops, filter, addr: `T${attachments % 4}` }, ops, filter);
         attachments++;
-        touched(ops, filter);
-        filterOf.set(ops, filter);
-        live.add(ops);
         break;
       }
       case "modify_direct": {
@@ -139,9 +138,7 @@ export function normaliseGuest(intents: ReadonlyArray<GuestIntent>): Step[] {
       case "unregister_direct": {
         const ops = GUEST_DIRECT[it.ops]!;
         if (!live.has(ops)) break;
-        steps.push({ do: "unregister_ftrace_direct", ops, free_filters: true });
-        live.delete(ops);
-        touched(ops);
+        unregistered({ do: "unregister_ftrace_direct", ops, free_filters: true }, ops);
         break;
       }
       case "call":

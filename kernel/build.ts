@@ -198,8 +198,6 @@ function writeStateAt(work: string, s: WorkState): void {
   renameSync(join(work, "state.json.tmp"), join(work, "state.json"));
 }
 
-const readState = (): WorkState | null => readStateAt(WORK);
-const writeState = (s: WorkState): void => writeStateAt(WORK, s);
 
 /** Put back the pristine version of every file a patch set touched (a file the set created is removed). */
 function restoreTouched(pristine: string, src: string, touched: ReadonlyArray<string>): void {
@@ -217,16 +215,15 @@ function restoreTouched(pristine: string, src: string, touched: ReadonlyArray<st
 
 /** The work tree on the pristine source with the patches applied; one line naming the patch that does not apply. */
 export function prepareTree(pristine: string, work: string, key: string, patches: ReadonlyArray<PatchFile>, say: (s: string) => void): { src: string; out: string } {
-  const WORK = work;
   const readState = (): WorkState | null => readStateAt(work);
   const writeState = (s: WorkState): void => writeStateAt(work, s);
-  const src = join(WORK, "src");
-  const out = join(WORK, "out");
+  const src = join(work, "src");
+  const out = join(work, "out");
   let state = readState();
   if (state === null || state.version !== SOURCE_VERSION || !existsSync(src)) {
-    say(`laying out the work tree ${WORK} (hard links to the pristine source)`);
-    rmSync(WORK, { recursive: true, force: true });
-    mkdirSync(WORK, { recursive: true });
+    say(`laying out the work tree ${work} (hard links to the pristine source)`);
+    rmSync(work, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
     run("cp -al", "cp", ["-al", pristine, src]);
     state = { version: SOURCE_VERSION, key: null, touched: [], built: false };
     writeState(state);
@@ -385,13 +382,13 @@ export async function buildKernel(patches: ReadonlyArray<PatchFile>, p: BuildPro
   const { src, out } = prepareTree(pristine, WORK, key, patches, p.say);
   p.say(`configuring (allnoconfig + ${basename(CONFIG_FRAGMENT)})`);
   configure(src, out);
-  const before = readState();
+  const before = readStateAt(WORK);
   p.say(`building Image and modules in ${out} (${what})`);
   const steps = await make(src, out, before?.steps ?? FIRST_BUILD_STEPS, p.step);
   const release = run("make kernelrelease", "make", ["-s", ...makeArgs(src, out), "kernelrelease"]).trim();
   if (hit === null) saveEntry(key, out, patches, release);
   // A rebuild prints far fewer lines than a clean build: keep the largest seen as the total.
-  writeState({ version: SOURCE_VERSION, key, touched: readState()?.touched ?? [], built: true, steps: Math.max(steps, before?.steps ?? 0) });
+  writeStateAt(WORK, { version: SOURCE_VERSION, key, touched: readStateAt(WORK)?.touched ?? [], built: true, steps: Math.max(steps, before?.steps ?? 0) });
   const built = cachedKernel(key);
   if (built === null) throw new BuildError(`the cache entry ${key} was not written`);
   try {

@@ -35,16 +35,6 @@ export interface KernelViolation {
   readonly message: string;
 }
 
-/**
- * Whether fgraph's manager is registered (subops are). Which functions graph_ops traces is manager-exact's to judge
- * (the merge rule changed in 0ae6b8ce200d, and a subops whose notrace covers its filter makes it trace every
- * function); literal-valid and path-selection then judge only that the site is well formed for the other ops, with
- * graph_ops or without it, so that one defect of the manager is reported once, where it is.
- */
-function managerUncertain(ref: RefState, _fn: string): boolean {
-  return subops(ref).length > 0;
-}
-
 /** A branch to ftrace_caller, directly or through a module's ftrace PLT. */
 function toCaller(bl: string): boolean {
   return bl === "bl ftrace_caller" || bl.endsWith(".ftrace_plt");
@@ -59,15 +49,32 @@ function wellFormed(names: ReadonlyArray<{ name: string; direct: boolean }>, sit
   return { literal, bl };
 }
 
+/**
+ * While fgraph's manager is registered (subops are), which functions graph_ops traces is manager-exact's to judge
+ * (the merge rule changed in 0ae6b8ce200d, and a subops whose notrace covers its filter makes it trace every
+ * function): literal-valid and path-selection then judge only that the site is well formed for the other ops, with
+ * graph_ops or without it, so that one defect of the manager is reported once, where it is. Null without subops.
+ */
+function managerSite(ref: RefState, fn: string, site: KernelSite): { literal: string | null; bl: string | null } | null {
+  if (subops(ref).length === 0) return null;
+  const others = tracers(ref, fn)
+    .filter((o) => o.name !== MANAGER)
+    .map((o) => ({ name: o.name, direct: o.kind === "direct" }));
+  const without = wellFormed(others, site);
+  const withManager = wellFormed([...others, { name: MANAGER, direct: false }], site);
+  const who = `valid neither for ${others.map((o) => o.name).join(", ") || "no ops"} nor with fgraph's manager besides`;
+  return {
+    literal: without.literal || withManager.literal ? null : `${fn}: the literal is ${site.literal}${site.bl === "nop" ? " at a NOP site" : ""}, ${who}`,
+    bl: without.bl || withManager.bl ? null : `${fn}: the site is ${site.bl}, ${who}`,
+  };
+}
+
 /** For a site traced by exactly one ops: its name or ftrace_list_ops (both are §7's; which one is upstream's choice). */
 function literalProblem(ref: RefState, fn: string, site: KernelSite): string | null {
+  const m = managerSite(ref, fn, site);
+  if (m !== null) return m.literal;
   const nop = site.bl === "nop";
   const ts = tracers(ref, fn);
-  if (managerUncertain(ref, fn)) {
-    const others = ts.filter((o) => o.name !== MANAGER).map((o) => ({ name: o.name, direct: o.kind === "direct" }));
-    const ok = wellFormed(others, site).literal || wellFormed([...others, { name: MANAGER, direct: false }], site).literal;
-    return ok ? null : `${fn}: the literal is ${site.literal}${nop ? " at a NOP site" : ""}, valid neither for ${others.map((o) => o.name).join(", ") || "no ops"} nor with fgraph's manager besides`;
-  }
   if (ts.length === 0) return site.literal === "ftrace_nop_ops" && nop ? null : `${fn}: untraced, but the literal is ${site.literal}${nop ? "" : " and the site branches"}`;
   if (nop) return `${fn}: traced by ${ts.map((o) => o.name).join(", ")}, but the site is a NOP`;
   if (site.literal === "ftrace_nop_ops") return `${fn}: the site branches but its literal is ftrace_nop_ops`;
@@ -77,13 +84,8 @@ function literalProblem(ref: RefState, fn: string, site: KernelSite): string | n
 
 /** Where §7 says fn's site branches, as the comparison names it ("nop", "bl ftrace_caller", ...). */
 function blProblem(ref: RefState, fn: string, site: KernelSite): string | null {
-  if (managerUncertain(ref, fn)) {
-    const others = tracers(ref, fn)
-      .filter((o) => o.name !== MANAGER)
-      .map((o) => ({ name: o.name, direct: o.kind === "direct" }));
-    const ok = wellFormed(others, site).bl || wellFormed([...others, { name: MANAGER, direct: false }], site).bl;
-    return ok ? null : `${fn}: the site is ${site.bl}, valid neither for ${others.map((o) => o.name).join(", ") || "no ops"} nor with fgraph's manager besides`;
-  }
+  const m = managerSite(ref, fn, site);
+  if (m !== null) return m.bl;
   const want = expected(ref, fn);
   const target = want.target.kind === "nop" ? "nop" : `bl ${want.target.what}`;
   if (site.bl === target) return null;

@@ -4,6 +4,8 @@
 // what it has seen (shrinking a failing run in the same guest). Everything the guest printed is kept as one console
 // text, in the format kernel/compare.ts's parseConsole reads.
 //
+// DISPATCH_SPEC_GUEST_LOGLEVEL=N adds loglevel=N to the guest's command line (to see its WARNs while debugging a
+// run; the answers do not depend on it).
 // Limits: a line must fit the console's canonical line (at most 4 000 bytes here); every wait has a wall-clock guard
 // against a hung guest, and a guard that fires fails the session (SessionError), it never changes an answer.
 
