@@ -1,8 +1,9 @@
-// `dispatch-spec gate --kernel-patch FILE [--kernel-patch FILE]... [--generated N] [--seed S]`: gate a kernel patch
-// on the kernel itself. Builds Debian's 6.12 source unpatched and patched (kernel/build.ts), runs the same generated
-// runs (same seed) on both in guests that stay up, and the --entry gate on the patched vmlinux's ftrace_caller; then
-// says per property what the patch changed: newly failing (with the shrunk counterexample), newly holding, unchanged.
-// Exit 1 when the patch breaks a property that holds without it.
+// `dispatch-spec gate --kernel-patch FILE [--kernel-patch FILE]... [--generated N] [--seed S] [--kaslr on|off|both]`:
+// gate a kernel patch on the kernel itself. Builds Debian's 6.12 source unpatched and patched (kernel/build.ts), runs
+// the same generated runs (same seed) on both in guests that stay up, with KASLR off and on by default, and the
+// --entry gate on the patched vmlinux's ftrace_caller; then says per property what the patch changed: newly failing
+// (with the shrunk counterexample), newly holding, unchanged. Exit 1 when the patch breaks a property that holds
+// without it.
 
 import { relative } from "node:path";
 import { pc } from "../reports/colours.ts";
@@ -13,7 +14,7 @@ import { MODULE_NAME } from "../kernel/guest.ts";
 import { KERNEL_PROPERTIES, NOT_JUDGED_ON_KERNEL } from "../kernel/judge.ts";
 import type { BatchResult } from "../kernel/generated.ts";
 import { SessionError } from "../kernel/session.ts";
-import { batchVerdicts, generatedBatch, saveFindings } from "./kernel-generated.ts";
+import { batchVerdicts, generatedBatch, kaslrModes, saveFindings, type Verdicts } from "./kernel-generated.ts";
 import { buildOrSay } from "./kernel-build.ts";
 import { gateCommand } from "./gate.ts";
 import type { Progress } from "./check.ts";
@@ -28,6 +29,8 @@ export interface KernelGateFlags {
   readonly workers?: string;
   /** What the patch must do to a property: "P=newly-holding" etc. (repeatable); a change that differs fails the gate. */
   readonly expect?: ReadonlyArray<string>;
+  /** KASLR settings to boot each kernel with: on, off or both (default both: modules out of BL range with it on). */
+  readonly kaslr?: string;
 }
 
 /** `--expect P=CHANGE`, read: the property must be a kernel-judged one, the change one of the three. */
@@ -42,8 +45,12 @@ export function expectations(xs: ReadonlyArray<string>): ReadonlyMap<string, Cha
   return out;
 }
 
-/** Generated runs per kernel by default: every step kind, and the survivor reached in a call on 19 seeds of 20 (measured on the model: first at run 1-65, median 13). */
-export const KERNEL_GATE_RUNS = 48;
+/**
+ * Generated runs per kernel and KASLR setting by default: every step kind, and the survivor reached on 19 seeds of 20
+ * (measured on the model with the debian-6.12 design, seeds 1-20: first at run 3-121, median 25; it was 1-65 and 13
+ * before live subops filters and the module function joined the vocabulary).
+ */
+export const KERNEL_GATE_RUNS = 96;
 
 export type Change = "newly failing" | "newly holding" | "unchanged";
 
@@ -54,6 +61,13 @@ export function patchChanges(before: Readonly<Record<string, "holds" | "fails">>
     const a = after[p]!;
     return { property: p, before: b, after: a, change: b === a ? "unchanged" : a === "fails" ? "newly failing" : "newly holding" };
   });
+}
+
+/** A kernel's verdicts over several batches: a property fails when it fails in any. */
+export function anyFails(vs: ReadonlyArray<Verdicts>): Record<string, "holds" | "fails"> {
+  const out: Record<string, "holds" | "fails"> = {};
+  for (const v of vs) for (const [p, x] of Object.entries(v)) out[p] = out[p] === "fails" || x === "fails" ? "fails" : "holds";
+  return out;
 }
 
 /** The guest files for a built kernel (busybox and the agent from kernel/fetch.ts). */
@@ -76,18 +90,24 @@ export async function kernelGateCommand(io: Io, flags: KernelGateFlags, progress
   const seed = flags.seed === undefined ? 1 : Number(flags.seed);
   if (!Number.isInteger(seed)) throw new InputError(`--seed: expected an integer, got ${JSON.stringify(flags.seed)}`);
   const expect = expectations(flags.expect ?? []);
-  io.out(`${pc.bold("dispatch-spec gate --kernel-patch")}: ${flags.kernelPatch.join(", ")}; ${count} generated runs (seed ${seed}) on the unpatched and the patched kernel, and the --entry gate on the patched ftrace_caller\n`);
+  const modes = kaslrModes(flags.kaslr);
+  const modeName = (k: boolean): string => `KASLR ${k ? "on" : "off"}`;
+  io.out(`${pc.bold("dispatch-spec gate --kernel-patch")}: ${flags.kernelPatch.join(", ")}; ${count} generated runs (seed ${seed}) on the unpatched and the patched kernel, ${modes.map(modeName).join(" and ")}, and the --entry gate on the patched ftrace_caller\n`);
   const base = await buildOrSay(io, []);
   if (base === null) return 2;
   const patched = await buildOrSay(io, flags.kernelPatch);
   if (patched === null) return 2;
   io.out(`unpatched: ${relative(process.cwd(), base.image)}\npatched:   ${relative(process.cwd(), patched.image)}\n`);
   const say = (s: string): void => void io.err(`${s}\n`);
-  let batches: [BatchResult, BatchResult];
+  // Per KASLR setting, the same runs on both kernels: [unpatched, patched].
+  const pairs: Array<{ kaslr: boolean; b0: BatchResult; b1: BatchResult; saved0: string[]; saved1: string[] }> = [];
   try {
-    const b0 = await generatedBatch(io, filesFor(base, say), { count, seed, kaslr: false, tag: `build-${base.key}` });
-    const b1 = await generatedBatch(io, filesFor(patched, say), { count, seed, kaslr: false, tag: `build-${patched.key}` });
-    batches = [b0, b1];
+    for (const kaslr of modes) {
+      const k = `kaslr-${kaslr ? "on" : "off"}`;
+      const b0 = await generatedBatch(io, filesFor(base, say), { count, seed, kaslr, tag: `build-${base.key}` });
+      const b1 = await generatedBatch(io, filesFor(patched, say), { count, seed, kaslr, tag: `build-${patched.key}` });
+      pairs.push({ kaslr, b0, b1, saved0: saveFindings(b0, `build-${base.key}-${k}`), saved1: saveFindings(b1, `build-${patched.key}-${k}`) });
+    }
   } catch (e) {
     if (e instanceof SessionError || e instanceof FetchError) {
       io.err(`dispatch-spec gate: ${e.message}\n`);
@@ -95,28 +115,27 @@ export async function kernelGateCommand(io: Io, flags: KernelGateFlags, progress
     }
     throw e;
   }
-  const [b0, b1] = batches;
-  const changes = patchChanges(batchVerdicts(b0), batchVerdicts(b1));
-  io.out(`${pc.bold("generated runs on the kernel")} (${count} runs, seed ${seed}, the same on both):\n`);
-  const saved = saveFindings(b1, `build-${patched.key}`);
-  const savedBefore = saveFindings(b0, `build-${base.key}`);
+  const changes = patchChanges(anyFails(pairs.map((p) => batchVerdicts(p.b0))), anyFails(pairs.map((p) => batchVerdicts(p.b1))));
+  io.out(`${pc.bold("generated runs on the kernel")} (${count} runs, seed ${seed}, the same on both, ${modes.map(modeName).join(" and ")}):\n`);
+  // A property's finding: from the first setting where that kernel fails it.
+  const findingOf = (which: "b0" | "b1", property: string): string => {
+    for (const p of pairs) {
+      const b = p[which];
+      const f = b.findings.find((x) => x.property === property);
+      if (f === undefined) continue;
+      const file = (which === "b0" ? p.saved0 : p.saved1).find((x) => x.includes(`-${property}-seed`));
+      return `${f.message} (${modeName(p.kaslr)}, run ${f.run}, shrunk to ${f.shrunkSteps} step(s)${f.reproduced === "after-earlier-runs" ? ", only after earlier runs in the same guest" : ""}: ${file !== undefined ? relative(process.cwd(), file) : ""})`;
+    }
+    return "";
+  };
   for (const c of changes) {
     const colour = c.change === "newly failing" ? pc.red : c.change === "newly holding" ? pc.green : (s: string): string => s;
-    const f = b1.findings.find((x) => x.property === c.property);
-    const file = saved.find((x) => x.includes(`-${c.property}-seed`));
-    const f0 = b0.findings.find((x) => x.property === c.property);
-    const file0 = savedBefore.find((x) => x.includes(`-${c.property}-seed`));
-    const detail =
-      c.change === "newly failing" && f !== undefined
-        ? `\n      patched: ${f.message} (run ${f.run}, shrunk to ${f.shrunkSteps} step(s)${f.reproduced === "after-earlier-runs" ? ", only after earlier runs in the same guest" : ""}: ${file !== undefined ? relative(process.cwd(), file) : ""})`
-        : c.change === "newly holding" && f0 !== undefined
-          ? `\n      unpatched: ${f0.message} (run ${f0.run}, shrunk to ${f0.shrunkSteps} step(s): ${file0 !== undefined ? relative(process.cwd(), file0) : ""})`
-          : "";
+    const detail = c.change === "newly failing" ? `\n      patched: ${findingOf("b1", c.property)}` : c.change === "newly holding" ? `\n      unpatched: ${findingOf("b0", c.property)}` : "";
     io.out(`  ${c.property.padEnd(20)} ${colour(c.change.padEnd(14))} unpatched ${c.before}, patched ${c.after}${detail}\n`);
   }
   for (const [p, why] of Object.entries(NOT_JUDGED_ON_KERNEL)) io.out(pc.dim(`  ${p.padEnd(20)} not judged on the kernel: ${why}\n`));
   const modelLine = (b: BatchResult, which: string): string => (b.differing === 0 ? `the model predicted the ${which} kernel in every run` : `the model differs from the ${which} kernel in ${b.differing} run(s) (expected when the patch changes what upstream's design does)`);
-  io.out(`${modelLine(b0, "unpatched")}; ${modelLine(b1, "patched")}\n`);
+  for (const p of pairs) io.out(`${modeName(p.kaslr)}: ${modelLine(p.b0, "unpatched")}; ${modelLine(p.b1, "patched")}\n`);
   // The entry part: the patched ftrace_caller as a design, through the model's properties.
   let entryFails = false;
   if (sameEntryWords(base.vmlinux, patched.vmlinux)) {

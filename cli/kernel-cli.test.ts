@@ -2,7 +2,7 @@
 // built or booted. And the pure parts of the patch gate: what a patch changed, what --expect asks.
 
 import { describe, expect, it } from "vitest";
-import { expectations, patchChanges } from "./gate-kernel.ts";
+import { anyFails, expectations, patchChanges } from "./gate-kernel.ts";
 import { batchSummary } from "./kernel-generated.ts";
 import { cli } from "./testkit.ts";
 
@@ -11,14 +11,15 @@ describe("bad input to kernel build, kernel --generated and gate --kernel-patch"
     [["kernel", "build", "--patch", "/nonexistent/fix.patch"], /^dispatch-spec kernel build: --patch: no such file: \/nonexistent\/fix\.patch$/],
     [["kernel", "--generated", "many"], /--generated: expected a number of runs from 1 to 2000/],
     [["kernel", "--generated", "0"], /--generated: expected a number of runs/],
-    [["kernel", "--generated", "5", "--kaslr", "both"], /--kaslr: a generated batch boots once/],
+    [["kernel", "--generated", "5", "--kaslr", "sometimes"], /--kaslr: expected on, off or both, got "sometimes"/],
+    [["gate", "--kernel-patch", "x.patch", "--kaslr", "maybe"], /--kaslr: expected on, off or both/],
     [["kernel", "--generated", "5", "--seed", "x"], /--seed: expected an integer/],
     [["kernel", "--generated", "5", "kernel/scenarios/k01-list-and-unique.json"], /--generated draws its own runs/],
     [["kernel", "--seed", "3"], /--seed is for --generated/],
     [["gate", "--kernel-patch", "x.patch", "--expect", "recursion-protected"], /--expect: expected PROPERTY=/],
     [["gate", "--kernel-patch", "x.patch", "--expect", "stack-aligned=unchanged"], /--expect: stack-aligned is not judged on a kernel/],
     [["gate", "--kernel-patch", "x.patch", "--entry", "vmlinux"], /--kernel-patch builds its own kernels/],
-    [["gate", "--expect", "recursion-protected=unchanged"], /--generated and --expect are for --kernel-patch/],
+    [["gate", "--expect", "recursion-protected=unchanged"], /--generated, --expect and --kaslr are for --kernel-patch/],
     [["gate", "--kernel-patch", "x.patch", "--generated", "-1"], /--generated: expected a number of runs/],
   ];
   for (const [argv, line] of cases)
@@ -33,6 +34,10 @@ describe("bad input to kernel build, kernel --generated and gate --kernel-patch"
 describe("the patch gate's verdicts", () => {
   it("says per property what the patch changed", () => {
     expect(patchChanges({ a: "fails", b: "holds", c: "holds" }, { a: "holds", b: "fails", c: "holds" }).map((c) => `${c.property} ${c.change}`)).toEqual(["a newly holding", "b newly failing", "c unchanged"]);
+  });
+
+  it("takes a kernel's verdict over its KASLR settings: a property fails when it fails in either boot", () => {
+    expect(anyFails([{ a: "holds", b: "fails", c: "holds" }, { a: "fails", b: "holds", c: "holds" }])).toEqual({ a: "fails", b: "fails", c: "holds" });
   });
 
   it("reads --expect", () => {

@@ -1,7 +1,7 @@
-// `dispatch-spec kernel --generated N [--seed S] [--image IMAGE] [--kaslr on|off]`: N runs drawn from the seed in the
-// guest's vocabulary, run one by one in a guest that stays up, each compared with the model and judged by the
-// properties the kernel's observations decide; the first failure of each property shrunk in the same guest and saved
-// as a scenario file. Exit 1 when the model and the kernel differ, or when a property fails that the baseline row of
+// `dispatch-spec kernel --generated N [--seed S] [--image IMAGE] [--kaslr on|off|both]`: N runs drawn from the seed
+// in the guest's vocabulary, run one by one in a guest that stays up (one boot per KASLR setting, both by default),
+// each compared with the model and judged by the properties the kernel's observations decide; the first failure of
+// each property shrunk in the same guest and saved as a scenario file. Exit 1 when the model and the kernel differ, or when a property fails that the baseline row of
 // reports/expected.json (debian-6.12: the 6.12 kernel as written) says holds.
 
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -82,30 +82,39 @@ export async function generatedBatch(io: Io, files: KernelFiles, o: GeneratedOpt
   io.err(`kernel: the console goes to ${relative(process.cwd(), log)} as it arrives\n`);
   const g = await GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image, log });
   io.err(`kernel: the guest is up after ${g.seconds.toFixed(1)} s\n`);
+  const boot = (): Promise<GuestSession> => GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image });
+  const r = new GuestRunner(g, GENERATED_GUEST, async () => {
+    io.err(`kernel: the last run broke the kernel; booting a new guest for the next\n`);
+    return GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image, log, appendLog: true });
+  });
   try {
-    const r = new GuestRunner(g);
     if (r.designProblem !== null) io.err(`kernel: ${r.designProblem}\n`);
     const started = g.seconds;
-    const fresh = new FreshRunner(() => GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image }));
+    const fresh = new FreshRunner(boot);
     const b = await runBatch(r, o.seed, o.count, (l) => io.err(`kernel: ${l}\n`), fresh);
-    io.err(`kernel: ${b.runs} runs (${b.steps} steps) and the shrinking made ${b.guestRuns} guest runs in ${(g.seconds - started).toFixed(1)} s\n`);
-    await g.stop();
+    io.err(`kernel: ${b.runs} runs (${b.steps} steps) and the shrinking made ${b.guestRuns} guest runs in ${(g.seconds - started).toFixed(1)} s${r.reboots > 0 ? `, with ${r.reboots} new guest(s) after runs that broke the kernel` : ""}\n`);
+    await r.stop();
     return b;
   } catch (e) {
-    g.kill();
+    r.session.kill();
     throw e;
   }
 }
 
-/** Parse and check the flags of a generated batch. */
-export function generatedFlags(flags: { generated?: string; seed?: string; kaslr?: string }): { count: number; seed: number; kaslr: boolean } {
+/** `--kaslr on|off|both` for generated batches: the KASLR settings to boot, one batch each (default both). */
+export function kaslrModes(flag: string | undefined): boolean[] {
+  const k = flag ?? "both";
+  if (k !== "on" && k !== "off" && k !== "both") throw new InputError(`--kaslr: expected on, off or both, got ${JSON.stringify(k)}`);
+  return k === "both" ? [false, true] : [k === "on"];
+}
+
+/** Parse and check the flags of generated batches. */
+export function generatedFlags(flags: { generated?: string; seed?: string; kaslr?: string }): { count: number; seed: number; kaslr: boolean[] } {
   const count = Number(flags.generated);
   if (!/^\d+$/.test(flags.generated ?? "") || count < 1 || count > MAX_GENERATED) throw new InputError(`--generated: expected a number of runs from 1 to ${MAX_GENERATED}, got ${JSON.stringify(flags.generated)}`);
   const seed = flags.seed === undefined ? 1 : Number(flags.seed);
   if (flags.seed !== undefined && !/^-?\d+$/.test(flags.seed)) throw new InputError(`--seed: expected an integer, got ${JSON.stringify(flags.seed)}`);
-  const kaslr = flags.kaslr ?? "off";
-  if (kaslr !== "on" && kaslr !== "off") throw new InputError(`--kaslr: a generated batch boots once: expected on or off, got "${kaslr}"`);
-  return { count, seed, kaslr: kaslr === "on" };
+  return { count, seed, kaslr: kaslrModes(flags.kaslr) };
 }
 
 /** Print a batch; the exit code (1 on a difference from the model or a failure the baseline does not have). */

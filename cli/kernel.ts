@@ -57,8 +57,13 @@ async function generatedCommand(io: Io, files: ReadonlyArray<string>, flags: Ker
   const built = flags.image === undefined ? null : builtKernelAt(flags.image);
   const tag = built !== null ? `build-${built.key}` : flags.image === undefined ? "debian-6.12" : "image";
   try {
-    const b = await generatedBatch(io, kernelFiles, { ...o, tag });
-    return reportBatch(io, b, kernelBaseline(), "reports/expected.json's debian-6.12 row (the 6.12 kernel as written)", tag);
+    let code = 0;
+    for (const kaslr of o.kaslr) {
+      const b = await generatedBatch(io, kernelFiles, { count: o.count, seed: o.seed, kaslr, tag });
+      io.out(`${pc.bold(`KASLR ${kaslr ? "on" : "off"}`)}: `);
+      code = Math.max(code, reportBatch(io, b, kernelBaseline(), "reports/expected.json's debian-6.12 row (the 6.12 kernel as written)", `${tag}-kaslr-${kaslr ? "on" : "off"}`));
+    }
+    return code;
   } catch (e) {
     if (e instanceof SessionError || e instanceof KernelScenarioError) {
       io.err(`dispatch-spec kernel: ${e.message}\n`);

@@ -276,13 +276,14 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--kernel-patch <file>", "gate a kernel patch on the kernel: build Debian's 6.12 with and without it, run the same generated runs on both (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option("--generated <n>", `with --kernel-patch: generated runs per kernel (default ${KERNEL_GATE_RUNS})`)
     .option("--expect <p=change>", "with --kernel-patch: what the patch must do to a property (newly-failing, newly-holding, unchanged); repeatable", (v: string, prev: string[] = []) => [...prev, v])
-    .action(async (flags: GateFlags & { kernelPatch?: string[]; generated?: string; expect?: string[] }) => {
+    .option("--kaslr <mode>", "with --kernel-patch: boot each kernel with KASLR on, off or both (default both)")
+    .action(async (flags: GateFlags & { kernelPatch?: string[]; generated?: string; expect?: string[]; kaslr?: string }) => {
       if (flags.kernelPatch !== undefined) {
         if (flags.entry !== undefined || flags.update === true || flags.report !== undefined || flags.expected !== undefined) throw new InputError("--kernel-patch builds its own kernels: it takes no --entry, --update, --report or --expected");
-        code = await kernelGateCommand(io, { kernelPatch: flags.kernelPatch, ...(flags.generated !== undefined ? { generated: flags.generated } : {}), ...(flags.seed !== undefined ? { seed: flags.seed } : {}), ...(flags.runs !== undefined ? { runs: flags.runs } : {}), ...(flags.workers !== undefined ? { workers: flags.workers } : {}), ...(flags.expect !== undefined ? { expect: flags.expect } : {}) }, progress);
+        code = await kernelGateCommand(io, { kernelPatch: flags.kernelPatch, ...(flags.generated !== undefined ? { generated: flags.generated } : {}), ...(flags.seed !== undefined ? { seed: flags.seed } : {}), ...(flags.runs !== undefined ? { runs: flags.runs } : {}), ...(flags.workers !== undefined ? { workers: flags.workers } : {}), ...(flags.expect !== undefined ? { expect: flags.expect } : {}), ...(flags.kaslr !== undefined ? { kaslr: flags.kaslr } : {}) }, progress);
         return;
       }
-      if (flags.generated !== undefined || flags.expect !== undefined) throw new InputError("--generated and --expect are for --kernel-patch (or: dispatch-spec kernel --generated N)");
+      if (flags.generated !== undefined || flags.expect !== undefined || flags.kaslr !== undefined) throw new InputError("--generated, --expect and --kaslr are for --kernel-patch (or: dispatch-spec kernel --generated N)");
       code = await gateCommand(io, flags, progress);
     });
   try {

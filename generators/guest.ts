@@ -1,17 +1,22 @@
 // fast-check arbitraries for runs a real kernel can do (kernel/guest.ts's vocabulary with dsmod's ops): ordinary ops
 // A and B (plain, RECURSION, RCU or IPMODIFY, with filters and notrace, live filter changes), fgraph subops G (a
-// function_graph tracer instance), direct ops D and E on dsmod's trampoline pool, and calls of three system calls'
-// entry points. Intents are drawn freely and normalised against what is registered, so every shrink is still a run
-// the guest accepts: never an empty filter on a live ops, never a register of a live ops or an unregister of a dead
-// one, at most the pool's trampolines.
+// function_graph tracer instance, its filter also changed while it traces), direct ops D and E on dsmod's trampoline
+// pool, and calls of three system calls' entry points and of a module function. Intents are drawn freely and
+// normalised against what is registered, so every shrink is still a run the guest accepts: never an empty filter on a
+// live ops, never a register of a live ops or an unregister of a dead one, at most the pool's trampolines.
 
 import fc from "fast-check";
 import type { StepFlag } from "../model/flags.ts";
 import { parseScenario, type Scenario, type Step } from "../model/scenario.ts";
 import { DSMOD_TRAMPS } from "../kernel/guest.ts";
 
-/** Function names (kernel/guest.ts maps them onto sethostname, setdomainname and acct). */
-export const GUEST_FUNCTIONS = ["f", "g", "h"] as const;
+/**
+ * Function names: kernel/guest.ts maps f, g and h onto sethostname, setdomainname and acct, and m, a module function,
+ * onto binfmt_misc's bm_status_write (a module out of BL range of the kernel when the 2 GiB module region puts it
+ * there: its site then reaches ftrace_caller through the module's ftrace PLT).
+ */
+export const GUEST_FUNCTIONS = ["f", "g", "h", "m"] as const;
+export const GUEST_MODULE_FUNCTIONS: ReadonlyArray<string> = ["m"];
 export const GUEST_ORDINARY = ["A", "B"] as const;
 export const GUEST_SUBOPS = "G";
 export const GUEST_DIRECT = ["D", "E"] as const;
@@ -24,6 +29,7 @@ export type GuestIntent =
   | { readonly kind: "set_filter"; readonly ops: number; readonly filter: number[] }
   | { readonly kind: "set_notrace"; readonly ops: number; readonly notrace: number[] }
   | { readonly kind: "subops"; readonly filter: number[]; readonly notrace: number[]; readonly on: boolean }
+  | { readonly kind: "subops_filter"; readonly filter: number[] }
   | { readonly kind: "register_direct"; readonly ops: number; readonly filter: number[] }
   | { readonly kind: "modify_direct"; readonly ops: number }
   | { readonly kind: "unregister_direct"; readonly ops: number }
@@ -43,6 +49,7 @@ const intentArb: fc.Arbitrary<GuestIntent> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("set_filter" as const), ops: ordinary, filter: fns }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("set_notrace" as const), ops: ordinary, notrace }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("subops" as const), filter: fns, notrace, on: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("subops_filter" as const), filter: fns }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("register_direct" as const), ops: direct, filter: fns }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("modify_direct" as const), ops: direct }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("unregister_direct" as const), ops: direct }) },
@@ -119,6 +126,15 @@ export function normaliseGuest(intents: ReadonlyArray<GuestIntent>): Step[] {
           unregistered({ do: "unregister_ftrace_function", ops: GUEST_SUBOPS }, GUEST_SUBOPS);
         }
         break;
+      case "subops_filter": {
+        // A live function_graph instance's set_ftrace_filter: the manager's filter is rebuilt from its subops'.
+        if (!live.has(GUEST_SUBOPS)) break;
+        const filter = names(it.filter);
+        steps.push({ do: "ftrace_set_filter", ops: GUEST_SUBOPS, filter });
+        touched(GUEST_SUBOPS, filter);
+        filterOf.set(GUEST_SUBOPS, filter);
+        break;
+      }
       case "register_direct": {
         const ops = GUEST_DIRECT[it.ops]!;
         if (live.has(ops) || attachments >= DSMOD_TRAMPS) break;
@@ -157,7 +173,10 @@ export function guestScenario(steps: ReadonlyArray<Step>): Scenario {
   return parseScenario({
     description: "A run generated in the guest's vocabulary (generators/guest.ts).",
     guest: GENERATED_GUEST,
-    functions: GUEST_FUNCTIONS.map((name, i) => ({ name, addr: `0x${(0xffff800009000000n + BigInt(i) * 0x1000n).toString(16)}` })),
+    modules: [{ name: "m1", text: "0xffff800080000000" }],
+    functions: GUEST_FUNCTIONS.map((name, i) =>
+      GUEST_MODULE_FUNCTIONS.includes(name) ? { name, addr: `0x${(0xffff800080001000n + BigInt(i) * 0x1000n).toString(16)}`, module: "m1" } : { name, addr: `0x${(0xffff800009000000n + BigInt(i) * 0x1000n).toString(16)}` },
+    ),
     trampolines: [0, 1, 2, 3].map((i) => ({ name: `T${i}`, addr: `0x${(0xffff800009100000n + BigInt(i) * 0x100n).toString(16)}` })),
     steps,
   });

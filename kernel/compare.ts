@@ -66,6 +66,8 @@ export interface StepObservation {
   readonly dsmodDirect: Array<{ readonly name: string; readonly ops: string }>;
   /** Anything else the step's commands printed (errors from tracefs writes). */
   readonly output: string[];
+  /** How many times the kernel's log says ftrace_bug fired, read after the step (null: the guest did not say). */
+  ftraceBugs: number | null;
 }
 
 export interface GuestRun {
@@ -108,7 +110,7 @@ export function parseConsole(text: string): GuestRun {
       if (marker[1] === "end") ended = true;
       else if (marker[2] !== undefined) {
         section = "step";
-        cur = { sites: [], fentries: [], hits: new Map(), runs: [], dsmod: [], trampHits: null, rets: [], dsmodDirect: [], output: [] };
+        cur = { sites: [], fentries: [], hits: new Map(), runs: [], dsmod: [], trampHits: null, rets: [], dsmodDirect: [], output: [], ftraceBugs: null };
         (steps[Number(marker[2])] ??= [])[Number(marker[3])] = cur;
       } else section = marker[1] as "modules" | "syms" | "entry" | "dsmod";
       continue;
@@ -126,6 +128,8 @@ export function parseConsole(text: string): GuestRun {
     } else if (section === "syms") {
       const j = json<{ sym: string; addr: string }>(line);
       if (j !== null) syms.set(j.sym, BigInt(j.addr));
+    } else if (section === "step" && cur !== null && /^@@@ ftrace-bugs \d+$/.test(line)) {
+      cur.ftraceBugs = Number(line.slice("@@@ ftrace-bugs ".length));
     } else if (section === "step" && cur !== null) {
       const out = line.startsWith("### ") ? line.slice(4) : null;
       if (out !== null) {
@@ -193,6 +197,8 @@ export interface KernelStep {
   readonly api: ReadonlyArray<{ readonly step: Step; readonly ret: number | null }>;
   readonly sites: ReadonlyMap<string, KernelSite>;
   readonly call: KernelCall | null;
+  /** Whether the kernel's log gained an ftrace_bug report during the step (ftrace killed: a patch found a word it did not expect, or faulted). */
+  readonly ftraceBug: boolean;
 }
 
 export interface Comparison {
@@ -357,7 +363,9 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
       if (named !== null) sites.set(fn, named);
       rows.push({ scenario: plan.name, step, stepText, fn: `${fn} (${real})`, model, kernel, differs: model !== kernel });
     }
-    kernelSteps.push({ step, text: stepText, api, sites, call: kcall });
+    // Counted from the scenario's step 0 (what earlier scenarios in the same guest left is theirs).
+    const before = step === 0 ? (o?.ftraceBugs ?? 0) : (obs[kernelSteps[kernelSteps.length - 1]?.step ?? 0]?.ftraceBugs ?? 0);
+    kernelSteps.push({ step, text: stepText, api, sites, call: kcall, ftraceBug: (o?.ftraceBugs ?? 0) > before });
   };
   record(0, "(boot)", obs[0], [], null);
   let index = 0;

@@ -14,7 +14,10 @@ import { GENERATED_GUEST, guestRunArb } from "../generators/guest.ts";
 import { bootedDesign, compareScenario, parseConsole, type Comparison } from "./compare.ts";
 import { KernelScenarioError, planScenario, type GuestOptions, type GuestScenario } from "./guest.ts";
 import { judgeKernelRun, KERNEL_PROPERTIES, type KernelProperty, type KernelViolation } from "./judge.ts";
-import type { GuestSession } from "./session.ts";
+import { SessionError, type GuestSession } from "./session.ts";
+
+/** What a runner needs of a guest (a GuestSession; a stand-in in tests). */
+export type Guest = Pick<GuestSession, "console" | "runScenario" | "kernelBroken" | "stop" | "kill">;
 
 /** The runs of a seed: the same list every time. */
 export function generatedRuns(seed: number, count: number): Scenario[] {
@@ -29,6 +32,8 @@ export interface GuestRunResult {
   /** Rows where the model and the kernel differ, and problems of the run (a step the guest reported an error for). */
   readonly differences: number;
   readonly problems: ReadonlyArray<string>;
+  /** What the kernel logged when the run broke it (ftrace killed, an oops), or null. */
+  readonly kernelBroke: string | null;
 }
 
 /** What runs scenarios in a guest: one that stays up, or a fresh guest for every run. */
@@ -39,18 +44,26 @@ export interface Runner {
   readonly runs: number;
 }
 
-/** Runs scenarios in one guest, numbering them as the console's scenarios. */
+/**
+ * Runs scenarios in one guest, numbering them as the console's scenarios. When a run leaves the kernel broken (ftrace
+ * killed by ftrace_bug, an oops) and a way to boot another guest was given, the next run gets a new guest: no run is
+ * judged on a kernel an earlier run broke.
+ */
 export class GuestRunner implements Runner {
   private next = 0;
-  private readonly setupText: string;
-  private readonly design: Design;
-  readonly designProblem: string | null;
+  private setupText: string;
+  private design: Design;
+  designProblem: string | null;
+  private broken: string | null = null;
   /** Guest runs made, shrinking included. */
   runs = 0;
+  /** Guests booted again after a run broke the kernel. */
+  reboots = 0;
 
   constructor(
-    private readonly guest: GuestSession,
+    private guest: Guest,
     private readonly impose: Partial<GuestOptions> = GENERATED_GUEST,
+    private readonly reboot: (() => Promise<Guest>) | null = null,
   ) {
     this.setupText = guest.console;
     const booted = bootedDesign(parseConsole(this.setupText));
@@ -63,17 +76,53 @@ export class GuestRunner implements Runner {
     return planScenario(name, s, this.impose);
   }
 
+  /** The guest in use. */
+  get session(): Guest {
+    return this.guest;
+  }
+
+  /** A new guest in place of one a run broke. */
+  private async replace(): Promise<void> {
+    if (this.reboot === null) return;
+    await this.guest.stop();
+    this.guest = await this.reboot();
+    this.reboots++;
+    this.next = 0;
+    this.broken = null;
+    this.setupText = this.guest.console;
+    const booted = bootedDesign(parseConsole(this.setupText));
+    this.design = booted.design;
+    this.designProblem = booted.problem;
+  }
+
   /** Run one scenario and judge it. */
   async run(s: Scenario, name: string): Promise<GuestRunResult> {
+    if (this.broken !== null) await this.replace();
     const plan = this.plan(s, name);
     const si = this.next++;
     this.runs++;
     const from = this.guest.console.length;
-    await this.guest.runScenario(plan, si);
+    let died: string | null = null;
+    try {
+      await this.guest.runScenario(plan, si);
+    } catch (e) {
+      // A guest that died (a panic) or stopped answering: with a way to boot another, the run is judged on what it
+      // showed, and says so; without one, the batch cannot go on.
+      if (!(e instanceof SessionError) || this.reboot === null) throw e;
+      died = `the guest stopped: ${e.message}`;
+    }
     const run = parseConsole(this.setupText + this.guest.console.slice(from));
     const comparison = compareScenario(plan, si, run, this.design);
     const violations = comparison.modelScenario === null ? [] : judgeKernelRun(comparison.modelScenario, comparison.kernel);
-    return { scenario: s, comparison, violations, differences: comparison.rows.filter((r) => r.differs).length, problems: comparison.problems };
+    // Asked after the run: what the kernel logged while it ran (a kernel broken before it was replaced at its start).
+    this.broken = died ?? (await this.guest.kernelBroken());
+    const problems = this.broken === null ? comparison.problems : [...comparison.problems, `the kernel broke during the run: ${this.broken}`];
+    return { scenario: s, comparison, violations, differences: comparison.rows.filter((r) => r.differs).length, problems, kernelBroke: this.broken };
+  }
+
+  /** Power the guest in use off. */
+  async stop(): Promise<void> {
+    await this.guest.stop();
   }
 }
 

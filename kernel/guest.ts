@@ -179,8 +179,9 @@ export function planScenario(name: string, s: Scenario, impose: Partial<GuestOpt
           ...(report ? [`echo reset > ${DSMOD_CTL}`] : []),
           ...runs,
           `kagent call ${fn}`,
-          // A function tracer's line is "fn <-parent", a function_graph tracer's "fn() {" or "fn();".
-          `for d in ${T}/instances/*; do [ -d "$d" ] && echo "{\\"hits\\":\\"$(basename $d)\\",\\"n\\":$(grep -cE " ${fn}( <-|[(][)])" "$d/trace")}"; done`,
+          // A function tracer's line is "fn <-parent", a function_graph tracer's "fn() {" or "fn();", and for a module
+          // function "fn [module]() {" (it prints %ps, which names the module).
+          `for d in ${T}/instances/*; do [ -d "$d" ] && echo "{\\"hits\\":\\"$(basename $d)\\",\\"n\\":$(grep -cE " ${fn}( <-|( [[][^]]*[]])?[(][)])" "$d/trace")}"; done`,
           ...runs,
           ...(report ? [`cat ${DSMOD_REPORT}`] : []),
         );
@@ -198,7 +199,6 @@ export function planScenario(name: string, s: Scenario, impose: Partial<GuestOpt
         const own = flagged || (!graph && options.ordinary === "dsmod");
         if (own) {
           claim(st.ops, "dsmod");
-          if (st.filter.some(isModule) || st.notrace.some(isModule)) throw new KernelScenarioError(`${where}: a dsmod ops traces kernel functions only`);
           const notrace = st.notrace.length > 0 ? ` -- ${fnsOf(st.notrace)}` : "";
           shell.push(dsmodCommand(`reg ${st.ops} ${st.flags.length > 0 ? st.flags.join(",") : "-"} ${fnsOf(st.filter)}${notrace}`));
           if (options.probe.includes(st.ops)) shell.push(`echo "recurse ${st.ops} ${DSMOD_DEPTH}" > ${DSMOD_CTL}`);
@@ -237,7 +237,6 @@ export function planScenario(name: string, s: Scenario, impose: Partial<GuestOpt
         if (direct.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is a direct ops (its filter is set when it registers)`);
         if (kind.get(st.ops) === "dsmod" || (kind.get(st.ops) === undefined && options.ordinary === "dsmod")) {
           claim(st.ops, "dsmod");
-          if (fns.some(isModule)) throw new KernelScenarioError(`${where}: a dsmod ops traces kernel functions only`);
           shell.push(dsmodCommand(`${st.do === "ftrace_set_filter" ? "filter" : "notrace"} ${st.ops}${fns.length > 0 ? ` ${fnsOf(fns)}` : ""}`));
           dsmod.add(st.ops);
           rets = true;
@@ -252,7 +251,6 @@ export function planScenario(name: string, s: Scenario, impose: Partial<GuestOpt
         if (direct.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is already registered`);
         if (kind.has(st.ops)) throw new KernelScenarioError(`${where}: ${st.ops} is an ordinary ops`);
         if (options.direct === "dsmod") {
-          if (st.filter.some(isModule)) throw new KernelScenarioError(`${where}: a dsmod ops traces kernel functions only`);
           // Each attachment its own trampoline of the pool, named by its slot: a registration after an
           // unregistration is another trampoline, as a second BPF image is.
           const slot = nextSlot();
@@ -382,10 +380,16 @@ export function setupLines(setup: GuestSetup): string[] {
  * ending with every site read by address (no symbol table to parse each time), then the clean-up back to nothing
  * traced.
  */
+/**
+ * After each step: how many ftrace_bug reports the kernel's log holds (its pr_info lines, which the quiet console
+ * does not show). One that appears during a step means ftrace found a word it did not expect, or faulted, and died.
+ */
+const FTRACE_BUGS = `echo "@@@ ftrace-bugs $(dmesg | grep -cE 'ftrace (failed to modify|faulted on)')"`;
+
 export function scenarioUnits(p: GuestScenario, si: number): { readonly steps: string[][]; readonly cleanup: string[] } {
   const addrs = [...p.real.values()].map((r) => `$(addr ${r})`).join(" ");
-  const steps: string[][] = [[`A="${addrs}"`, `echo "@@@ scenario ${si} step 0"`, "kagent at $L $A"]];
-  for (const st of p.steps) steps.push([`echo "@@@ scenario ${si} step ${st.index}"`, ...st.shell.map((sh) => `( ${sh} ) 2>&1 | sed 's/^/### /'`), "kagent at $L $A"]);
+  const steps: string[][] = [[`A="${addrs}"`, `echo "@@@ scenario ${si} step 0"`, "kagent at $L $A", FTRACE_BUGS]];
+  for (const st of p.steps) steps.push([`echo "@@@ scenario ${si} step ${st.index}"`, ...st.shell.map((sh) => `( ${sh} ) 2>&1 | sed 's/^/### /'`), "kagent at $L $A", FTRACE_BUGS]);
   const cleanup = [
     // dsmod unregisters what of its own is still live, and forgets every ops.
     ...(p.dsmod.length > 0 || p.dsmodDirect.length > 0 ? [`echo clear > ${DSMOD_CTL} || echo "### dsmod could not unregister every ops of its own"`] : []),

@@ -60,7 +60,7 @@ describe("each judge fails on an observation made wrong", () => {
   const site = (literal: string, bl: string): KernelSite => ({ literal, bl });
   const untraced = site("ftrace_nop_ops", "nop");
   const reg: Step = { do: "register_ftrace_function", ops: "A", filter: ["f"], notrace: [], flags: [] };
-  const step = (n: number, api: KernelStep["api"], f: KernelSite, call: KernelStep["call"] = null): KernelStep => ({ step: n, text: "", api, sites: new Map([["f", f], ["g", untraced]]), call });
+  const step = (n: number, api: KernelStep["api"], f: KernelSite, call: KernelStep["call"] = null, ftraceBug = false): KernelStep => ({ step: n, text: "", api, sites: new Map([["f", f], ["g", untraced]]), call, ftraceBug });
   const judge = (steps: KernelStep[]): string[] => judgeKernelRun(scenario, steps).map((v) => `${v.property} @${v.step}`);
   const good = [step(0, [], untraced), step(1, [{ step: reg, ret: 0 }], site("A", "bl ftrace_caller"))];
 
@@ -77,6 +77,10 @@ describe("each judge fails on an observation made wrong", () => {
 
   it("modify-validates: a return code the API does not give", () => {
     expect(judge([good[0]!, step(1, [{ step: reg, ret: -16 }], site("A", "bl ftrace_caller"))])).toEqual(["modify-validates @1"]);
+  });
+
+  it("modify-validates: ftrace_bug in the kernel's log during a step, even when every site and return code looks right", () => {
+    expect(judge([good[0]!, step(1, [{ step: reg, ret: 0 }], site("A", "bl ftrace_caller"), null, true)])).toEqual(["modify-validates @1"]);
   });
 
   it("exact-handlers and recursion-protected: a handler run twice, a RECURSION ops called from the literal", () => {

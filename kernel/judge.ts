@@ -104,6 +104,7 @@ export function judgeKernelRun(modelScenario: Scenario, kernel: ReadonlyArray<Ke
   };
   const fns = modelScenario.functions.map((f) => f.name);
   for (const ks of kernel) {
+    if (ks.ftraceBug) fail("modify-validates", ks.step, `${ks.text}: the kernel's log says ftrace_bug fired (a patch-site held a word ftrace did not expect, or faulted): ftrace is dead`);
     for (const { step, ret } of ks.api) {
       const want = applyRef(ref, step);
       if (ret !== null && want !== null) {

@@ -53,6 +53,19 @@ describe("planScenario", () => {
   });
 });
 
+describe("the kernel's log, read after every step", () => {
+  it("counts ftrace_bug's reports per step", () => {
+    const run = parseConsole(["@@@ scenario 0 step 0", "@@@ ftrace-bugs 0", "@@@ scenario 0 step 1", "### {\"ret\":0}", "@@@ ftrace-bugs 1", "@@@ scenario 0 step 2"].join("\n"));
+    expect(run.steps[0]!.map((o) => o.ftraceBugs)).toEqual([0, 1, null]);
+    expect(run.steps[0]![1]!.rets).toEqual([0]);
+  });
+
+  it("is asked by every step of a scenario, with the patterns of ftrace_bug's messages", () => {
+    const s = initScript(plans.slice(0, 1));
+    expect(s.match(/^echo "@@@ ftrace-bugs \$\(dmesg \| grep -cE 'ftrace \(failed to modify\|faulted on\)'\)"$/gm)?.length).toBe(plans[0]!.steps.length + 1);
+  });
+});
+
 describe("comparison on recorded boots of Debian's 6.12 arm64 kernel", () => {
   for (const mode of ["off", "on"] as const) {
     it(`predicts every site with KASLR ${mode}`, () => {
@@ -65,8 +78,9 @@ describe("comparison on recorded boots of Debian's 6.12 arm64 kernel", () => {
         expect(c.rows.filter((r) => r.differs)).toEqual([]);
         rows += c.rows.length;
       });
-      // Every function after every step (and at boot), plus one row per call.
-      expect(rows).toBe(plans.reduce((n, p) => n + (p.steps.length + 1) * p.scenario.functions.length + p.steps.filter((st) => st.call !== undefined).length, 0));
+      // Every function after every step (and at boot), plus one row per call and one per return code dsmod read back.
+      const rets = (p: (typeof plans)[number]): number => p.steps.filter((st) => st.rets).reduce((n, st) => n + st.model.filter((m) => m.do !== "call").length, 0);
+      expect(rows).toBe(plans.reduce((n, p) => n + (p.steps.length + 1) * p.scenario.functions.length + p.steps.filter((st) => st.call !== undefined).length + rets(p), 0));
     });
   }
 

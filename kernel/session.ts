@@ -18,6 +18,9 @@ import { initramfs, scenarioUnits, sessionInit, type GuestScenario, type GuestSe
 
 export class SessionError extends Error {}
 
+/** What the kernel logs when ftrace_bug kills ftrace, or when the kernel oopses (a BRK at a patch-site, say). */
+export const KERNEL_BROKEN = /ftrace (failed to modify|faulted on)|Internal error: |Kernel panic/;
+
 /** The longest command line the guest's console takes in one read (N_TTY's canonical buffer is 4 095 bytes). */
 export const MAX_LINE = 4000;
 /** Guards against a hung guest (wall clock): the boot and set-up, and one command line. */
@@ -29,6 +32,8 @@ export interface SessionOptions {
   readonly image?: string;
   /** A file the console is written to as it arrives (so a hung guest can be looked at while it hangs). */
   readonly log?: string;
+  /** Add to the log instead of starting it afresh (a guest booted in place of one a run broke). */
+  readonly appendLog?: boolean;
 }
 
 export class GuestSession {
@@ -43,8 +48,10 @@ export class GuestSession {
     private readonly child: ChildProcessWithoutNullStreams,
     private readonly dir: string,
     private readonly log: string | undefined,
+    appendLog: boolean,
   ) {
-    if (log !== undefined) writeFileSync(log, "");
+    if (log !== undefined && !appendLog) writeFileSync(log, "");
+    if (log !== undefined && appendLog) appendFileSync(log, "\n--- dispatch-spec: a new guest, booted in place of one a run broke ---\n");
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (d: string) => {
       const before = this.text.length;
@@ -75,13 +82,14 @@ export class GuestSession {
   static async start(files: KernelFiles, setup: GuestSetup, opts: SessionOptions): Promise<GuestSession> {
     const dir = mkdtempSync(join(tmpdir(), "dispatch-spec-session-"));
     const initrd = initramfs(files, sessionInit(setup), dir);
-    const append = `console=ttyAMA0 rdinit=/init quiet ${process.env["DISPATCH_SPEC_GUEST_LOGLEVEL"] !== undefined ? `loglevel=${process.env["DISPATCH_SPEC_GUEST_LOGLEVEL"]} ` : ""}${opts.kaslr ? "" : "nokaslr"}`.trim();
+    // panic=-1: a panicking guest reboots at once, which -no-reboot turns into QEMU's exit (not a 5-minute guard).
+    const append = `console=ttyAMA0 rdinit=/init quiet panic=-1 ${process.env["DISPATCH_SPEC_GUEST_LOGLEVEL"] !== undefined ? `loglevel=${process.env["DISPATCH_SPEC_GUEST_LOGLEVEL"]} ` : ""}${opts.kaslr ? "" : "nokaslr"}`.trim();
     const child = spawn(
       "qemu-system-aarch64",
       ["-M", "virt", "-cpu", "max", "-m", "1024", "-smp", "2", "-nographic", "-nic", "none", "-no-reboot", "-kernel", opts.image ?? files.image, "-initrd", initrd, "-append", append],
       { stdio: ["pipe", "pipe", "pipe"] },
     );
-    const s = new GuestSession(child, dir, opts.log);
+    const s = new GuestSession(child, dir, opts.log, opts.appendLog === true);
     try {
       await s.until(() => /^@@@ ready$/m.test(s.text), BOOT_GUARD_MS, "the guest's set-up");
     } catch (e) {
@@ -137,6 +145,16 @@ export class GuestSession {
     await this.until(() => this.acks >= n, LINE_GUARD_MS, `guest command ${n}`);
     const out = this.text.slice(from);
     return out.slice(0, out.lastIndexOf(`@@@ ack ${n}`));
+  }
+
+  /**
+   * The first line of the kernel's log saying ftrace or the kernel itself broke (ftrace_bug's report, an oops), or
+   * null. Read from the log buffer, not the console, which the quiet boot keeps to errors.
+   */
+  async kernelBroken(): Promise<string | null> {
+    const out = await this.run(`dmesg | grep -m1 -E '${KERNEL_BROKEN.source}' | while read -r l; do echo "@@@ broken $l"; done`);
+    const m = /^@@@ broken (.*)$/m.exec(out);
+    return m === null ? null : m[1]!.trim();
   }
 
   /** Run a scenario planned for the guest (as scenario number si of the console), a step at a time, then clean up. */

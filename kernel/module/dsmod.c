@@ -33,7 +33,8 @@
  *   dunreg NAME             unregister_ftrace_direct (its filter freed)
  *   clear                   unregister every ops of ours that is live, then forget them all (a guest that stays up
  *                           reuses the names)
- * (`reg` takes notrace too: reg NAME FLAGS SYM... [-- NOTRACE...]). Every command's return code is kept and read
+ * (`reg` takes notrace too: reg NAME FLAGS SYM... [-- NOTRACE...]; without it, a notrace list our commands left is
+ * cleared by ftrace_set_notrace before registering, as a caller reusing its ops would). Every command's return code is kept and read
  * back from /sys/kernel/debug/dispatch_spec/ret; the pool's trampolines (DSMOD_TRAMPS, each counting its entries, then
  * doing what ftrace_stub_direct_tramp does) and the struct offsets the guest agent needs when the kernel has no BTF
  * are in /sys/kernel/debug/dispatch_spec/layout.
@@ -98,6 +99,11 @@ struct dsmod_ops {
 	int depth;
 	int max_depth;
 	int last_ret;
+	/*
+	 * Whether our own commands left it a notrace list (kept over unregistering, as a caller's ops keeps its hashes):
+	 * a registration that names no exclusions then clears them first, as the model's caller does.
+	 */
+	bool excludes;
 };
 
 static struct dsmod_ops dsmod_slots[DSMOD_MAX_OPS];
@@ -252,6 +258,12 @@ static void dsmod_forget_ops(struct ftrace_ops *ops)
 	memset(ops, 0, sizeof(*ops));
 }
 
+/* Whether a space-separated list names any symbol. */
+static bool dsmod_any_sym(const char *list)
+{
+	return list && strspn(list, " ") < strlen(list);
+}
+
 /* Set an ops' filter (or notrace) hash to exactly the symbols in the space-separated list, as one caller would. */
 static int dsmod_set_hash(struct ftrace_ops *ops, char *list, bool exclude)
 {
@@ -278,6 +290,7 @@ static int dsmod_reg(char *args)
 	char *flagstr = strsep(&args, " ");
 	struct dsmod_ops *d;
 	unsigned long flags;
+	bool excluded;
 	char *sym;
 	int reset = 1;
 	int ret;
@@ -291,6 +304,7 @@ static int dsmod_reg(char *args)
 		return -ENOSPC;
 	if (d->live)
 		return -EBUSY;
+	excluded = d->excludes;
 	/* A fresh ops each time (ftrace keeps state in an ops it has seen: hashes, flags it set), and fresh counters. */
 	dsmod_forget_ops(&d->ops);
 	d->calls = 0;
@@ -304,15 +318,29 @@ static int dsmod_reg(char *args)
 		if (!*sym)
 			continue;
 		if (strcmp(sym, "--") == 0) {
+			bool any = dsmod_any_sym(args);
+
 			ret = dsmod_set_hash(&d->ops, args, true);
 			if (ret)
 				goto out;
+			d->excludes = any;
+			excluded = false;
 			break;
 		}
 		ret = ftrace_set_filter(&d->ops, sym, strlen(sym), reset);
 		if (ret)
 			goto out;
 		reset = 0;
+	}
+	/*
+	 * Earlier exclusions are cleared by a call, not by forgetting them: the fresh ops gets the same answer the kernel
+	 * gives the caller's own (ftrace_hash_move refuses any notrace change to an IPMODIFY ops).
+	 */
+	if (excluded) {
+		ret = ftrace_set_notrace(&d->ops, NULL, 0, 1);
+		if (ret)
+			goto out;
+		d->excludes = false;
 	}
 	ret = register_ftrace_function(&d->ops);
 	if (ret == 0)
@@ -575,10 +603,12 @@ static int dsmod_unreg(char *args)
 	 * ops that is not enabled), as a kernel user unregistering it would.
 	 */
 	ret = unregister_ftrace_function(&d->ops);
-	if (ret == 0) {
+	/*
+	 * The ops is kept as ftrace left it (its flags and hashes), as a caller's would be: a later filter or notrace
+	 * change meets the same checks (an IPMODIFY ops may not change its notrace hash); reg starts a fresh one.
+	 */
+	if (ret == 0)
 		d->live = false;
-		dsmod_forget_ops(&d->ops);
-	}
 	d->last_ret = ret;
 	return ret;
 }
@@ -604,6 +634,8 @@ static int dsmod_hash(char *args, bool exclude)
 {
 	char *name = strsep(&args, " ");
 	struct dsmod_ops *d;
+	bool any = dsmod_any_sym(args);
+	int ret;
 
 	if (!name || !*name)
 		return -EINVAL;
@@ -613,7 +645,10 @@ static int dsmod_hash(char *args, bool exclude)
 	if (!d->live && !d->ops.func) {
 		d->ops.func = dsmod_callback;
 	}
-	return dsmod_set_hash(&d->ops, args, exclude);
+	ret = dsmod_set_hash(&d->ops, args, exclude);
+	if (ret == 0 && exclude)
+		d->excludes = any;
+	return ret;
 }
 
 /*
@@ -656,6 +691,11 @@ struct dsmod_direct {
 	char name[DSMOD_NAME_LEN];
 	bool used;
 	bool live;
+	/*
+	 * An unregistration that failed after its checks (-ENODEV: ftrace is dead) still freed the ops' filter, and the
+	 * ops stays enabled with pointers to freed hashes: asking again would read them, so it is never asked again.
+	 */
+	bool stranded;
 	int slot;
 };
 static struct dsmod_direct dsmod_directs[DSMOD_MAX_DIRECT];
@@ -743,11 +783,15 @@ static int dsmod_dunreg(char *args)
 
 	if (!d)
 		return -ENOENT;
+	if (d->stranded)
+		return -ENODEV;
 	ret = unregister_ftrace_direct(&d->ops, d->ops.direct_call, true);
 	if (ret == 0) {
 		/* The kernel freed its hashes (free_filters): only the pointers are left to clear. */
 		d->live = false;
 		memset(&d->ops, 0, sizeof(d->ops));
+	} else if (ret != -EINVAL) {
+		d->stranded = true;
 	}
 	return ret;
 }
@@ -804,9 +848,15 @@ static ssize_t dsmod_ctl_write(struct file *file, const char __user *ubuf, size_
 		for (i = 0; i < DSMOD_MAX_DIRECT; i++) {
 			struct dsmod_direct *d = &dsmod_directs[i];
 
-			if (d->used && d->live && unregister_ftrace_direct(&d->ops, d->ops.direct_call, true) == 0) {
-				d->live = false;
-				memset(&d->ops, 0, sizeof(d->ops));
+			if (d->used && d->live && !d->stranded) {
+				int err = unregister_ftrace_direct(&d->ops, d->ops.direct_call, true);
+
+				if (err == 0) {
+					d->live = false;
+					memset(&d->ops, 0, sizeof(d->ops));
+				} else if (err != -EINVAL) {
+					d->stranded = true;
+				}
 			}
 			if (d->used && !d->live)
 				d->used = false;
