@@ -144,14 +144,23 @@ export async function kernelGateCommand(io: Io, flags: KernelGateFlags, progress
     io.out(`--entry: the patch changes ftrace_caller; its row, against upstream's verdicts:\n`);
     entryFails = (await gateCommand(io, { entry: patched.vmlinux, ...(flags.runs !== undefined ? { runs: flags.runs } : {}), ...(flags.workers !== undefined ? { workers: flags.workers } : {}) }, progress)) !== 0;
   }
+  return gateExit(io, changes, expect, entryFails);
+}
+
+/**
+ * The gate's exit: 1 when an expectation is not met, or when the patch breaks a property the caller did not say it
+ * breaks (--expect P=newly-failing: a bug re-introduced on purpose), or breaks the --entry row; else 0.
+ */
+export function gateExit(io: Pick<Io, "out">, changes: ReadonlyArray<{ property: string; change: Change }>, expect: ReadonlyMap<string, Change>, entryFails: boolean): number {
   const broken = changes.filter((c) => c.change === "newly failing");
   const unmet = [...expect].filter(([p, want]) => changes.find((c) => c.property === p)?.change !== want);
   for (const [p, want] of unmet) io.out(pc.red(`expected ${p} to be ${want}, it is ${changes.find((c) => c.property === p)?.change ?? "?"}\n`));
   if (unmet.length > 0) return 1;
-  if (broken.length === 0 && !entryFails) {
-    io.out(pc.green(`the patch breaks no property that holds without it\n`));
+  const unexpected = broken.filter((c) => expect.get(c.property) !== "newly failing");
+  if (unexpected.length === 0 && !entryFails) {
+    io.out(pc.green(broken.length === 0 ? `the patch breaks no property that holds without it\n` : `the patch breaks ${broken.map((c) => c.property).join(", ")}, as expected\n`));
     return 0;
   }
-  io.out(pc.red(`the patch breaks ${[...broken.map((c) => c.property), ...(entryFails ? ["the --entry row"] : [])].join(", ")}\n`));
+  io.out(pc.red(`the patch breaks ${[...unexpected.map((c) => c.property), ...(entryFails ? ["the --entry row"] : [])].join(", ")}${expect.size > 0 ? " (not expected)" : ""}\n`));
   return 1;
 }

@@ -2,7 +2,7 @@
 // built or booted. And the pure parts of the patch gate: what a patch changed, what --expect asks.
 
 import { describe, expect, it } from "vitest";
-import { anyFails, expectations, patchChanges } from "./gate-kernel.ts";
+import { anyFails, expectations, gateExit, patchChanges } from "./gate-kernel.ts";
 import { batchSummary } from "./kernel-generated.ts";
 import { cli } from "./testkit.ts";
 
@@ -38,6 +38,18 @@ describe("the patch gate's verdicts", () => {
 
   it("takes a kernel's verdict over its KASLR settings: a property fails when it fails in either boot", () => {
     expect(anyFails([{ a: "holds", b: "fails", c: "holds" }, { a: "fails", b: "holds", c: "holds" }])).toEqual({ a: "fails", b: "fails", c: "holds" });
+  });
+
+  it("exits 0 only when every expectation is met and nothing breaks that was not expected to", () => {
+    const out: string[] = [];
+    const io = { out: (s: string): void => void out.push(s) };
+    const ch = patchChanges({ "literal-valid": "holds", "path-selection": "holds", "recursion-protected": "fails" }, { "literal-valid": "fails", "path-selection": "fails", "recursion-protected": "holds" });
+    expect(gateExit(io, ch, new Map(), false)).toBe(1);
+    expect(gateExit(io, ch, expectations(["literal-valid=newly-failing"]), false)).toBe(1);
+    expect(gateExit(io, ch, expectations(["literal-valid=newly-failing", "path-selection=newly-failing"]), false)).toBe(0);
+    expect(gateExit(io, ch, expectations(["literal-valid=newly-failing", "path-selection=newly-failing", "recursion-protected=unchanged"]), false)).toBe(1);
+    expect(gateExit(io, ch, expectations(["literal-valid=newly-failing", "path-selection=newly-failing"]), true)).toBe(1);
+    expect(out.join("")).toContain("the patch breaks literal-valid, path-selection, as expected");
   });
 
   it("reads --expect", () => {
