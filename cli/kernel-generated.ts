@@ -1,8 +1,9 @@
 // `dispatch-spec kernel --generated N [--seed S] [--image IMAGE] [--kaslr on|off|both]`: N runs drawn from the seed
 // in the guest's vocabulary, run one by one in a guest that stays up (one boot per KASLR setting, both by default),
 // each compared with the model and judged by the properties the kernel's observations decide; the first failure of
-// each property shrunk in the same guest and saved as a scenario file. Exit 1 when the model and the kernel differ, or when a property fails that the baseline row of
-// reports/expected.json (debian-6.12: the 6.12 kernel as written) says holds.
+// each property shrunk in the same guest and saved as a scenario file. Exit 1 when the model and the kernel differ,
+// or when a property fails that the baseline row of reports/expected.json (debian-6.12: the 6.12 kernel as written)
+// says holds.
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -12,7 +13,7 @@ import { guestScenario } from "../generators/guest.ts";
 import { FreshRunner, GuestRunner, runBatch, type BatchResult } from "../kernel/generated.ts";
 import { KERNEL_PROPERTIES, NOT_JUDGED_ON_KERNEL } from "../kernel/judge.ts";
 import { planScenario, setupFor } from "../kernel/guest.ts";
-import { GuestSession } from "../kernel/session.ts";
+import { GuestSession, type SessionOptions } from "../kernel/session.ts";
 import { GENERATED_GUEST } from "../generators/guest.ts";
 import { ROOT, type Io } from "./common.ts";
 import { InputError } from "./load.ts";
@@ -80,17 +81,17 @@ export async function generatedBatch(io: Io, files: KernelFiles, o: GeneratedOpt
   mkdirSync(CONSOLE_DIR, { recursive: true });
   const log = join(CONSOLE_DIR, `generated-${o.tag}-kaslr-${o.kaslr ? "on" : "off"}.log`);
   io.err(`kernel: the console goes to ${relative(process.cwd(), log)} as it arrives\n`);
-  const g = await GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image, log });
+  const start = (more: Partial<SessionOptions> = {}): Promise<GuestSession> => GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image, ...more });
+  const g = await start({ log });
   io.err(`kernel: the guest is up after ${g.seconds.toFixed(1)} s\n`);
-  const boot = (): Promise<GuestSession> => GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image });
   const r = new GuestRunner(g, GENERATED_GUEST, async () => {
     io.err(`kernel: the last run broke the kernel; booting a new guest for the next\n`);
-    return GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image, log, appendLog: true });
+    return start({ log, appendLog: true });
   });
   try {
     if (r.designProblem !== null) io.err(`kernel: ${r.designProblem}\n`);
     const started = g.seconds;
-    const fresh = new FreshRunner(boot);
+    const fresh = new FreshRunner(() => start());
     const b = await runBatch(r, o.seed, o.count, (l) => io.err(`kernel: ${l}\n`), fresh);
     io.err(`kernel: ${b.runs} runs (${b.steps} steps) and the shrinking made ${b.guestRuns} guest runs in ${(g.seconds - started).toFixed(1)} s${r.reboots > 0 ? `, with ${r.reboots} new guest(s) after runs that broke the kernel` : ""}\n`);
     await r.stop();

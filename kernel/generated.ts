@@ -71,6 +71,17 @@ export class GuestRunner implements Runner {
     this.designProblem = booted.problem;
   }
 
+  /** Take a guest as the one in use: its boot console is the set-up its scenarios are read with. */
+  private adopt(guest: Guest): void {
+    this.guest = guest;
+    this.next = 0;
+    this.broken = null;
+    this.setupText = guest.console;
+    const booted = bootedDesign(parseConsole(this.setupText));
+    this.design = booted.design;
+    this.designProblem = booted.problem;
+  }
+
   /** Plan a scenario for this guest (throws KernelScenarioError for what the guest cannot do). */
   plan(s: Scenario, name: string): GuestScenario {
     return planScenario(name, s, this.impose);
@@ -85,14 +96,8 @@ export class GuestRunner implements Runner {
   private async replace(): Promise<void> {
     if (this.reboot === null) return;
     await this.guest.stop();
-    this.guest = await this.reboot();
+    this.adopt(await this.reboot());
     this.reboots++;
-    this.next = 0;
-    this.broken = null;
-    this.setupText = this.guest.console;
-    const booted = bootedDesign(parseConsole(this.setupText));
-    this.design = booted.design;
-    this.designProblem = booted.problem;
   }
 
   /** Run one scenario and judge it. */

@@ -384,7 +384,8 @@ export function setupLines(setup: GuestSetup): string[] {
  * After each step: how many ftrace_bug reports the kernel's log holds (its pr_info lines, which the quiet console
  * does not show). One that appears during a step means ftrace found a word it did not expect, or faulted, and died.
  */
-const FTRACE_BUGS = `echo "@@@ ftrace-bugs $(dmesg | grep -cE 'ftrace (failed to modify|faulted on)')"`;
+export const FTRACE_BUG_LOG = /ftrace (failed to modify|faulted on)/;
+const FTRACE_BUGS = `echo "@@@ ftrace-bugs $(dmesg | grep -cE '${FTRACE_BUG_LOG.source}')"`;
 
 export function scenarioUnits(p: GuestScenario, si: number): { readonly steps: string[][]; readonly cleanup: string[] } {
   const addrs = [...p.real.values()].map((r) => `$(addr ${r})`).join(" ");

@@ -14,12 +14,12 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KernelFiles } from "./fetch.ts";
-import { initramfs, scenarioUnits, sessionInit, type GuestScenario, type GuestSetup } from "./guest.ts";
+import { FTRACE_BUG_LOG, initramfs, scenarioUnits, sessionInit, type GuestScenario, type GuestSetup } from "./guest.ts";
 
 export class SessionError extends Error {}
 
 /** What the kernel logs when ftrace_bug kills ftrace, or when the kernel oopses (a BRK at a patch-site, say). */
-export const KERNEL_BROKEN = /ftrace (failed to modify|faulted on)|Internal error: |Kernel panic/;
+export const KERNEL_BROKEN = new RegExp(`${FTRACE_BUG_LOG.source}|Internal error: |Kernel panic`);
 
 /** The longest command line the guest's console takes in one read (N_TTY's canonical buffer is 4 095 bytes). */
 export const MAX_LINE = 4000;
