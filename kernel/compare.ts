@@ -6,7 +6,7 @@
 // the module PLT, or which trampoline).
 
 import { boot as bootModel } from "../model/boot.ts";
-import { decode, toHex } from "../model/insn.ts";
+import { decode, reachableByBl, toHex } from "../model/insn.ts";
 import { errName } from "../model/errno.ts";
 import { symbolize, type Kernel } from "../model/kernel.ts";
 import { literalAddr } from "../model/layout.ts";
@@ -29,10 +29,15 @@ export interface SiteJson {
   readonly error?: string;
 }
 
+/** What kagent said of a function's BPF trampoline after attaching a program (fentry) or detaching some (detach). */
 interface FentryJson {
+  readonly via: "fentry" | "detach";
+  /** The real function. */
   readonly fentry: string;
   readonly pin: string;
   readonly tramps: ReadonlyArray<string>;
+  /** Whether kallsyms came to list only the images the function should have (the replaced one freed); null: not said. */
+  readonly settled: boolean | null;
   readonly error?: string;
 }
 
@@ -133,12 +138,14 @@ export function parseConsole(text: string): GuestRun {
     } else if (section === "step" && cur !== null) {
       const out = line.startsWith("### ") ? line.slice(4) : null;
       if (out !== null) {
-        const j = json<Partial<FentryJson> & Partial<DsmodJson> & { hits?: string; n?: number; runs?: Record<string, number>; call?: string; ret?: number; tramp_hits?: number[]; dsmod_direct?: string }>(out);
+        const j = json<Partial<Omit<FentryJson, "settled" | "via">> & Partial<DsmodJson> & { settled?: number; detach?: string; hits?: string; n?: number; runs?: Record<string, number>; call?: string; ret?: number; tramp_hits?: number[]; dsmod_direct?: string }>(out);
+        const settled = j?.settled === undefined ? null : j.settled === 1;
         if (j !== null && j.dsmod !== undefined) cur.dsmod.push(j as DsmodJson);
         else if (j !== null && j.dsmod_direct !== undefined && j.ops !== undefined) cur.dsmodDirect.push({ name: j.dsmod_direct, ops: j.ops });
         else if (j !== null && j.tramp_hits !== undefined) cur.trampHits = j.tramp_hits;
         else if (j !== null && typeof j.ret === "number" && Object.keys(j).length === 1) cur.rets.push(j.ret);
-        else if (j !== null && j.fentry !== undefined) cur.fentries.push({ fentry: j.fentry, pin: j.pin ?? "", tramps: j.tramps ?? [], ...(j.error !== undefined ? { error: j.error } : {}) });
+        else if (j !== null && j.fentry !== undefined) cur.fentries.push({ via: "fentry", fentry: j.fentry, pin: j.pin ?? "", tramps: j.tramps ?? [], settled, ...(j.error !== undefined ? { error: j.error } : {}) });
+        else if (j !== null && j.detach !== undefined) cur.fentries.push({ via: "detach", fentry: j.detach, pin: "", tramps: j.tramps ?? [], settled });
         else if (j !== null && j.hits !== undefined && j.n !== undefined) cur.hits.set(j.hits, j.n);
         else if (j !== null && j.runs !== undefined) cur.runs.push(j.runs);
         else if (j === null || j.call === undefined) cur.output.push(out);
@@ -254,27 +261,38 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
   const first = obs[0];
   if (first === undefined) return { rows: [], kernel: [], modelScenario: null, problems: [`${plan.name}: no observations (the guest stopped early?)`], notes };
   const addrOf = new Map([...plan.real.values()].map((r) => [r, run.syms.get(r) ?? 0n]));
-  // Trampoline images: for each attachment, the image the kernel listed that the ops did not have before.
+  // Trampoline images: for each attachment, the image the kernel listed (the only one, once the replaced image is
+  // freed; else the one the ops did not have before), and from which step on it is that trampoline.
   const tramps = new Map<string, bigint>();
+  const since: Array<{ readonly name: string; readonly addr: bigint; readonly step: number }> = [];
   const lastImage = new Map<string, bigint>();
   plan.steps.forEach((st) => {
     const o = obs[st.index];
-    st.attached.forEach((a, i) => {
+    const used = new Set<number>();
+    st.attached.forEach((a) => {
+      const name = trampName(a.ops, a.n);
       if (a.slot !== undefined) {
         const at = run.dsmodTramps[a.slot];
         if (at === undefined) problems.push(`${plan.name} step ${st.index}: the guest gave no address for dsmod's trampoline ${a.slot}`);
-        else tramps.set(trampName(a.ops, a.n), at);
+        else {
+          tramps.set(name, at);
+          since.push({ name, addr: at, step: st.index });
+        }
         return;
       }
-      const f = o?.fentries[i];
+      const real = plan.real.get(a.fn);
+      const k = (o?.fentries ?? []).findIndex((x, j) => !used.has(j) && x.via === (a.via ?? "fentry") && x.fentry === real);
+      const f = k < 0 ? undefined : o!.fentries[k]!;
+      used.add(k);
       if (f === undefined || f.tramps.length === 0) {
         problems.push(`${plan.name} step ${st.index}: no trampoline reported for ${a.ops}${f?.error !== undefined ? ` (${f.error})` : ""}`);
         return;
       }
       const images = f.tramps.map((t) => BigInt(t));
       const prev = lastImage.get(a.ops);
-      const img = images.find((t) => t !== prev) ?? images[0]!;
-      tramps.set(trampName(a.ops, a.n), img);
+      const img = images.length === 1 ? images[0]! : (images.find((t) => t !== prev) ?? images[0]!);
+      tramps.set(name, img);
+      since.push({ name, addr: img, step: st.index });
       lastImage.set(a.ops, img);
     });
   });
@@ -286,8 +304,10 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
     const t = BigInt(s.bl_addr);
     if (mod !== null && t >= mod.base && t < mod.base + mod.size) plt = t;
   }
-  const trampAddr = new Map([...tramps].map(([n, a]) => [a, n]));
   const text = sym("_text");
+  // The trampoline at an address at a step: the latest image the kernel put there up to that step (a freed image's
+  // address may be reused by a later one, for the same function or another).
+  const trampAt = (addr: bigint, step: number): string | undefined => since.filter((x) => x.addr === addr && x.step <= step).at(-1)?.name ?? since.find((x) => x.addr === addr)?.name;
   const modelSteps: Step[] = plan.steps.flatMap((s) => s.model);
   // The model runs the booted kernel's own ftrace_caller when the guest dumped it (upstream's listing otherwise).
   const e = design.entry;
@@ -310,17 +330,20 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
       if (a === undefined) throw new Error(`the guest did not read ${real}`);
       return { name: f.name, addr: toHex(a), ...(f.module !== undefined && mod !== null ? { module: MODULE_NAME } : {}), bti: false };
     }),
-    trampolines: [...tramps].map(([name, addr]) => ({ name, addr: toHex(addr) })),
+    trampolines: modelTrampolines(tramps, {
+      functions: [...addrOf.values()],
+      avoid: [{ lo: text, hi: sym("_etext") }, ...(mod === null ? [] : [{ lo: mod.base, hi: mod.base + mod.size }])],
+    }).map(([name, addr]) => ({ name, addr: toHex(addr) })),
     steps: modelSteps,
   });
   const k = bootModel(scenarioLayout(scenario), design);
   const rows: SiteRow[] = [];
   const fns = plan.scenario.functions.map((f) => f.name);
-  const kernelSite = (s: SiteJson, fn: string, attachedOps: ReadonlyMap<string, string>): string => {
-    const named = kernelSiteNamed(s, fn, attachedOps);
+  const kernelSite = (s: SiteJson, fn: string, attachedOps: ReadonlyMap<string, string>, step: number): string => {
+    const named = kernelSiteNamed(s, fn, attachedOps, step);
     return named === null ? `error: ${s.error ?? "?"}` : `${named.literal} | ${s.w0 === MOV_X9_X30 ? "mov x9, x30" : `0x${s.w0}`} | ${named.bl}`;
   };
-  const kernelSiteNamed = (s: SiteJson, fn: string, attachedOps: ReadonlyMap<string, string>): KernelSite | null => {
+  const kernelSiteNamed = (s: SiteJson, fn: string, attachedOps: ReadonlyMap<string, string>, step: number): KernelSite | null => {
     if (s.error !== undefined) return null;
     const lit = BigInt(s.lit);
     let litName: string;
@@ -331,7 +354,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
     else if (dsmodOps.has(lit)) litName = dsmodOps.get(lit)!;
     else if (BigInt(s.ops_func) === sym("call_direct_funcs")) {
       const ops = attachedOps.get(fn);
-      const t = trampAddr.get(BigInt(s.ops_direct_addr));
+      const t = trampAt(BigInt(s.ops_direct_addr), step);
       litName = ops !== undefined && t !== undefined && t.startsWith(`T.${ops}.`) ? ops : `direct ops calling ${s.ops_direct_addr}`;
     } else litName = `ops ${s.lit} (func ${s.ops_func})`;
     const t = BigInt(s.bl_addr);
@@ -342,8 +365,8 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
           ? "bl ftrace_caller"
           : plt !== null && t === plt
             ? `bl ${MODULE_NAME}.ftrace_plt`
-            : trampAddr.has(t)
-              ? `bl ${trampAddr.get(t)}`
+            : trampAt(t, step) !== undefined
+              ? `bl ${trampAt(t, step)}`
               : `bl ${s.bl_addr} (0x${s.w1})`;
     return { literal: litName, bl };
   };
@@ -358,8 +381,8 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
       const at = addrOf.get(real);
       const s = o?.sites.find((x) => BigInt(x.at) === at);
       const model = modelSite(k, fn);
-      const kernel = s === undefined ? "not read" : kernelSite(s, fn, attachedOps);
-      const named = s === undefined ? null : kernelSiteNamed(s, fn, attachedOps);
+      const kernel = s === undefined ? "not read" : kernelSite(s, fn, attachedOps, step);
+      const named = s === undefined ? null : kernelSiteNamed(s, fn, attachedOps, step);
       if (named !== null) sites.set(fn, named);
       rows.push({ scenario: plan.name, step, stepText, fn: `${fn} (${real})`, model, kernel, differs: model !== kernel });
     }
@@ -392,7 +415,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
         });
         const model = [
           ...instances.map((n) => `${n}x${r.obs.handlers.filter((h) => h.ops === n).length}`),
-          ...[...st.call.pins, ...st.call.slots].map((p) => `${p.ops}x${r.obs.tramps.filter((t) => t.tramp.startsWith(`T.${p.ops}.`)).length}`),
+          ...[...st.call.pins, ...st.call.slots.map((x) => ({ ...x, label: x.ops }))].map((p) => `${p.label}x${r.obs.tramps.filter((t) => t.tramp.startsWith(`T.${p.ops}.`)).length}`),
           ...modelDsmod,
         ].join(" ");
         const [before, after] = o?.runs ?? [];
@@ -404,7 +427,8 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
         });
         const counts = new Map<string, number>([
           ...instances.map((n) => [n, o?.hits.get(n) ?? 0] as const),
-          ...st.call.pins.map((p) => [p.ops, (after?.[p.pin] ?? 0) - (before?.[p.pin] ?? 0)] as const),
+          // A trampoline's programs all run at each entry: its count is its oldest program's.
+          ...st.call.pins.filter((p, j, all) => all.findIndex((q) => q.ops === p.ops) === j).map((p) => [p.ops, (after?.[p.pin] ?? 0) - (before?.[p.pin] ?? 0)] as const),
           ...st.call.slots.map((p) => [p.ops, o?.trampHits?.[p.slot] ?? -1] as const),
           ...st.call.dsmod.map((n) => [n, o?.dsmod.find((x) => x.dsmod === n)?.calls ?? -1] as const),
         ]);
@@ -415,7 +439,7 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
         kcall = { fn: st.call.fn, counts, dsmod: reached };
         const kernel = [
           ...instances.map((n) => `${n}x${o?.hits.get(n) ?? 0}`),
-          ...st.call.pins.map((p) => `${p.ops}x${(after?.[p.pin] ?? 0) - (before?.[p.pin] ?? 0)}`),
+          ...st.call.pins.map((p) => `${p.label}x${(after?.[p.pin] ?? 0) - (before?.[p.pin] ?? 0)}`),
           ...st.call.slots.map((p) => `${p.ops}x${o?.trampHits?.[p.slot] ?? "?"}`),
           ...kernelDsmod,
         ].join(" ");
@@ -429,3 +453,38 @@ export function compareScenario(plan: GuestScenario, si: number, run: GuestRun, 
   }
   return { rows, kernel: kernelSteps, modelScenario: scenario, problems, notes };
 }
+
+/** Bytes kept clear around a trampoline the model is given (more than it occupies, TRAMPOLINE_SPAN). */
+const TRAMPOLINE_CLEARANCE = 0x100n;
+
+/**
+ * The trampolines the model is given: the kernel's addresses, except that an image at an address an earlier image
+ * had (freed, then reused by the allocator) gets a stand-in the model can hold beside the earlier one: the nearest
+ * page-aligned offset of the kernel's address that every function's BL reaches exactly when it reaches the kernel's,
+ * clear of every other trampoline, function and text span. The comparison names the kernel's addresses by step, so
+ * the stand-in is never seen; what it keeps is the one thing an address decides for the model, BL range.
+ */
+export function modelTrampolines(
+  tramps: ReadonlyMap<string, bigint>,
+  where: { readonly functions: ReadonlyArray<bigint>; readonly avoid: ReadonlyArray<{ readonly lo: bigint; readonly hi: bigint }> },
+): Array<[string, bigint]> {
+  const out: Array<[string, bigint]> = [];
+  const clear = (a: bigint): boolean =>
+    out.every(([, b]) => (a > b ? a - b : b - a) >= TRAMPOLINE_CLEARANCE) &&
+    where.functions.every((f) => (a > f ? a - f : f - a) >= TRAMPOLINE_CLEARANCE) &&
+    where.avoid.every((r) => a + TRAMPOLINE_CLEARANCE <= r.lo || a >= r.hi);
+  const sameReach = (a: bigint, b: bigint): boolean => where.functions.every((f) => [0n, 4n, 8n].every((d) => reachableByBl(f + d, a) === reachableByBl(f + d, b)));
+  for (const [name, addr] of tramps) {
+    if (!out.some(([, b]) => b === addr)) {
+      out.push([name, addr]);
+      continue;
+    }
+    const stand = STAND_IN_OFFSETS.map((d) => addr + d).find((a) => clear(a) && sameReach(a, addr));
+    if (stand === undefined) throw new Error(`no stand-in address near ${toHex(addr)} for ${name}, whose image reuses an earlier one's`);
+    out.push([name, stand]);
+  }
+  return out;
+}
+
+/** Offsets tried for a stand-in, nearest first: ±1 to ±256 pages. */
+const STAND_IN_OFFSETS: ReadonlyArray<bigint> = Array.from({ length: 256 }, (_, i) => BigInt(i + 1) * 0x1000n).flatMap((d) => [d, -d]);

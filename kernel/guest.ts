@@ -8,11 +8,14 @@
 //                                   again up to DSMOD_DEPTH levels deep)
 //   unregister_ftrace_function X -> current_tracer=nop in instance X (dsmod: unregister_ftrace_function)
 //   ftrace_set_filter / _notrace -> the instance's filter files (live when it traces)
-//   register_ftrace_direct D     -> a BPF fentry program per function (each its own direct ops and trampoline;
-//                                   the model is given one direct ops per function, D.<fn>, to match)
-//   modify_ftrace_direct D       -> one more fentry program per function: the kernel rebuilds the trampoline and
-//                                   moves the sites with modify_ftrace_direct
-//   unregister_ftrace_direct D   -> the programs' links unpinned
+//   register_ftrace_direct D     -> a BPF fentry program per function. The kernel keeps one BPF trampoline per
+//                                   function, with its own direct ops, whatever programs it runs: the model is
+//                                   given that ops, bpf.<fn>, registered by the function's first program and moved
+//                                   by modify_ftrace_direct to a rebuilt image at every later one (a second
+//                                   scenario ops on the function shares the trampoline, it is not refused -EBUSY)
+//   modify_ftrace_direct D       -> one more fentry program per function: the trampoline is rebuilt
+//   unregister_ftrace_direct D   -> D's links detached (kagent detach: at once, not from a workqueue): the
+//                                   trampoline is rebuilt without them, or unregistered with the last program
 //   call f                       -> the system call f serves (binfmt_misc's status file for its bm_status_write);
 //                                   each tracer instance's trace buffer and each fentry program's run count say
 //                                   which handlers ran
@@ -83,8 +86,12 @@ export interface GuestStep {
   readonly shell: string[];
   /** The steps the model runs for it (direct ops split per function). */
   readonly model: Step[];
-  /** Direct attachments made by this step: function -> (model ops, trampoline instance number, dsmod's pool slot). */
-  readonly attached: ReadonlyArray<{ readonly fn: string; readonly ops: string; readonly n: number; readonly slot?: number }>;
+  /**
+   * Direct attachments made by this step: function -> (model ops, trampoline instance number, dsmod's pool slot),
+   * and for a BPF image which kagent line reports it (an fentry program attached, or programs detached while
+   * others stay: the trampoline rebuilt).
+   */
+  readonly attached: ReadonlyArray<Attachment>;
   /** Whether the guest reports each model step's return code (dsmod's commands), in order. */
   readonly rets: boolean;
   /** Functions whose direct ops this step removed. */
@@ -95,11 +102,33 @@ export interface GuestStep {
    */
   readonly call?: {
     readonly fn: string;
-    readonly pins: ReadonlyArray<{ readonly ops: string; readonly pin: string }>;
+    readonly pins: ReadonlyArray<FentryPin>;
     /** dsmod's live direct ops and the pool slot each calls. */
     readonly slots: ReadonlyArray<{ readonly ops: string; readonly slot: number }>;
     readonly dsmod: ReadonlyArray<string>;
   };
+}
+
+/** One direct attachment: the model ops and its n-th trampoline; a dsmod pool slot, or the kagent line naming the BPF image. */
+export interface Attachment {
+  readonly fn: string;
+  readonly ops: string;
+  readonly n: number;
+  readonly slot?: number;
+  readonly via?: "fentry" | "detach";
+}
+
+/** A live fentry program: the scenario ops it stands for, the label the tables give it, and where its link is pinned. */
+export interface FentryPin {
+  readonly label: string;
+  /** The model's ops: the function's BPF trampoline (bpfOps). */
+  readonly ops: string;
+  readonly pin: string;
+}
+
+/** The model's name for a function's BPF trampoline's direct ops (bpf_trampoline's fops in the kernel). */
+export function bpfOps(fn: string): string {
+  return `bpf.${fn}`;
 }
 
 export interface GuestScenario {
@@ -146,12 +175,16 @@ export function planScenario(name: string, s: Scenario, impose: Partial<GuestOpt
   const direct = new Map<string, { fns: string[]; n: number; slot: number }>();
   const dsmodDirect = new Set<string>();
   let slots = 0;
+  // Each function's BPF trampoline (bpf_trampoline_lookup): how many images it has had, and its live programs in the
+  // order they were attached, each with the scenario ops it belongs to.
+  const trampolines = new Map<string, { images: number; progs: Array<{ ops: string; pin: string }> }>();
+  let pinCount = 0;
   const steps: GuestStep[] = [];
   s.steps.forEach((st, i) => {
     const where = `${name}: step ${i + 1} (${st.do})`;
     const shell: string[] = [];
     const model: Step[] = [];
-    const attached: Array<{ fn: string; ops: string; n: number; slot?: number }> = [];
+    const attached: Attachment[] = [];
     const detached: string[] = [];
     let rets = false;
     let call: GuestStep["call"];
@@ -170,7 +203,13 @@ export function planScenario(name: string, s: Scenario, impose: Partial<GuestOpt
         const fn = real.get(st.fn);
         if (fn === undefined) throw new KernelScenarioError(`${where}: unknown function ${st.fn}`);
         if (isModule(st.fn) && fn !== MODULE_FUNCTIONS[0]) throw new KernelScenarioError(`${where}: only ${MODULE_FUNCTIONS[0]} of the module functions can be called from the guest`);
-        const pins = [...direct].filter(([n]) => !dsmodDirect.has(n)).flatMap(([name, d]) => d.fns.map((f) => ({ ops: `${name}.${f}`, pin: pinPath(`${name}.${f}`, 0) })));
+        // Each scenario ops' oldest program on each function: every program of a trampoline runs once per entry.
+        const pins: FentryPin[] = [...direct]
+          .filter(([n]) => !dsmodDirect.has(n))
+          .flatMap(([name, d]) => d.fns.flatMap((f) => {
+            const prog = trampolines.get(f)?.progs.find((x) => x.ops === name);
+            return prog === undefined ? [] : [{ label: `${name}.${f}`, ops: bpfOps(f), pin: prog.pin }];
+          }));
         const own = [...direct].filter(([n]) => dsmodDirect.has(n)).map(([ops, d]) => ({ ops, slot: d.slot }));
         const runs = pins.length === 0 ? [] : [`kagent runs ${pins.map((p) => p.pin).join(" ")}`];
         const report = dsmod.size > 0 || own.length > 0;
@@ -262,13 +301,8 @@ export function planScenario(name: string, s: Scenario, impose: Partial<GuestOpt
           rets = true;
           break;
         }
-        for (const fn of st.filter) {
-          if (isModule(fn)) throw new KernelScenarioError(`${where}: fentry on a module function needs module BTF, not done yet`);
-          const ops = `${st.ops}.${fn}`;
-          shell.push(`kagent fentry ${real.get(fn)} ${pinPath(ops, 0)}`);
-          model.push({ do: "register_ftrace_direct", ops, filter: [fn], addr: trampName(ops, 0) });
-          attached.push({ fn, ops, n: 0 });
-        }
+        for (const fn of st.filter) if (isModule(fn)) throw new KernelScenarioError(`${where}: fentry on a module function needs module BTF, not done yet`);
+        for (const fn of st.filter) attach(st.ops, fn, shell, model, attached);
         direct.set(st.ops, { fns: [...st.filter], n: 0, slot: -1 });
         break;
       }
@@ -285,12 +319,7 @@ export function planScenario(name: string, s: Scenario, impose: Partial<GuestOpt
           rets = true;
           break;
         }
-        for (const fn of d.fns) {
-          const ops = `${st.ops}.${fn}`;
-          shell.push(`kagent fentry ${real.get(fn)} ${pinPath(ops, d.n)}`);
-          model.push({ do: "modify_ftrace_direct", ops, addr: trampName(ops, d.n) });
-          attached.push({ fn, ops, n: d.n });
-        }
+        for (const fn of d.fns) attach(st.ops, fn, shell, model, attached);
         break;
       }
       case "unregister_ftrace_direct": {
@@ -305,15 +334,21 @@ export function planScenario(name: string, s: Scenario, impose: Partial<GuestOpt
           break;
         }
         for (const fn of d.fns) {
-          const ops = `${st.ops}.${fn}`;
+          const tr = trampolines.get(fn)!;
           const r = real.get(fn)!;
-          // The link is released from a workqueue: wait until ftrace no longer lists the direct call (up to 30 s:
-          // under TCG with KASLR on, 5 s was once not enough), and say so if it is still there.
-          shell.push(
-            `rm -f ${pinPath(ops, "*")}; for i in $(seq ${RELEASE_POLLS}); do ${directAttachedTest(r)} || break; sleep 0.05; done; ${directAttachedTest(r)} && echo "direct call on ${r} still attached after ${RELEASE_POLLS / 20} s"`,
-          );
-          model.push({ do: "unregister_ftrace_direct", ops, free_filters: true });
-          detached.push(fn);
+          const mine = tr.progs.filter((x) => x.ops === st.ops);
+          tr.progs = tr.progs.filter((x) => x.ops !== st.ops);
+          const left = tr.progs.length > 0;
+          shell.push(`kagent detach ${r} ${left ? 1 : 0} ${mine.map((x) => x.pin).join(" ")}`);
+          if (left) {
+            // Another scenario ops' programs stay: the kernel rebuilds the trampoline and moves the site to it.
+            model.push({ do: "modify_ftrace_direct", ops: bpfOps(fn), addr: trampName(bpfOps(fn), tr.images) });
+            attached.push({ fn, ops: bpfOps(fn), n: tr.images++, via: "detach" });
+          } else {
+            shell.push(`${directAttachedTest(r)} && echo "direct call on ${r} still attached after its last program was detached"`);
+            model.push({ do: "unregister_ftrace_direct", ops: bpfOps(fn), free_filters: true });
+            detached.push(fn);
+          }
         }
         direct.delete(st.ops);
         break;
@@ -321,12 +356,23 @@ export function planScenario(name: string, s: Scenario, impose: Partial<GuestOpt
     }
     steps.push({ index: i + 1, text: stepText(st), shell, model, attached, detached, rets, ...(call !== undefined ? { call } : {}) });
   });
+  /** One more fentry program of scenario ops `ops` on fn: the trampoline's first registers it, a later one rebuilds it. */
+  function attach(ops: string, fn: string, shell: string[], model: Step[], attached: Attachment[]): void {
+    const tr = trampolines.get(fn) ?? { images: 0, progs: [] };
+    trampolines.set(fn, tr);
+    const pin = pinPath(`${ops}.${fn}`, pinCount++);
+    shell.push(`kagent fentry ${real.get(fn)} ${pin}`);
+    const addr = trampName(bpfOps(fn), tr.images);
+    model.push(tr.progs.length === 0 ? { do: "register_ftrace_direct", ops: bpfOps(fn), filter: [fn], addr } : { do: "modify_ftrace_direct", ops: bpfOps(fn), addr });
+    attached.push({ fn, ops: bpfOps(fn), n: tr.images++, via: "fentry" });
+    tr.progs.push({ ops, pin });
+  }
   for (const p of options.probe) if (!dsmod.has(p)) throw new KernelScenarioError(`${name}: guest.probe names ${p}, which is no dsmod ops of the scenario`);
   return { name, scenario: s, real, steps, dsmod: [...dsmod], dsmodDirect: [...dsmodDirect], options };
 }
 
 /** Where a fentry link is pinned (bpffs refuses names with a dot). */
-function pinPath(ops: string, n: number | "*"): string {
+function pinPath(ops: string, n: number): string {
   return `${BPF}/${ops.replace(/\./g, "_")}_${n}`;
 }
 

@@ -11,7 +11,9 @@ import { parseScenario } from "../model/scenario.ts";
 import { dumpAgainstDebian } from "../cli/kernel.ts";
 import type { Design } from "../model/kernel.ts";
 import { debian612Image } from "../model/variants/debian-6.12.ts";
-import { bootedDesign, bootedImage, compareScenario, parseConsole } from "./compare.ts";
+import { reachableByBl } from "../model/insn.ts";
+import { SZ_128M } from "../model/layout.ts";
+import { bootedDesign, bootedImage, compareScenario, modelTrampolines, parseConsole } from "./compare.ts";
 import { initScript, KernelScenarioError, KERNEL_FUNCTIONS, MODULE_FUNCTIONS, planScenario } from "./guest.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -30,10 +32,26 @@ describe("planScenario", () => {
     expect(p.real.get("m")).toBe(MODULE_FUNCTIONS[0]);
   });
 
-  it("gives each function of a direct ops its own direct ops and trampoline, as BPF does", () => {
+  it("gives each function of a direct ops its BPF trampoline's own direct ops, as BPF does", () => {
     const p = plans.find((x) => x.name.includes("k11"))!;
-    expect(p.steps[0]!.model.map((s) => ("ops" in s ? s.ops : ""))).toEqual(["D.f", "D.g"]);
+    expect(p.steps[0]!.model.map((s) => ("ops" in s ? s.ops : ""))).toEqual(["bpf.f", "bpf.g"]);
     expect(p.steps[0]!.shell.join("\n")).toMatch(/kagent fentry __arm64_sys_sethostname \/sys\/fs\/bpf\/D_f_0/);
+  });
+
+  it("lets a second direct ops join a function's BPF trampoline (rebuilt, not refused), and rebuilds it when one leaves", () => {
+    const p = plans.find((x) => x.name.includes("k21"))!;
+    const at = (i: number): (typeof p.steps)[number] => p.steps[i - 1]!;
+    expect(at(1).model).toEqual([{ do: "register_ftrace_direct", ops: "bpf.f", filter: ["f"], addr: "T.bpf.f.0" }]);
+    expect(at(2).model).toEqual([{ do: "modify_ftrace_direct", ops: "bpf.f", addr: "T.bpf.f.1" }]);
+    expect(at(3).call!.pins.map((x) => `${x.label}:${x.ops}`)).toEqual(["D.f:bpf.f", "E.f:bpf.f"]);
+    // D leaves, E stays: its links detached at once, the trampoline rebuilt (one image left) and the site moved.
+    expect(at(4).shell).toEqual(["kagent detach __arm64_sys_sethostname 1 /sys/fs/bpf/D_f_0"]);
+    expect(at(4).model).toEqual([{ do: "modify_ftrace_direct", ops: "bpf.f", addr: "T.bpf.f.2" }]);
+    expect(at(4).attached).toEqual([{ fn: "f", ops: "bpf.f", n: 2, via: "detach" }]);
+    // The last program leaves: no image left, the trampoline's ops unregistered.
+    expect(at(11).shell[0]).toBe("kagent detach __arm64_sys_sethostname 0 /sys/fs/bpf/E_f_1");
+    expect(at(11).model).toEqual([{ do: "unregister_ftrace_direct", ops: "bpf.f", free_filters: true }]);
+    expect(at(11).detached).toEqual(["f"]);
   });
 
   it("refuses what the guest cannot do, with the step it is about", () => {
@@ -89,9 +107,9 @@ describe("comparison on recorded boots of Debian's 6.12 arm64 kernel", () => {
       const run = parseConsole(readFileSync(join(HERE, "fixtures", `debian-6.12-kaslr-${mode}.console`), "utf8"));
       return plans.flatMap((p, i) => compareScenario(p, i, run).rows.map((r) => r.kernel));
     });
-    expect(all).toContain("D.f | mov x9, x30 | bl T.D.f.0");
-    expect(all).toContain("D.f | mov x9, x30 | bl ftrace_caller");
-    expect(all).toContain("D.f | mov x9, x30 | bl T.D.f.1");
+    expect(all).toContain("bpf.f | mov x9, x30 | bl T.bpf.f.0");
+    expect(all).toContain("bpf.f | mov x9, x30 | bl ftrace_caller");
+    expect(all).toContain("bpf.f | mov x9, x30 | bl T.bpf.f.1");
     expect(all.some((k) => k.endsWith("bl binfmt_misc.ftrace_plt"))).toBe(true);
     expect(all.some((k) => k.startsWith("ftrace_list_ops"))).toBe(true);
     // Calls: a direct ops' trampoline and an ordinary ops' handler both ran once, as the model said.
@@ -121,6 +139,43 @@ describe("comparison on recorded boots of Debian's 6.12 arm64 kernel", () => {
     lines[lines.indexOf(sites[0]!, at)] = JSON.stringify({ ...site, lit: nop["lit"], instance: "", w1: "d503201f", bl_addr: "0x0" });
     const c = compareScenario(plans[0]!, 0, parseConsole(lines.join("\n")));
     expect(c.rows.filter((r) => r.differs).map((r) => `${r.step} ${r.fn}`)).toEqual(["1 f (__arm64_sys_sethostname)"]);
+  });
+
+  for (const mode of ["off", "on"] as const) {
+    it(`shares a function's BPF trampoline between two direct ops, whose images reuse freed addresses, with KASLR ${mode}`, () => {
+      const si = plans.findIndex((p) => p.name.includes("k21"));
+      const run = parseConsole(readFileSync(join(HERE, "fixtures", `debian-6.12-kaslr-${mode}.console`), "utf8"));
+      const reports = run.steps[si]!.flatMap((o) => o?.fentries ?? []);
+      const images = reports.flatMap((f) => f.tramps);
+      // The boot gave later images freed ones' addresses (what the scenario is for), and kagent reported each image
+      // once the one it replaced was gone.
+      expect(new Set(images).size).toBeLessThan(images.length);
+      expect(reports.every((f) => f.settled === true)).toBe(true);
+      const c = compareScenario(plans[si]!, si, run);
+      expect(c.problems).toEqual([]);
+      expect(c.rows.filter((r) => r.differs)).toEqual([]);
+      expect(c.rows.map((r) => r.kernel)).toContain("ran: D.fx1 E.fx1");
+    });
+  }
+
+  it("names a reused image address by the image the kernel put there last: a site left on a freed image is a difference", () => {
+    const si = plans.findIndex((p) => p.name.includes("k21"));
+    const text = readFileSync(join(HERE, "fixtures", "debian-6.12-kaslr-off.console"), "utf8");
+    const run = parseConsole(text);
+    const image = (step: number): string => run.steps[si]![step]!.fentries[0]!.tramps[0]!;
+    // In this boot g's first image (step 9) has the address f's second (step 2) had.
+    expect(image(9)).toBe(image(2));
+    // Pretend f's site still branched there after step 9.
+    const lines = text.split("\n");
+    const at = lines.indexOf(`@@@ scenario ${si} step 9`);
+    const f = run.syms.get("__arm64_sys_sethostname")!;
+    const k = lines.findIndex((l, j) => j > at && l.startsWith('{"at"') && BigInt((JSON.parse(l) as { at: string }).at) === f);
+    lines[k] = JSON.stringify({ ...(JSON.parse(lines[k]!) as object), bl_addr: image(2) });
+    const c = compareScenario(plans[si]!, si, parseConsole(lines.join("\n")));
+    const differs = c.rows.filter((r) => r.differs);
+    expect(differs.map((r) => `${r.step} ${r.fn}`)).toEqual(["9 f (__arm64_sys_sethostname)"]);
+    expect(differs[0]!.kernel).toBe("bpf.f | mov x9, x30 | bl T.bpf.g.0");
+    expect(differs[0]!.model).toBe("bpf.f | mov x9, x30 | bl T.bpf.f.2");
   });
 });
 
@@ -226,5 +281,23 @@ describe("the CALL_OPS survivor on Debian's 7.3.4 (the newest checked)", () => {
     const k16 = cs[recorded.findIndex((p) => p.name.includes("k16"))]!;
     expect(k16.rows.find((r) => r.fn.startsWith("call f"))?.kernel).toBe("ran: Px0 Rx1@caller");
     expect(k16.notes.join("\n")).toMatch(/8 level\(s\) deep/);
+  });
+});
+
+describe("modelTrampolines", () => {
+  it("keeps the kernel's addresses, and gives an image at a reused address a stand-in with the same BL reach, clear of the rest", () => {
+    const f = 0xffff800080010000n;
+    const near = f + SZ_128M - 0x2000n; // in range of f, two pages short of the edge
+    const tramps = new Map([["T.bpf.f.0", near], ["T.bpf.f.1", near + 0xc0n], ["T.bpf.g.0", near]]);
+    const out = modelTrampolines(tramps, { functions: [f], avoid: [] });
+    expect(out.slice(0, 2)).toEqual([["T.bpf.f.0", near], ["T.bpf.f.1", near + 0xc0n]]);
+    const [name, stand] = out[2]!;
+    expect(name).toBe("T.bpf.g.0");
+    expect(stand).not.toBe(near);
+    expect(reachableByBl(f + 4n, stand)).toBe(true);
+    for (const [, other] of out.slice(0, 2)) expect(stand > other ? stand - other : other - stand).toBeGreaterThanOrEqual(0x100n);
+    // Where every nearby page changes the reach, there is no stand-in, and it says so.
+    const edge = f + 4n + SZ_128M - 4n;
+    expect(() => modelTrampolines(new Map([["a", edge], ["b", edge]]), { functions: [f, f + 4n + 0x1000n * 300n], avoid: [] })).toThrow(/no stand-in address/);
   });
 });

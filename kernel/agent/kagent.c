@@ -17,7 +17,11 @@
  *   kagent call NAME           make the kernel run NAME once, through the system call (or file write) it serves
  *   kagent runs PIN...         how many times the program behind each pinned fentry link has run (bpf_stats)
  *   kagent fentry NAME PIN     load `r0 = 0; exit` as an fentry program on NAME, link it, pin the link at PIN, and
- *                              print where the function's BPF trampoline image now is
+ *                              print where the function's BPF trampoline image now is (once the one it replaced
+ *                              is freed)
+ *   kagent detach NAME 0|1 PIN...
+ *                              detach those links from NAME now (not from a workqueue), wait until NAME has that
+ *                              many images, and print them
  *   kagent fexit NAME PIN      the same as an fexit program (its trampoline calls the function's body itself)
  *   kagent images NAME         the words of every BPF trampoline image kallsyms names for NAME
  *   kagent load PATH           load a kernel module with finit_module(2) (dispatch-spec's own dsmod.ko)
@@ -336,6 +340,27 @@ static int tramp_images(uint32_t id, uint64_t *at, int max, char *tname, size_t 
   return n;
 }
 
+/* Polls of 50 ms while a replaced BPF trampoline image is freed (after RCU-tasks grace periods, from a workqueue). */
+#define KAGENT_SETTLE_POLLS 600
+
+/* The images of function ID once kallsyms lists exactly WANT of them (the old ones freed), polling up to
+ * KAGENT_SETTLE_POLLS times; *settled says whether it got there (else the images as last seen). An image's kallsyms
+ * entry goes in the same step as its memory, so a settled list names only live images, and a later image may reuse
+ * a freed one's address. */
+static int settle_images(uint32_t id, int want, uint64_t *at, int max, char *tname, size_t tname_len, int *settled) {
+  int n = 0;
+  for (int p = 0; p < KAGENT_SETTLE_POLLS; p++) {
+    n = tramp_images(id, at, max, tname, tname_len);
+    if (n == want) {
+      *settled = 1;
+      return n;
+    }
+    usleep(50000);
+  }
+  *settled = 0;
+  return n;
+}
+
 /* The words of every BPF trampoline image of NAME, KAGENT_IMAGE_WORDS of each (the JIT's fill follows a short one). */
 #define KAGENT_IMAGE_WORDS 160
 static void cmd_images(const char *name) {
@@ -394,8 +419,52 @@ static void cmd_fentry(const char *name, const char *pin, int fexit) {
   if (bpf(BPF_OBJ_PIN, &a) < 0) fail("BPF_OBJ_PIN", strerror(errno));
   uint64_t at[8];
   char tname[64];
-  int n = tramp_images(id, at, 8, tname, sizeof tname);
-  printf("{\"%s\":\"%s\",\"btf_id\":%u,\"pin\":\"%s\",\"tramp_sym\":\"%s\",\"tramps\":[", fexit ? "fexit" : "fentry", name, id, pin, tname);
+  int settled = 0;
+  int n = settle_images(id, 1, at, 8, tname, sizeof tname, &settled);
+  printf("{\"%s\":\"%s\",\"btf_id\":%u,\"pin\":\"%s\",\"tramp_sym\":\"%s\",\"settled\":%d,\"tramps\":[", fexit ? "fexit" : "fentry", name, id, pin, tname, settled);
+  for (int i = 0; i < n; i++) printf("%s\"0x%llx\"", i ? "," : "", (unsigned long long)at[i]);
+  printf("]}\n");
+}
+
+/* Detach the fentry links pinned at PIN... from NAME, each one before the next: take an fd on the link, unpin it
+ * (the pin's reference goes at once), then close the fd, whose release is the link's last reference and detaches
+ * it in the close itself (the trampoline rebuilt without the program, or unregistered if it was the last), not
+ * from a workqueue as a bare unpin would. The program's id going away says the release has run. Then wait until
+ * kallsyms lists WANT images of NAME (0: no program left; 1: the rebuilt one, the old freed) and print them. */
+static int obj_info(long fd, void *info, uint32_t len);
+static void cmd_detach(const char *name, int want, int argc, char **argv) {
+  load_btf();
+  uint32_t id = btf_find(name, 12); /* FUNC */
+  if (id == 0) fail("detach", "no BTF FUNC of that name");
+  int released = 1;
+  for (int i = 0; i < argc; i++) {
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.pathname = (uint64_t)(uintptr_t)argv[i];
+    long link = bpf(BPF_OBJ_GET, &a);
+    if (link < 0) fail("detach: BPF_OBJ_GET", strerror(errno));
+    struct bpf_link_info li;
+    uint32_t prog_id = obj_info(link, &li, sizeof li) == 0 ? li.prog_id : 0;
+    if (unlink(argv[i]) != 0) fail("detach: unlink", strerror(errno));
+    close((int)link);
+    int gone = 0;
+    for (int p = 0; p < KAGENT_SETTLE_POLLS && !gone; p++) {
+      memset(&a, 0, sizeof a);
+      a.prog_id = prog_id;
+      long prog = bpf(BPF_PROG_GET_FD_BY_ID, &a);
+      if (prog < 0 && errno == ENOENT) gone = 1;
+      else {
+        if (prog >= 0) close((int)prog);
+        usleep(50000);
+      }
+    }
+    if (!gone) released = 0;
+  }
+  uint64_t at[8];
+  char tname[64];
+  int settled = 0;
+  int n = settle_images(id, want, at, 8, tname, sizeof tname, &settled);
+  printf("{\"detach\":\"%s\",\"released\":%d,\"settled\":%d,\"tramps\":[", name, released, settled);
   for (int i = 0; i < n; i++) printf("%s\"0x%llx\"", i ? "," : "", (unsigned long long)at[i]);
   printf("]}\n");
 }
@@ -557,9 +626,10 @@ int main(int argc, char **argv) {
   else if (argc == 4 && strcmp(argv[1], "fentry") == 0) cmd_fentry(argv[2], argv[3], 0);
   else if (argc == 4 && strcmp(argv[1], "fexit") == 0) cmd_fentry(argv[2], argv[3], 1);
   else if (argc == 3 && strcmp(argv[1], "images") == 0) cmd_images(argv[2]);
+  else if (argc >= 5 && strcmp(argv[1], "detach") == 0 && (strcmp(argv[3], "0") == 0 || strcmp(argv[3], "1") == 0)) cmd_detach(argv[2], argv[3][0] - '0', argc - 4, argv + 4);
   else if (argc == 2 && strcmp(argv[1], "dump") == 0) cmd_dump();
   else if (argc == 3 && strcmp(argv[1], "load") == 0) cmd_load(argv[2]);
-  else fail("usage", "kagent site NAME... | at LAYOUT ADDR... | layout | sym NAME... | call NAME | runs PIN... | fentry NAME PIN | fexit NAME PIN | images NAME | dump | load PATH");
+  else fail("usage", "kagent site NAME... | at LAYOUT ADDR... | layout | sym NAME... | call NAME | runs PIN... | fentry NAME PIN | fexit NAME PIN | detach NAME 0|1 PIN... | images NAME | dump | load PATH");
   fflush(stdout);
   return 0;
 }
