@@ -62,7 +62,7 @@ function spawn(): Worker {
  * Hand jobs to a pool of workers in turn, one at a time each, and collect the replies in job order. `reply` reads
  * each message a worker posts: the job's reply, or undefined for a message along the way (e.g. progress).
  */
-export async function dispatch<J, M, R>(pool: ReadonlyArray<Worker>, jobs: ReadonlyArray<J>, reply: (m: M) => R | undefined): Promise<Array<R | undefined>> {
+export async function dispatch<J, M, R>(pool: ReadonlyArray<Worker>, jobs: ReadonlyArray<J>, reply: (m: M, job: number) => R | undefined): Promise<Array<R | undefined>> {
   const replies = new Array<R | undefined>(jobs.length);
   let next = 0;
   await Promise.all(
@@ -81,7 +81,7 @@ export async function dispatch<J, M, R>(pool: ReadonlyArray<Worker>, jobs: Reado
             w.postMessage(jobs[current]);
           };
           const onMessage = (m: M): void => {
-            const r = reply(m);
+            const r = reply(m, current);
             if (r === undefined) return;
             replies[current] = r;
             give();
@@ -122,14 +122,25 @@ export async function runJobs(allJobs: ReadonlyArray<Job>, workers: number, prog
   const n = Math.max(1, Math.min(workers, batches.length));
   progress.start(jobs.reduce((s, j) => s + j.runs, 0));
   const pool = Array.from({ length: n }, spawn);
+  const ticked: number[] = [];
   let replies: Array<Outcome[] | undefined>;
   try {
     replies = await dispatch(
       pool,
       batches.map((b) => b.map((i) => jobs[i]!)),
-      (m: { type: "progress"; runs: number } | { type: "done"; outcomes: Outcome[] }) => {
-        if (m.type === "done") return m.outcomes;
-        progress.tick(m.runs);
+      (m: { type: "progress"; runs: number } | { type: "done"; outcomes: Outcome[] }, b) => {
+        const planned = batches[b]!.reduce((n, i) => n + jobs[i]!.runs, 0);
+        if (m.type === "done") {
+          // A cell that fails stops before its planned runs: its batch's remainder counts as done, so the bar ends at 100%.
+          progress.tick(Math.max(0, planned - (ticked[b] ?? 0)));
+          return m.outcomes;
+        }
+        // Shrinking runs count too in the worker's ticks; the bar counts planned runs, so a batch never passes its own.
+        const n = Math.min(m.runs, planned - (ticked[b] ?? 0));
+        if (n > 0) {
+          ticked[b] = (ticked[b] ?? 0) + n;
+          progress.tick(n);
+        }
         return undefined;
       },
     );

@@ -2,7 +2,6 @@
 // the depth reached, time and states/s, and the first violation as a shortest scenario file.
 
 import { relative } from "node:path";
-import { variantByName } from "../model/variants/index.ts";
 import { notApplicable, PROPERTIES, propertyApplies } from "../properties/index.ts";
 import { Worker } from "node:worker_threads";
 import type { Design } from "../model/kernel.ts";
@@ -15,6 +14,7 @@ import { provenance } from "../reports/provenance.ts";
 import type { Scenario } from "../model/scenario.ts";
 import { pc } from "../reports/colours.ts";
 import { intFlag, type Io } from "./common.ts";
+import { requireDesign, unknownName } from "./names.ts";
 import { InputError } from "./load.ts";
 
 export interface ExploreFlags {
@@ -77,10 +77,9 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   const fromEntry = flags.entry !== undefined ? loadEntry(flags.entry) : null;
   const variant = flags.variant ?? fromEntry?.name ?? "upstream";
   if (fromEntry !== null) io.out(entrySummary(fromEntry));
-  const design = variantByName(variant);
-  if (design === undefined) throw new InputError(`--variant: unknown variant "${variant}"`);
+  const design = requireDesign(variant, "--variant");
   const named = PROPERTIES.filter((p) => flags.property === undefined || p.name === flags.property);
-  if (named.length === 0) throw new InputError(`--property: unknown property "${flags.property ?? ""}"`);
+  if (named.length === 0) throw new InputError(`--property: ${unknownName("property", flags.property ?? "", PROPERTIES.map((p) => p.name), "properties").message}`);
   // A property with nothing to judge on the design (no CALL_OPS literal, no subops) is said once, not explored.
   const na = named.filter((p) => !propertyApplies(p, design));
   for (const why of new Set(na.map((p) => notApplicable(p, design)))) io.out(`n/a on ${variant} (${why ?? ""}): ${na.filter((p) => notApplicable(p, design) === why).map((p) => p.name).join(", ")}\n`);

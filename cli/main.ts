@@ -10,6 +10,9 @@ import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, notApplica
 import { checkRun } from "../properties/property.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { runJobs, silentProgress, workersFlag, type Progress } from "./check.ts";
+import { listCommand } from "./list.ts";
+import { variantGateCommand } from "./gate-variant.ts";
+import { requireDesign, unknownName } from "./names.ts";
 import { InputError, loadScenario } from "./load.ts";
 import { EXPECTED_FILE, GATE_SEED, gateCommand, loadExpected, type GateFlags } from "./gate.ts";
 import { expectedForBinary } from "../reports/gate.ts";
@@ -25,7 +28,9 @@ import { historyCommand, type HistoryFlags } from "./history.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
 import type { Outcome } from "../properties/property.ts";
-import { intFlag, printableLine, processIo, saveCounterexample, seconds, validateCorpus, wrapInput, type Io } from "./common.ts";
+import { intFlag, printableLine, processIo, ROOT, saveCounterexample, seconds, validateCorpus, wrapInput, type Io } from "./common.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 export { SCENARIO_DIR } from "./common.ts";
 
@@ -105,18 +110,18 @@ function expectedRow(design: string, fromBinary: boolean): Readonly<Record<strin
 }
 
 async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Promise<number> {
-  const concurrent = flags.concurrency === true;
+  // A concurrent property named without --concurrency is checked as one (it has no sequential runs).
+  const concurrent = flags.concurrency === true || (flags.property !== undefined && CONCURRENT_PROPERTIES.some((p) => p.name === flags.property));
   const runs = intFlag("runs", flags.runs, concurrent ? 1000 : 2000, 1);
   const seed = intFlag("seed", flags.seed, Math.floor(Math.random() * 2 ** 31), 0);
   const workers = workersFlag(flags.workers);
   const known: ReadonlyArray<{ readonly name: string } & Needs> = concurrent ? CONCURRENT_PROPERTIES : PROPERTIES;
   if (flags.property !== undefined && !known.some((p) => p.name === flags.property))
-    throw new InputError(`--property: unknown ${concurrent ? "concurrent " : ""}property "${flags.property}" (known: ${known.map((p) => p.name).join(", ")})`);
+    throw new InputError(`--property: ${unknownName(concurrent ? "concurrent property" : "property", flags.property, [...PROPERTIES, ...CONCURRENT_PROPERTIES].map((p) => p.name), "properties").message}`);
   const props = known.filter((p) => flags.property === undefined || p.name === flags.property);
   const fromEntry = flags.entry !== undefined ? loadEntry(flags.entry) : null;
   const variant = flags.variant ?? fromEntry?.name ?? upstream.name;
-  const checked = variantByName(variant);
-  if (checked === undefined) throw new InputError(`--variant: unknown variant "${variant}"`);
+  const checked = requireDesign(variant, "--variant");
   if (fromEntry !== null) io.out(entrySummary(fromEntry));
   io.out(`${pc.bold("dispatch-spec check")}${concurrent ? " --concurrency" : ""}: variant ${variant}, seed ${seed}, ${runs} ${concurrent ? "schedules" : "runs"} per property\n`);
   // A property with nothing to judge on the design (no CALL_OPS literal, no subops) is said once, not run.
@@ -174,11 +179,18 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   return ok ? 0 : 1;
 }
 
+/** package.json's version. */
+function packageVersion(): string {
+  const v = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version?: unknown }).version;
+  return typeof v === "string" ? v : "unknown";
+}
+
 export async function main(argv: ReadonlyArray<string>, io: Io = processIo, progress: Progress = silentProgress): Promise<number> {
   let code = 0;
   const program = new Command()
     .name("dispatch-spec")
     .description("Property-based verification of the arm64 ftrace dispatch design (CALL_OPS + DIRECT_CALLS)")
+    .version(packageVersion(), "--version", "print dispatch-spec's version")
     .exitOverride()
     // Commander's own errors (a missing argument, an unknown option) in the one form every other message has.
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (str, write) => write(`dispatch-spec: ${printableLine(str.replace(/^error: /, "").trimEnd())}\n`) });
@@ -191,6 +203,13 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .description("execute a scenario file on the model")
     .action((file: string, opts: { json?: boolean; trace?: boolean; entry?: string }) => {
       code = runCommand(io, file, opts);
+    });
+  program
+    .command("list")
+    .description("list the names the other commands take: variants, properties or mutants")
+    .argument("<what>", "variants, properties or mutants")
+    .action((what: string) => {
+      code = listCommand(io, what);
     });
   program
     .command("check")
@@ -277,7 +296,16 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--generated <n>", `with --kernel-patch: generated runs per kernel (default ${KERNEL_GATE_RUNS})`)
     .option("--expect <p=change>", "with --kernel-patch: what the patch must do to a property (newly-failing, newly-holding, unchanged); repeatable", (v: string, prev: string[] = []) => [...prev, v])
     .option("--kaslr <mode>", "with --kernel-patch: boot each kernel with KASLR on, off or both (default both)")
-    .action(async (flags: GateFlags & { kernelPatch?: string[]; generated?: string; expect?: string[]; kaslr?: string }) => {
+    .option("--variant <name>", "gate only this design (a variant, a history design, or either +mutants) against --baseline's recorded verdicts; repeatable", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--baseline <name>", "with --variant: the design whose recorded row the variants are judged against (default upstream)")
+    .action(async (flags: GateFlags & { kernelPatch?: string[]; generated?: string; expect?: string[]; kaslr?: string; variant?: string[]; baseline?: string }) => {
+      if (flags.baseline !== undefined && flags.variant === undefined) throw new InputError("--baseline is for --variant: say which design to judge against it");
+      if (flags.variant !== undefined) {
+        if (flags.kernelPatch !== undefined || flags.entry !== undefined || flags.update === true || flags.coverageMinimums !== undefined) throw new InputError("--variant judges designs against a baseline's recorded row: it takes no --kernel-patch, --entry, --update or --coverage-minimums");
+        if (flags.generated !== undefined || flags.expect !== undefined || flags.kaslr !== undefined) throw new InputError("--generated, --expect and --kaslr are for --kernel-patch");
+        code = await variantGateCommand(io, { variant: flags.variant, ...(flags.baseline !== undefined ? { baseline: flags.baseline } : {}), ...(flags.runs !== undefined ? { runs: flags.runs } : {}), ...(flags.seed !== undefined ? { seed: flags.seed } : {}), ...(flags.workers !== undefined ? { workers: flags.workers } : {}), ...(flags.expected !== undefined ? { expected: flags.expected } : {}), ...(flags.report !== undefined ? { report: flags.report } : {}) }, progress);
+        return;
+      }
       if (flags.kernelPatch !== undefined) {
         if (flags.entry !== undefined || flags.update === true || flags.report !== undefined || flags.expected !== undefined) throw new InputError("--kernel-patch builds its own kernels: it takes no --entry, --update, --report or --expected");
         code = await kernelGateCommand(io, { kernelPatch: flags.kernelPatch, ...(flags.generated !== undefined ? { generated: flags.generated } : {}), ...(flags.seed !== undefined ? { seed: flags.seed } : {}), ...(flags.runs !== undefined ? { runs: flags.runs } : {}), ...(flags.workers !== undefined ? { workers: flags.workers } : {}), ...(flags.expect !== undefined ? { expect: flags.expect } : {}), ...(flags.kaslr !== undefined ? { kaslr: flags.kaslr } : {}) }, progress);

@@ -36,6 +36,21 @@ describe("dispatch-spec replay FILE", () => {
     expect(r.out).toContain("branch-hygiene holds on v1-fixups for this scenario");
   });
 
+  it("replays on the design --variant names, and warns when a file's two variant fields differ", async () => {
+    const r = await cli("replay", retFile, "--variant", "v1-fixups");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("branch-hygiene holds on v1-fixups for this scenario");
+    const s = JSON.parse(readFileSync(retFile, "utf8")) as { variant: string; counterexample: { variant: string } };
+    const mixed = join(dir, "mixed.json");
+    writeFileSync(mixed, JSON.stringify({ ...s, variant: "upstream" }));
+    const m = await cli("replay", mixed);
+    expect(m.err).toContain("warning: the scenario names variant upstream and its counterexample v1-posted: replaying on v1-posted");
+    expect(m.out).toContain("branch-hygiene still fails on v1-posted");
+    const bad = await cli("replay", retFile, "--variant", "v1-fixup");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('unknown variant "v1-fixup" (did you mean v1-fixups?');
+  });
+
   it.each([
     ["malformed JSON", "{", /not valid JSON/],
     ["no counterexample block", { functions: [{ name: "f", addr: "0xffff800008010008" }], steps: [] }, /no "counterexample" block/],

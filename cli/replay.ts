@@ -4,10 +4,9 @@
 
 import { pc } from "../reports/colours.ts";
 import { stripVTControlCharacters } from "node:util";
-import { variantByName } from "../model/variants/index.ts";
 import { loadEntry, onEntryDesign } from "./entry.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";
-import { concurrentPropertyByName, propertyByName } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, concurrentPropertyByName, PROPERTIES, propertyByName } from "../properties/index.ts";
 import { referenceStates, runConcurrentProperty, runConcurrentScenario, type ConcurrentProperty } from "../properties/concurrency.ts";
 import type { ConcurrentResult } from "../model/concurrent.ts";
 import { timelineLines } from "../reports/timeline.ts";
@@ -15,6 +14,7 @@ import { checkRun, runProperty, type Failure, type Outcome, type Property } from
 import { traceLines } from "../reports/trace.ts";
 import type { Design } from "../model/kernel.ts";
 import { intFlag, saveCounterexample, wrapInput, type Io } from "./common.ts";
+import { requireDesign, unknownName } from "./names.ts";
 import { InputError, loadScenario } from "./load.ts";
 import { currentCommit } from "../reports/provenance.ts";
 
@@ -30,14 +30,19 @@ export interface Replay {
 
 function propertyNamed(name: string, where: string): Property {
   const p = propertyByName(name);
-  if (p === undefined) throw new InputError(`${where}: unknown property "${name}"`);
+  if (p === undefined) throw new InputError(`${where}: ${unknownName("property", name, [...PROPERTIES, ...CONCURRENT_PROPERTIES].map((x) => x.name), "properties").message}`);
   return p;
 }
 
 function designNamed(name: string, where: string): Design {
-  const d = variantByName(name);
-  if (d === undefined) throw new InputError(`${where}: unknown variant "${name}"`);
-  return d;
+  return requireDesign(name, where);
+}
+
+/** A warning when a file's scenario names one design and its counterexample another (the counterexample's is replayed). */
+export function variantMismatch(s: Scenario): string | null {
+  const cx = s.counterexample;
+  if (cx?.variant === undefined || cx.variant === s.variant) return null;
+  return `the scenario names variant ${s.variant} and its counterexample ${cx.variant}: replaying on ${cx.variant}, the design it failed on`;
 }
 
 /** Replay a scenario against a property on a design: the failure (or null) and the readable trace. */
@@ -78,24 +83,24 @@ export function replayNamed(s: Scenario, property: string, design: Design): Repl
  * A counterexample file read and checked without running it: its scenario, the recorded block, the design it
  * names (or `on`'s, for replay --entry) and the property. One InputError naming the file for anything missing.
  */
-export function loadCounterexample(file: string, on?: Design): { readonly s: Scenario; readonly recorded: string; readonly design: Design; readonly property: string } {
+export function loadCounterexample(file: string, on?: Design, variant?: string): { readonly s: Scenario; readonly recorded: string; readonly design: Design; readonly property: string } {
   const s = loadScenario(file);
   const cx = s.counterexample;
   if (cx === undefined) throw new InputError(`${file}: no "counterexample" block to replay (use "dispatch-spec run" for a plain scenario)`);
   const named = cx.variant ?? s.variant;
-  const design = designNamed(on !== undefined ? onEntryDesign(named, on) : named, file);
+  const design = variant !== undefined ? designNamed(variant, "--variant") : designNamed(on !== undefined ? onEntryDesign(named, on) : named, file);
   if (scenarioProperty(s, cx.property) === undefined) throw new InputError(`${file}: unknown ${s.cpus !== undefined ? "concurrent " : ""}property "${cx.property}"`);
   return { s, recorded: cx.message, design, property: cx.property };
 }
 
 /** Replay a counterexample file (it must carry a `counterexample` block). */
-export function replayFile(file: string, on?: Design): Replay & { readonly recorded: string } {
-  return wrapInput(file, () => replayLoaded(file, on));
+export function replayFile(file: string, on?: Design, variant?: string): Replay & { readonly recorded: string } {
+  return wrapInput(file, () => replayLoaded(file, on, variant));
 }
 
-/** Replay the file's counterexample on the design it names, or on `on` (replay --entry). */
-function replayLoaded(file: string, on?: Design): Replay & { readonly recorded: string } {
-  const c = loadCounterexample(file, on);
+/** Replay the file's counterexample on the design it names, on `on` (replay --entry), or on `variant` (--variant). */
+function replayLoaded(file: string, on?: Design, variant?: string): Replay & { readonly recorded: string } {
+  const c = loadCounterexample(file, on, variant);
   return { ...replayNamed(c.s, c.property, c.design)!, recorded: c.recorded };
 }
 
@@ -129,9 +134,14 @@ export function replayCommand(io: Io, file: string | undefined, flags: ReplayFla
   const fromEntry = flags.entry !== undefined ? loadEntry(flags.entry) : undefined;
   if (file !== undefined) {
     if (flags.seed !== undefined || flags.path !== undefined) throw new InputError("replay: give either FILE or --seed/--path/--property, not both");
-    const r = replayFile(file, fromEntry);
-    const warning = otherCommit(loadScenario(file).counterexample?.provenance?.commit, currentCommit());
+    if (flags.variant !== undefined && fromEntry !== undefined) throw new InputError("replay: give --variant or --entry, not both");
+    if (flags.property !== undefined || flags.runs !== undefined) throw new InputError("replay FILE: the file names its property and run; --property and --runs are for --seed/--path");
+    const r = replayFile(file, fromEntry, flags.variant);
+    const loaded = loadScenario(file);
+    const warning = otherCommit(loaded.counterexample?.provenance?.commit, currentCommit());
     if (warning !== null) io.err(`dispatch-spec: warning: ${warning}\n`);
+    const mismatch = flags.variant === undefined ? variantMismatch(loaded) : null;
+    if (mismatch !== null) io.err(`dispatch-spec: warning: ${mismatch}\n`);
     return report(io, r, r.recorded);
   }
   if (flags.seed === undefined || flags.path === undefined || flags.property === undefined)

@@ -67,3 +67,8 @@ export const CONCURRENT_PROPERTIES: ReadonlyArray<ConcurrentProperty> = [literal
 export function concurrentPropertyByName(name: string): ConcurrentProperty | undefined {
   return CONCURRENT_PROPERTIES.find((p) => p.name === name);
 }
+
+/** What a property judges, as reports label it: "safety" (of dispatch) or "agreement" (with upstream's choices). */
+export function judgesOf(name: string): "safety" | "agreement" {
+  return propertyByName(name)?.judges === "agreement" ? "agreement" : "safety";
+}

@@ -97,6 +97,11 @@ export interface Property {
    * that matches `message` and a counterexample of at most `maxSteps` steps.
    */
   readonly expectedOnUpstream?: { readonly message: RegExp; readonly maxSteps: number };
+  /**
+   * Set when the property judges agreement with upstream's choices (which path a call takes, which ops a site
+   * names) rather than the safety of dispatch: a design that differs fails it and may still be safe.
+   */
+  readonly judges?: "agreement";
   /** Set when the property speaks of the CALL_OPS literal: a design without one has nothing for it to judge. */
   readonly needsCallOps?: true;
   /** Set when the property speaks of fgraph's manager: a design whose runs register no subops has nothing for it. */

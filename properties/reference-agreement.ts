@@ -6,6 +6,7 @@ import { expected, tracers } from "./reference.ts";
 
 export const referenceAgreement: Property = {
   name: "reference-agreement",
+  judges: "agreement",
   kills: [
     { mutant: "direct-addr-despite-count", maxSteps: 3 },
     { mutant: "subops-rebuild-every-function", maxSteps: 3 },
