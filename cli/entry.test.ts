@@ -165,8 +165,10 @@ describe("--entry FILE", () => {
     expect(rep.out).toContain("exact-handlers still fails on entry:debian-6.12.entry.json+drop-notrace");
     expect(rep.code).toBe(1);
     const run = await cli(["run", file ?? "", "--entry", DUMP_FILE]);
-    expect(run.out).toMatch(/property exact-handlers fails after step \d+/);
+    expect(run.out).toMatch(/property exact-handlers fails on entry:debian-6\.12\.entry\.json\+drop-notrace at step \d+ \(/);
     expect(run.err).toBe("");
+    // The property still fails: the run fails.
+    expect(run.code).toBe(1);
   });
 
   it("runs a scenario on the binary's design", async () => {

@@ -16,7 +16,8 @@ import { requireDesign, unknownName } from "./names.ts";
 import { InputError, loadScenario } from "./load.ts";
 import { EXPECTED_FILE, GATE_SEED, gateCommand, loadExpected, type GateFlags } from "./gate.ts";
 import { expectedForBinary } from "../reports/gate.ts";
-import { replayCommand, replayConcurrent, type ReplayFlags } from "./replay.ts";
+import { replayCommand, replayConcurrent, variantMismatch, type ReplayFlags } from "./replay.ts";
+import { stepText } from "../reports/trace.ts";
 import { exploreCommand, type ExploreFlags } from "./explore.ts";
 import { kernelCommand, type KernelFlags } from "./kernel.ts";
 import { kernelBuildCommand, type KernelBuildFlags } from "./kernel-build.ts";
@@ -36,19 +37,24 @@ export { SCENARIO_DIR } from "./common.ts";
 
 const ENTRY_HELP = "take ftrace_caller and ftrace_stub_direct_tramp from a vmlinux (ELF) or a guest dump (JSON)";
 
-/** For a counterexample file: does its property still fail on this scenario? One line for the table. */
-function verdictLine(s: Scenario): string | null {
+/**
+ * For a counterexample file: does its property still fail on this scenario? One line above the table, and whether
+ * it fails. Steps are numbered as the table numbers them; a failure in a call the property makes after an API step
+ * (properties about dispatch call every function after each step) says so.
+ */
+function verdictLine(s: Scenario): { readonly line: string; readonly fails: boolean } | null {
   const cx = s.counterexample;
   if (cx === undefined) return null;
   // The design the counterexample failed on, as replay judges it.
   const design = variantByName(cx.variant ?? s.variant);
-  if (design === undefined) return pc.yellow(`counterexample names unknown variant "${cx.variant ?? s.variant}"`);
+  if (design === undefined) return { line: pc.yellow(`counterexample names unknown variant "${cx.variant ?? s.variant}"`), fails: false };
   const p = propertyByName(cx.property);
-  if (p === undefined) return pc.yellow(`counterexample names unknown property "${cx.property}"`);
+  if (p === undefined) return { line: pc.yellow(`counterexample names unknown property "${cx.property}"`), fails: false };
   const f = checkRun(p, s, design);
-  return f === null
-    ? pc.green(`property ${p.name} holds on this scenario now (it failed with: ${cx.message})`)
-    : pc.red(`property ${p.name} fails after step ${f.index + 1}${f.fn !== null ? ` (call ${f.fn})` : ""}: ${f.message}`);
+  if (f === null) return { line: pc.green(`property ${p.name} holds on ${design.name} for this scenario now (it failed with: ${cx.message})`), fails: false };
+  const step = f.index < 0 ? null : s.steps[f.index];
+  const where = step === undefined || step === null ? "at boot" : `at step ${f.index + 1} (${stepText(step)}${f.fn !== null ? `; in the call of ${f.fn} the property makes after each step` : ""})`;
+  return { line: pc.red(`property ${p.name} fails on ${design.name} ${where}: ${f.message}`), fails: true };
 }
 
 /** A concurrent scenario: the per-CPU timeline and each call's outcome (and its property's verdict). */
@@ -70,22 +76,27 @@ function runConcurrentCommand(io: Io, file: string, s: Scenario, json: boolean):
   return 0;
 }
 
-function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolean; entry?: string }): number {
+function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolean; entry?: string; variant?: string }): number {
+  if (opts.entry !== undefined && opts.variant !== undefined) throw new InputError("run: give --variant or --entry, not both");
   // With --entry the scenario (and a counterexample's verdict) runs on the binary's design, mutations kept; the
   // design is read first, so a file that names it is found.
   const design = opts.entry !== undefined ? loadEntry(opts.entry) : null;
+  if (opts.variant !== undefined) requireDesign(opts.variant, "--variant");
   const loaded = loadScenario(file);
   const cx = loaded.counterexample;
-  const s: Scenario =
-    design === null
-      ? loaded
-      : { ...loaded, variant: onEntryDesign(loaded.variant, design), ...(cx !== undefined ? { counterexample: { ...cx, variant: onEntryDesign(cx.variant ?? loaded.variant, design) } } : {}) };
+  // The table and a counterexample's verdict run on one design: --variant's, --entry's, or the counterexample's.
+  const mismatch = opts.variant === undefined && design === null ? variantMismatch(loaded) : null;
+  if (mismatch !== null) io.err(`dispatch-spec: warning: ${mismatch}\n`);
+  const on = (v: string): string => opts.variant ?? (design !== null ? onEntryDesign(v, design) : v);
+  const variant = on(cx?.variant ?? loaded.variant);
+  const s: Scenario = { ...loaded, variant, ...(cx !== undefined ? { counterexample: { ...cx, variant } } : {}) };
   if (s.cpus !== undefined) return runConcurrentCommand(io, file, s, opts.json === true);
   const run = wrapInput(file, () => runScenario(s));
   const verdict = opts.json === true ? null : wrapInput(file, () => verdictLine(s));
-  if (verdict !== null) io.out(verdict + "\n");
+  if (verdict !== null) io.out(verdict.line + "\n");
   io.out((opts.json === true ? jsonLines(run) : formatRun(file, run, { trace: opts.trace === true })) + "\n");
-  return run.failures.length === 0 ? 0 : 1;
+  // A counterexample whose property still fails is a failing run, whatever its step expectations say.
+  return run.failures.length === 0 && verdict?.fails !== true ? 0 : 1;
 }
 
 export interface CheckFlags {
@@ -200,8 +211,9 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--json", "one JSON object per step instead of a table")
     .option("--trace", "print every instruction each call executed")
     .option("--entry <file>", ENTRY_HELP)
+    .option("--variant <name>", "run it on this design instead of the one the file names")
     .description("execute a scenario file on the model")
-    .action((file: string, opts: { json?: boolean; trace?: boolean; entry?: string }) => {
+    .action((file: string, opts: { json?: boolean; trace?: boolean; entry?: string; variant?: string }) => {
       code = runCommand(io, file, opts);
     });
   program

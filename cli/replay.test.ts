@@ -80,3 +80,24 @@ describe("dispatch-spec replay --seed --path --property", () => {
     expect(r.err).toMatch(/give a counterexample FILE/);
   });
 });
+
+describe("dispatch-spec run on a counterexample", () => {
+  it("exits 1 while its property fails, numbers the step as the table does, and honours --variant", async () => {
+    const r = await cli("run", retFile);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("property branch-hygiene fails on v1-posted at step 1 (register_ftrace_direct D filter=[f] addr=T1; in the call of f the property makes after each step)");
+    expect(r.out).toMatch(/^ {2}1 {2}register_ftrace_direct D/m);
+    const fixed = await cli("run", retFile, "--variant", "v1-fixups");
+    expect(fixed.out).toContain("property branch-hygiene holds on v1-fixups for this scenario now");
+    expect(fixed.out).toContain("variant v1-fixups, BTI off");
+    expect(fixed.code).toBe(0);
+    const s = JSON.parse(readFileSync(retFile, "utf8")) as { variant: string };
+    const mixed = join(dir, "mixed-run.json");
+    writeFileSync(mixed, JSON.stringify({ ...s, variant: "upstream" }));
+    // The table and the verdict run on one design, the counterexample's, and the file's disagreement is said.
+    const m = await cli("run", mixed);
+    expect(m.err).toContain("warning: the scenario names variant upstream and its counterexample v1-posted");
+    expect(m.out).toContain("variant v1-posted, BTI off");
+    expect((await cli("run", retFile, "--variant", "v1-fixupz")).err).toContain("did you mean v1-fixups?");
+  });
+});
