@@ -6,7 +6,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pc } from "../reports/colours.ts";
-import { CONCURRENT_PROPERTIES, PROPERTIES, propertyApplies } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, judgesOf, PROPERTIES, propertyApplies } from "../properties/index.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { CONCURRENT_MUTANT_RUNS } from "../properties/concurrency.ts";
 import type { Outcome } from "../properties/property.ts";
@@ -90,26 +90,50 @@ const SHORT: Readonly<Record<string, string>> = {
   "literal-discovery": "discover",
   "reference-agreement": "reference",
   "recursion-protected": "recursion",
+  "manager-exact": "manager",
+  "ops-ownership": "ownership",
   "literal-valid-always": "c:literal",
   "no-use-after-free": "c:uaf",
   "transitional-handlers": "c:transit",
   "quiescent-exact": "c:quiesce",
 };
 
+/** The short head of a property's column. */
+export function shortName(property: string): string {
+  return SHORT[property] ?? property;
+}
+
+/**
+ * A cell: `holds`, `fails*` for a failure the expected file records (a finding, a mutant killed, a bug flagged),
+ * `ERROR` for a run that broke, and `!` after anything that differs from the expected file.
+ */
 function cellText(j: Judged, width: number): string {
-  const text = j.outcome.error !== undefined ? "ERROR" : j.got;
+  const text = j.outcome.error !== undefined ? "ERROR" : j.got === "fails" && !j.changed ? "fails*" : j.got;
   const padded = (j.changed ? `${text}!` : text).padEnd(width);
   if (j.changed) return pc.inverse(pc.yellow(padded));
-  return j.got === "holds" ? pc.green(padded) : pc.red(padded);
+  return j.got === "holds" ? pc.green(padded) : pc.yellow(padded);
+}
+
+/** The legend under the verdict table: each short head's property and what it judges, and the marks. */
+export function verdictLegend(): string[] {
+  const props = [...PROPERTIES, ...CONCURRENT_PROPERTIES].map((p) => p.name);
+  const w = Math.max(...props.map((p) => shortName(p).length)) + 2;
+  return [
+    "columns:",
+    ...props.map((p) => `  ${shortName(p).padEnd(w)}${p} [${judgesOf(p)}${CONCURRENT_PROPERTIES.some((c) => c.name === p) ? ", concurrent" : ""}]`),
+    "marks: fails* = a failure reports/expected.json records (a finding, a mutant killed, a bug flagged); ! = differs from it; n/a = nothing to judge on that design",
+    "safety: the design dispatches wrongly when it fails; agreement: it differs from upstream's choice and may be safe (dispatch-spec list properties)",
+  ];
 }
 
 export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
   const names = [...PROPERTIES, ...CONCURRENT_PROPERTIES].map((p) => p.name);
-  const w = 10;
+  // Each column as wide as its head or its widest cell ("holds!", "fails*!") plus two spaces.
+  const w = Math.max(8, ...names.map((n) => shortName(n).length)) + 2;
   const variantRows = judged.filter((j) => j.cell.kind === "variant");
   const designs = [...new Set(variantRows.map((j) => j.cell.design))];
   const dw = Math.max(16, ...designs.map((d) => d.length + 2));
-  const lines = [`${"variant".padEnd(dw)}${names.map((n) => (SHORT[n] ?? n).padEnd(w)).join("")}`];
+  const lines = [`${"variant".padEnd(dw)}${names.map((n) => shortName(n).padEnd(w)).join("")}`];
   for (const d of designs) {
     const row = names.map((n) => {
       const j = variantRows.find((x) => x.cell.design === d && x.cell.property === n);
@@ -127,9 +151,9 @@ export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
   const mw = Math.max(36, ...[...mutants, ...history].map((j) => j.cell.design.length + 2));
   const pw = Math.max(22, ...[...mutants, ...history].map((j) => j.cell.property.length + 2));
   if (mutants.length > 0) lines.push("", `${"mutant".padEnd(mw)}${"property".padEnd(pw)}verdict (must fail)`);
-  for (const j of mutants) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(pw)}${cellText(j, 7)}`);
+  for (const j of mutants) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(pw)}${cellText(j, 8)}`);
   if (history.length > 0) lines.push("", `${"kernel history".padEnd(mw)}${"property".padEnd(pw)}verdict (a bug must fail, a fix hold)`);
-  for (const j of history) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(pw)}${cellText(j, 7)}`);
+  for (const j of history) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(pw)}${cellText(j, 8)}`);
   return lines;
 }
 
@@ -161,7 +185,7 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   const startedAt = new Date();
   const outcomes: Outcome[] = await runJobs(gateJobs(expected, cells, seed, runs), workers, progress);
   const judged = judge(expected, cells, outcomes);
-  io.out(verdictTable(judged).join("\n") + "\n");
+  io.out(verdictTable(judged).join("\n") + "\n" + verdictLegend().map((l) => pc.dim(l)).join("\n") + "\n");
   const files = new Map<Judged, string>();
   for (const j of judged.filter((x) => x.got === "fails" || x.outcome.error !== undefined)) {
     const o = j.outcome;

@@ -4,7 +4,7 @@
 import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
 import type { Cell, Judged } from "../reports/gate.ts";
-import { verdictTable } from "./gate.ts";
+import { verdictLegend, verdictTable } from "./gate.ts";
 
 function judged(cell: Cell, got: "holds" | "fails"): Judged {
   return { cell, outcome: { property: cell.property, variant: cell.design, runs: 1, ok: got === "holds", seed: 1, ms: 1 }, got, want: got, changed: false };
@@ -29,5 +29,24 @@ describe("the verdict table", () => {
         expect(line!.slice(at + r.cell.property.length, at + r.cell.property.length + 2)).toBe("  ");
       }
     }
+  });
+});
+
+describe("the verdict table's heads and legend", () => {
+  it("keeps every head apart, marks recorded failures, and explains every short head", () => {
+    const rows: Judged[] = [judged({ design: "upstream", property: "recursion-protected", kind: "variant" }, "fails"), judged({ design: "upstream", property: "manager-exact", kind: "variant" }, "holds")];
+    const [head, row] = verdictTable(rows).map((l) => stripVTControlCharacters(l));
+    // Heads are separated by at least two spaces: none runs into the next.
+    const heads = head!.trim().split(/ {2,}/);
+    expect(heads[0]).toBe("variant");
+    expect(heads).toContain("manager");
+    expect(heads).toContain("ownership");
+    expect(heads).toContain("c:uaf");
+    expect(heads.every((h) => !h.includes(" "))).toBe(true);
+    expect(row).toContain("fails*");
+    const legend = verdictLegend().join("\n");
+    for (const h of heads.slice(1)) expect(legend).toMatch(new RegExp(`^  ${h.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} +[a-z-]+ \\[(safety|agreement)`, "m"));
+    expect(legend).toContain("reference-agreement [agreement]");
+    expect(legend).toContain("fails* = a failure reports/expected.json records");
   });
 });
