@@ -20,7 +20,7 @@ function gate(...argv: string[]): Promise<CliRun> {
 
 describe("dispatch-spec gate", () => {
   it("matches reports/expected.json on every variant and mutant (pinned seed)", { timeout: 120_000 }, async () => {
-    const r = await gate("--runs", "150", "--workers", "2");
+    const r = await gate("--runs", "150", "--workers", "2", "--verbose");
     expect(r.err).toBe("");
     expect(r.out).toContain("every verdict is as expected");
     expect(r.out).toContain("coverage: every gated label reached its minimum (reports/coverage-minimums.json)");
@@ -41,6 +41,16 @@ describe("dispatch-spec gate", () => {
       const rep = replayFile(f);
       expect(rep.failure?.message, f).toBe(rep.recorded);
     }
+  });
+
+  it("fits one screen by default: sections as expected are one line each, recorded failures counted", { timeout: 120_000 }, async () => {
+    const r = await gate("--runs", "40", "--workers", "2");
+    const lines = r.out.trimEnd().split("\n");
+    expect(lines.length).toBeLessThanOrEqual(50);
+    expect(r.out).toMatch(/^mutants: (\d+) of \1 cells as expected \(--verbose lists them\)$/m);
+    expect(r.out).toMatch(/^kernel history: (\d+) of \1 cells as expected/m);
+    expect(r.out).toMatch(/^\d+ recorded failure\(s\) reproduced, each counterexample saved under reports\/counterexamples\//m);
+    expect(r.out).not.toMatch(/^upstream\+skip-literal-update /m);
   });
 
   it("exits 1 with a counterexample naming the defect when a design expected to hold fails", async () => {

@@ -33,6 +33,8 @@ export interface GateFlags {
   readonly expected?: string;
   readonly report?: string;
   readonly entry?: string;
+  /** Every mutant and history row and every recorded failure's counterexample, not only what differs. */
+  readonly verbose?: boolean;
 }
 
 /** Runs per cell unless --runs says otherwise. */
@@ -117,16 +119,18 @@ function cellText(j: Judged, width: number): string {
 /** The legend under the verdict table: each short head's property and what it judges, and the marks. */
 export function verdictLegend(): string[] {
   const props = [...PROPERTIES, ...CONCURRENT_PROPERTIES].map((p) => p.name);
-  const w = Math.max(...props.map((p) => shortName(p).length)) + 2;
+  const entries = props.map((p) => `${shortName(p)} = ${p}${judgesOf(p) === "agreement" ? " [agreement]" : ""}`);
+  // A few heads a line, so the legend stays short.
+  const lines: string[] = [];
+  for (let i = 0; i < entries.length; i += 4) lines.push(`  ${entries.slice(i, i + 4).join(", ")}`);
   return [
-    "columns:",
-    ...props.map((p) => `  ${shortName(p).padEnd(w)}${p} [${judgesOf(p)}${CONCURRENT_PROPERTIES.some((c) => c.name === p) ? ", concurrent" : ""}]`),
-    "marks: fails* = a failure reports/expected.json records (a finding, a mutant killed, a bug flagged); ! = differs from it; n/a = nothing to judge on that design",
-    "safety: the design dispatches wrongly when it fails; agreement: it differs from upstream's choice and may be safe (dispatch-spec list properties)",
+    "columns (c: concurrent; every property judges safety but those marked [agreement], which judge agreement with upstream's choices):",
+    ...lines,
+    "fails* = a failure reports/expected.json records (a finding, a mutant killed, a bug flagged); ! = differs from it; n/a = nothing to judge there",
   ];
 }
 
-export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
+export function verdictTable(judged: ReadonlyArray<Judged>, verbose = true): string[] {
   const names = [...PROPERTIES, ...CONCURRENT_PROPERTIES].map((p) => p.name);
   // Each column as wide as its head or its widest cell ("holds!", "fails*!") plus two spaces.
   const w = Math.max(8, ...names.map((n) => shortName(n).length)) + 2;
@@ -150,10 +154,17 @@ export function verdictTable(judged: ReadonlyArray<Judged>): string[] {
   // Each column as wide as its longest entry plus two spaces, so that no name runs into the next column.
   const mw = Math.max(36, ...[...mutants, ...history].map((j) => j.cell.design.length + 2));
   const pw = Math.max(22, ...[...mutants, ...history].map((j) => j.cell.property.length + 2));
-  if (mutants.length > 0) lines.push("", `${"mutant".padEnd(mw)}${"property".padEnd(pw)}verdict (must fail)`);
-  for (const j of mutants) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(pw)}${cellText(j, 8)}`);
-  if (history.length > 0) lines.push("", `${"kernel history".padEnd(mw)}${"property".padEnd(pw)}verdict (a bug must fail, a fix hold)`);
-  for (const j of history) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(pw)}${cellText(j, 8)}`);
+  // Without --verbose a section whose every cell is as expected is one line; a cell that differs is always shown.
+  const section = (rows: ReadonlyArray<Judged>, head: string, what: string): void => {
+    if (rows.length === 0) return;
+    const shown = verbose ? rows : rows.filter((j) => j.changed);
+    if (!verbose) lines.push("", `${what}: ${rows.length - shown.length} of ${rows.length} cells as expected${shown.length > 0 ? `, ${shown.length} not:` : " (--verbose lists them)"}`);
+    if (shown.length === 0) return;
+    lines.push(...(verbose ? [""] : []), `${head.padEnd(mw)}${"property".padEnd(pw)}${what === "mutants" ? "verdict (must fail)" : "verdict (a bug must fail, a fix hold)"}`);
+    for (const j of shown) lines.push(`${j.cell.design.padEnd(mw)}${j.cell.property.padEnd(pw)}${cellText(j, 8)}`);
+  };
+  section(mutants, "mutant", "mutants");
+  section(history, "kernel history", "kernel history");
   return lines;
 }
 
@@ -185,15 +196,23 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
   const startedAt = new Date();
   const outcomes: Outcome[] = await runJobs(gateJobs(expected, cells, seed, runs), workers, progress);
   const judged = judge(expected, cells, outcomes);
-  io.out(verdictTable(judged).join("\n") + "\n" + verdictLegend().map((l) => pc.dim(l)).join("\n") + "\n");
+  const verbose = flags.verbose === true;
+  io.out(verdictTable(judged, verbose).join("\n") + "\n" + verdictLegend().map((l) => pc.dim(l)).join("\n") + "\n");
   const files = new Map<Judged, string>();
+  let quiet = 0;
   for (const j of judged.filter((x) => x.got === "fails" || x.outcome.error !== undefined)) {
     const o = j.outcome;
     const saved = saveCounterexample(o);
     if (saved !== null) files.set(j, saved);
+    // A recorded failure reproduced is counted, not printed, unless --verbose.
+    if (!verbose && !j.changed) {
+      quiet++;
+      continue;
+    }
     const mark = j.changed ? pc.yellow("UNEXPECTED ") : "";
     io.out(`${mark}${o.variant} x ${o.property}: ${o.message ?? o.error ?? ""}${saved !== null ? `\n    ${o.counterexample?.steps.length ?? 0} steps, seed ${o.seed}, path ${o.path ?? ""}: ${saved}${fromEntry !== null ? `\n    replay: ${replayCommandFor(saved, o.variant)}` : ""}` : ""}\n`);
   }
+  if (quiet > 0) io.out(`${quiet} recorded failure(s) reproduced, each counterexample saved under reports/counterexamples/ (--verbose prints them)\n`);
   const diff = changes(judged);
   const broken = judged.filter((j) => j.outcome.error !== undefined);
   io.out(`${seconds(performance.now() - started)} for ${cells.length} cells\n`);

@@ -310,6 +310,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--kaslr <mode>", "with --kernel-patch: boot each kernel with KASLR on, off or both (default both)")
     .option("--variant <name>", "gate only this design (a variant, a history design, or either +mutants) against --baseline's recorded verdicts; repeatable", (v: string, prev: string[] = []) => [...prev, v])
     .option("--baseline <name>", "with --variant: the design whose recorded row the variants are judged against (default upstream)")
+    .option("--verbose", "list every mutant and history cell and every recorded failure, not only what differs")
     .action(async (flags: GateFlags & { kernelPatch?: string[]; generated?: string; expect?: string[]; kaslr?: string; variant?: string[]; baseline?: string }) => {
       if (flags.baseline !== undefined && flags.variant === undefined) throw new InputError("--baseline is for --variant: say which design to judge against it");
       if (flags.variant !== undefined) {
