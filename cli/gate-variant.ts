@@ -4,6 +4,7 @@
 // unchanged, a failure the baseline records for a finding of the kernel as written marked as inherited. Only
 // those designs' cells run. Exit 1 when a design breaks a property its baseline holds, or a cell broke.
 
+import { count } from "../reports/format.ts";
 import { propertyByName, judgesOf } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 import { pc } from "../reports/colours.ts";
@@ -100,7 +101,7 @@ export async function variantGateCommand(io: Io, flags: VariantGateFlags, progre
     if (saved !== null) files.set(v, saved);
     const agreement = judgesOf(v.property) === "agreement" ? pc.dim(" [agreement with upstream's choices, not safety: a design may differ here and be safe]") : "";
     io.out(`\n${pc.red(`${v.design} x ${v.property}`)}: ${v.outcome.message ?? v.outcome.error ?? ""}${agreement}\n`);
-    if (saved !== null) io.out(`  ${v.outcome.counterexample?.steps.length ?? 0} step(s), seed ${v.outcome.seed}, path ${v.outcome.path ?? ""}: ${saved}\n  replay: ${replayCommandFor(saved, v.design)}\n`);
+    if (saved !== null) io.out(`  ${count(v.outcome.counterexample?.steps.length ?? 0, "step")}, seed ${v.outcome.seed}, path ${v.outcome.path ?? ""}: ${saved}\n  replay: ${replayCommandFor(saved, v.design)}\n`);
   }
   io.out(`\n${seconds(performance.now() - started)} for ${cells.length} cells\n`);
   const { ok } = finishRun(io, flags.report, {

@@ -3,6 +3,7 @@
 // failure, exit 1 on any difference. It also holds the run's coverage to reports/coverage-minimums.json (one line
 // per behaviour reached less often than its minimum, exit 1). `--update` rewrites both from the run.
 
+import { count } from "../reports/format.ts";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pc } from "../reports/colours.ts";
@@ -210,7 +211,7 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
       continue;
     }
     const mark = j.changed ? pc.yellow("UNEXPECTED ") : "";
-    io.out(`${mark}${o.variant} x ${o.property}: ${o.message ?? o.error ?? ""}${saved !== null ? `\n    ${o.counterexample?.steps.length ?? 0} steps, seed ${o.seed}, path ${o.path ?? ""}: ${saved}${fromEntry !== null ? `\n    replay: ${replayCommandFor(saved, o.variant)}` : ""}` : ""}\n`);
+    io.out(`${mark}${o.variant} x ${o.property}: ${o.message ?? o.error ?? ""}${saved !== null ? `\n    ${count(o.counterexample?.steps.length ?? 0, "step")}, seed ${o.seed}, path ${o.path ?? ""}: ${saved}${fromEntry !== null ? `\n    replay: ${replayCommandFor(saved, o.variant)}` : ""}` : ""}\n`);
   }
   if (quiet > 0) io.out(`${quiet} recorded failure(s) reproduced, each counterexample saved under reports/counterexamples/ (--verbose prints them)\n`);
   const diff = changes(judged);

@@ -172,7 +172,7 @@ describe("standard input as FILE (-)", { timeout: 60_000 }, () => {
   it("reads a scenario from standard input", () => {
     const r = runStdin(JSON.stringify({ functions: F, steps: [{ do: "call", fn: "f" }] }));
     expect(r.err).toBe("");
-    expect(r.out).toContain("1 steps, all expectations held");
+    expect(r.out).toContain("1 step, all expectations held");
     expect(r.status).toBe(0);
   });
 

@@ -7,6 +7,7 @@
 // Deterministic: the runs are a function of the seed and the count, the shrinking a function of the run and the
 // kernel's answers; nothing depends on the clock.
 
+import { count as plural } from "../reports/format.ts";
 import fc from "fast-check";
 import type { Design } from "../model/kernel.ts";
 import { parseScenario, type Scenario } from "../model/scenario.ts";
@@ -270,13 +271,13 @@ export async function runBatch(r: GuestRunner, seed: number, count: number, prog
       firstDiff ??= { run: i, result: res };
     }
     problems.push(...res.problems.map((p) => `run ${i}: ${p}`));
-    progress(`run ${i + 1}/${count}: ${s.steps.length} steps, ${res.violations.length === 0 ? "every property holds" : `fails ${res.violations.map((v) => v.property).join(", ")}`}${res.differences > 0 ? `, ${res.differences} differences from the model` : ""}`);
+    progress(`run ${i + 1}/${count}: ${plural(s.steps.length, "step")}, ${res.violations.length === 0 ? "every property holds" : `fails ${res.violations.map((v) => v.property).join(", ")}`}${res.differences > 0 ? `, ${res.differences} differences from the model` : ""}`);
   }
   const findings: PropertyFinding[] = [];
   for (const p of KERNEL_PROPERTIES) {
     const f = first.get(p);
     if (f === undefined) continue;
-    progress(`shrinking run ${f.run} (${f.result.scenario.steps.length} steps) while ${p} fails`);
+    progress(`shrinking run ${f.run} (${plural(f.result.scenario.steps.length, "step")}) while ${p} fails`);
     const fails = (x: GuestRunResult): boolean => x.violations.some((v) => v.property === p);
     const sh = await shrinkConfirmed(r, fresh, f.result.scenario, fails, progress);
     const last = sh.result ?? f.result;
