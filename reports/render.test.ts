@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { DANGEROUS_MESSAGE, FIXTURE_MUTANT, FIXTURE_PROPERTIES, FIXTURE_VARIANTS, sampleResults, UNREACHED_LABEL } from "./fixtures.ts";
-import { MARKDOWN_TRACE_LINES, renderHtml, renderJunit, renderSummaryMarkdown } from "./render.ts";
+import { SUMMARY_LIMIT, MARKDOWN_TRACE_LINES, renderHtml, renderJunit, renderSummaryMarkdown } from "./render.ts";
 import type { CellResult, Results } from "./results.ts";
 
 interface XmlElement {
@@ -62,10 +62,11 @@ describe("renderSummaryMarkdown", () => {
     expect(text).toContain(`| \`${FIXTURE_MUTANT}\` | literal-valid | fails |`);
   });
 
-  it("gives each failing cell a section with its message, seed, path, file and trace", () => {
+  it("gives each unexpected cell a section with its message, seed, path, file and trace, and each recorded failure a line with its replay command", () => {
     expect(text).toContain("#### ⚠️ Unexpected: `v1-fixups` × `branch-hygiene`");
-    expect(text).toContain("#### Expected failure: `v1-posted` × `stack-aligned`");
-    expect(text).toContain(`#### Mutant killed: \`${FIXTURE_MUTANT}\` × \`literal-valid\``);
+    expect(text).toMatch(/^- expected failure: `v1-posted` × `stack-aligned`: .* — replay: `npx dispatch-spec replay reports\/counterexamples\/v1-posted--stack-aligned\.json`/m);
+    expect(text).toMatch(new RegExp(`^- mutant killed: \`${FIXTURE_MUTANT.replace(/[+]/g, "\\+")}\` × \`literal-valid\``, "m"));
+    expect(text).not.toContain("#### Expected failure");
     expect(text).toContain("path `3:1:0:0` · counterexample `reports/counterexamples/v1-fixups--branch-hygiene.json`");
     expect(text).toContain("> ret x17 at ftrace_caller_direct goes to &lt;T1 & \"body\"&gt;, which no call pushed");
     expect(text).toMatch(/```text\nvariant v1-fixups[^`]*symbol <&>"' \(every markup/);
@@ -85,6 +86,14 @@ describe("renderSummaryMarkdown", () => {
     expect(text).toContain(`> - \`upstream\` · transitions: \`${UNREACHED_LABEL}\``);
     expect(text).toContain("<summary>upstream — ⚠️ 1 never reached</summary>");
     expect(text).toContain(`**\`${UNREACHED_LABEL}\` 0 ⚠️ never reached**`);
+  });
+
+  it("stays below a pull-request comment's size however many cells fail unexpectedly, traces left to index.html", () => {
+    const many = { ...r, cells: Array.from({ length: 400 }, (_, i) => r.cells.map((c) => ({ ...c, design: `${c.design}-${i}`, changed: true, counterexample: c.counterexample === null ? null : { ...c.counterexample, trace: Array.from({ length: 50 }, (_, j) => `trace line ${j} ${"x".repeat(60)}`) } }))).flat() };
+    const md = renderSummaryMarkdown(many);
+    expect(new TextEncoder().encode(md).length).toBeLessThan(SUMMARY_LIMIT);
+    expect(md).toContain("### Verdicts");
+    expect(md).toMatch(/index\.html/);
   });
 
   it("escapes | in table cells", () => {

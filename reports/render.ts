@@ -260,6 +260,18 @@ function mdFailure(c: CellResult): string[] {
   ];
 }
 
+/** One line for a failure the expected file records: what, the message, and the file that replays it. */
+function mdKnownFailure(c: CellResult): string {
+  const mark = c.changed ? `⚠️ unexpected ${shown(c)}` : c.kind === "mutant" ? "mutant killed" : c.kind === "history" ? "bug flagged" : "expected failure";
+  const file = fileOf(c);
+  const steps = c.counterexample !== null ? ` (${plural(c.counterexample.steps, "step")})` : "";
+  return `- ${mark}: ${mdCode(c.design)} × ${mdCode(c.property)}: ${md(c.message ?? "")}${file !== null ? ` — replay: ${mdCode(`npx dispatch-spec replay ${file}`)}${steps}` : ""}`;
+}
+
+/**
+ * Unexpected verdicts in full (message, facts, trace); recorded failures a line each, their traces left to
+ * index.html and the counterexample files, so that summary.md fits a pull-request comment (SUMMARY_LIMIT).
+ */
 function mdFailures(r: Results): string[] {
   const cells = noteworthy(r);
   const changed = cells.filter((c) => c.changed);
@@ -267,7 +279,7 @@ function mdFailures(r: Results): string[] {
   const open = changed.length > 0 ? ["### Unexpected verdicts", "", ...changed.flatMap(mdFailure)] : [];
   const closed =
     known.length > 0
-      ? [`<details><summary>${plural(known.length, "expected failure")} (known findings and killed mutants)</summary>`, "", ...known.flatMap(mdFailure), "</details>", ""]
+      ? [`<details><summary>${plural(known.length, "expected failure")} (known findings, killed mutants, flagged bugs; traces in index.html)</summary>`, "", ...known.map(mdKnownFailure), "", "</details>", ""]
       : [];
   return [...open, ...closed];
 }
@@ -294,12 +306,15 @@ function mdCoverage(r: Results): string[] {
     lost.length > 0
       ? ["> [!WARNING]", "> **Never reached**: expected of the generated runs but exercised zero times:", ">", ...lost.map((l) => `> ${l}`), ""]
       : ["Every expected coverage label was reached.", ""];
-  const perDesign = ds.flatMap((d) => {
+  // The counts of upstream and of any design that missed a label; the others' are in index.html and results.json.
+  const detailed = ds.filter((d) => d === "upstream" || missingCount(r, d) > 0);
+  const perDesign = detailed.flatMap((d) => {
     const n = missingCount(r, d);
     const lines = SECTIONS.flatMap(([s, name]) => mdSectionCounts(r, d, s, name) ?? []);
     return [`<details><summary>${escapeHtml(d)}${n > 0 ? ` — ⚠️ ${n} never reached` : ""}</summary>`, "", ...lines, "", "</details>", ""];
   });
-  return ["### Coverage", "", ...head, ...perDesign];
+  const rest = ds.length - detailed.length;
+  return ["### Coverage", "", ...head, ...perDesign, ...(rest > 0 ? [`The counts of the ${plural(rest, "other design")}, each reaching every expected label, are in index.html and results.json.`, ""] : [])];
 }
 
 function mdCorpus(r: Results): string[] {
@@ -313,11 +328,28 @@ function mdProvenance(r: Results): string[] {
   return ["### Provenance", "", ...mdTable(["field", "value"], provenanceRows(r.provenance).map(([k, v]) => [md(k), mdCode(v)])), ""];
 }
 
+/** GitHub's limit on a pull-request comment is 65 536 characters: summary.md stays below as many bytes. */
+export const SUMMARY_LIMIT = 65_536;
+
 /** summary.md: for a CI job summary or a PR comment. */
 export function renderSummaryMarkdown(r: Results): string {
   const title = `## ${r.ok ? "✅" : "❌"} dispatch-spec ${r.command}: ${md(headline(r))}`;
   const meta = `${mdCode(r.command)} · seed ${mdCode(String(r.seed))} · ${plural(r.runs, "run")} per cell · ${duration(r.durationMs)} · ${plural(r.cells.length, "cell")} · started ${md(r.startedAt)}`;
-  return [title, "", meta, "", ...mdVerdicts(r), ...mdMutants(r), ...mdHistory(r), ...mdFailures(r), ...mdCorpus(r), ...mdCoverage(r), ...mdProvenance(r)].join("\n").trimEnd() + "\n";
+  const head = [title, "", meta, "", ...mdVerdicts(r), ...mdMutants(r), ...mdHistory(r)];
+  const tail = [...mdCorpus(r), ...mdCoverage(r), ...mdProvenance(r)];
+  const full = [...head, ...mdFailures(r), ...tail].join("\n").trimEnd() + "\n";
+  if (utf8Bytes(full) < SUMMARY_LIMIT) return full;
+  // Many unexpected verdicts at once: each a line, as the recorded ones are; the traces are in index.html.
+  const changed = noteworthy(r).filter((c) => c.changed);
+  const short = [...head, "### Unexpected verdicts", "", "_Each a line: summary.md stays below a pull-request comment's size; traces in index.html._", "", ...changed.map(mdKnownFailure), "", ...mdFailures({ ...r, cells: r.cells.filter((c) => !c.changed) }), ...tail].join("\n").trimEnd() + "\n";
+  if (utf8Bytes(short) < SUMMARY_LIMIT) return short;
+  let cut = short.slice(0, SUMMARY_LIMIT / 2);
+  while (utf8Bytes(cut) > SUMMARY_LIMIT - 200) cut = cut.slice(0, -1000);
+  return `${cut}\n\n_(cut short; the whole report is index.html and results.json)_\n`;
+}
+
+function utf8Bytes(s: string): number {
+  return new TextEncoder().encode(s).length;
 }
 
 // ---- junit.xml ----
