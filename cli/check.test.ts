@@ -46,3 +46,12 @@ describe("progress", () => {
     expect(done).toBe(total);
   });
 });
+
+describe("check on a design without a row of its own", () => {
+  it("judges it against upstream's row: upstream's finding is inherited, a new failure is not", { timeout: 60_000 }, async () => {
+    const r = await cli(["check", "--variant", "upstream+skip-literal-update", "--runs", "200", "--seed", "1", "--workers", "2"]);
+    expect(r.out).toMatch(/recursion-protected .* fails .*\(expected: inherited: upstream fails it too/);
+    expect(r.out).toMatch(/literal-valid .* FAILS/);
+    expect(r.code).toBe(1);
+  });
+});

@@ -141,7 +141,10 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   if (na.length === props.length) return 0;
   // A property recorded as failing here gets at least the default runs, as the gate gives such a cell: it stops at
   // its first failure, and a low --runs must not make a recorded failure look like a change.
-  const recorded = expectedRow(variant, fromEntry !== null);
+  // A design without a row of its own (a new variant, a mutant) is judged against upstream's row, as gate --variant
+  // judges it: a failure upstream records too is inherited, not new.
+  const own = expectedRow(variant, fromEntry !== null);
+  const recorded = own ?? expectedRow(upstream.name, false);
   const isFinding = (name: string): boolean => keepsUpstreamRule(checked) && propertyByName(name)?.expectedOnUpstream !== undefined;
   const mustFail = (name: string): boolean => (recorded?.[name] !== undefined ? recorded[name] === "fails" : isFinding(name));
   const jobs = props
@@ -156,7 +159,8 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   // upstream's), where that row names the property; otherwise a recorded finding is expected to fail on a design
   // that keeps the kernel's rules. A run that broke (an exception, not a verdict) is never the expected failure.
   const finding = (o: Outcome): boolean => o.error === undefined && mustFail(o.property);
-  const why = (o: Outcome): string => (isFinding(o.property) ? "a known finding, see README" : `recorded as failing on ${variant} in reports/expected.json`);
+  const why = (o: Outcome): string =>
+    own === undefined ? `inherited: upstream fails it too (reports/expected.json), and ${variant} has no row of its own` : isFinding(o.property) ? "a known finding, see README" : `recorded as failing on ${variant} in reports/expected.json`;
   io.out(`${"property".padEnd(22)} ${"runs".padStart(6)}  ${"result".padEnd(7)} time\n`);
   for (const o of outcomes) {
     const verdict = o.ok ? pc.green("holds  ") : finding(o) ? pc.yellow("fails  ") : pc.red("FAILS  ");
