@@ -4,15 +4,15 @@
 // unchanged, a failure the baseline records for a finding of the kernel as written marked as inherited. Only
 // those designs' cells run. Exit 1 when a design breaks a property its baseline holds, or a cell broke.
 
-import { count } from "../reports/format.ts";
+import { plural } from "../reports/format.ts";
 import { propertyByName, judgesOf } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 import { pc } from "../reports/colours.ts";
-import { designCells, expectedVerdict, type Cell, type Expected, type Verdict } from "../reports/gate.ts";
+import { designCells, expectedVerdict, recordedRow, type Cell, type Expected, type Verdict } from "../reports/gate.ts";
 import { runJobs, workersFlag, type Progress } from "./check.ts";
 import { intFlag, saveCounterexample, seconds, validateCorpus, type Io } from "./common.ts";
 import { replayCommandFor } from "./entry.ts";
-import { EXPECTED_FILE, GATE_SEED, gateJobs, loadExpected } from "./gate.ts";
+import { DEFAULT_RUNS, EXPECTED_FILE, gateJobs, gateSeedFlag, loadExpected } from "./gate.ts";
 import { InputError } from "./load.ts";
 import { designNames, requireDesign, unknownName } from "./names.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
@@ -51,7 +51,7 @@ export function variantChange(property: string, baseline: Verdict | null, got: V
 
 /** The baseline's recorded row: a variant's or a design of the kernel's history; a one-line error if it has none. */
 export function baselineRow(e: Expected, baseline: string): Readonly<Record<string, Verdict>> {
-  const row = e.variants[baseline] ?? e.history?.[baseline];
+  const row = recordedRow(e, baseline);
   if (row !== undefined) return row;
   const recorded = [...Object.keys(e.variants), ...Object.keys(e.history ?? {})];
   if (!designNames().includes(baseline.split("+")[0] ?? "")) throw new InputError(`--baseline: ${unknownName("variant", baseline, recorded, "variants").message}`);
@@ -59,8 +59,8 @@ export function baselineRow(e: Expected, baseline: string): Readonly<Record<stri
 }
 
 export async function variantGateCommand(io: Io, flags: VariantGateFlags, progress: Progress): Promise<number> {
-  const runs = intFlag("runs", flags.runs, 2000, 1);
-  const seed = flags.seed === "random" ? Math.floor(Math.random() * 2 ** 31) : intFlag("seed", flags.seed, GATE_SEED, 0);
+  const runs = intFlag("runs", flags.runs, DEFAULT_RUNS, 1);
+  const seed = gateSeedFlag(flags.seed);
   const workers = workersFlag(flags.workers);
   const baseline = flags.baseline ?? "upstream";
   const designs = [...new Set(flags.variant)];
@@ -101,7 +101,7 @@ export async function variantGateCommand(io: Io, flags: VariantGateFlags, progre
     if (saved !== null) files.set(v, saved);
     const agreement = judgesOf(v.property) === "agreement" ? pc.dim(" [agreement with upstream's choices, not safety: a design may differ here and be safe]") : "";
     io.out(`\n${pc.red(`${v.design} x ${v.property}`)}: ${v.outcome.message ?? v.outcome.error ?? ""}${agreement}\n`);
-    if (saved !== null) io.out(`  ${count(v.outcome.counterexample?.steps.length ?? 0, "step")}, seed ${v.outcome.seed}, path ${v.outcome.path ?? ""}: ${saved}\n  replay: ${replayCommandFor(saved, v.design)}\n`);
+    if (saved !== null) io.out(`  ${plural(v.outcome.counterexample?.steps.length ?? 0, "step")}, seed ${v.outcome.seed}, path ${v.outcome.path ?? ""}: ${saved}\n  replay: ${replayCommandFor(saved, v.design)}\n`);
   }
   io.out(`\n${seconds(performance.now() - started)} for ${cells.length} cells\n`);
   const { ok } = finishRun(io, flags.report, {

@@ -3,7 +3,7 @@
 // failure, exit 1 on any difference. It also holds the run's coverage to reports/coverage-minimums.json (one line
 // per behaviour reached less often than its minimum, exit 1). `--update` rewrites both from the run.
 
-import { count } from "../reports/format.ts";
+import { plural } from "../reports/format.ts";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pc } from "../reports/colours.ts";
@@ -39,7 +39,12 @@ export interface GateFlags {
 }
 
 /** Runs per cell unless --runs says otherwise. */
-const DEFAULT_RUNS = 2000;
+export const DEFAULT_RUNS = 2000;
+
+/** --seed for a gate: a number, "random", or the pinned GATE_SEED. */
+export function gateSeedFlag(value: string | undefined): number {
+  return value === "random" ? Math.floor(Math.random() * 2 ** 31) : intFlag("seed", value, GATE_SEED, 0);
+}
 
 /**
  * Runs for a cell. A cell expected to fail stops at its first failure, so it gets at least the default whatever
@@ -176,7 +181,7 @@ export function gateJobs(expected: Expected, cells: ReadonlyArray<Cell>, seed: n
 
 export async function gateCommand(io: Io, flags: GateFlags, progress: Progress): Promise<number> {
   const runs = intFlag("runs", flags.runs, DEFAULT_RUNS, 1);
-  const seed = flags.seed === "random" ? Math.floor(Math.random() * 2 ** 31) : intFlag("seed", flags.seed, GATE_SEED, 0);
+  const seed = gateSeedFlag(flags.seed);
   const workers = workersFlag(flags.workers);
   const file = flags.expected ?? EXPECTED_FILE;
   const fileShown = file === EXPECTED_FILE ? "reports/expected.json" : file;
@@ -211,7 +216,7 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
       continue;
     }
     const mark = j.changed ? pc.yellow("UNEXPECTED ") : "";
-    io.out(`${mark}${o.variant} x ${o.property}: ${o.message ?? o.error ?? ""}${saved !== null ? `\n    ${count(o.counterexample?.steps.length ?? 0, "step")}, seed ${o.seed}, path ${o.path ?? ""}: ${saved}${fromEntry !== null ? `\n    replay: ${replayCommandFor(saved, o.variant)}` : ""}` : ""}\n`);
+    io.out(`${mark}${o.variant} x ${o.property}: ${o.message ?? o.error ?? ""}${saved !== null ? `\n    ${plural(o.counterexample?.steps.length ?? 0, "step")}, seed ${o.seed}, path ${o.path ?? ""}: ${saved}${fromEntry !== null ? `\n    replay: ${replayCommandFor(saved, o.variant)}` : ""}` : ""}\n`);
   }
   if (quiet > 0) io.out(`${quiet} recorded failure(s) reproduced, each counterexample saved under reports/counterexamples/ (--verbose prints them)\n`);
   const diff = changes(judged);

@@ -5,7 +5,7 @@
 // or when a property fails that the baseline row of reports/expected.json (debian-6.12: the 6.12 kernel as written)
 // says holds.
 
-import { count } from "../reports/format.ts";
+import { plural } from "../reports/format.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pc } from "../reports/colours.ts";
@@ -94,7 +94,7 @@ export async function generatedBatch(io: Io, files: KernelFiles, o: GeneratedOpt
     const started = g.seconds;
     const fresh = new FreshRunner(() => start());
     const b = await runBatch(r, o.seed, o.count, (l) => io.err(`kernel: ${l}\n`), fresh);
-    io.err(`kernel: ${count(b.runs, "run")} (${count(b.steps, "step")}) and the shrinking made ${b.guestRuns} guest runs in ${(g.seconds - started).toFixed(1)} s${r.reboots > 0 ? `, with ${r.reboots} new guest(s) after runs that broke the kernel` : ""}\n`);
+    io.err(`kernel: ${plural(b.runs, "run")} (${plural(b.steps, "step")}) and the shrinking made ${b.guestRuns} guest runs in ${(g.seconds - started).toFixed(1)} s${r.reboots > 0 ? `, with ${r.reboots} new guest(s) after runs that broke the kernel` : ""}\n`);
     await r.stop();
     return b;
   } catch (e) {
@@ -122,7 +122,7 @@ export function generatedFlags(flags: { generated?: string; seed?: string; kaslr
 /** Print a batch; the exit code (1 on a difference from the model or a failure the baseline does not have). */
 export function reportBatch(io: Io, b: BatchResult, baseline: Verdicts, baselineName: string, tag: string): number {
   const s = batchSummary(b, baseline, baselineName);
-  io.out(`${pc.bold("generated runs")}: ${count(b.runs, "run")}, ${count(b.steps, "step")}, seed ${b.seed}; ${b.differing === 0 ? "the model predicted every site and call" : pc.red(`${b.differing} run(s) where the model and the kernel differ`)}\n`);
+  io.out(`${pc.bold("generated runs")}: ${plural(b.runs, "run")}, ${plural(b.steps, "step")}, seed ${b.seed}; ${b.differing === 0 ? "the model predicted every site and call" : pc.red(`${b.differing} run(s) where the model and the kernel differ`)}\n`);
   for (const l of s.lines) io.out(`${l}\n`);
   if (b.firstDifference !== null) for (const l of b.firstDifference.rows.slice(0, 10)) io.out(`  ${pc.red("differs")} ${l}\n`);
   for (const p of b.problems.slice(0, 10)) io.out(`  ${pc.yellow("note")}: ${p}\n`);

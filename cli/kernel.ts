@@ -2,7 +2,7 @@
 // Linux kernel under qemu-system-aarch64 and compare every patch-site after every step with the model's
 // prediction (kernel/). Without scenarios, the default set in kernel/scenarios/. Exit 1 on any difference.
 
-import { count } from "../reports/format.ts";
+import { plural } from "../reports/format.ts";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -245,7 +245,7 @@ function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFl
 /** A guest's progress on stderr: a line per scenario (the guest stays up, so it shows while the boot runs). */
 function scenarioProgress(io: Io, plans: ReadonlyArray<GuestScenario>): (si: number, step: number, of: number) => void {
   return (si, step, of) => {
-    if (step === of) io.err(`kernel: scenario ${si + 1}/${plans.length} done (${plans[si]?.name ?? "?"}, ${count(of, "step")})\n`);
+    if (step === of) io.err(`kernel: scenario ${si + 1}/${plans.length} done (${plans[si]?.name ?? "?"}, ${plural(of, "step")})\n`);
   };
 }
 

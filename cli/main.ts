@@ -15,7 +15,7 @@ import { variantGateCommand } from "./gate-variant.ts";
 import { requireDesign, unknownName } from "./names.ts";
 import { InputError, loadScenario } from "./load.ts";
 import { EXPECTED_FILE, GATE_SEED, gateCommand, loadExpected, type GateFlags } from "./gate.ts";
-import { expectedForBinary } from "../reports/gate.ts";
+import { expectedForBinary, recordedRow } from "../reports/gate.ts";
 import { replayCommand, replayConcurrent, variantMismatch, type ReplayFlags } from "./replay.ts";
 import { stepText } from "../reports/trace.ts";
 import { exploreCommand, type ExploreFlags } from "./explore.ts";
@@ -117,7 +117,7 @@ export interface CheckFlags {
 function expectedRow(design: string, fromBinary: boolean): Readonly<Record<string, "holds" | "fails">> | undefined {
   const loaded = loadExpected(EXPECTED_FILE);
   const e = fromBinary ? expectedForBinary(loaded, design) : loaded;
-  return e.variants[design] ?? e.history?.[design];
+  return recordedRow(e, design);
 }
 
 async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Promise<number> {

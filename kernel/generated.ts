@@ -7,7 +7,7 @@
 // Deterministic: the runs are a function of the seed and the count, the shrinking a function of the run and the
 // kernel's answers; nothing depends on the clock.
 
-import { count as plural } from "../reports/format.ts";
+import { plural } from "../reports/format.ts";
 import fc from "fast-check";
 import type { Design } from "../model/kernel.ts";
 import { parseScenario, type Scenario } from "../model/scenario.ts";

@@ -45,7 +45,7 @@ export function formatRun(title: string, run: ScenarioRun, opts: FormatOptions):
     pc.bold(`${title}: variant ${k.design.name}, BTI ${k.layout.bti ? "on" : "off"}, ftrace_caller at ${toHex(k.layout.kernel.ftrace_caller)}`),
     ...run.results.flatMap((r) => formatStep(r, opts)),
   ];
-  lines.push(run.failures.length === 0 ? pc.green(`${count(run.results.length, "step")}, all expectations held`) : pc.red(`${run.failures.length} expectation(s) failed`));
+  lines.push(run.failures.length === 0 ? pc.green(`${plural(run.results.length, "step")}, all expectations held`) : pc.red(`${run.failures.length} expectation(s) failed`));
   return lines.join("\n");
 }
 
@@ -64,7 +64,7 @@ export function jsonLines(run: ScenarioRun): string {
   return run.results.map((r) => JSON.stringify(stepJson(r), (_k, v: unknown) => (typeof v === "bigint" ? toHex(v) : v))).join("\n");
 }
 
-/** "1 step", "2 steps": a count with its noun in the right number (nouns that take an s). */
-export function count(n: number, noun: string): string {
-  return `${n} ${n === 1 ? noun : `${noun}s`}`;
+/** "1 step", "2 steps": a count with its noun in the right number. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }

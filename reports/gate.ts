@@ -107,6 +107,11 @@ function sequentialCells(): Cell[] {
   return [...variants, ...mutants];
 }
 
+/** A design's recorded row: a variant's, or a design of the kernel's history. */
+export function recordedRow(e: Expected, design: string): Readonly<Record<string, Verdict>> | undefined {
+  return e.variants[design] ?? e.history?.[design];
+}
+
 export function verdictOf(o: Outcome): Verdict {
   return o.ok ? "holds" : "fails";
 }

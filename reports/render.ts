@@ -4,6 +4,7 @@
 import { stripVTControlCharacters } from "node:util";
 import { unreached, type CellResult, type Coverage, type CoverageExpectations, type Results } from "./results.ts";
 import { provenanceRows } from "./provenance.ts";
+import { plural } from "./format.ts";
 
 type Section = keyof CoverageExpectations;
 
@@ -107,10 +108,6 @@ function duration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
-
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 /** One line on the whole run, e.g. "every verdict as expected" or "2 unexpected verdicts, corpus: 1 of 14 files fail". */
