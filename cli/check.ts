@@ -8,6 +8,7 @@ import type { Outcome } from "../properties/property.ts";
 import { batchKey, type Job } from "./check-worker.ts";
 import { intFlag } from "./common.ts";
 import { InputError } from "./load.ts";
+import { loadedDesignFiles } from "./design-file.ts";
 import { behaviourKey, registeredImages, variantByName } from "../model/variants/index.ts";
 
 export interface Progress {
@@ -49,9 +50,12 @@ export function terminalProgress(): Progress {
   return { start: (total) => bar.start(total, 0), tick: (runs) => bar.increment(runs), stop: () => bar.stop() };
 }
 
-/** A worker thread running `module`, knowing every design read from a binary in this run (--entry). */
+/**
+ * A worker thread running `module`, knowing every design read from a binary (--entry) or loaded from a file
+ * (--design) in this run.
+ */
 export function spawnWorker(module?: string): Worker {
-  return new Worker(new URL("./worker-boot.js", import.meta.url), { workerData: { ...(module !== undefined ? { module } : {}), entries: registeredImages() } });
+  return new Worker(new URL("./worker-boot.js", import.meta.url), { workerData: { ...(module !== undefined ? { module } : {}), entries: registeredImages(), designFiles: loadedDesignFiles() } });
 }
 
 function spawn(): Worker {

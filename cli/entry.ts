@@ -12,6 +12,7 @@ import type { Design } from "../model/kernel.ts";
 import { imageOf, registerEntryImage } from "../model/variants/index.ts";
 import { toHex } from "../model/insn.ts";
 import { DEFAULT_KERNEL } from "../model/layout.ts";
+import { designFileOf } from "./design-file.ts";
 import { InputError, readJson } from "./load.ts";
 
 /** Symbols besides the code's own that the model binds or reports by name. */
@@ -174,10 +175,14 @@ export function onEntryDesign(variant: string, design: Design): string {
 /** The file each design read with --entry in this run came from (for the replay commands printed). */
 const FILES = new Map<string, string>();
 
-/** The command that replays a counterexample file, with --entry when its design was read from a binary. */
+/**
+ * The command that replays a counterexample file, with --entry when its design was read from a binary and --design
+ * when it was loaded from a file of the user's.
+ */
 export function replayCommandFor(file: string, design: string): string {
   const entry = FILES.get(design.split("+")[0] ?? design);
-  return `npx dispatch-spec replay ${file}${entry !== undefined ? ` --entry ${entry}` : ""}`;
+  const given = designFileOf(design);
+  return `npx dispatch-spec replay ${file}${entry !== undefined ? ` --entry ${entry}` : ""}${given !== undefined ? ` --design ${given}` : ""}`;
 }
 
 /** Read FILE and make its design known by name; returns the design. */

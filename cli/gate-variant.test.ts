@@ -49,7 +49,7 @@ describe("gate --variant", () => {
     expect(await bad("--variant", "upstream+drop-notrac")).toContain("did you mean drop-notrace?");
     expect(await bad("--variant", "upstream", "--baseline", "upstrm")).toContain("did you mean upstream?");
     expect(await bad("--baseline", "upstream")).toContain("--baseline is for --variant");
-    expect(await bad("--variant", "upstream", "--update")).toContain("--variant judges designs against a baseline");
+    expect(await bad("--variant", "upstream", "--update")).toContain("--variant and --design judge designs against a baseline");
   });
 });
 

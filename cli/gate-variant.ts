@@ -95,10 +95,14 @@ export async function variantGateCommand(io: Io, flags: VariantGateFlags, progre
       io.out(`  ${v.property.padEnd(pw)}${judgesOf(v.property).padEnd(11)}${(v.baseline ?? "n/a").padEnd(Math.max(10, baseline.length + 2))}${v.got.padEnd(7)}${colour(v.change)}${note}\n`);
     }
   }
+  // Every failure's counterexample is saved, an inherited or unchanged one too, so each has its replay command.
+  for (const v of verdicts) {
+    const saved = v.got === "fails" && v.outcome.error === undefined ? saveCounterexample(v.outcome) : null;
+    if (saved !== null) files.set(v, saved);
+  }
   const broken = verdicts.filter((v) => v.change === "newly failing" || v.outcome.error !== undefined);
   for (const v of broken) {
-    const saved = v.outcome.error === undefined ? saveCounterexample(v.outcome) : null;
-    if (saved !== null) files.set(v, saved);
+    const saved = files.get(v) ?? null;
     const agreement = judgesOf(v.property) === "agreement" ? pc.dim(" [agreement with upstream's choices, not safety: a design may differ here and be safe]") : "";
     io.out(`\n${pc.red(`${v.design} x ${v.property}`)}: ${v.outcome.message ?? v.outcome.error ?? ""}${agreement}\n`);
     if (saved !== null) io.out(`  ${plural(v.outcome.counterexample?.steps.length ?? 0, "step")}, seed ${v.outcome.seed}, path ${v.outcome.path ?? ""}: ${saved}\n  replay: ${replayCommandFor(saved, v.design)}\n`);
@@ -119,6 +123,9 @@ export async function variantGateCommand(io: Io, flags: VariantGateFlags, progre
     io.out(pc.green(`no property that holds on ${baseline} fails: ${tally}\n`));
     return 0;
   }
-  io.out(pc.red(`${broken.length} cell(s) break against ${baseline}: ${tally}\n`));
+  // Whether any of it is safety: a design that only departs from upstream's choices of path is told so.
+  const safety = broken.filter((v) => judgesOf(v.property) === "safety" || v.outcome.error !== undefined).length;
+  const kinds = safety === 0 ? ` (all ${broken.length} judge agreement with upstream's choices: no safety property breaks)` : safety < broken.length ? ` (${safety} of them safety)` : "";
+  io.out(pc.red(`${broken.length} cell(s) break against ${baseline}${kinds}: ${tally}\n`));
   return 1;
 }

@@ -4,10 +4,11 @@
 // per behaviour reached less often than its minimum, exit 1). `--update` rewrites both from the run.
 
 import { plural } from "../reports/format.ts";
+import { columnHeads, shortName } from "../reports/heads.ts";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pc } from "../reports/colours.ts";
-import { CONCURRENT_PROPERTIES, judgesOf, PROPERTIES, propertyApplies } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, PROPERTIES, propertyApplies } from "../properties/index.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { CONCURRENT_MUTANT_RUNS } from "../properties/concurrency.ts";
 import type { Outcome } from "../properties/property.ts";
@@ -85,32 +86,6 @@ export function loadExpected(file: string): Expected {
   return r.data;
 }
 
-/** Short column heads so the table fits a terminal. */
-const SHORT: Readonly<Record<string, string>> = {
-  "literal-valid": "literal",
-  "exact-handlers": "handlers",
-  "path-selection": "path",
-  "bl-range": "bl-range",
-  "modify-validates": "modify",
-  "trampoline-contract": "tramp-abi",
-  "stack-aligned": "stack",
-  "branch-hygiene": "branch",
-  "literal-discovery": "discover",
-  "reference-agreement": "reference",
-  "recursion-protected": "recursion",
-  "manager-exact": "manager",
-  "ops-ownership": "ownership",
-  "literal-valid-always": "c:literal",
-  "no-use-after-free": "c:uaf",
-  "transitional-handlers": "c:transit",
-  "quiescent-exact": "c:quiesce",
-};
-
-/** The short head of a property's column. */
-export function shortName(property: string): string {
-  return SHORT[property] ?? property;
-}
-
 /**
  * A cell: `holds`, `fails*` for a failure the expected file records (a finding, a mutant killed, a bug flagged),
  * `ERROR` for a run that broke, and `!` after anything that differs from the expected file.
@@ -124,8 +99,7 @@ function cellText(j: Judged, width: number): string {
 
 /** The legend under the verdict table: each short head's property and what it judges, and the marks. */
 export function verdictLegend(): string[] {
-  const props = [...PROPERTIES, ...CONCURRENT_PROPERTIES].map((p) => p.name);
-  const entries = props.map((p) => `${shortName(p)} = ${p}${judgesOf(p) === "agreement" ? " [agreement]" : ""}`);
+  const entries = columnHeads().map((h) => `${h.short} = ${h.property}${h.judges === "agreement" ? " [agreement]" : ""}`);
   // A few heads a line, so the legend stays short.
   const lines: string[] = [];
   for (let i = 0; i < entries.length; i += 4) lines.push(`  ${entries.slice(i, i + 4).join(", ")}`);

@@ -24,6 +24,7 @@ export function listLines(what: string): string[] {
         ...HISTORY.map((h) => `${h.name.padEnd(w)}${h.design.description}`),
         "",
         "any of them with mutants after a '+', e.g. upstream+skip-literal-update (dispatch-spec list mutants)",
+        "a design of your own: a TypeScript file exporting it, given with --design FILE (e.g. model/variants/examples/list-ops-only.ts)",
       ];
     }
     case "properties": {

@@ -24,6 +24,7 @@ import { kernelBuildCommand, type KernelBuildFlags } from "./kernel-build.ts";
 import { KERNEL_GATE_RUNS, kernelGateCommand } from "./gate-kernel.ts";
 import { runConcurrentScenario } from "../properties/concurrency.ts";
 import { keepsUpstreamRule } from "../properties/property.ts";
+import { loadDesignFile } from "./design-file.ts";
 import { entrySummary, loadEntry, onEntryDesign, replayCommandFor } from "./entry.ts";
 import { historyCommand, type HistoryFlags } from "./history.ts";
 import { timelineLines } from "../reports/timeline.ts";
@@ -36,6 +37,17 @@ import { join } from "node:path";
 export { SCENARIO_DIR } from "./common.ts";
 
 const ENTRY_HELP = "take ftrace_caller and ftrace_stub_direct_tramp from a vmlinux (ELF) or a guest dump (JSON)";
+const DESIGN_HELP = "load a design from a TypeScript file of yours (its default export, e.g. { ...upstream, name, arch }) and know it by its name";
+
+/**
+ * Load a command's --design file before anything looks a name up, so the name it gives is known to the command
+ * (and to a scenario that names it); with --entry too, one line: each flag brings its own design.
+ */
+async function designFlag(flags: { readonly design?: string; readonly entry?: string }): Promise<string | undefined> {
+  if (flags.design === undefined) return undefined;
+  if (flags.entry !== undefined) throw new InputError("give --design or --entry, not both: each brings a design of its own");
+  return (await loadDesignFile(flags.design)).name;
+}
 
 /**
  * For a counterexample file: does its property still fail on this scenario? One line above the table, and whether
@@ -169,6 +181,11 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   }
   const failures = outcomes.filter((o) => o.ok === finding(o));
   const files = new Map<Outcome, string>();
+  // Every failure's counterexample is saved, a recorded one's too, so that the report gives each a replay command.
+  for (const o of outcomes.filter((x) => !x.ok && x.error === undefined && finding(x))) {
+    const file = saveCounterexample(o);
+    if (file !== null) files.set(o, file);
+  }
   for (const o of failures) {
     io.out(
       o.ok
@@ -216,8 +233,10 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--trace", "print every instruction each call executed")
     .option("--entry <file>", ENTRY_HELP)
     .option("--variant <name>", "run it on this design instead of the one the file names")
+    .option("--design <file>", DESIGN_HELP)
     .description("execute a scenario file on the model")
-    .action((file: string, opts: { json?: boolean; trace?: boolean; entry?: string; variant?: string }) => {
+    .action(async (file: string, opts: { json?: boolean; trace?: boolean; entry?: string; variant?: string; design?: string }) => {
+      await designFlag(opts);
       code = runCommand(io, file, opts);
     });
   program
@@ -238,8 +257,10 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--report <dir>", "write results.json, summary.md, junit.xml and index.html into dir")
     .option("--concurrency", "check the concurrent properties: patching interleaved with calls on 2-3 CPUs")
     .option("--entry <file>", ENTRY_HELP)
-    .action(async (flags: CheckFlags) => {
-      code = await checkCommand(io, flags, progress);
+    .option("--design <file>", `${DESIGN_HELP}; check it unless --variant names another`)
+    .action(async (flags: CheckFlags & { design?: string }) => {
+      const named = await designFlag(flags);
+      code = await checkCommand(io, { ...flags, ...(flags.variant === undefined && named !== undefined ? { variant: named } : {}) }, progress);
     });
   program
     .command("replay")
@@ -250,9 +271,11 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--variant <name>", "the design it failed on (default upstream)")
     .option("--runs <n>", "runs of the original check (default 2000)")
     .option("--entry <file>", ENTRY_HELP)
+    .option("--design <file>", `${DESIGN_HELP} (without FILE: replay on it unless --variant names another)`)
     .description("re-run a counterexample and print its trace; exit 1 if the property still fails, 0 if it holds")
-    .action((file: string | undefined, flags: ReplayFlags) => {
-      code = replayCommand(io, file, flags);
+    .action(async (file: string | undefined, flags: ReplayFlags & { design?: string }) => {
+      const named = await designFlag(flags);
+      code = replayCommand(io, file, { ...flags, ...(file === undefined && flags.variant === undefined && named !== undefined ? { variant: named } : {}) });
     });
   program
     .command("explore")
@@ -265,8 +288,10 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--time <s>", "time limit in seconds (default 60)")
     .option("--workers <n>", "worker threads (default: one per core, at most 2)")
     .option("--entry <file>", ENTRY_HELP)
-    .action(async (flags: ExploreFlags) => {
-      code = await exploreCommand(io, flags);
+    .option("--design <file>", `${DESIGN_HELP}; explore it unless --variant names another`)
+    .action(async (flags: ExploreFlags & { design?: string }) => {
+      const named = await designFlag(flags);
+      code = await exploreCommand(io, { ...flags, ...(flags.variant === undefined && named !== undefined ? { variant: named } : {}) });
     });
   const kernel = program
     .command("kernel")
@@ -313,14 +338,17 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--expect <p=change>", "with --kernel-patch: what the patch must do to a property (newly-failing, newly-holding, unchanged); repeatable", (v: string, prev: string[] = []) => [...prev, v])
     .option("--kaslr <mode>", "with --kernel-patch: boot each kernel with KASLR on, off or both (default both)")
     .option("--variant <name>", "gate only this design (a variant, a history design, or either +mutants) against --baseline's recorded verdicts; repeatable", (v: string, prev: string[] = []) => [...prev, v])
-    .option("--baseline <name>", "with --variant: the design whose recorded row the variants are judged against (default upstream)")
+    .option("--design <file>", "gate only the design a TypeScript file of yours exports (default export), as --variant gates a known one; repeatable", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--baseline <name>", "with --variant or --design: the design whose recorded row they are judged against (default upstream)")
     .option("--verbose", "list every mutant and history cell and every recorded failure, not only what differs")
-    .action(async (flags: GateFlags & { kernelPatch?: string[]; generated?: string; expect?: string[]; kaslr?: string; variant?: string[]; baseline?: string }) => {
-      if (flags.baseline !== undefined && flags.variant === undefined) throw new InputError("--baseline is for --variant: say which design to judge against it");
-      if (flags.variant !== undefined) {
-        if (flags.kernelPatch !== undefined || flags.entry !== undefined || flags.update === true || flags.coverageMinimums !== undefined) throw new InputError("--variant judges designs against a baseline's recorded row: it takes no --kernel-patch, --entry, --update or --coverage-minimums");
+    .action(async (flags: GateFlags & { kernelPatch?: string[]; generated?: string; expect?: string[]; kaslr?: string; variant?: string[]; design?: string[]; baseline?: string }) => {
+      if (flags.baseline !== undefined && flags.variant === undefined && flags.design === undefined) throw new InputError("--baseline is for --variant and --design: say which design to judge against it");
+      if (flags.variant !== undefined || flags.design !== undefined) {
+        if (flags.kernelPatch !== undefined || flags.entry !== undefined || flags.update === true || flags.coverageMinimums !== undefined) throw new InputError("--variant and --design judge designs against a baseline's recorded row: they take no --kernel-patch, --entry, --update or --coverage-minimums");
         if (flags.generated !== undefined || flags.expect !== undefined || flags.kaslr !== undefined) throw new InputError("--generated, --expect and --kaslr are for --kernel-patch");
-        code = await variantGateCommand(io, { variant: flags.variant, ...(flags.baseline !== undefined ? { baseline: flags.baseline } : {}), ...(flags.runs !== undefined ? { runs: flags.runs } : {}), ...(flags.seed !== undefined ? { seed: flags.seed } : {}), ...(flags.workers !== undefined ? { workers: flags.workers } : {}), ...(flags.expected !== undefined ? { expected: flags.expected } : {}), ...(flags.report !== undefined ? { report: flags.report } : {}) }, progress);
+        const fromFiles: string[] = [];
+        for (const f of flags.design ?? []) fromFiles.push((await loadDesignFile(f)).name);
+        code = await variantGateCommand(io, { variant: [...fromFiles, ...(flags.variant ?? [])], ...(flags.baseline !== undefined ? { baseline: flags.baseline } : {}), ...(flags.runs !== undefined ? { runs: flags.runs } : {}), ...(flags.seed !== undefined ? { seed: flags.seed } : {}), ...(flags.workers !== undefined ? { workers: flags.workers } : {}), ...(flags.expected !== undefined ? { expected: flags.expected } : {}), ...(flags.report !== undefined ? { report: flags.report } : {}) }, progress);
         return;
       }
       if (flags.kernelPatch !== undefined) {

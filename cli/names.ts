@@ -53,7 +53,7 @@ export function requireDesign(name: string, flag: string): Design {
   if (d !== undefined) return d;
   const [base = "", ...mutations] = name.split("+");
   const at = `${flag}: `;
-  if (variantByName(base) === undefined) throw withPrefix(at, unknownName("variant", base, designNames(), "variants"));
+  if (variantByName(base) === undefined) throw new InputError(`${at}${unknownName("variant", base, designNames(), "variants").message}; a design in a file of your own: --design FILE`);
   const bad = mutations.find((m) => !isMutant(m));
   if (bad !== undefined) throw withPrefix(at, unknownName("mutant", bad, MUTANT_NAMES, "mutants"));
   const twice = mutations.find((m, i) => mutations.indexOf(m) !== i);

@@ -13,6 +13,8 @@ import type { CellResult, Coverage, CoverageExpectations, Results, Verdict } fro
 import { corpus, corpusSummary, type CorpusRun, type Io } from "./common.ts";
 import { InputError } from "./load.ts";
 import { replayNamed } from "./replay.ts";
+import { replayCommandFor } from "./entry.ts";
+import type { ConcurrentResult } from "../model/concurrent.ts";
 
 export interface CellInput {
   readonly design: string;
@@ -25,11 +27,55 @@ export interface CellInput {
   readonly file: string | null;
 }
 
-/** The readable trace of a failed cell's counterexample, as plain lines. */
-function traceOf(o: Outcome): string[] {
+/** The readable trace of a failed cell's counterexample, as plain lines, and the line to bring into view. */
+function traceOf(o: Outcome): { readonly lines: string[]; readonly focus: number | null } {
   const d = variantByName(o.variant);
-  if (o.counterexample === undefined || d === undefined) return [];
-  return replayNamed(o.counterexample, o.property, d)?.lines.map((l) => stripVTControlCharacters(l)) ?? [];
+  if (o.counterexample === undefined || d === undefined) return { lines: [], focus: null };
+  const r = replayNamed(o.counterexample, o.property, d);
+  if (r === undefined) return { lines: [], focus: null };
+  const lines = r.lines.map((l) => stripVTControlCharacters(l));
+  const tick = r.result !== undefined && r.failure !== null ? failingTick(r.result, r.failure.message) : null;
+  return { lines, focus: tick !== null ? tickRow(lines, tick) : stepMark(lines) };
+}
+
+/**
+ * The tick a concurrent property's message points at: the one it names ("tick 41: ..."), else the last tick of
+ * the call it names ("cpu2 call f: ...", "cpu2 call f (across steps 2..4): ...") that has that violation, where that
+ * call stopped or returned.
+ */
+export function failingTick(result: ConcurrentResult, message: string): number | null {
+  const named = /^tick (\d+):/.exec(message);
+  if (named !== null) return Number(named[1]);
+  const call = /^cpu(\d+) call (\S+)(?: \([^)]*\))?: (.*)$/s.exec(message);
+  if (call === null) return null;
+  const [, cpu, fn, what] = call;
+  const calls = result.calls.filter((c) => c.cpu === Number(cpu) && c.fn === fn);
+  const hit = calls.find((c) => c.obs.violations.some((v) => what!.includes(v) || v.includes(what!))) ?? calls.find((c) => c.obs.violations.length > 0) ?? calls.at(-1);
+  if (hit === undefined) return null;
+  // The instruction the violation names ("ldr x4, [x2] at ftrace_caller+0x64"), as that CPU's row shows it
+  // ("ftrace_caller+0x64: ldr x4, [x2]"): its last tick within the call; else where the call ended.
+  const rows = result.timeline.filter((e) => e.actor === hit.cpu && e.tick >= hit.start && e.tick <= hit.end);
+  const shown = rows.filter((e) => {
+    const at = e.text.indexOf(": ");
+    return at > 0 && what!.includes(`${e.text.slice(at + 2)} at ${e.text.slice(0, at)}`);
+  });
+  return shown.at(-1)?.tick ?? hit.end;
+}
+
+/** The index of a timeline's last row for `tick` (rows start with the tick, right-aligned), or null. */
+export function tickRow(lines: ReadonlyArray<string>, tick: number): number | null {
+  let at: number | null = null;
+  lines.forEach((l, i) => {
+    const m = /^\s*(\d+)  /.exec(l);
+    if (i > 0 && m !== null && Number(m[1]) === tick) at = i;
+  });
+  return at;
+}
+
+/** The line a sequential trace marks its failing step with ("x property: ..."), or null. */
+export function stepMark(lines: ReadonlyArray<string>): number | null {
+  const i = lines.findIndex((l) => /^\s*x \S+: /.test(l));
+  return i < 0 ? null : i;
 }
 
 export function cellResult(c: CellInput): CellResult {
@@ -47,8 +93,13 @@ export function cellResult(c: CellInput): CellResult {
     path: o.path ?? null,
     message: o.message ?? null,
     error: o.error ?? null,
-    counterexample: o.counterexample === undefined ? null : { file: c.file, steps: o.counterexample.steps.length, trace: traceOf(o) },
+    counterexample: o.counterexample === undefined ? null : counterexampleOf(c, o),
   };
+}
+
+function counterexampleOf(c: CellInput, o: Outcome): NonNullable<CellResult["counterexample"]> {
+  const t = traceOf(o);
+  return { file: c.file, steps: o.counterexample?.steps.length ?? 0, trace: t.lines, ...(c.file !== null ? { replay: replayCommandFor(c.file, c.design) } : {}), ...(t.focus !== null ? { focus: t.focus } : {}) };
 }
 
 export interface ResultsInput {

@@ -40,7 +40,7 @@ describe("the verdict table's heads and legend", () => {
     const heads = head!.trim().split(/ {2,}/);
     expect(heads[0]).toBe("variant");
     expect(heads).toContain("manager");
-    expect(heads).toContain("ownership");
+    expect(heads).toContain("owner");
     expect(heads).toContain("c:uaf");
     expect(heads.every((h) => !h.includes(" "))).toBe(true);
     expect(row).toContain("fails*");

@@ -272,8 +272,8 @@ export function parseScenario(json: unknown): Scenario {
   }
   const s = r.data;
   if (variantByName(s.variant) === undefined) {
-    // A design read from a binary exists only in the run that read it.
-    const hint = s.variant.startsWith("entry:") ? "; it was read from a binary: give that file again with --entry FILE" : ` (known: ${VARIANT_NAMES.join(", ")})`;
+    // A design read from a binary, or loaded from a file of the user's, exists only in the run that read it.
+    const hint = s.variant.startsWith("entry:") ? "; it was read from a binary: give that file again with --entry FILE" : ` (known: ${VARIANT_NAMES.join(", ")}; a design of your own: give its file with --design FILE)`;
     throw new ScenarioError(`variant: unknown variant "${s.variant}"${hint}`);
   }
   checkNames(s);

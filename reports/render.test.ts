@@ -172,7 +172,11 @@ describe("renderHtml", () => {
   it("has the overall status, every design and every property", () => {
     expect(html).toContain("dispatch-spec gate: <span class=\"status\">1 unexpected verdict</span>");
     for (const d of [...FIXTURE_VARIANTS, FIXTURE_MUTANT]) expect(html).toContain(`>${d}<`);
-    for (const p of FIXTURE_PROPERTIES) expect(html).toContain(p.replace("-", "-<wbr>"));
+    // Each column's short head carries the full name in its title, and the legend names it in full.
+    for (const p of FIXTURE_PROPERTIES) expect(html).toContain(`<th title="${p} (safety)">`);
+    for (const p of FIXTURE_PROPERTIES) expect(html).toContain(`<dd><code>${p}</code>`);
+    // An expected failure is marked as recorded, not shown as a plain failure.
+    expect(html).toMatch(/<td class="v fails recorded" title="fails, as expected\n[^"]*"><a href="#cell-v1-posted--stack-aligned"><span class="pill">fails\*<\/span>/);
     expect(html).toMatch(/<td class="v fails unexpected" title="UNEXPECTED: expected holds, got fails\n[^"]*"><a href="#cell-v1-fixups--branch-hygiene"><span class="pill">⚠ fails<small>expected holds<\/small>/);
     expect(html).toContain('id="cell-v1-posted--stack-aligned"');
     expect(html).toContain("Generated 2026-11-25T09:14:46.722Z");

@@ -5,6 +5,7 @@ import { stripVTControlCharacters } from "node:util";
 import { unreached, type CellResult, type Coverage, type CoverageExpectations, type Results } from "./results.ts";
 import { provenanceRows } from "./provenance.ts";
 import { plural } from "./format.ts";
+import { columnHeads, type ColumnHead } from "./heads.ts";
 
 type Section = keyof CoverageExpectations;
 
@@ -147,6 +148,13 @@ function fileOf(c: CellResult): string | null {
   return c.counterexample?.file ?? null;
 }
 
+/** The command that replays the counterexample: the one the run recorded, or a bare one for older results. */
+function replayOf(c: CellResult): string | null {
+  const file = fileOf(c);
+  if (file === null) return null;
+  return c.counterexample?.replay ?? `npx dispatch-spec replay ${file}`;
+}
+
 function firstLine(s: string): string {
   return s.split("\n")[0] ?? "";
 }
@@ -241,6 +249,7 @@ function mdFacts(c: CellResult): string {
     ...(file !== null ? [`counterexample ${mdCode(file)}`] : []),
     ...(ce !== null ? [plural(ce.steps, "step")] : []),
     `${plural(c.runs, "run")} in ${duration(c.ms)}`,
+    ...(replayOf(c) !== null ? [`replay: ${mdCode(replayOf(c) ?? "")}`] : []),
   ].join(" · ");
 }
 
@@ -260,9 +269,9 @@ function mdFailure(c: CellResult): string[] {
 /** One line for a failure the expected file records: what, the message, and the file that replays it. */
 function mdKnownFailure(c: CellResult): string {
   const mark = c.changed ? `⚠️ unexpected ${shown(c)}` : c.kind === "mutant" ? "mutant killed" : c.kind === "history" ? "bug flagged" : "expected failure";
-  const file = fileOf(c);
+  const replay = replayOf(c);
   const steps = c.counterexample !== null ? ` (${plural(c.counterexample.steps, "step")})` : "";
-  return `- ${mark}: ${mdCode(c.design)} × ${mdCode(c.property)}: ${md(c.message ?? "")}${file !== null ? ` — replay: ${mdCode(`npx dispatch-spec replay ${file}`)}${steps}` : ""}`;
+  return `- ${mark}: ${mdCode(c.design)} × ${mdCode(c.property)}: ${md(c.message ?? "")}${replay !== null ? ` — replay: ${mdCode(replay)}${steps}` : ""}`;
 }
 
 /**
@@ -378,7 +387,7 @@ function junitBody(c: CellResult): string {
     c.changed ? mismatch(c) : `${shown(c)}, as expected`,
     ...(c.message !== null ? [c.message] : []),
     `seed ${c.seed}${c.path !== null ? `, path ${c.path}` : ""}`,
-    ...(ce !== null && file !== null ? [`counterexample ${file} (${plural(ce.steps, "step")})`] : []),
+    ...(ce !== null && file !== null ? [`counterexample ${file} (${plural(ce.steps, "step")})`, `replay: ${replayOf(c) ?? ""}`] : []),
   ];
   const trace = traceOf(c);
   return [...facts, ...(trace.length > 0 ? ["", ...trace] : [])].join("\n");
@@ -461,9 +470,9 @@ function escapeHtml(s: string): string {
   return clean(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
 }
 
-/** A name that may break after its hyphens and plus signs in a narrow column. */
+/** A name that may break after its hyphens, plus signs and colons in a narrow column. */
 function breakable(s: string): string {
-  return escapeHtml(s).replace(/([-+])/g, "$1<wbr>");
+  return escapeHtml(s).replace(/([-+:])/g, "$1<wbr>");
 }
 
 function anchor(c: CellResult): string {
@@ -475,7 +484,7 @@ const CSS = `
 --warn:#9a6700;--warn-bg:#fff8c5;--accent:#0969da;--mono:ui-monospace,SFMono-Regular,"SF Mono",Menlo,Consolas,"Liberation Mono",monospace}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI","Noto Sans",Helvetica,Arial,sans-serif;color:var(--fg);background:var(--bg)}
-main,.top-inner,footer{max-width:1200px;margin:0 auto;padding:0 24px}
+main,.top-inner,footer{max-width:1320px;margin:0 auto;padding:0 24px}
 code,pre,.mono{font-family:var(--mono);font-size:12.5px}
 a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
 .top{background:#fff;border-bottom:1px solid var(--line);border-top:6px solid var(--ok)}
@@ -503,6 +512,7 @@ thead th{background:var(--bg);font-size:12px;font-weight:600;color:var(--muted);
 tbody tr+tr>*{border-top:1px solid #eaeef2}
 table.verdicts{table-layout:fixed}
 table.verdicts th:first-child{width:170px}
+table.verdicts.grid th:first-child{width:140px}
 table.verdicts.grid thead th+th{text-align:center}
 table.verdicts td.v{text-align:center;padding:5px}
 .v span.pill{display:block;max-width:150px;margin:0 auto;padding:5px 4px;border-radius:6px;font-weight:600;font-size:12.5px;line-height:1.3}
@@ -516,6 +526,19 @@ table.verdicts td.v{text-align:center;padding:5px}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:3px;vertical-align:-1px;margin-right:6px}
 .legend .lh{background:var(--ok-bg);border:1px solid var(--ok)}.legend .lf{background:var(--bad-bg);border:1px solid var(--bad)}
 .legend .lu{outline:2px dashed var(--warn);outline-offset:1px;background:var(--bad-bg)}
+.legend .lr{background:var(--warn-bg);border:1px solid #d4a72c}
+.recorded span.pill{background:var(--warn-bg);color:var(--warn)}
+.card.scroll{overflow-x:auto}
+table.verdicts.grid thead th{vertical-align:bottom;overflow-wrap:normal;word-break:normal;padding:7px 3px;font-size:11px}
+table.verdicts.grid td.v{padding:5px 3px}
+table.verdicts.grid thead th .head{display:inline-block;max-width:100%}
+dl.heads{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:2px 18px;margin:10px 2px 0;font-size:12.5px}
+dl.heads div{display:flex;gap:8px;min-width:0;align-items:baseline}
+dl.heads dt{font-weight:600;min-width:72px;font-family:var(--mono)}dl.heads dd{margin:0;color:var(--muted);min-width:0;overflow-wrap:anywhere}
+p.heads-note{margin:6px 2px 0;color:var(--muted);font-size:12.5px}
+pre.trace mark.hit{display:inline-block;min-width:100%;background:#9e6a03;color:#fff;outline:1px solid #d29922}
+pre.trace+pre.trace,details.fold+pre.trace,pre.trace+details.fold,details.fold+details.fold{margin-top:2px}
+details.fold>summary{margin:6px 0 0}
 td.name{font-family:var(--mono);font-size:12.5px;font-weight:600;word-break:break-word}
 .tag{display:inline-block;padding:1px 8px;border-radius:999px;font-size:11.5px;font-weight:600;white-space:nowrap}
 .tag.ok{background:var(--ok-bg);color:var(--ok)}.tag.bad{background:var(--bad-bg);color:var(--bad)}.tag.warn{background:var(--warn-bg);color:var(--warn)}
@@ -579,25 +602,46 @@ function htmlTitle(c: CellResult): string {
 
 function htmlCell(c: CellResult | undefined): string {
   if (c === undefined) return `<td class="v"><span class="tag muted">not run</span></td>`;
-  const cls = ["v", shown(c), ...(c.changed ? ["unexpected"] : [])].join(" ");
-  const label = c.changed ? `⚠ ${shown(c)}<small>expected ${expectation(c)}</small>` : shown(c);
+  // A failure the expected verdicts record (a finding, a killed mutant, a flagged bug) is marked as such: fails*.
+  const recorded = !c.changed && shown(c) === "fails";
+  const cls = ["v", shown(c), ...(c.changed ? ["unexpected"] : []), ...(recorded ? ["recorded"] : [])].join(" ");
+  const label = c.changed ? `⚠ ${shown(c)}<small>expected ${expectation(c)}</small>` : recorded ? "fails*" : shown(c);
   const pill = `<span class="pill">${label}</span>`;
   const linked = isNoteworthy(c) ? `<a href="#${anchor(c)}">${pill}</a>` : pill;
   return `<td class="${cls}" title="${escapeHtml(htmlTitle(c))}">${linked}</td>`;
 }
 
-function htmlLegend(): string {
-  return `<div class="legend"><span><i class="lh"></i>holds</span><span><i class="lf"></i>fails</span><span><i class="lu"></i>⚠ unexpected: differs from the expectation</span><span>Hover a cell for its message; click a failure for its counterexample.</span></div>`;
+function htmlLegend(props: ReadonlyArray<string>): string {
+  const marks = `<div class="legend"><span><i class="lh"></i>holds</span><span><i class="lr"></i>fails* = a failure the expected verdicts record (a finding, a killed mutant, a flagged bug)</span><span><i class="lf"></i>fails</span><span><i class="lu"></i>⚠ unexpected: differs from the expectation</span><span>Hover a cell for its message; click a failure for its counterexample.</span></div>`;
+  const heads = props.map((p) => {
+    const h = headOf(p);
+    const judges = h.judges === "agreement" ? ` <span class="tag warn" title="judges agreement with upstream's choices: a design may fail it and be safe">agreement</span>` : "";
+    return `<div><dt>${escapeHtml(h.short)}</dt><dd><code>${escapeHtml(p)}</code>${h.concurrent ? " (concurrent)" : ""}${judges}</dd></div>`;
+  });
+  return `${marks}<dl class="heads" aria-label="columns">${heads.join("")}</dl><p class="heads-note">Every property judges the safety of dispatch but those marked agreement, which judge agreement with upstream's choices of path: a design may fail them and still be safe.</p>`;
 }
+
+/** A property's column head (short text, full name, what it judges); a name the suite does not know stands as itself. */
+function headOf(property: string): ColumnHead {
+  return columnHeads().find((h) => h.property === property) ?? { short: property, property, judges: "safety", concurrent: false };
+}
+
+/**
+ * The verdict grid's columns: NAME_PX for the design and at least COLUMN_PX per property, so that heads never
+ * overlap: the whole gate's 17 columns fit a 1280-pixel window, and a narrower one scrolls the table sideways.
+ */
+const NAME_PX = 140;
+const COLUMN_PX = 64;
 
 function htmlVerdicts(r: Results): string {
   const cells = ofKind(r, "variant");
   if (cells.length === 0) return "";
   const props = properties(cells);
-  const head = `<tr><th>variant</th>${props.map((p) => `<th>${breakable(p)}</th>`).join("")}</tr>`;
+  const head = `<tr><th>variant</th>${props.map((p) => `<th title="${escapeHtml(`${p} (${headOf(p).judges})`)}"><span class="head">${breakable(headOf(p).short)}</span></th>`).join("")}</tr>`;
   const rows = designs(cells).map((d) => `<tr><td class="name">${escapeHtml(d)}</td>${props.map((p) => htmlCell(cellAt(cells, d, p))).join("")}</tr>`);
   const sub = `${plural(designs(cells).length, "variant")} × ${plural(props.length, "property", "properties")}`;
-  return `<section id="verdicts"><h2>Verdicts<small>${sub}</small></h2><div class="card"><table class="verdicts grid"><thead>${head}</thead><tbody>${rows.join("")}</tbody></table></div>${htmlLegend()}</section>`;
+  const width = NAME_PX + COLUMN_PX * props.length;
+  return `<section id="verdicts"><h2>Verdicts<small>${sub}</small></h2><div class="card scroll"><table class="verdicts grid" style="min-width:${width}px"><thead>${head}</thead><tbody>${rows.join("")}</tbody></table></div>${htmlLegend(props)}</section>`;
 }
 
 function htmlMutantRow(c: CellResult): string {
@@ -631,19 +675,62 @@ function htmlFacts(c: CellResult): string {
     ...(file !== null ? [["file", file] as const] : []),
     ...(ce !== null ? [["steps", String(ce.steps)] as const] : []),
     ["runs", `${c.runs} in ${duration(c.ms)}`],
+    ...(replayOf(c) !== null ? [["replay", replayOf(c) ?? ""] as const] : []),
   ];
   return `<dl class="facts">${rows.map(([k, v]) => `<div class="${k}"><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join("")}</dl>`;
 }
 
-function htmlPre(trace: ReadonlyArray<string>): string {
-  return `<pre class="trace">${escapeHtml(trace.join("\n"))}</pre>`;
+/** Lines around the focus shown before and after it; the rest of a long trace folds away. */
+const FOCUS_BEFORE = 12;
+const FOCUS_AFTER = 12;
+
+function preOf(lines: ReadonlyArray<string>, focusAt: number | null = null): string {
+  const body = lines.map((l, i) => (i === focusAt ? `<mark class="hit">${escapeHtml(l)}</mark>` : escapeHtml(l))).join("\n");
+  return `<pre class="trace">${body}</pre>`;
+}
+
+/** A timeline row of a concurrent trace (it starts with its tick). */
+function isTickRow(l: string): boolean {
+  return /^\s*\d+ {2}/.test(l);
+}
+
+function folded(lines: ReadonlyArray<string>, what: string): string {
+  return lines.length === 0 ? "" : `<details class="fold"><summary>${escapeHtml(what)} (${plural(lines.length, "line")})</summary>${preOf(lines)}</details>`;
+}
+
+/**
+ * A trace with the line that matters in view: for a long trace, the lines before the focus and the timeline rows
+ * after it fold away (a concurrent trace keeps its column heads on top and its calls and verdict below), so the
+ * failing tick or step is on screen when the trace opens, marked.
+ */
+function htmlPre(c: CellResult): string {
+  const trace = traceOf(c);
+  const focus = c.counterexample?.focus;
+  if (focus === undefined || focus < 0 || focus >= trace.length) return preOf(trace);
+  if (trace.length <= FOCUS_BEFORE + FOCUS_AFTER + 12) return preOf(trace, focus);
+  const heads = isTickRow(trace[1] ?? "") && /^\s*tick /.test(trace[0] ?? "") ? 1 : 0;
+  const from = Math.max(heads, focus - FOCUS_BEFORE);
+  const to = Math.min(trace.length, focus + FOCUS_AFTER + 1);
+  const after = trace.slice(to);
+  const rows = heads === 1 ? after.findIndex((l) => !isTickRow(l)) : 0;
+  const laterRows = after.slice(0, rows < 0 ? after.length : rows);
+  const rest = after.slice(laterRows.length);
+  const unit = heads === 1 ? "ticks" : "lines";
+  // The column heads stay on top of the rows in view, in the same block, so they scroll sideways together.
+  const top = trace.slice(0, heads);
+  const inView = [...top, ...trace.slice(from, to)];
+  const focusAt = heads + focus - from;
+  return [
+    folded(trace.slice(heads, from), `earlier ${unit}`),
+    laterRows.length === 0 ? preOf([...inView, ...rest], focusAt) : `${preOf(inView, focusAt)}${folded(laterRows, `later ${unit}`)}${rest.length > 0 ? preOf(rest) : ""}`,
+  ].join("");
 }
 
 function htmlTrace(c: CellResult): string {
   const trace = traceOf(c);
   if (trace.length === 0) return "";
-  const open = trace.length <= 60 ? " open" : "";
-  return `<details${open}><summary>trace (${plural(trace.length, "line")})</summary>${htmlPre(trace)}</details>`;
+  const open = trace.length <= 60 || c.counterexample?.focus !== undefined ? " open" : "";
+  return `<details${open}><summary>trace (${plural(trace.length, "line")})</summary>${htmlPre(c)}</details>`;
 }
 
 function htmlMessage(c: CellResult): string {
@@ -665,7 +752,7 @@ function htmlChanged(c: CellResult): string {
 function htmlKnown(c: CellResult): string {
   const badge = c.kind === "mutant" ? tag("ok", "mutant killed") : c.kind === "history" ? tag("ok", "bug flagged") : tag("muted", "expected failure");
   const trace = traceOf(c);
-  const body = `${htmlFacts(c)}${trace.length > 0 ? `<div class="trace-head">trace (${plural(trace.length, "line")})</div>${htmlPre(trace)}` : ""}`;
+  const body = `${htmlFacts(c)}${trace.length > 0 ? `<div class="trace-head">trace (${plural(trace.length, "line")})</div>${htmlPre(c)}` : ""}`;
   return `<details class="failure known" id="${anchor(c)}"><summary><h3>${badge}${cellTitle(c)}</h3>${htmlMessage(c)}</summary>${body}</details>`;
 }
 

@@ -60,6 +60,13 @@ export interface CellResult {
     readonly steps: number;
     /** The readable trace of the replay, as plain text lines. */
     readonly trace: ReadonlyArray<string>;
+    /** The command that replays the file (with --entry or --design when its design needs one). Absent from older results. */
+    readonly replay?: string;
+    /**
+     * The trace line a reader must see first: the failing tick's row of a concurrent run's timeline, or the line
+     * that marks a sequential run's failing step. Absent when none is known, and from older results.
+     */
+    readonly focus?: number;
   } | null;
 }
 

@@ -1,6 +1,7 @@
 // The registry of spec variants, selected by name in scenarios, the CLI and tests. A name may carry mutation
 // switches after a '+', e.g. "upstream+skip-literal-update", so a mutant's counterexample replays by name.
-// Designs read from a built kernel (`--entry FILE`) join it at run time, by the name the loader gives them.
+// Designs read from a built kernel (`--entry FILE`) join it at run time, by the name the loader gives them, and so
+// do designs written as TypeScript files of the user's own (`--design FILE`), by the name they give themselves.
 
 import type { EntryImage } from "../binary.ts";
 import { binaryDesign } from "../binary.ts";
@@ -42,9 +43,22 @@ export function registeredImages(): EntryImage[] {
   return [...FROM_BINARIES.values()].map((x) => x.image);
 }
 
+/** Designs loaded from the user's TypeScript files during this run (--design), by name. */
+const FROM_FILES = new Map<string, Design>();
+
+/** Whether a name is taken: a variant, a design of the kernel's history, or one read or loaded in this run. */
+export function designNameTaken(name: string): boolean {
+  return VARIANTS.has(name) || HISTORY_DESIGNS.has(name) || FROM_BINARIES.has(name) || FROM_FILES.has(name);
+}
+
+/** Make a design given as a file known by its name (the caller checks that the name is free). */
+export function registerDesign(design: Design): void {
+  FROM_FILES.set(design.name, design);
+}
+
 export function variantByName(name: string): Design | undefined {
   const [base = "", ...mutations] = name.split("+");
-  let d = VARIANTS.get(base) ?? HISTORY_DESIGNS.get(base) ?? FROM_BINARIES.get(base)?.design;
+  let d = VARIANTS.get(base) ?? HISTORY_DESIGNS.get(base) ?? FROM_BINARIES.get(base)?.design ?? FROM_FILES.get(base);
   for (const m of mutations) {
     if (d === undefined || !isMutant(m) || d.mutations.has(m)) return undefined;
     if (d.entry.kind === "binary" && LISTING_MUTANTS.has(m)) return undefined;

@@ -1,0 +1,152 @@
+// `--design FILE`: a design change written as a TypeScript module of the user's own, loaded at run time (no entry
+// in model/variants/index.ts, no rebuild). The module's default export is a Design, usually upstream with the
+// fields the change touches (`{ ...upstream, name: "my-change", arch: { ...UPSTREAM_ARCH, ftrace_make_call } }`).
+// It is checked for a Design's shape, made known by its own name here and in every worker thread, and named in the
+// replay commands printed for its counterexamples.
+
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, extname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Design } from "../model/kernel.ts";
+import { UPSTREAM_ARCH } from "../model/arm64.ts";
+import { isMutant } from "../model/mutants.ts";
+import { designNameTaken, registerDesign, variantByName } from "../model/variants/index.ts";
+import { InputError } from "./load.ts";
+import { nearestNames } from "./names.ts";
+
+/** Each field a Design may have and what its value must look like (the record keeps the list complete). */
+const FIELDS: { readonly [K in keyof Design]-?: (v: unknown) => string | null } = {
+  name: (v) => (typeof v !== "string" ? "a string" : /^[a-z][a-z0-9._-]{0,63}$/.test(v) ? null : "lower-case letters, digits, '.', '_' or '-', starting with a letter, at most 64 (no '+': that starts a mutant)"),
+  description: (v) => (typeof v === "string" ? null : "a string"),
+  fregs: (v) => (isObject(v) ? null : "a struct ftrace_regs layout (e.g. UPSTREAM_FREGS)"),
+  ops: (v) => (isObject(v) ? null : "a struct ftrace_ops layout (e.g. UPSTREAM_OPS)"),
+  entry: (v) =>
+    !isObject(v)
+      ? "an EntryCode object"
+      : v["kind"] === "listing"
+        ? typeof v["ftraceCaller"] === "function"
+          ? null
+          : 'a listing whose ftraceCaller is a function of the trampoline constants'
+        : v["kind"] === "binary"
+          ? null
+          : 'an EntryCode of kind "listing" or "binary"',
+  frame: (v) => (typeof v === "number" && Number.isInteger(v) && v > 0 && v % 16 === 0 ? null : "a positive multiple of 16 (bytes)"),
+  arch: (v) => archProblem(v),
+  directCalls: (v) => (typeof v === "boolean" ? null : "true or false"),
+  callOpsOnSurvivor: (v) => (typeof v === "boolean" ? null : "true or false"),
+  callOps: (v) => (typeof v === "boolean" ? null : "true or false"),
+  withRegs: (v) => (typeof v === "boolean" ? null : "true or false"),
+  rollbackWaits: (v) => (v === true ? null : "true (or leave it out)"),
+  subopsHashRule: (v) => (v === "append-intersect" || v === "skip-nothing" ? null : '"append-intersect" or "skip-nothing" (or leave it out)'),
+  singleDirectOps: (v) => (v === true ? null : "true (or leave it out)"),
+  standsFor: (v) => (typeof v === "string" && variantByName(v) !== undefined ? null : "the name of a known design"),
+  mutations: (v) => (v instanceof Set && [...v].every((m) => typeof m === "string" && isMutant(m)) ? null : "a Set of mutant names (new Set() for a real design)"),
+  scope: (v) => (Array.isArray(v) && v.every((x) => x === "module-init-text" || x === "subops") ? null : 'a list of "module-init-text" and "subops"'),
+};
+
+/** Fields a Design must have (the rest may be left out). */
+const REQUIRED: ReadonlyArray<keyof Design> = ["name", "description", "fregs", "ops", "entry", "arch", "directCalls", "mutations"];
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function archProblem(v: unknown): string | null {
+  if (!isObject(v)) return "an ArchHooks object (e.g. { ...UPSTREAM_ARCH, ftrace_make_call })";
+  const hooks = Object.keys(UPSTREAM_ARCH);
+  const unknown = Object.keys(v).find((k) => !hooks.includes(k));
+  if (unknown !== undefined) {
+    const near = nearestNames(unknown, hooks);
+    return `ArchHooks; ${unknown} is not a hook (${near.length > 0 ? `did you mean ${near.join(" or ")}? ` : ""}the hooks are: ${hooks.join(", ")})`;
+  }
+  const missing = hooks.find((h) => typeof v[h] !== "function");
+  return missing === undefined ? null : `a function for every hook; ${missing} is ${v[missing] === undefined ? "missing" : "not a function"} (spread UPSTREAM_ARCH first)`;
+}
+
+/** What is wrong with a value offered as a Design, in one phrase, or null when it has a Design's shape. */
+export function designProblem(value: unknown): string | null {
+  if (!isObject(value)) return "its default export is not a design (an object such as { ...upstream, name: \"my-change\", description: \"...\" })";
+  const fields = Object.keys(FIELDS);
+  const unknown = Object.keys(value).find((k) => !fields.includes(k));
+  if (unknown !== undefined) {
+    const near = nearestNames(unknown, fields);
+    return `unknown field ${unknown} (${near.length > 0 ? `did you mean ${near.join(" or ")}? ` : ""}a Design has: ${fields.join(", ")})`;
+  }
+  const missing = REQUIRED.find((k) => value[k] === undefined);
+  if (missing !== undefined) return `field ${missing} is missing (spread upstream first: { ...upstream, name, description })`;
+  for (const [k, check] of Object.entries(FIELDS) as Array<[keyof Design, (v: unknown) => string | null]>) {
+    if (value[k] === undefined) continue;
+    const why = check(value[k]);
+    if (why !== null) return `field ${k} must be ${why}`;
+  }
+  return null;
+}
+
+/** The path each design loaded with --design came from, as the user gave it (for the replay commands printed). */
+const GIVEN = new Map<string, string>();
+/** The absolute path of each design file loaded in this run, by design name (for worker threads). */
+const ABSOLUTE = new Map<string, string>();
+
+/** The file a design was loaded from, as given on the command line; undefined for any other design. */
+export function designFileOf(name: string): string | undefined {
+  return GIVEN.get(name.split("+")[0] ?? name);
+}
+
+/** The absolute paths of the design files loaded so far, for worker threads to load too. */
+export function loadedDesignFiles(): string[] {
+  return [...new Set(ABSOLUTE.values())];
+}
+
+/** Whether the nearest package.json above dir says "type": "module" (so Node loads a .ts file there as ESM). */
+function inModulePackage(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    const pkg = join(d, "package.json");
+    if (existsSync(pkg)) {
+      try {
+        return (JSON.parse(readFileSync(pkg, "utf8")) as { type?: unknown }).type === "module";
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(d) === d) return false;
+  }
+}
+
+/** A module's export that is the design: the default export. */
+function exported(mod: Record<string, unknown>): unknown {
+  return mod["default"];
+}
+
+/**
+ * Load FILE's design and make it known by its name; the same file twice is one design. Every problem (no such file,
+ * not a module, an exception while loading, a shape that is not a Design's, a name already taken) is one line.
+ */
+export async function loadDesignFile(file: string): Promise<Design> {
+  const at = `--design ${file}`;
+  const abs = resolve(file);
+  for (const [name, p] of ABSOLUTE) if (p === abs) return variantByName(name)!;
+  if (!existsSync(abs)) throw new InputError(`${at}: not found`);
+  if (!statSync(abs).isFile()) throw new InputError(`${at}: not a regular file`);
+  if (![".ts", ".mts", ".js", ".mjs"].includes(extname(abs))) throw new InputError(`${at}: a design is a TypeScript module (.ts) whose default export is the Design`);
+  if (extname(abs) === ".ts" && !inModulePackage(dirname(abs)))
+    throw new InputError(`${at}: Node loads a .ts file as CommonJS outside a package whose package.json says "type": "module"; name it .mts, or keep it in this checkout (next to model/variants/)`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    // esbuild's transform errors put the line that says where below a summary line: that one is the news.
+    const lines = msg.split("\n").filter((l) => l.trim() !== "");
+    throw new InputError(`${at}: cannot load it: ${(lines.find((l) => l.includes("ERROR:")) ?? lines[0] ?? "error").trim()}`);
+  }
+  const value = exported(mod);
+  if (value === undefined) throw new InputError(`${at}: no default export (end it with: export default myChange;)`);
+  const why = designProblem(value);
+  if (why !== null) throw new InputError(`${at}: ${why}`);
+  const design = value as Design;
+  if (designNameTaken(design.name)) throw new InputError(`${at}: the name ${design.name} is taken by a known design; give the change a name of its own`);
+  registerDesign(design);
+  GIVEN.set(design.name, file);
+  ABSOLUTE.set(design.name, abs);
+  return design;
+}
