@@ -5,7 +5,7 @@ import { relative } from "node:path";
 import { notApplicable, PROPERTIES, propertyApplies } from "../properties/index.ts";
 import { Worker } from "node:worker_threads";
 import type { Design } from "../model/kernel.ts";
-import { explore, expectedFindings, scopeContext, search, type ExpandJob, type ExpandReply, type ExploreResult, type ExploreScope, type Transition } from "../properties/explore.ts";
+import { explore, expectedFindings, HANG_GUARD_MS, hangGuardMessage, scopeContext, search, type ExpandJob, type ExpandReply, type ExploreOptions, type ExploreResult, type ExploreScope, type Transition } from "../properties/explore.ts";
 import type { Property } from "../properties/property.ts";
 import { dispatch, spawnWorker, workersFlag } from "./check.ts";
 import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
@@ -24,6 +24,7 @@ export interface ExploreFlags {
   readonly variant?: string;
   readonly property?: string;
   readonly time?: string;
+  readonly states?: string;
   readonly workers?: string;
   readonly entry?: string;
 }
@@ -49,14 +50,13 @@ export async function exploreParallel(
   scope: ExploreScope,
   design: Design,
   props: ReadonlyArray<Property>,
-  timeLimitMs: number,
-  expected: ReadonlyMap<string, RegExp>,
+  opts: ExploreOptions,
   workers: number,
 ): Promise<ExploreResult> {
-  if (workers <= 1) return explore(scope, design, props, timeLimitMs, expected);
+  if (workers <= 1) return explore(scope, design, props, opts);
   const pool = Array.from({ length: workers }, () => spawnWorker("./explore-worker.ts"));
   try {
-    const gen = search(scopeContext(scope, design), props, timeLimitMs, expected);
+    const gen = search(scopeContext(scope, design), props, opts);
     for (let r = gen.next(); ; ) {
       if (r.done === true) return r.value;
       r = gen.next(await spread(pool, r.value));
@@ -70,7 +70,8 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   const functions = intFlag("functions", flags.functions, 2, 1);
   const ops = intFlag("ops", flags.ops, 3, 1);
   const depth = intFlag("depth", flags.depth, 8, 0);
-  const seconds = intFlag("time", flags.time, 60, 1);
+  const guard = intFlag("time", flags.time, HANG_GUARD_MS / 1000, 1) * 1000;
+  const maxStates = flags.states === undefined ? undefined : intFlag("states", flags.states, 0, 1);
   const workers = workersFlag(flags.workers);
   if (functions > 3) throw new InputError("--functions: the scope has at most 3 functions");
   if (ops > 4) throw new InputError("--ops: the scope has at most 4 ops");
@@ -89,7 +90,7 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   // its shortest scenario is shown and the search goes on with the other properties.
   const expected = expectedFindings(design, props);
   io.out(`${pc.bold("dispatch-spec explore")}: ${variant}, ${functions} function(s), ${ops} ops, depth ${depth}, ${props.length} propert${props.length === 1 ? "y" : "ies"}, ${workers} worker${workers === 1 ? "" : "s"}\n`);
-  const r = await exploreParallel({ functions, ops, depth }, design, props, seconds * 1000, expected, workers);
+  const r = await exploreParallel({ functions, ops, depth }, design, props, { expected, hangGuardMs: guard, ...(maxStates !== undefined ? { maxStates } : {}) }, workers);
   const rate = Math.round(r.statesFound / Math.max(0.001, r.ms / 1000));
   io.out(`states found ${r.statesFound}, distinct ${r.distinct}, depth reached ${r.depthReached}, ${(r.ms / 1000).toFixed(1)} s, ${rate} states/s\n`);
   const made = provenance({ design: variant, seed: 0, runs: 0, totalRuns: 0, states: r.statesFound, wallMs: r.ms });
@@ -114,7 +115,12 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   }
   const checked = props.length - r.expected.length;
   const what = r.expected.length > 0 ? ` of the other ${checked} propert${checked === 1 ? "y" : "ies"}` : "";
-  const why = r.exhausted ? " (no new state beyond it: the whole scope is explored)" : r.timedOut ? " (time limit reached)" : "";
-  io.out((r.timedOut ? pc.yellow : pc.green)(`no violation${what} up to depth ${r.depthReached}${why}\n`));
+  // The hang guard is no budget: what a search it stopped found depends on the machine, so it is no verdict.
+  if (r.timedOut) {
+    io.out(pc.red(`${hangGuardMessage(r, guard)}; give --time more seconds, or bound the search by --depth or --states\n`));
+    return 1;
+  }
+  const why = r.exhausted ? " (no new state beyond it: the whole scope is explored)" : r.budgetReached ? ` (the state budget of ${maxStates ?? 0} was passed at that depth)` : "";
+  io.out(pc.green(`no violation${what} up to depth ${r.depthReached}${why}\n`));
   return r.exhausted && missing.length > 0 ? 1 : 0;
 }

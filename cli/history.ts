@@ -9,7 +9,7 @@ import { dirname, join, relative } from "node:path";
 import { HISTORY, OUT_OF_SCOPE, type HistoryDesign } from "../model/variants/history/index.ts";
 import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, propertyByName } from "../properties/index.ts";
 import { CONCURRENT_MUTANT_RUNS, runConcurrentProperty } from "../properties/concurrency.ts";
-import { explore } from "../properties/explore.ts";
+import { explore, HANG_GUARD_MS, hangGuardMessage } from "../properties/explore.ts";
 import { runProperty, type Outcome } from "../properties/property.ts";
 import { pc } from "../reports/colours.ts";
 import { intFlag, ROOT, seconds, type Io } from "./common.ts";
@@ -35,13 +35,17 @@ interface Row {
   readonly message: string;
 }
 
-/** The explorer's minimal depth for a sequential property, in the default 2-function/3-ops scope. */
-function minimalDepth(h: HistoryDesign, property: string, limitMs: number): string {
+/**
+ * The explorer's minimal depth for a sequential property, in the default 2-function/3-ops scope; a search the hang
+ * guard stopped is no answer, and says so.
+ */
+function minimalDepth(h: HistoryDesign, property: string, limitMs: number): { readonly depth: string; readonly guard: string | null } {
   const p = propertyByName(property);
-  if (p === undefined) return "— (concurrent: the explorer does not interleave)";
-  const r = explore({ functions: 2, ops: 3, depth: 8 }, h.design, [p], limitMs);
-  if (r.violation !== null) return String(r.violation.depth);
-  return r.exhausted ? "none in the scope" : `none up to depth ${r.depthReached}`;
+  if (p === undefined) return { depth: "— (concurrent: the explorer does not interleave)", guard: null };
+  const r = explore({ functions: 2, ops: 3, depth: 8 }, h.design, [p], { hangGuardMs: limitMs });
+  if (r.timedOut) return { depth: "no answer (hang guard)", guard: hangGuardMessage(r, limitMs) };
+  if (r.violation !== null) return { depth: String(r.violation.depth), guard: null };
+  return { depth: r.exhausted ? "none in the scope" : `none up to depth ${r.depthReached}`, guard: null };
 }
 
 function judgeBug(h: HistoryDesign, limitMs: number): Row[] {
@@ -58,14 +62,15 @@ function judgeBug(h: HistoryDesign, limitMs: number): Row[] {
     const steps = (n: number): string => `${n} step${n === 1 ? "" : "s"}`;
     const length = cx === undefined ? "—" : conc !== undefined ? `${cx.schedule?.length ?? 0} segment(s), ${steps(cx.steps.length)}` : steps(cx.steps.length);
     const short = cx === undefined ? false : (conc !== undefined ? (cx.schedule?.length ?? 0) : cx.steps.length) <= f.maxSteps;
+    const minimal = out.ok ? { depth: "—", guard: null } : minimalDepth(h, f.property, limitMs);
     return {
       h,
       property: f.property,
       verdict: out.ok ? "holds" : "fails",
-      ok: !out.ok && out.error === undefined && short,
+      ok: !out.ok && out.error === undefined && short && minimal.guard === null,
       length,
-      depth: out.ok ? "—" : minimalDepth(h, f.property, limitMs),
-      message: out.message ?? out.error ?? "",
+      depth: minimal.depth,
+      message: minimal.guard ?? out.message ?? out.error ?? "",
     };
   });
 }
@@ -138,7 +143,7 @@ function render(rows: ReadonlyArray<Row>): string {
 }
 
 export function historyCommand(io: Io, flags: HistoryFlags): number {
-  const limit = intFlag("time", flags.time, 60, 1);
+  const limit = intFlag("time", flags.time, HANG_GUARD_MS / 1000, 1);
   const file = flags.out ?? VERDICTS_FILE;
   // Find out before the runs whether the table can be written.
   try {

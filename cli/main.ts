@@ -285,7 +285,8 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--depth <n>", "steps (default 8)")
     .option("--variant <name>", "design (default upstream)")
     .option("--property <name>", "check only this property")
-    .option("--time <s>", "time limit in seconds (default 60)")
+    .option("--states <n>", "a budget counted in states: stop after the first level at which more than n were found")
+    .option("--time <s>", "hang guard in seconds (default 600): a search it stops is no verdict and exits 1")
     .option("--workers <n>", "worker threads (default: one per core, at most 2)")
     .option("--entry <file>", ENTRY_HELP)
     .option("--design <file>", `${DESIGN_HELP}; explore it unless --variant names another`)
@@ -318,7 +319,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .command("history")
     .description("judge the kernel's own record (model/variants/history/) and write reports/history/verdicts.md")
     .option("--out <file>", "where to write the table (default reports/history/verdicts.md)")
-    .option("--time <s>", "seconds the explorer may spend on one bug (default 60)")
+    .option("--time <s>", "hang guard in seconds for the explorer on one bug (default 600): a bug it stops is not judged")
     .action((flags: HistoryFlags) => {
       code = historyCommand(io, flags);
     });

@@ -34,7 +34,7 @@ async function runWorkload(w: Workload): Promise<void> {
     runConcurrentProperties(CONCURRENT_PROPERTIES, upstream, { seed: SEED, numRuns: 1000 });
   } else {
     const { explore, expectedFindings } = await import("../properties/explore.ts");
-    explore({ functions: 2, ops: 3, depth: 6 }, upstream, PROPERTIES, 120_000, expectedFindings(upstream, PROPERTIES));
+    explore({ functions: 2, ops: 3, depth: 6 }, upstream, PROPERTIES, { expected: expectedFindings(upstream, PROPERTIES) });
   }
 }
 

@@ -20,7 +20,7 @@ function comparable(r: ExploreResult): Omit<ExploreResult, "ms"> {
 
 function bothWays(scope: ExploreScope, design: Design, props: ReadonlyArray<Property>, memo: CallMemo = true): { memo: ExploreResult; plain: ExploreResult } {
   const expected = expectedFindings(design, props);
-  return { plain: explore(scope, design, props, 600_000, expected, false), memo: explore(scope, design, props, 600_000, expected, memo) };
+  return { plain: explore(scope, design, props, { expected, memo: false }), memo: explore(scope, design, props, { expected, memo }) };
 }
 
 describe("the explorer's call memo", { timeout: 120_000 }, () => {

@@ -9,7 +9,8 @@ import { v1Posted } from "../model/variants/v1-posted.ts";
 import { survivorFix } from "../model/variants/survivor-fix.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { PROPERTIES, propertyByName } from "./index.ts";
-import { expectedFindings, explore } from "./explore.ts";
+import { expectedFindings, explore, hangGuardMessage, type ExploreResult } from "./explore.ts";
+import { busyWait } from "./testkit.ts";
 import { checkRun } from "./property.ts";
 
 const SCOPE = { functions: 2, ops: 3, depth: 3 };
@@ -19,18 +20,19 @@ describe("explore", { timeout: 60_000 }, () => {
   const findings = expectedFindings(upstream, PROPERTIES);
 
   it("finds the CALL_OPS survivor finding on upstream at depth 3 and no other violation up to depth 3", () => {
-    const r = explore(SCOPE, upstream, PROPERTIES, 60_000, findings);
+    const r = explore(SCOPE, upstream, PROPERTIES, { expected: findings });
     expect(r.violation).toBeNull();
     expect(r.expected.map((f) => [f.property, f.depth])).toEqual([["recursion-protected", 3]]);
     expect(r.expected[0]?.message).toMatch(/needs ftrace_ops_assist_func/);
     expect(r.expected[0]?.scenario.steps).toHaveLength(3);
     expect(r.depthReached).toBe(3);
+    expect(r.timedOut).toBe(false);
     expect(r.distinct).toBeGreaterThan(500);
     expect([...expectedFindings(survivorFix, PROPERTIES).keys()]).toEqual([]);
   });
 
   it("stops at a violation whose message is not the one expected", () => {
-    const r = explore(SCOPE, upstream, [propertyByName("recursion-protected")!], 60_000, new Map([["recursion-protected", /no such message/]]));
+    const r = explore(SCOPE, upstream, [propertyByName("recursion-protected")!], { expected: new Map([["recursion-protected", /no such message/]]) });
     expect(r.violation?.property).toBe("recursion-protected");
     expect(r.violation?.depth).toBe(3);
     expect(r.expected).toEqual([]);
@@ -70,6 +72,7 @@ describe("explore", { timeout: 60_000 }, () => {
     const design = withMutant(base, mutant);
     // Deep enough for this mutant's minimal depth (BFS still proves nothing shallower violates).
     const r = explore({ ...SCOPE, depth: Math.max(SCOPE.depth, minimal[mutant] ?? 0) }, design, [p]);
+    expect(r.timedOut).toBe(false);
     expect(r.violation?.property).toBe(property);
     expect(r.violation?.depth).toBe(minimal[mutant]);
     const s = r.violation?.scenario;
@@ -78,8 +81,37 @@ describe("explore", { timeout: 60_000 }, () => {
     expect(checkRun(p, s, design)).not.toBeNull();
   });
 
-  it("finds nothing on survivor-fix", () => {
-    expect(explore(SCOPE, survivorFix, PROPERTIES).violation).toBeNull();
+  it("finds nothing on survivor-fix, having searched the whole depth", () => {
+    const r = explore(SCOPE, survivorFix, PROPERTIES);
+    expect(r.violation).toBeNull();
+    expect(r.timedOut).toBe(false);
+    expect(r.depthReached).toBe(SCOPE.depth);
+  });
+
+  it("gives the same result slowed down 50-fold per transition: no answer depends on the machine's speed", () => {
+    const p = [propertyByName("exact-handlers")!, propertyByName("recursion-protected")!];
+    const scope = { functions: 2, ops: 3, depth: 2 };
+    const fast = explore(scope, upstream, p, { expected: findings });
+    const slow = explore(scope, upstream, p, { expected: findings, onTransition: busyWait(0.5) });
+    const answer = (r: ExploreResult): unknown => ({ ...r, ms: 0 });
+    expect(slow.ms).toBeGreaterThan(fast.ms);
+    expect(answer(slow)).toEqual(answer(fast));
+  });
+
+  it("stops on a budget counted in states after a whole level, the same on every run", () => {
+    const a = explore({ ...SCOPE, depth: 8 }, upstream, [propertyByName("literal-valid")!], { maxStates: 300 });
+    expect(a.budgetReached).toBe(true);
+    expect(a.timedOut).toBe(false);
+    expect(a.statesFound).toBeGreaterThan(300);
+    const b = explore({ ...SCOPE, depth: a.depthReached }, upstream, [propertyByName("literal-valid")!]);
+    // The budget cuts after a level: the same states as a search to that depth.
+    expect([a.statesFound, a.distinct]).toEqual([b.statesFound, b.distinct]);
+  });
+
+  it("says when its hang guard stopped it, and that this is no verdict", () => {
+    const r = explore({ ...SCOPE, depth: 20 }, upstream, [propertyByName("literal-valid")!], { hangGuardMs: 1, onTransition: busyWait(2) });
+    expect(r.timedOut).toBe(true);
+    expect(hangGuardMessage(r, 1)).toMatch(/hit its 1 ms hang guard after \d+ states .*no verdict/);
   });
 
   it("finds both v1-posted defects: stack-aligned at boot, branch-hygiene after one step", () => {

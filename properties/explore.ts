@@ -41,10 +41,40 @@ export interface ExploreResult {
   readonly violation: ExploreViolation | null;
   /** The expected violations met (the shortest for each property), in the order found. */
   readonly expected: ReadonlyArray<ExploreViolation>;
-  /** True if the time limit stopped the search before the depth limit. */
+  /**
+   * True if the hang guard (a wall-clock limit) stopped the search: the result then depends on the machine's speed
+   * and is no verdict; every caller reports it as a failure.
+   */
   readonly timedOut: boolean;
   /** True if no new state remained: the whole scope was explored (to any depth). */
   readonly exhausted: boolean;
+  /** True if the state budget (maxStates) stopped the search after depthReached: a result of the inputs alone. */
+  readonly budgetReached: boolean;
+}
+
+/** How a search is bounded beyond its scope's depth, and what it expects. */
+export interface ExploreOptions {
+  /** Violations the caller expects (recorded findings), property -> message: met, recorded, and the search goes on. */
+  readonly expected?: ReadonlyMap<string, RegExp>;
+  /**
+   * A budget counted in states: the search stops after the first level at which more than this many states were
+   * found. Levels are whole and counted the same over any number of workers, so the result is the inputs' alone.
+   */
+  readonly maxStates?: number;
+  /** A guard against a hang, in wall-clock milliseconds (default HANG_GUARD_MS): when hit, the result is timedOut. */
+  readonly hangGuardMs?: number;
+  readonly memo?: CallMemo;
+  /** Called before each transition is run: a test's slow-down, to show that no result depends on speed. */
+  readonly onTransition?: () => void;
+}
+
+/** The default hang guard: ten minutes, far beyond any search the suite runs (the whole default scope takes 20-40 s). */
+export const HANG_GUARD_MS = 600_000;
+
+/** The one-line failure for a search the hang guard stopped: no verdict, and what to change. */
+export function hangGuardMessage(r: ExploreResult, guardMs: number): string {
+  const guard = guardMs < 1000 ? `${guardMs} ms` : `${Math.round(guardMs / 1000)} s`;
+  return `the search hit its ${guard} hang guard after ${r.statesFound} states (depth ${r.depthReached} finished): no verdict, since what it found would depend on this machine's speed`;
 }
 
 const FUNCS = [
@@ -304,7 +334,15 @@ function violationOf(p: Property, ctxBase: Omit<StepContext, "calls">, calls: Re
  * default), a transition into a state whose call key was already judged clean skips the calls and their
  * judgements (properties/explore.test.ts runs whole scopes both ways and compares every result).
  */
-export function expandPaths(ctx: ScopeContext, props: ReadonlyArray<Property>, expected: ReadonlySet<string>, paths: ReadonlyArray<ActionPath>, deadline: number, memo: CallMemo = true): ExpandReply {
+export function expandPaths(
+  ctx: ScopeContext,
+  props: ReadonlyArray<Property>,
+  expected: ReadonlySet<string>,
+  paths: ReadonlyArray<ActionPath>,
+  deadline: number,
+  memo: CallMemo = true,
+  onTransition?: () => void,
+): ExpandReply {
   const needCalls = props.some((p) => p.needsCalls);
   const callProps = props.filter((p) => p.needsCalls);
   const sig = callProps.map((p) => p.name).join(",");
@@ -321,6 +359,7 @@ export function expandPaths(ctx: ScopeContext, props: ReadonlyArray<Property>, e
       if (now() > deadline) return { expansions, timedOut: true };
       const st = ctx.actions[a]!;
       if (!applicable(node.k, st)) continue;
+      onTransition?.();
       const k = cloneKernel(node.k);
       const ref = structuredClone(node.ref);
       const expectedRet = applyRef(ref, st);
@@ -363,20 +402,17 @@ function now(): number {
  * the search goes on; any other violation stops it. A generator: it yields each level's frontier as a job and is
  * resumed with the expansion, so the same search runs in this thread or over worker threads, with one result.
  */
-export function* search(
-  ctx: ScopeContext,
-  props: ReadonlyArray<Property>,
-  timeLimitMs = 60_000,
-  expected: ReadonlyMap<string, RegExp> = new Map(),
-): Generator<ExpandJob, ExploreResult, ExpandReply> {
+export function* search(ctx: ScopeContext, props: ReadonlyArray<Property>, opts: ExploreOptions = {}): Generator<ExpandJob, ExploreResult, ExpandReply> {
   const started = performance.now();
-  const deadline = now() + timeLimitMs;
+  const deadline = now() + (opts.hangGuardMs ?? HANG_GUARD_MS);
+  const expected = opts.expected ?? new Map<string, RegExp>();
+  const maxStates = opts.maxStates ?? Infinity;
   const { scope, design } = ctx;
   let active = [...props];
   const met: ExploreViolation[] = [];
   let found = 1;
   const visited = new Set<string>([fingerprint(canonicalKey(ctx.k0, ctx.ref0, ctx.ordinary))]);
-  const result = (depthReached: number, violation: ExploreViolation | null, timedOut: boolean, exhausted = false): ExploreResult => ({
+  const result = (depthReached: number, violation: ExploreViolation | null, timedOut: boolean, exhausted = false, budgetReached = false): ExploreResult => ({
     statesFound: found,
     distinct: visited.size,
     depthReached,
@@ -385,6 +421,7 @@ export function* search(
     expected: met,
     timedOut,
     exhausted,
+    budgetReached,
   });
   /** Record the violations of one state in order: expected ones drop their property; the first other is returned. */
   const judge = (depth: number, path: ReadonlyArray<Step>, bad: ReadonlyArray<Bad>): ExploreViolation | null => {
@@ -433,6 +470,7 @@ export function* search(
     if (reply.timedOut) return result(depth - 1, null, true);
     frontier = next;
     if (frontier.length === 0) return result(depth, null, false, true);
+    if (found > maxStates && depth < scope.depth) return result(depth, null, false, false, true);
   }
   return result(scope.depth, null, false);
 }
@@ -444,13 +482,13 @@ export function expectedFindings(design: Design, props: ReadonlyArray<Property>)
 }
 
 /** Explore in this thread. (The properties stay objects here, so a test may pass its own; workers look them up by name.) */
-export function explore(scope: ExploreScope, design: Design, props: ReadonlyArray<Property>, timeLimitMs = 60_000, expected: ReadonlyMap<string, RegExp> = new Map(), memo: CallMemo = true): ExploreResult {
+export function explore(scope: ExploreScope, design: Design, props: ReadonlyArray<Property>, opts: ExploreOptions = {}): ExploreResult {
   const ctx = scopeContext(scope, design);
-  const gen = search(ctx, props, timeLimitMs, expected);
+  const gen = search(ctx, props, opts);
   for (let r = gen.next(); ; ) {
     if (r.done === true) return r.value;
     const job = r.value;
-    r = gen.next(expandPaths(ctx, props.filter((p) => job.properties.includes(p.name)), new Set(job.expected), job.paths, job.deadline, memo));
+    r = gen.next(expandPaths(ctx, props.filter((p) => job.properties.includes(p.name)), new Set(job.expected), job.paths, job.deadline, opts.memo ?? true, opts.onTransition));
   }
 }
 

@@ -8,7 +8,8 @@ import { upstream } from "../model/variants/upstream.ts";
 import { blRange } from "./bl-range.ts";
 import { exactHandlers } from "./exact-handlers.ts";
 import { modifyValidates } from "./modify-validates.ts";
-import { minimizeCounterexample } from "./minimize.ts";
+import { MinimizeHangError, minimizeCounterexample } from "./minimize.ts";
+import { busyWait } from "./testkit.ts";
 import { checkRun } from "./property.ts";
 
 const design = withMutant(upstream, "drop-notrace");
@@ -86,5 +87,28 @@ describe("minimizeCounterexample's breadth-first pass", () => {
     expect(m.failure.message).toMatch(/returned -EBUSY, the kernel returns 0/);
     // The mutant's bug, not a scenario upstream fails too.
     expect(checkRun(modifyValidates, m.scenario, upstream)).toBeNull();
+    // Slowed down until its breadth-first pass takes seconds (as on a loaded machine): the same file. This search
+    // once had a one-second budget, and a slow run kept the 4-step scenario.
+    const started = performance.now();
+    const slow = minimizeCounterexample(modifyValidates, d, start, f!, { ...meta, property: "modify-validates", variant: d.name }, { onTransition: busyWait(1) });
+    expect(performance.now() - started).toBeGreaterThan(1000);
+    expect(slow).toEqual(m);
+  });
+
+  it("breaks with a message, not another file, when its hang guard stops the breadth-first pass", () => {
+    const d = withMutant(upstream, "direct-entries-kept-on-failure");
+    const start = parseScenario({
+      variant: d.name,
+      functions: [{ name: "f", addr: "0xffff800009000000" }],
+      trampolines: [{ name: "T1", addr: "0xffff80000a100000" }],
+      steps: [
+        { do: "register_ftrace_function", ops: "A", filter: ["f"], flags: ["IPMODIFY"] },
+        { do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T1" },
+        { do: "unregister_ftrace_function", ops: "A" },
+        { do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T1" },
+      ],
+    });
+    const f = checkRun(modifyValidates, start, d);
+    expect(() => minimizeCounterexample(modifyValidates, d, start, f!, { ...meta, property: "modify-validates", variant: d.name }, { hangGuardMs: 1, onTransition: busyWait(2) })).toThrow(MinimizeHangError);
   });
 });

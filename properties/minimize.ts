@@ -5,9 +5,10 @@
 // drop a step; give one step another form (other flags, one function of its filter, no notrace, another
 // trampoline) and drop another step; then fewer functions, ops names in use, flags and hash entries. An edit is kept when the property still fails on the design (any message: the same property
 // fails) and the scenario stays one the generators could draw (no direct ops registered while live). Then the
-// explorer searches breadth-first, up to one API step fewer (at most 3, within a second), for anything shorter that
-// edits cannot reach (steps in another order, another mechanism), and the edits trim what it finds. It only ever
-// makes a counterexample smaller.
+// explorer searches breadth-first, up to one API step fewer (at most 3), for anything shorter that edits cannot reach
+// (steps in another order, another mechanism), and the edits trim what it finds. It only ever makes a counterexample
+// smaller, and what it makes is a function of its inputs: the search is bounded by depth, never by the clock (a hang
+// guard stops a search that runs away, and the run then breaks with a message instead of giving another file).
 
 import type { Design } from "../model/kernel.ts";
 import type { StepFlag } from "../model/flags.ts";
@@ -17,7 +18,7 @@ import { FTRACE_OPS_FL, hasFlag } from "../model/flags.ts";
 import { LayoutError } from "../model/layout.ts";
 import { BootError } from "../model/boot.ts";
 import { checkRun, counterexampleScenario, type Failure, type Property } from "./property.ts";
-import { explore } from "./explore.ts";
+import { explore, HANG_GUARD_MS, hangGuardMessage } from "./explore.ts";
 
 /** The flag sets a registration may be given while minimizing (those the generators draw, SUBOP aside). */
 const FLAG_SETS: ReadonlyArray<ReadonlyArray<StepFlag>> = [[], ["RECURSION"], ["RCU"], ["SAVE_REGS"], ["SAVE_REGS_IF_SUPPORTED"], ["IPMODIFY"]];
@@ -178,23 +179,33 @@ function greedy(p: Property, design: Design, start: Found, meta: Meta): Found {
 }
 
 /**
- * How far the explorer looks for a shorter counterexample than the edits found: scenarios of at most 2 API steps
- * over its 2-function/3-ops scope (a few hundred states, about 0.2 s), within a second. Edits cannot reorder steps or
+ * How far the explorer looks for a shorter counterexample than the edits found: scenarios of at most 3 API steps
+ * over its 2-function/3-ops scope (a few thousand states, up to about a second). Edits cannot reorder steps or
  * trade one mechanism for another (a direct call registered near and then modified far, for a plain ops leaving a
  * function whose direct call is far); breadth-first search finds the shortest outright.
  */
 const EXPLORE_DEPTH = 3;
-const EXPLORE_MS = 1000;
+
+/** The minimizer's breadth-first pass stopped by its hang guard: the run breaks rather than give another file. */
+export class MinimizeHangError extends Error {}
+
+/** What a caller may give the minimizer: a slow-down before each explored transition (tests), the hang guard. */
+export interface MinimizeOptions {
+  readonly onTransition?: () => void;
+  readonly hangGuardMs?: number;
+}
 
 function apiSteps(s: Scenario): number {
   return s.steps.filter((st) => st.do !== "call").length;
 }
 
 /** The explorer's shortest violation of the property, if it is shorter than `best`. */
-function explored(p: Property, design: Design, best: Found, meta: Meta): Found | null {
+function explored(p: Property, design: Design, best: Found, meta: Meta, opts: MinimizeOptions): Found | null {
   const n = apiSteps(best.scenario);
   if (n < 2) return null;
-  const r = explore({ functions: 2, ops: 3, depth: Math.min(EXPLORE_DEPTH, n - 1) }, design, [p], EXPLORE_MS);
+  const guard = opts.hangGuardMs ?? HANG_GUARD_MS;
+  const r = explore({ functions: 2, ops: 3, depth: Math.min(EXPLORE_DEPTH, n - 1) }, design, [p], { hangGuardMs: guard, ...(opts.onTransition !== undefined ? { onTransition: opts.onTransition } : {}) });
+  if (r.timedOut) throw new MinimizeHangError(`minimizing ${p.name} on ${design.name}: ${hangGuardMessage(r, guard)}`);
   const v = r.violation;
   if (v === null || v.property !== p.name) return null;
   const f = fails(p, v.scenario, design);
@@ -208,8 +219,8 @@ function explored(p: Property, design: Design, best: Found, meta: Meta): Found |
  * shorter (which the edits then trim). Returns the smallest scenario found (cut at its failure, with the implicit call
  * that showed it, as counterexampleScenario writes it) and its failure.
  */
-export function minimizeCounterexample(p: Property, design: Design, start: Scenario, failure: Failure, meta: Meta): Found {
+export function minimizeCounterexample(p: Property, design: Design, start: Scenario, failure: Failure, meta: Meta, opts: MinimizeOptions = {}): Found {
   const first = greedy(p, design, { scenario: counterexampleScenario(start, failure, meta), failure }, meta);
-  const shorter = explored(p, design, first, meta);
+  const shorter = explored(p, design, first, meta, opts);
   return shorter === null ? first : greedy(p, design, shorter, meta);
 }

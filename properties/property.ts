@@ -14,7 +14,7 @@ import type { MutantName } from "../model/mutants.ts";
 import { runStep, scenarioLayout, type Provenance, type Scenario, type Step, type StepResult } from "../model/scenario.ts";
 import { provenance, statesOf } from "../reports/provenance.ts";
 import { runArb } from "../generators/run.ts";
-import { minimizeCounterexample } from "./minimize.ts";
+import { MinimizeHangError, minimizeCounterexample } from "./minimize.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
 import { CoverageCollector, observeLayout, observeStep } from "../reports/coverage.ts";
 import type { Coverage } from "../reports/results.ts";
@@ -227,7 +227,14 @@ export function runProperty(p: Property, design: Design, opts: RunOptions): Outc
   }
   const path = details.counterexamplePath ?? "";
   // fast-check's shrink, then the domain's (properties/minimize.ts): the file is the smallest scenario found.
-  const min = minimizeCounterexample(p, design, s, err.failure, { property: p.name, variant: design.name, seed: opts.seed, path });
+  let min;
+  try {
+    min = minimizeCounterexample(p, design, s, err.failure, { property: p.name, variant: design.name, seed: opts.seed, path });
+  } catch (e) {
+    // A minimizer stopped by its hang guard: no file rather than one that depends on the machine's speed.
+    if (e instanceof MinimizeHangError) return { ...base, ok: false, path, error: e.message };
+    throw e;
+  }
   return { ...base, ok: false, path, message: min.failure.message, counterexample: min.scenario };
 }
 
