@@ -63,3 +63,20 @@ describe("dispatch-spec explore", { timeout: 60_000 }, () => {
     expect(r.err).toContain(message);
   });
 });
+
+describe("explore's bounds as a user gives them", () => {
+  it("--states: a budget in states, the same answer over one and two workers, exit 0", { timeout: 120_000 }, async () => {
+    const one = await run(["explore", "--depth", "8", "--states", "400", "--property", "literal-valid", "--workers", "1"]);
+    const two = await run(["explore", "--depth", "8", "--states", "400", "--property", "literal-valid", "--workers", "2"]);
+    const verdict = (out: string): string => out.split("\n").filter((l) => l.startsWith("no violation") || l.startsWith("states found")).map((l) => l.replace(/, [\d.]+ s, \d+ states\/s/, "")).join("\n");
+    expect(one.out).toMatch(/no violation up to depth \d+ \(the state budget of 400 was passed at that depth\)/);
+    expect(verdict(one.out)).toBe(verdict(two.out));
+    expect(one.code).toBe(0);
+  });
+
+  it("--time is a hang guard: a search it stops is no verdict, exit 1", { timeout: 120_000 }, async () => {
+    const r = await run(["explore", "--depth", "20", "--time", "1", "--property", "literal-valid", "--workers", "1"]);
+    expect(r.out).toMatch(/the search hit its 1 s hang guard after \d+ states .*no verdict.*give --time more seconds/);
+    expect(r.code).toBe(1);
+  });
+});
