@@ -47,6 +47,23 @@ describe("minimizeCounterexample", () => {
   });
 });
 
+/** direct-entries-kept-on-failure's 4-step run: a refused direct registration retried after the IPMODIFY ops left. */
+function retryScenario(): { d: ReturnType<typeof withMutant>; start: ReturnType<typeof parseScenario> } {
+  const d = withMutant(upstream, "direct-entries-kept-on-failure");
+  const start = parseScenario({
+    variant: d.name,
+    functions: [{ name: "f", addr: "0xffff800009000000" }],
+    trampolines: [{ name: "T1", addr: "0xffff80000a100000" }],
+    steps: [
+      { do: "register_ftrace_function", ops: "A", filter: ["f"], flags: ["IPMODIFY"] },
+      { do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T1" },
+      { do: "unregister_ftrace_function", ops: "A" },
+      { do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T1" },
+    ],
+  });
+  return { d, start };
+}
+
 describe("minimizeCounterexample's breadth-first pass", () => {
   it("finds the shorter scenario edits cannot reach: a direct call registered near, then modified far", () => {
     const d = withMutant(upstream, "modify-call-no-plt");
@@ -68,18 +85,7 @@ describe("minimizeCounterexample's breadth-first pass", () => {
   });
 
   it("never turns a retry into registering a live direct ops (misuse upstream answers with a WARN too)", () => {
-    const d = withMutant(upstream, "direct-entries-kept-on-failure");
-    const start = parseScenario({
-      variant: d.name,
-      functions: [{ name: "f", addr: "0xffff800009000000" }],
-      trampolines: [{ name: "T1", addr: "0xffff80000a100000" }],
-      steps: [
-        { do: "register_ftrace_function", ops: "A", filter: ["f"], flags: ["IPMODIFY"] },
-        { do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T1" },
-        { do: "unregister_ftrace_function", ops: "A" },
-        { do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T1" },
-      ],
-    });
+    const { d, start } = retryScenario();
     const f = checkRun(modifyValidates, start, d);
     expect(f?.message).toMatch(/returned -EBUSY, the kernel returns 0/);
     const m = minimizeCounterexample(modifyValidates, d, start, f!, { ...meta, property: "modify-validates", variant: d.name });
@@ -96,18 +102,7 @@ describe("minimizeCounterexample's breadth-first pass", () => {
   });
 
   it("breaks with a message, not another file, when its hang guard stops the breadth-first pass", () => {
-    const d = withMutant(upstream, "direct-entries-kept-on-failure");
-    const start = parseScenario({
-      variant: d.name,
-      functions: [{ name: "f", addr: "0xffff800009000000" }],
-      trampolines: [{ name: "T1", addr: "0xffff80000a100000" }],
-      steps: [
-        { do: "register_ftrace_function", ops: "A", filter: ["f"], flags: ["IPMODIFY"] },
-        { do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T1" },
-        { do: "unregister_ftrace_function", ops: "A" },
-        { do: "register_ftrace_direct", ops: "D", filter: ["f"], addr: "T1" },
-      ],
-    });
+    const { d, start } = retryScenario();
     const f = checkRun(modifyValidates, start, d);
     expect(() => minimizeCounterexample(modifyValidates, d, start, f!, { ...meta, property: "modify-validates", variant: d.name }, { hangGuardMs: 1, onTransition: busyWait(2) })).toThrow(MinimizeHangError);
   });
