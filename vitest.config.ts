@@ -1,4 +1,7 @@
 // Vitest configuration: tests sit next to the code they test.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 import { ciReporters } from "./cli/no-skip-reporter.ts";
 
@@ -11,5 +14,8 @@ export default defineConfig({
     testTimeout: 60_000,
     // In CI every test must run: a skipped one fails the run (cli/no-skip-reporter.ts).
     reporters: ciReporters(),
+    // Counterexamples the tests make (and the commands they run) go to a directory of the run's own, never into the
+    // working tree's reports/counterexamples/ among the user's (properties/property.ts COUNTEREXAMPLE_DIR).
+    env: { DISPATCH_SPEC_COUNTEREXAMPLES: process.env["DISPATCH_SPEC_COUNTEREXAMPLES"] ?? mkdtempSync(join(tmpdir(), "dispatch-spec-counterexamples-")) },
   },
 });

@@ -154,6 +154,9 @@ export async function runJobs(allJobs: ReadonlyArray<Job>, workers: number, prog
   }
   const outcomes = new Array<Outcome | undefined>(jobs.length);
   batches.forEach((b, bi) => b.forEach((i, k) => (outcomes[i] = replies[bi]?.[k])));
+  // A design's own code that threw is the file's fault, not a verdict: one line, and the command stops (exit 2).
+  const fault = outcomes.find((o) => o?.fault !== undefined)?.fault;
+  if (fault !== undefined) throw new InputError(fault);
   const byJob = new Map(unique.map((ji, u) => [ji, outcomes[u]] as const));
   return allJobs.map((j, i) => {
     const o = byJob.get(sameAs[i]!);

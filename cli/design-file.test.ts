@@ -3,14 +3,15 @@
 // replay, and every kind of bad file refused in one line.
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { upstream } from "../model/variants/upstream.ts";
-import { ROOT } from "./common.ts";
+import { COUNTEREXAMPLE_DIR, ROOT } from "./common.ts";
 import { designProblem } from "./design-file.ts";
+import { shownPath } from "./load.ts";
 import { cli } from "./testkit.ts";
 
 const EXAMPLE = "model/variants/examples/list-ops-only.ts";
@@ -33,14 +34,15 @@ describe("gate --design: the README's worked example", () => {
     expect(r.status).toBe(1);
     // The replay command it printed names the design file, and replays the counterexample on it.
     const replay = /replay: npx dispatch-spec (replay \S+--path-selection\.json --design \S+)/.exec(r.out);
-    expect(replay?.[1]).toBe(`replay reports/counterexamples/list-ops-only--path-selection.json --design ${EXAMPLE}`);
+    const saved = shownPath(join(COUNTEREXAMPLE_DIR, "list-ops-only--path-selection.json"));
+    expect(replay?.[1]).toBe(`replay ${saved} --design ${EXAMPLE}`);
     const again = binary(...replay![1]!.split(" "));
     expect(again.err).toBe("");
     expect(again.out).toContain("literal = &ftrace_nop_ops -> &ftrace_list_ops");
     expect(again.out).toContain("path-selection still fails on list-ops-only");
     expect(again.status).toBe(1);
     // Without the file the saved design is not known, and the line says what to add.
-    const bare = binary("replay", "reports/counterexamples/list-ops-only--path-selection.json");
+    const bare = binary("replay", saved);
     expect(bare.status).toBe(2);
     expect(bare.err).toContain('unknown variant "list-ops-only"');
     expect(bare.err).toContain("--design FILE");
@@ -115,14 +117,16 @@ describe("--design refuses bad files in one line", () => {
 
   it.each([
     ["missing.ts", null, "not found"],
-    ["a.json", "{}", "a design is a TypeScript module (.ts)"],
+    ["a.json", "{}", "a .json file is not a module: a design is a TypeScript module (.ts or .mts)"],
     ["throws.mts", 'throw new Error("half-written");\nexport default 1;', "cannot load it: half-written"],
     ["syntax.mts", "export default { name: ", "cannot load it:"],
     ["named.mts", `import { upstream } from "${up}";\nexport const d = { ...upstream, name: "named" };`, "no default export"],
     ["typo.mts", `import { upstream } from "${up}";\nexport default { ...upstream, name: "typo", callOpsOnSurvior: true };`, "unknown field callOpsOnSurvior (did you mean callOpsOnSurvivor"],
     ["hook.mts", `import { upstream } from "${up}";\nexport default { ...upstream, name: "hook", arch: { ftrace_make_call: () => 0 } };`, "field arch must be a function for every hook; ftrace_init_nop is missing"],
     ["hookname.mts", `import { upstream } from "${up}";\nimport { UPSTREAM_ARCH } from "${arch}";\nexport default { ...upstream, name: "hookname", arch: { ...UPSTREAM_ARCH, ftrace_make_cal: () => 0 } };`, "field arch must be ArchHooks; ftrace_make_cal is not a hook (did you mean ftrace_make_call"],
-    ["taken.mts", `import { upstream } from "${up}";\nexport default upstream;`, "the name upstream is taken by a known design"],
+    ["taken.mts", `import { upstream } from "${up}";\nexport default upstream;`, "its name is upstream's (the spread ...upstream gave it): give the change a name of its own"],
+    ["taken2.mts", `import { upstream } from "${up}";\nexport default { ...upstream, description: "mine" };`, "the name upstream is taken by a known design"],
+    ["mutant.mts", `import { upstream } from "${up}";\nexport default { ...upstream, name: "mutant", mutations: new Set(["always-via-caller"]) };`, "field mutations must be empty: a design file is a real design; ask for a mutant of it by name (--variant NAME+always-via-caller)"],
     ["plus.mts", `import { upstream } from "${up}";\nexport default { ...upstream, name: "a+b" };`, "field name must be lower-case letters"],
   ])("%s", async (name, text, message) => {
     const f = text === null ? join(dir, name) : write(name, text);
@@ -143,10 +147,129 @@ describe("designProblem", () => {
     expect(designProblem({ ...upstream, name: "mine", subopsHashRule: "skip-nothing", rollbackWaits: true })).toBeNull();
     expect(designProblem(42)).toContain("not a design");
     expect(designProblem({ ...upstream, name: "mine", directCalls: "yes" })).toBe("field directCalls must be true or false");
-    expect(designProblem({ ...upstream, name: "mine", mutations: new Set(["no-such-mutant"]) })).toContain("field mutations must be a Set of mutant names");
+    expect(designProblem({ ...upstream, name: "mine", mutations: new Set(["no-such-mutant"]) })).toContain("field mutations must be empty");
+    expect(designProblem({ ...upstream, name: "mine", mutations: [] })).toContain("field mutations must be new Set()");
     expect(designProblem({ ...upstream, name: "mine", frame: 100 })).toContain("field frame must be a positive multiple of 16");
     expect(designProblem({ ...upstream, name: "mine", entry: { kind: "asm" } })).toContain('kind "listing" or "binary"');
     const { arch: _arch, ...noArch } = upstream;
     expect(designProblem({ ...noArch, name: "mine" })).toContain("field arch is missing");
+  });
+});
+
+describe("--design: one change, one verdict, however it is written", () => {
+  const HOOKS = "model/variants/examples/survivor-as-hooks.ts";
+  /** The property rows of a gate's table: property, judges, upstream, now, change. */
+  const rows = (out: string): string[] => out.split("\n").filter((l) => /^\s{2}[a-z-]+\s+(safety|agreement)\s/.test(l)).map((l) => l.trim().split(/\s{2,}/).join(" | "));
+
+  it("the survivor fix as arch hooks gets the survivor-fix switch's verdict (the reference judges behaviour, not switches)", { timeout: 180_000 }, () => {
+    const hooks = binary("gate", "--design", HOOKS);
+    const flag = binary("gate", "--variant", "survivor-fix");
+    expect(hooks.err).toBe("");
+    expect(rows(hooks.out)).toHaveLength(16);
+    expect(rows(hooks.out)).toEqual(rows(flag.out));
+    expect(hooks.out).toMatch(/recursion-protected\s+safety\s+fails\s+holds\s+newly holding/);
+    expect(hooks.out).toContain("0 newly failing, 1 newly holding, 15 unchanged, 0 inherited");
+    expect(hooks.status).toBe(0);
+    expect(flag.status).toBe(0);
+  });
+
+  it("check --design of a design with no row judges as the gate does: a cure is newly holding, exit 0", { timeout: 120_000 }, async () => {
+    const r = await cli(["check", "--design", HOOKS, "--runs", "300", "--seed", "20261125"]);
+    expect(r.out).toMatch(/recursion-protected\s+\d+\s+holds\s+\S+\s+\(newly holding: upstream fails it/);
+    expect(r.out).toContain("(1 newly holding against upstream's row)");
+    expect(r.out).not.toContain("expected to fail");
+    expect(r.code).toBe(0);
+  });
+});
+
+describe("--design: a hook that throws, and the other mistakes a user makes", () => {
+  const dir = mkdtempSync(join(tmpdir(), "design-mistakes-"));
+  const url = (p: string): string => pathToFileURL(join(ROOT, p)).href;
+  const throwing = join(dir, "throws-in-hook.mts");
+  writeFileSync(
+    throwing,
+    [
+      `import { UPSTREAM_ARCH } from "${url("model/arm64.ts")}";`,
+      `import { upstream } from "${url("model/variants/upstream.ts")}";`,
+      `function ftrace_make_call(k, rec, addr) {`,
+      `  if (rec.fn !== "") throw new TypeError("half-written hook");`,
+      `  return UPSTREAM_ARCH.ftrace_make_call(k, rec, addr);`,
+      `}`,
+      `export default { ...upstream, name: "throws-in-hook", description: "x", arch: { ...UPSTREAM_ARCH, ftrace_make_call } };`,
+      ``,
+    ].join("\n"),
+  );
+  const oneLine = (r: { code: number; err: string }): string => {
+    expect(r.code).toBe(2);
+    const lines = r.err.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    return lines[0]!;
+  };
+
+  it.each([
+    ["gate", ["gate", "--design", throwing, "--runs", "50"]],
+    ["check", ["check", "--design", throwing, "--runs", "50", "--seed", "1"]],
+    ["check --concurrency", ["check", "--design", throwing, "--runs", "20", "--seed", "1", "--concurrency"]],
+  ])("a throwing hook stops %s with one line naming the hook and its file:line", { timeout: 60_000 }, async (_what, argv) => {
+    const r = await cli(argv);
+    expect(oneLine(r)).toBe(`dispatch-spec: --design ${throwing}: ftrace_make_call threw at ${throwing}:4:28: half-written hook`);
+    expect(r.out).not.toContain("the run broke");
+  });
+
+  it("run of a scenario on a throwing design: the same line", async () => {
+    const s = join(dir, "s.json");
+    writeFileSync(s, JSON.stringify({ variant: "throws-in-hook", functions: [{ name: "f", addr: "0xffff800008010008" }], steps: [{ do: "register_ftrace_function", ops: "A" }] }));
+    expect(oneLine(await cli(["run", s, "--design", throwing]))).toContain("ftrace_make_call threw at");
+  });
+
+  it("a counterexample made with --design replays with --variant alone, from standard input too, and a wrong --design says whose file it needs", { timeout: 120_000 }, () => {
+    const made = binary("check", "--design", EXAMPLE, "--property", "path-selection", "--runs", "100", "--seed", "20261125");
+    const file = /counterexample: (\S+)/.exec(made.out)?.[1];
+    expect(file).toBeDefined();
+    const onUpstream = binary("replay", file!, "--variant", "upstream");
+    expect(onUpstream.err).toBe("");
+    expect(onUpstream.out).toContain("path-selection holds on upstream for this scenario");
+    expect(onUpstream.status).toBe(0);
+    const piped = spawnSync(process.execPath, [join(ROOT, "cli", "bin.js"), "replay", "-", "--design", EXAMPLE], { cwd: ROOT, input: readFileSync(resolve(ROOT, file!)), encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0" } });
+    expect(piped.stderr).toBe("");
+    expect(piped.stdout).toContain("path-selection still fails on list-ops-only");
+    expect(piped.status).toBe(1);
+    const wrong = binary("replay", file!, "--design", "model/variants/examples/survivor-as-hooks.ts");
+    expect(wrong.status).toBe(2);
+    expect(wrong.err.trim()).toBe(
+      `dispatch-spec: ${file}: it was made on list-ops-only, but --design model/variants/examples/survivor-as-hooks.ts is survivor-as-hooks: give list-ops-only's own file (or --variant survivor-as-hooks to replay it there)`,
+    );
+    // run's last line says why it exits 1 when only the counterexample's property fails.
+    const ran = binary("run", file!, "--design", EXAMPLE);
+    expect(ran.out.trimEnd().split("\n").at(-1)).toBe("but path-selection still fails on list-ops-only (first line): exit 1");
+    expect(ran.status).toBe(1);
+  });
+
+  it("two files of one name, and a loaded design as --baseline, are refused in one line", async () => {
+    const twin = join(dir, "twin.mts");
+    writeFileSync(twin, `import { upstream } from "${url("model/variants/upstream.ts")}";\nexport default { ...upstream, name: "list-ops-only", description: "another" };\n`);
+    expect(oneLine(await cli(["gate", "--design", EXAMPLE, "--design", twin]))).toBe(
+      `dispatch-spec: --design ${twin}: its name list-ops-only is the name of the design loaded from ${EXAMPLE}; give each change a name of its own`,
+    );
+    expect(oneLine(await cli(["gate", "--design", EXAMPLE, "--baseline", "list-ops-only"]))).toContain(
+      `--baseline: list-ops-only is the design loaded from ${EXAMPLE}, which has no recorded verdicts`,
+    );
+  });
+});
+
+describe("npm run typecheck-design", () => {
+  it("type-checks a design file alone with the project's strict settings: the examples pass, a type error fails", { timeout: 120_000 }, () => {
+    const tsc = (file: string): { status: number | null; out: string } => {
+      const r = spawnSync("npm", ["run", "-s", "typecheck-design", "--", file], { cwd: ROOT, encoding: "utf8" });
+      return { status: r.status, out: r.stdout + r.stderr };
+    };
+    expect(tsc(EXAMPLE).status).toBe(0);
+    expect(tsc("model/variants/examples/survivor-as-hooks.ts").status).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), "design-types-"));
+    const bad = join(dir, "bad.mts");
+    writeFileSync(bad, `import type { Design } from "${join(ROOT, "model/kernel.ts")}";\nimport { upstream } from "${join(ROOT, "model/variants/upstream.ts")}";\nconst d: Design = { ...upstream, name: "bad", directCalls: "yes" };\nexport default d;\n`);
+    const r = tsc(bad);
+    expect(r.status).not.toBe(0);
+    expect(r.out).toContain("bad.mts(3,47): error TS2322: Type 'string' is not assignable to type 'boolean'.");
   });
 });

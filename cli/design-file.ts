@@ -7,10 +7,11 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Design } from "../model/kernel.ts";
+import { DesignFault, type ArchHooks, type Design } from "../model/kernel.ts";
 import { UPSTREAM_ARCH } from "../model/arm64.ts";
 import { isMutant } from "../model/mutants.ts";
 import { designNameTaken, registerDesign, variantByName } from "../model/variants/index.ts";
+import { upstream } from "../model/variants/upstream.ts";
 import { InputError } from "./load.ts";
 import { nearestNames } from "./names.ts";
 
@@ -40,7 +41,13 @@ const FIELDS: { readonly [K in keyof Design]-?: (v: unknown) => string | null } 
   subopsHashRule: (v) => (v === "append-intersect" || v === "skip-nothing" ? null : '"append-intersect" or "skip-nothing" (or leave it out)'),
   singleDirectOps: (v) => (v === true ? null : "true (or leave it out)"),
   standsFor: (v) => (typeof v === "string" && variantByName(v) !== undefined ? null : "the name of a known design"),
-  mutations: (v) => (v instanceof Set && [...v].every((m) => typeof m === "string" && isMutant(m)) ? null : "a Set of mutant names (new Set() for a real design)"),
+  // A mutant is asked for by name (--variant my-change+MUTANT), never built into the file: a design is real.
+  mutations: (v) =>
+    !(v instanceof Set)
+      ? "new Set() (a design of your own is real)"
+      : v.size === 0
+        ? null
+        : `empty: a design file is a real design; ask for a mutant of it by name (--variant NAME+${[...v].find((m) => typeof m === "string" && isMutant(m)) ?? "MUTANT"})`,
   scope: (v) => (Array.isArray(v) && v.every((x) => x === "module-init-text" || x === "subops") ? null : 'a list of "module-init-text" and "subops"'),
 };
 
@@ -117,6 +124,42 @@ function exported(mod: Record<string, unknown>): unknown {
   return mod["default"];
 }
 
+/** Where in the design file an exception was thrown: `FILE:LINE:COL` from its stack, the file as given; or null. */
+export function placeIn(e: unknown, given: string, abs: string): string | null {
+  const stack = e instanceof Error ? (e.stack ?? "") : "";
+  const url = pathToFileURL(abs).href;
+  for (const line of stack.split("\n")) {
+    const at = line.indexOf(url) >= 0 ? line.indexOf(url) + url.length : line.indexOf(abs) >= 0 ? line.indexOf(abs) + abs.length : -1;
+    const m = at < 0 ? null : /^:(\d+):(\d+)/.exec(line.slice(at));
+    if (m !== null) return `${given}:${m[1]}:${m[2]}`;
+  }
+  return null;
+}
+
+/**
+ * The design with each hook the file brings (not upstream's own) made to report a throw as a DesignFault: one line
+ * naming the hook and where in the file, instead of a stack trace per property.
+ */
+function withFaultReports(d: Design, given: string, abs: string): Design {
+  const guard = <A extends unknown[], R>(what: string, f: (...a: A) => R): ((...a: A) => R) => {
+    return (...a: A): R => {
+      try {
+        return f(...a);
+      } catch (e) {
+        if (e instanceof DesignFault) throw e;
+        const where = placeIn(e, given, abs);
+        const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+        throw new DesignFault(`--design ${given}: ${what} threw${where === null ? "" : ` at ${where}`}: ${msg}`);
+      }
+    };
+  };
+  const hooks = Object.keys(UPSTREAM_ARCH) as Array<keyof ArchHooks>;
+  const arch = Object.fromEntries(hooks.map((h) => [h, d.arch[h] === UPSTREAM_ARCH[h] ? d.arch[h] : guard(h, d.arch[h] as (...a: unknown[]) => unknown)])) as unknown as ArchHooks;
+  const own = d.entry.kind === "listing" && (upstream.entry.kind !== "listing" || d.entry.ftraceCaller !== upstream.entry.ftraceCaller);
+  const entry = own && d.entry.kind === "listing" ? { ...d.entry, ftraceCaller: guard("entry.ftraceCaller", d.entry.ftraceCaller) } : d.entry;
+  return { ...d, arch, entry };
+}
+
 /**
  * Load FILE's design and make it known by its name; the same file twice is one design. Every problem (no such file,
  * not a module, an exception while loading, a shape that is not a Design's, a name already taken) is one line.
@@ -127,7 +170,8 @@ export async function loadDesignFile(file: string): Promise<Design> {
   for (const [name, p] of ABSOLUTE) if (p === abs) return variantByName(name)!;
   if (!existsSync(abs)) throw new InputError(`${at}: not found`);
   if (!statSync(abs).isFile()) throw new InputError(`${at}: not a regular file`);
-  if (![".ts", ".mts", ".js", ".mjs"].includes(extname(abs))) throw new InputError(`${at}: a design is a TypeScript module (.ts) whose default export is the Design`);
+  if (![".ts", ".mts", ".js", ".mjs"].includes(extname(abs)))
+    throw new InputError(`${at}: ${extname(abs) === "" ? "a file without an extension" : `a ${extname(abs)} file`} is not a module: a design is a TypeScript module (.ts or .mts) whose default export is the Design`);
   if (extname(abs) === ".ts" && !inModulePackage(dirname(abs)))
     throw new InputError(`${at}: Node loads a .ts file as CommonJS outside a package whose package.json says "type": "module"; name it .mts, or keep it in this checkout (next to model/variants/)`);
   let mod: Record<string, unknown>;
@@ -143,8 +187,17 @@ export async function loadDesignFile(file: string): Promise<Design> {
   if (value === undefined) throw new InputError(`${at}: no default export (end it with: export default myChange;)`);
   const why = designProblem(value);
   if (why !== null) throw new InputError(`${at}: ${why}`);
-  const design = value as Design;
-  if (designNameTaken(design.name)) throw new InputError(`${at}: the name ${design.name} is taken by a known design; give the change a name of its own`);
+  const design = withFaultReports(value as Design, file, abs);
+  const other = GIVEN.get(design.name);
+  if (other !== undefined) throw new InputError(`${at}: its name ${design.name} is the name of the design loaded from ${other}; give each change a name of its own`);
+  if (designNameTaken(design.name)) {
+    const spread = variantByName(design.name)?.description === design.description;
+    throw new InputError(
+      spread
+        ? `${at}: its name is ${design.name}'s (the spread ...${design.name} gave it): give the change a name of its own, { ...${design.name}, name: "my-change", description: "..." }`
+        : `${at}: the name ${design.name} is taken by a known design; give the change a name of its own`,
+    );
+  }
   registerDesign(design);
   GIVEN.set(design.name, file);
   ABSOLUTE.set(design.name, abs);

@@ -1,8 +1,7 @@
 // `dispatch-spec explore`: the small-scope explorer from the command line. Prints states found, distinct states,
 // the depth reached, time and states/s, and the first violation as a shortest scenario file.
 
-import { relative } from "node:path";
-import { notApplicable, PROPERTIES, propertyApplies } from "../properties/index.ts";
+import { notApplicableLines, PROPERTIES, propertyApplies } from "../properties/index.ts";
 import { Worker } from "node:worker_threads";
 import type { Design } from "../model/kernel.ts";
 import { explore, expectedFindings, HANG_GUARD_MS, hangGuardMessage, scopeContext, search, type ExpandJob, type ExpandReply, type ExploreOptions, type ExploreResult, type ExploreScope, type Transition } from "../properties/explore.ts";
@@ -15,7 +14,7 @@ import type { Scenario } from "../model/scenario.ts";
 import { pc } from "../reports/colours.ts";
 import { intFlag, type Io } from "./common.ts";
 import { requireDesign, unknownName } from "./names.ts";
-import { InputError } from "./load.ts";
+import { InputError, shownPath } from "./load.ts";
 
 export interface ExploreFlags {
   readonly functions?: string;
@@ -83,7 +82,7 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   if (named.length === 0) throw new InputError(`--property: ${unknownName("property", flags.property ?? "", PROPERTIES.map((p) => p.name), "properties").message}`);
   // A property with nothing to judge on the design (no CALL_OPS literal, no subops) is said once, not explored.
   const na = named.filter((p) => !propertyApplies(p, design));
-  for (const why of new Set(na.map((p) => notApplicable(p, design)))) io.out(`n/a on ${variant} (${why ?? ""}): ${na.filter((p) => notApplicable(p, design) === why).map((p) => p.name).join(", ")}\n`);
+  for (const line of notApplicableLines(na, design)) io.out(`${line}\n`);
   const props = named.filter((p) => propertyApplies(p, design));
   if (props.length === 0) return 0;
   // On upstream a property the kernel as written violates (a recorded finding) is expected to fail, as in check:
@@ -94,7 +93,7 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   const rate = Math.round(r.statesFound / Math.max(0.001, r.ms / 1000));
   io.out(`states found ${r.statesFound}, distinct ${r.distinct}, depth reached ${r.depthReached}, ${(r.ms / 1000).toFixed(1)} s, ${rate} states/s\n`);
   const made = provenance({ design: variant, seed: 0, runs: 0, totalRuns: 0, states: r.statesFound, wallMs: r.ms });
-  const saved = (s: Scenario): string => relative(process.cwd(), writeCounterexample(s, made));
+  const saved = (s: Scenario): string => shownPath(writeCounterexample(s, made));
   for (const f of r.expected) {
     const file = saved(f.scenario);
     io.out(pc.yellow(`${f.property} fails as expected on ${variant} (a known finding, see README) at depth ${f.depth}: ${f.message}\n`) + `  shortest scenario: ${file}\n`);

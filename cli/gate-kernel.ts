@@ -5,7 +5,6 @@
 // (with the shrunk counterexample), newly holding, unchanged. Exit 1 when the patch breaks a property that holds
 // without it.
 
-import { relative } from "node:path";
 import { pc } from "../reports/colours.ts";
 import { readEntryImage } from "./entry.ts";
 import { fetchKernel, FetchError, type KernelFiles } from "../kernel/fetch.ts";
@@ -19,7 +18,7 @@ import { buildOrSay } from "./kernel-build.ts";
 import { gateCommand } from "./gate.ts";
 import type { Progress } from "./check.ts";
 import type { Io } from "./common.ts";
-import { InputError } from "./load.ts";
+import { InputError, shownPath } from "./load.ts";
 
 export interface KernelGateFlags {
   readonly kernelPatch: ReadonlyArray<string>;
@@ -97,7 +96,7 @@ export async function kernelGateCommand(io: Io, flags: KernelGateFlags, progress
   if (base === null) return 2;
   const patched = await buildOrSay(io, flags.kernelPatch);
   if (patched === null) return 2;
-  io.out(`unpatched: ${relative(process.cwd(), base.image)}\npatched:   ${relative(process.cwd(), patched.image)}\n`);
+  io.out(`unpatched: ${shownPath(base.image)}\npatched:   ${shownPath(patched.image)}\n`);
   const say = (s: string): void => void io.err(`${s}\n`);
   // Per KASLR setting, the same runs on both kernels: [unpatched, patched].
   const pairs: Array<{ kaslr: boolean; b0: BatchResult; b1: BatchResult; saved0: string[]; saved1: string[] }> = [];
@@ -124,7 +123,7 @@ export async function kernelGateCommand(io: Io, flags: KernelGateFlags, progress
       const f = b.findings.find((x) => x.property === property);
       if (f === undefined) continue;
       const file = (which === "b0" ? p.saved0 : p.saved1).find((x) => x.includes(`-${property}-seed`));
-      return `${f.message} (${modeName(p.kaslr)}, run ${f.run}, shrunk to ${f.shrunkSteps} step(s)${f.reproduced === "after-earlier-runs" ? ", only after earlier runs in the same guest" : ""}: ${file !== undefined ? relative(process.cwd(), file) : ""})`;
+      return `${f.message} (${modeName(p.kaslr)}, run ${f.run}, shrunk to ${f.shrunkSteps} step(s)${f.reproduced === "after-earlier-runs" ? ", only after earlier runs in the same guest" : ""}: ${file !== undefined ? shownPath(file) : ""})`;
     }
     return "";
   };

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
-import { cli, type CliRun } from "./testkit.ts";
+import { cli, SAVED_DIR_RE, type CliRun } from "./testkit.ts";
 import { silentProgress } from "./check.ts";
 import { COUNTEREXAMPLE_DIR } from "./common.ts";
 import { EXPECTED_FILE, gateCommand, loadExpected } from "./gate.ts";
@@ -33,7 +33,7 @@ describe("dispatch-spec gate", () => {
     expect(ret.steps.length).toBeLessThanOrEqual(4);
     expect(ret.counterexample.message).toMatch(/ret x12 .*RET used as a forward branch/);
     // Replaying any counterexample the gate wrote reproduces the same message.
-    const written = [...r.out.matchAll(/(reports\/counterexamples\/\S+\.json)/g)].map((m) => m[1]!);
+    const written = [...r.out.matchAll(new RegExp(`(${SAVED_DIR_RE}/\\S+\\.json)`, "g"))].map((m) => m[1]!);
     const e = loadExpected(EXPECTED_FILE);
     const expectedFailures = [...Object.values(e.variants), ...Object.values(e.mutants), ...Object.values(e.history ?? {})].flatMap((ps) => Object.values(ps)).filter((v) => v === "fails").length;
     expect(written.length).toBe(expectedFailures);
@@ -49,7 +49,7 @@ describe("dispatch-spec gate", () => {
     expect(lines.length).toBeLessThanOrEqual(50);
     expect(r.out).toMatch(/^mutants: (\d+) of \1 cells as expected \(--verbose lists them\)$/m);
     expect(r.out).toMatch(/^kernel history: (\d+) of \1 cells as expected/m);
-    expect(r.out).toMatch(/^\d+ recorded failure\(s\) reproduced, each counterexample saved under reports\/counterexamples\//m);
+    expect(r.out).toMatch(new RegExp(`^\\d+ recorded failure\\(s\\) reproduced, each counterexample saved under ${SAVED_DIR_RE}/`, "m"));
     expect(r.out).not.toMatch(/^upstream\+skip-literal-update /m);
   });
 

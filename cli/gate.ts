@@ -16,8 +16,8 @@ import { changes, designCells, expectedForBinary, expectedSchema, expectedVerdic
 import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
 import { runJobs, workersFlag, type Progress } from "./check.ts";
 import type { Job } from "./check-worker.ts";
-import { intFlag, ROOT, saveCounterexample, seconds, validateCorpus, type Io } from "./common.ts";
-import { InputError, readJson } from "./load.ts";
+import { COUNTEREXAMPLE_DIR, intFlag, ROOT, saveCounterexample, seconds, validateCorpus, type Io } from "./common.ts";
+import { InputError, readJson, shownPath } from "./load.ts";
 import { coverageByDesign, finishRun, prepareReportDir } from "./report.ts";
 import { minimumsSchema, shortfallLine, shortfalls, updatedMinimums, type Minimums } from "../reports/coverage-gate.ts";
 
@@ -192,7 +192,7 @@ export async function gateCommand(io: Io, flags: GateFlags, progress: Progress):
     const mark = j.changed ? pc.yellow("UNEXPECTED ") : "";
     io.out(`${mark}${o.variant} x ${o.property}: ${o.message ?? o.error ?? ""}${saved !== null ? `\n    ${plural(o.counterexample?.steps.length ?? 0, "step")}, seed ${o.seed}, path ${o.path ?? ""}: ${saved}${fromEntry !== null ? `\n    replay: ${replayCommandFor(saved, o.variant)}` : ""}` : ""}\n`);
   }
-  if (quiet > 0) io.out(`${quiet} recorded failure(s) reproduced, each counterexample saved under reports/counterexamples/ (--verbose prints them)\n`);
+  if (quiet > 0) io.out(`${quiet} recorded failure(s) reproduced, each counterexample saved under ${shownPath(COUNTEREXAMPLE_DIR)}/ (--verbose prints them)\n`);
   const diff = changes(judged);
   const broken = judged.filter((j) => j.outcome.error !== undefined);
   io.out(`${seconds(performance.now() - started)} for ${cells.length} cells\n`);

@@ -5,7 +5,7 @@
 // edit by hand) and exits 1 if a bug is not flagged or a fix does not hold.
 
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join } from "node:path";
 import { HISTORY, OUT_OF_SCOPE, type HistoryDesign } from "../model/variants/history/index.ts";
 import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, propertyByName } from "../properties/index.ts";
 import { CONCURRENT_MUTANT_RUNS, runConcurrentProperty } from "../properties/concurrency.ts";
@@ -14,7 +14,7 @@ import { runProperty, type Outcome } from "../properties/property.ts";
 import { pc } from "../reports/colours.ts";
 import { intFlag, ROOT, seconds, type Io } from "./common.ts";
 import { EXPECTED_FILE, GATE_SEED, loadExpected } from "./gate.ts";
-import { InputError } from "./load.ts";
+import { InputError, shownPath } from "./load.ts";
 
 export const VERDICTS_FILE = join(ROOT, "reports", "history", "verdicts.md");
 
@@ -163,6 +163,6 @@ export function historyCommand(io: Io, flags: HistoryFlags): number {
   }
   writeFileSync(file, render(rows));
   const bad = rows.filter((r) => !r.ok);
-  io.out(`${relative(process.cwd(), file)} written in ${seconds(performance.now() - started)}: ${rows.length} rows, ${bad.length === 0 ? "every bug flagged within its bound and every fix holding" : `${bad.length} not as the record requires`}\n`);
+  io.out(`${shownPath(file)} written in ${seconds(performance.now() - started)}: ${rows.length} rows, ${bad.length === 0 ? "every bug flagged within its bound and every fix holding" : `${bad.length} not as the record requires`}\n`);
   return bad.length === 0 ? 0 : 1;
 }

@@ -2,11 +2,11 @@
 // patches and dispatch-spec's minimal config (kernel/build.ts). Progress on stderr, what was built on stdout, one
 // line and exit 2 for a patch that does not apply, a failed build or a missing host tool.
 
-import { relative } from "node:path";
 import { missingTools } from "../conformance/tools.ts";
 import { BUILD_APT_LINE, BUILD_TOOLS, BuildError, buildKernel, readPatch, type BuildProgress, type BuiltKernel } from "../kernel/build.ts";
 import { FetchError } from "../kernel/fetch.ts";
 import type { Io } from "./common.ts";
+import { shownPath } from "./load.ts";
 
 export interface KernelBuildFlags {
   readonly patch?: ReadonlyArray<string>;
@@ -32,7 +32,7 @@ export function buildProgress(io: Io, tty: boolean, now: () => number = () => Da
 
 /** One line naming what a build made. */
 export function builtLine(k: BuiltKernel): string {
-  return `${k.cached ? "cached" : "built"} ${k.release} (key ${k.key}${k.patches.length > 0 ? `, patches ${k.patches.join(", ")}` : ", unpatched"}): ${relative(process.cwd(), k.image)}`;
+  return `${k.cached ? "cached" : "built"} ${k.release} (key ${k.key}${k.patches.length > 0 ? `, patches ${k.patches.join(", ")}` : ", unpatched"}): ${shownPath(k.image)}`;
 }
 
 /** The host tools a build needs; one line and null when some are missing. */
@@ -66,6 +66,6 @@ export async function buildOrSay(io: Io, patches: ReadonlyArray<string>): Promis
 export async function kernelBuildCommand(io: Io, flags: KernelBuildFlags): Promise<number> {
   const k = await buildOrSay(io, flags.patch ?? []);
   if (k === null) return 2;
-  io.out(`${builtLine(k)}\n  vmlinux ${relative(process.cwd(), k.vmlinux)}\n  modules ${[...k.modules.keys()].join(", ")}\n`);
+  io.out(`${builtLine(k)}\n  vmlinux ${shownPath(k.vmlinux)}\n  modules ${[...k.modules.keys()].join(", ")}\n`);
   return 0;
 }

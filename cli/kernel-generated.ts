@@ -7,7 +7,7 @@
 
 import { plural } from "../reports/format.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { pc } from "../reports/colours.ts";
 import type { KernelFiles } from "../kernel/fetch.ts";
 import { guestScenario } from "../generators/guest.ts";
@@ -17,7 +17,7 @@ import { planScenario, setupFor } from "../kernel/guest.ts";
 import { GuestSession, type SessionOptions } from "../kernel/session.ts";
 import { GENERATED_GUEST } from "../generators/guest.ts";
 import { ROOT, type Io } from "./common.ts";
-import { InputError } from "./load.ts";
+import { InputError, shownPath } from "./load.ts";
 
 export const GENERATED_DIR = join(ROOT, "reports", "kernel", "counterexamples");
 const CONSOLE_DIR = join(ROOT, "reports", "kernel");
@@ -77,11 +77,11 @@ export interface GeneratedOptions {
 /** Boot, run the batch, power off. A hung or dead guest is a SessionError (one line, exit 2 by the caller). */
 export async function generatedBatch(io: Io, files: KernelFiles, o: GeneratedOptions): Promise<BatchResult> {
   const sample = planScenario("sample", guestScenario([]), GENERATED_GUEST);
-  io.err(`kernel: booting ${relative(process.cwd(), files.image)} (KASLR ${o.kaslr ? "on" : "off"}) for ${o.count} generated runs, seed ${o.seed}\n`);
+  io.err(`kernel: booting ${shownPath(files.image)} (KASLR ${o.kaslr ? "on" : "off"}) for ${o.count} generated runs, seed ${o.seed}\n`);
   const setup = setupFor([sample], true);
   mkdirSync(CONSOLE_DIR, { recursive: true });
   const log = join(CONSOLE_DIR, `generated-${o.tag}-kaslr-${o.kaslr ? "on" : "off"}.log`);
-  io.err(`kernel: the console goes to ${relative(process.cwd(), log)} as it arrives\n`);
+  io.err(`kernel: the console goes to ${shownPath(log)} as it arrives\n`);
   const start = (more: Partial<SessionOptions> = {}): Promise<GuestSession> => GuestSession.start(files, setup, { kaslr: o.kaslr, image: files.image, ...more });
   const g = await start({ log });
   io.err(`kernel: the guest is up after ${g.seconds.toFixed(1)} s\n`);
@@ -127,6 +127,6 @@ export function reportBatch(io: Io, b: BatchResult, baseline: Verdicts, baseline
   if (b.firstDifference !== null) for (const l of b.firstDifference.rows.slice(0, 10)) io.out(`  ${pc.red("differs")} ${l}\n`);
   for (const p of b.problems.slice(0, 10)) io.out(`  ${pc.yellow("note")}: ${p}\n`);
   const saved = saveFindings(b, tag);
-  for (const f of saved) io.out(`saved: ${relative(process.cwd(), f)} (replay: npx dispatch-spec kernel ${relative(process.cwd(), f)}${tag.startsWith("build-") ? " --image ..." : ""})\n`);
+  for (const f of saved) io.out(`saved: ${shownPath(f)} (replay: npx dispatch-spec kernel ${shownPath(f)}${tag.startsWith("build-") ? " --image ..." : ""})\n`);
   return b.differing > 0 || s.unexpected.length > 0 ? 1 : 0;
 }

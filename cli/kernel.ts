@@ -4,7 +4,7 @@
 
 import { plural } from "../reports/format.ts";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pc } from "../reports/colours.ts";
 import { bootedDesign, bootedImage, compareScenario, parseConsole, type GuestRun, type SiteRow } from "../kernel/compare.ts";
@@ -23,7 +23,7 @@ import { judgeKernelRun, KERNEL_PROPERTIES } from "../kernel/judge.ts";
 import { EXPECTED_FILE, loadExpected } from "./gate.ts";
 import { intFlag, type Io } from "./common.ts";
 import { judgeLivepatch, judgeRefused, LIVEPATCH_EXPERIMENT, livepatchPlan, parseLivepatch, parseRefused, REFUSED_DEFAULT_TRIES, REFUSED_EXPERIMENT, REFUSED_MAX_TRIES, refusedPlan } from "../kernel/experiment.ts";
-import { InputError, loadScenario, readText } from "./load.ts";
+import { InputError, loadScenario, readText, shownPath } from "./load.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const KERNEL_SCENARIOS = join(ROOT, "kernel", "scenarios");
@@ -223,13 +223,13 @@ function experimentCommand(io: Io, files: ReadonlyArray<string>, flags: KernelFl
     const kernelFiles = prepareKernel(io, true, flags.image);
     if (kernelFiles === null) return 2;
     const what = name === REFUSED_EXPERIMENT ? `, ${tries} tries` : "";
-    io.out(`${pc.bold("dispatch-spec kernel")}: experiment ${name}${what}, one boot of ${relative(process.cwd(), flags.image ?? kernelFiles.image)}, KASLR ${kaslr}\n`);
+    io.out(`${pc.bold("dispatch-spec kernel")}: experiment ${name}${what}, one boot of ${shownPath(flags.image ?? kernelFiles.image)}, KASLR ${kaslr}\n`);
     const b = boot(kernelFiles, [experiment.plan(tries)], { kaslr: kaslr === "on", ...(flags.image !== undefined ? { image: flags.image } : {}) });
     console = b.console;
     mkdirSync(CONSOLE_DIR, { recursive: true });
     const file = join(CONSOLE_DIR, `${name}-kaslr-${kaslr}.log`);
     writeFileSync(file, console);
-    io.out(`console saved: ${relative(process.cwd(), file)} (judge it again with --console); boot and run ${b.seconds.toFixed(1)} s\n`);
+    io.out(`console saved: ${shownPath(file)} (judge it again with --console); boot and run ${b.seconds.toFixed(1)} s\n`);
   }
   if (!dsmodLoaded(io, parseConsole(console))) return 2;
   const v = experiment.judge(console);
@@ -255,7 +255,7 @@ async function runInGuest(io: Io, files: KernelFiles, plans: ReadonlyArray<Guest
   io.err(`kernel: booting (KASLR ${opts.kaslr ? "on" : "off"})\n`);
   mkdirSync(CONSOLE_DIR, { recursive: true });
   const log = join(CONSOLE_DIR, `console-kaslr-${opts.kaslr ? "on" : "off"}.log`);
-  io.err(`kernel: the console goes to ${relative(process.cwd(), log)} as it arrives\n`);
+  io.err(`kernel: the console goes to ${shownPath(log)} as it arrives\n`);
   const g = await GuestSession.start(files, setup, { ...opts, log });
   io.err(`kernel: the guest is up after ${g.seconds.toFixed(1)} s\n`);
   try {
@@ -285,7 +285,7 @@ export async function kernelCommand(io: Io, files: ReadonlyArray<string>, flags:
   for (const p of paths) {
     const s = loadScenario(p);
     try {
-      plans.push(planScenario(relative(process.cwd(), p), s, impose));
+      plans.push(planScenario(shownPath(p), s, impose));
     } catch (e) {
       if (e instanceof KernelScenarioError) throw new InputError(e.message);
       throw e;
@@ -306,21 +306,21 @@ export async function kernelCommand(io: Io, files: ReadonlyArray<string>, flags:
   let problems = 0;
   let stillFailing = 0;
   for (const mode of kaslr === "both" ? [false, true] : [kaslr === "on"]) {
-    const image = flags.image ?? (kernelFiles === null ? "the saved console's kernel" : relative(process.cwd(), kernelFiles.image));
+    const image = flags.image ?? (kernelFiles === null ? "the saved console's kernel" : shownPath(kernelFiles.image));
     io.out(`${pc.bold("dispatch-spec kernel")}: ${plans.length} scenarios in one boot of ${image}, KASLR ${mode ? "on" : "off"}\n`);
     const b = kernelFiles === null ? { console: saved ?? "", seconds: 0 } : await runInGuest(io, kernelFiles, plans, setup, { kaslr: mode, image: kernelFiles.image });
     if (flags.console === undefined) {
       mkdirSync(CONSOLE_DIR, { recursive: true });
       const file = join(CONSOLE_DIR, `console-kaslr-${mode ? "on" : "off"}.log`);
       writeFileSync(file, b.console);
-      io.out(`console saved: ${relative(process.cwd(), file)} (compare it again with --console)\n`);
+      io.out(`console saved: ${shownPath(file)} (compare it again with --console)\n`);
     }
     const run = parseConsole(b.console);
     if (needsModule && !dsmodLoaded(io, run)) return 2;
     if (flags.console === undefined && run.entry !== null) {
       const file = join(CONSOLE_DIR, `entry-kaslr-${mode ? "on" : "off"}.json`);
       writeFileSync(file, JSON.stringify(run.entry, null, 1) + "\n");
-      io.out(`the booted kernel's ftrace_caller and ftrace_stub_direct_tramp dumped: ${relative(process.cwd(), file)} (gate them with --entry)\n`);
+      io.out(`the booted kernel's ftrace_caller and ftrace_stub_direct_tramp dumped: ${shownPath(file)} (gate them with --entry)\n`);
     }
     const dumped = dumpAgainstDebian(run, flags.image !== undefined);
     io.out(`${dumped.ok ? pc.green("entry") : pc.red("entry")}: ${dumped.line}\n`);

@@ -1,12 +1,23 @@
 // Reading scenario files from disk for the command line: every problem becomes one line naming the file.
 
 import { readFileSync, readSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { LayoutError } from "../model/layout.ts";
-import { parseScenario, ScenarioError, type Scenario } from "../model/scenario.ts";
+import { parseScenario, ScenarioError, UnknownVariantError, type Scenario } from "../model/scenario.ts";
 
 /** A problem with the user's input: printed as one line, exit code 2. */
 export class InputError extends Error {}
+
+/** A scenario file names a design this run does not know (see UnknownVariantError). */
+export class UnknownVariantInput extends InputError {
+  constructor(
+    readonly file: string,
+    readonly variant: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** The largest file the command line reads (a scenario, expected.json, a saved console): 16 MiB. */
 export const MAX_FILE_BYTES = 16 * 1024 * 1024;
@@ -69,11 +80,13 @@ export function readJson(file: string): unknown {
   }
 }
 
-export function loadScenario(file: string): Scenario {
+/** A scenario file, parsed and checked; with `on` (run/replay --variant), taken to that design (parseScenario). */
+export function loadScenario(file: string, on?: string): Scenario {
   const json = readJson(file);
   try {
-    return parseScenario(json);
+    return parseScenario(json, on);
   } catch (e) {
+    if (e instanceof UnknownVariantError) throw new UnknownVariantInput(file, e.variant, `${file}: ${e.message}`);
     if (e instanceof ScenarioError || e instanceof LayoutError) throw new InputError(`${file}: ${e.message}`);
     throw e;
   }
@@ -85,4 +98,10 @@ export function scenarioFiles(dir: string): string[] {
     .filter((f) => f.endsWith(".json"))
     .sort()
     .map((f) => join(dir, f));
+}
+
+/** A path as the commands print it: relative to the working directory, unless that climbs out of it (then absolute). */
+export function shownPath(p: string): string {
+  const rel = relative(process.cwd(), p);
+  return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? resolve(p) : rel;
 }

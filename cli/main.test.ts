@@ -90,6 +90,13 @@ describe("bad input gets one line and exit code 2", () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/unknown command/);
   });
+
+  it("a misspelt command or option: commander's suggestion on the same line, no escaped newline", async () => {
+    expect((await cli("gatee")).err).toBe("dispatch-spec: unknown command 'gatee' (Did you mean gate?)\n");
+    const r = await cli("check", "--runz", "3");
+    expect(r.err).toBe("dispatch-spec: unknown option '--runz' (Did you mean --runs?)\n");
+    expect(r.code).toBe(2);
+  });
 });
 
 describe("dispatch-spec check", () => {

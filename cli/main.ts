@@ -3,17 +3,19 @@
 
 import { Command, CommanderError } from "commander";
 import { pc } from "../reports/colours.ts";
+import { agreementNote } from "../reports/heads.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";
 import { formatRun, jsonLines } from "../reports/format.ts";
 import { upstream } from "../model/variants/upstream.ts";
-import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, notApplicable, propertyApplies, propertyByName, type Needs } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, notApplicableLines, propertyApplies, propertyByName, type Needs } from "../properties/index.ts";
 import { checkRun } from "../properties/property.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { runJobs, silentProgress, workersFlag, type Progress } from "./check.ts";
 import { listCommand } from "./list.ts";
-import { variantGateCommand } from "./gate-variant.ts";
+import { variantChange, variantGateCommand } from "./gate-variant.ts";
 import { requireDesign, unknownName } from "./names.ts";
-import { InputError, loadScenario } from "./load.ts";
+import { InputError, loadScenario, UnknownVariantInput } from "./load.ts";
+import { DesignFault } from "../model/kernel.ts";
 import { EXPECTED_FILE, GATE_SEED, gateCommand, loadExpected, type GateFlags } from "./gate.ts";
 import { expectedForBinary, recordedRow } from "../reports/gate.ts";
 import { replayCommand, replayConcurrent, variantMismatch, type ReplayFlags } from "./replay.ts";
@@ -47,6 +49,19 @@ async function designFlag(flags: { readonly design?: string; readonly entry?: st
   if (flags.design === undefined) return undefined;
   if (flags.entry !== undefined) throw new InputError("give --design or --entry, not both: each brings a design of its own");
   return (await loadDesignFile(flags.design)).name;
+}
+
+/**
+ * Run a command that reads a scenario file; a file made on another design than --design's gets a line that says
+ * which file it needs, rather than the list of known designs.
+ */
+async function withDesignFor<T>(flags: { readonly design?: string }, named: string | undefined, f: () => T | Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (!(e instanceof UnknownVariantInput) || named === undefined || flags.design === undefined) throw e;
+    throw new InputError(`${e.file}: it was made on ${e.variant}, but --design ${flags.design} is ${named}: give ${e.variant}'s own file (or --variant ${named} to replay it there)`);
+  }
 }
 
 /**
@@ -94,7 +109,7 @@ function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolea
   // design is read first, so a file that names it is found.
   const design = opts.entry !== undefined ? loadEntry(opts.entry) : null;
   if (opts.variant !== undefined) requireDesign(opts.variant, "--variant");
-  const loaded = loadScenario(file);
+  const loaded = loadScenario(file, opts.variant);
   const cx = loaded.counterexample;
   // The table and a counterexample's verdict run on one design: --variant's, --entry's, or the counterexample's.
   const mismatch = opts.variant === undefined && design === null ? variantMismatch(loaded) : null;
@@ -107,6 +122,8 @@ function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolea
   const verdict = opts.json === true ? null : wrapInput(file, () => verdictLine(s));
   if (verdict !== null) io.out(verdict.line + "\n");
   io.out((opts.json === true ? jsonLines(run) : formatRun(file, run, { trace: opts.trace === true })) + "\n");
+  // The last line says why the run fails when only the counterexample's property does (the steps' own held).
+  if (verdict?.fails === true && opts.json !== true) io.out(pc.red(`but ${cx?.property ?? "its property"} still fails on ${variant} (first line): exit 1\n`));
   // A counterexample whose property still fails is a failing run, whatever its step expectations say.
   return run.failures.length === 0 && verdict?.fails !== true ? 0 : 1;
 }
@@ -149,7 +166,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   io.out(`${pc.bold("dispatch-spec check")}${concurrent ? " --concurrency" : ""}: variant ${variant}, seed ${seed}, ${runs} ${concurrent ? "schedules" : "runs"} per property\n`);
   // A property with nothing to judge on the design (no CALL_OPS literal, no subops) is said once, not run.
   const na = props.filter((p) => !propertyApplies(p, checked));
-  for (const why of new Set(na.map((p) => notApplicable(p, checked)))) io.out(`n/a on ${variant} (${why ?? ""}): ${na.filter((p) => notApplicable(p, checked) === why).map((p) => p.name).join(", ")}\n`);
+  for (const line of notApplicableLines(props, checked)) io.out(`${line}\n`);
   if (na.length === props.length) return 0;
   // A property recorded as failing here gets at least the default runs, as the gate gives such a cell: it stops at
   // its first failure, and a low --runs must not make a recorded failure look like a change.
@@ -174,12 +191,21 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   const why = (o: Outcome): string =>
     own === undefined ? `inherited: upstream fails it too (reports/expected.json), and ${variant} has no row of its own` : isFinding(o.property) ? "a known finding, see README" : `recorded as failing on ${variant} in reports/expected.json`;
   io.out(`${"property".padEnd(22)} ${"runs".padStart(6)}  ${"result".padEnd(7)} time\n`);
+  // Without a row of its own the design is judged as gate --variant judges it: a hold where upstream fails is a
+  // change the design makes (newly holding), not a failure; with its own row, a recorded failure must fail.
+  const newlyHolding = (o: Outcome): boolean => own === undefined && o.ok && finding(o);
   for (const o of outcomes) {
     const verdict = o.ok ? pc.green("holds  ") : finding(o) ? pc.yellow("fails  ") : pc.red("FAILS  ");
-    const note = finding(o) ? (o.ok ? pc.red(`  (${why(o)}: expected to fail here)`) : `  (expected: ${why(o)})`) : "";
+    const note = newlyHolding(o)
+      ? pc.green(`  (newly holding: upstream fails it, reports/expected.json)`)
+      : finding(o)
+        ? o.ok
+          ? pc.red(`  (${why(o)}: expected to fail here)`)
+          : `  (expected: ${why(o)})`
+        : "";
     io.out(`${o.property.padEnd(22)} ${String(o.runs).padStart(6)}  ${verdict} ${seconds(o.ms)}${note}\n`);
   }
-  const failures = outcomes.filter((o) => o.ok === finding(o));
+  const failures = outcomes.filter((o) => o.ok === finding(o) && !newlyHolding(o));
   const files = new Map<Outcome, string>();
   // Every failure's counterexample is saved, a recorded one's too, so that the report gives each a replay command.
   for (const o of outcomes.filter((x) => !x.ok && x.error === undefined && finding(x))) {
@@ -190,7 +216,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
     io.out(
       o.ok
         ? `\n${pc.red(`${o.property} holds on ${o.variant}, but it is expected to fail there (${why(o)})`)}\n  seed ${o.seed}, ${o.runs} runs\n`
-        : `\n${pc.red(`${o.property} fails on ${o.variant}`)}: ${o.message ?? o.error ?? ""}\n  seed ${o.seed}, path ${o.path ?? ""}\n`,
+        : `\n${pc.red(`${o.property} fails on ${o.variant}`)}: ${o.message ?? o.error ?? ""}${pc.dim(agreementNote(o.property))}\n  seed ${o.seed}, path ${o.path ?? ""}\n`,
     );
     const file = saveCounterexample(o);
     if (file !== null) files.set(o, file);
@@ -202,11 +228,25 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
     runs,
     startedAt,
     started,
-    cells: outcomes.map((o) => ({ design: o.variant, property: o.property, kind: "variant", outcome: o, expected: finding(o) ? "fails" : null, changed: o.ok === finding(o), file: files.get(o) ?? null })),
+    cells: outcomes.map((o) => ({
+      design: o.variant,
+      property: o.property,
+      kind: "variant",
+      outcome: o,
+      expected: finding(o) ? "fails" : null,
+      changed: o.ok === finding(o) && !newlyHolding(o),
+      file: files.get(o) ?? null,
+      // A design without a row of its own is judged against upstream's, and the report says so.
+      ...(own === undefined ? { against: { baseline: upstream.name, verdict: recorded?.[o.property] ?? null, change: variantChange(o.property, recorded?.[o.property] ?? null, o.ok ? "holds" : "fails", true, o.error !== undefined) } } : {}),
+    })),
     passed: failures.length === 0,
+    judged: [variant],
   });
   const asRecorded = outcomes.filter((o) => !o.ok && finding(o)).length;
-  const allWell = asRecorded === 0 ? `all ${outcomes.length} properties hold` : `every verdict as expected: ${outcomes.length - asRecorded} of ${outcomes.length} properties hold, ${asRecorded} fail${asRecorded === 1 ? "s" : ""} as recorded`;
+  const cured = outcomes.filter(newlyHolding).length;
+  const allWell =
+    (asRecorded === 0 ? `all ${outcomes.length} properties hold` : `every verdict as expected: ${outcomes.length - asRecorded} of ${outcomes.length} properties hold, ${asRecorded} fail${asRecorded === 1 ? "s" : ""} as recorded`) +
+    (cured > 0 ? ` (${cured} newly holding against upstream's row)` : "");
   io.out(ok ? pc.green(`${allWell}\n`) : pc.red(`${failures.length} propert${failures.length === 1 ? "y fails" : "ies fail"}${c.failed > 0 ? `, ${c.failed} scenario file(s) fail` : ""}\n`));
   return ok ? 0 : 1;
 }
@@ -225,7 +265,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .version(packageVersion(), "--version", "print dispatch-spec's version")
     .exitOverride()
     // Commander's own errors (a missing argument, an unknown option) in the one form every other message has.
-    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (str, write) => write(`dispatch-spec: ${printableLine(str.replace(/^error: /, "").trimEnd())}\n`) });
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (str, write) => write(`dispatch-spec: ${printableLine(str.replace(/^error: /, "").trimEnd().replace(/\s*\n\s*/g, " "))}\n`) });
   program
     .command("run")
     .argument("<file>", "scenario file (JSON), or - for standard input")
@@ -236,8 +276,8 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--design <file>", DESIGN_HELP)
     .description("execute a scenario file on the model")
     .action(async (file: string, opts: { json?: boolean; trace?: boolean; entry?: string; variant?: string; design?: string }) => {
-      await designFlag(opts);
-      code = runCommand(io, file, opts);
+      const named = await designFlag(opts);
+      code = await withDesignFor(opts, named, () => runCommand(io, file, opts));
     });
   program
     .command("list")
@@ -275,7 +315,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .description("re-run a counterexample and print its trace; exit 1 if the property still fails, 0 if it holds")
     .action(async (file: string | undefined, flags: ReplayFlags & { design?: string }) => {
       const named = await designFlag(flags);
-      code = replayCommand(io, file, { ...flags, ...(file === undefined && flags.variant === undefined && named !== undefined ? { variant: named } : {}) });
+      code = await withDesignFor(flags, named, () => replayCommand(io, file, { ...flags, ...(file === undefined && flags.variant === undefined && named !== undefined ? { variant: named } : {}) }));
     });
   program
     .command("explore")
@@ -364,7 +404,7 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     await program.parseAsync([...argv], { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof InputError) {
+    if (e instanceof InputError || e instanceof DesignFault) {
       io.err(`dispatch-spec: ${printableLine(e.message)}\n`);
       return 2;
     }

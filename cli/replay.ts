@@ -83,8 +83,13 @@ export function replayNamed(s: Scenario, property: string, design: Design): Repl
  * A counterexample file read and checked without running it: its scenario, the recorded block, the design it
  * names (or `on`'s, for replay --entry) and the property. One InputError naming the file for anything missing.
  */
-export function loadCounterexample(file: string, on?: Design, variant?: string): { readonly s: Scenario; readonly recorded: string; readonly design: Design; readonly property: string } {
-  const s = loadScenario(file);
+export function loadCounterexample(
+  file: string,
+  on?: Design,
+  variant?: string,
+  read: Scenario = loadScenario(file, variant),
+): { readonly s: Scenario; readonly recorded: string; readonly design: Design; readonly property: string } {
+  const s = read;
   const cx = s.counterexample;
   if (cx === undefined) throw new InputError(`${file}: no "counterexample" block to replay (use "dispatch-spec run" for a plain scenario)`);
   const named = cx.variant ?? s.variant;
@@ -94,13 +99,16 @@ export function loadCounterexample(file: string, on?: Design, variant?: string):
 }
 
 /** Replay a counterexample file (it must carry a `counterexample` block). */
-export function replayFile(file: string, on?: Design, variant?: string): Replay & { readonly recorded: string } {
-  return wrapInput(file, () => replayLoaded(file, on, variant));
+export function replayFile(file: string, on?: Design, variant?: string, read?: Scenario): Replay & { readonly recorded: string } {
+  return wrapInput(file, () => replayLoaded(file, on, variant, read));
 }
 
-/** Replay the file's counterexample on the design it names, on `on` (replay --entry), or on `variant` (--variant). */
-function replayLoaded(file: string, on?: Design, variant?: string): Replay & { readonly recorded: string } {
-  const c = loadCounterexample(file, on, variant);
+/**
+ * Replay the file's counterexample on the design it names, on `on` (replay --entry), or on `variant` (--variant);
+ * `read` is the file already read (standard input can be read once).
+ */
+function replayLoaded(file: string, on?: Design, variant?: string, read?: Scenario): Replay & { readonly recorded: string } {
+  const c = loadCounterexample(file, on, variant, read ?? loadScenario(file, variant));
   return { ...replayNamed(c.s, c.property, c.design)!, recorded: c.recorded };
 }
 
@@ -136,11 +144,14 @@ export function replayCommand(io: Io, file: string | undefined, flags: ReplayFla
     if (flags.seed !== undefined || flags.path !== undefined) throw new InputError("replay: give either FILE or --seed/--path/--property, not both");
     if (flags.variant !== undefined && fromEntry !== undefined) throw new InputError("replay: give --variant or --entry, not both");
     if (flags.property !== undefined || flags.runs !== undefined) throw new InputError("replay FILE: the file names its property and run; --property and --runs are for --seed/--path");
-    const r = replayFile(file, fromEntry, flags.variant);
-    const loaded = loadScenario(file);
+    // Read once: "-" is standard input. A --variant takes the file to that design, so its own need not be known.
+    if (flags.variant !== undefined) designNamed(flags.variant, "--variant");
+    const loaded = loadScenario(file, flags.variant);
+    const asMade = flags.variant === undefined ? loaded : null;
+    const r = replayFile(file, fromEntry, flags.variant, loaded);
     const warning = otherCommit(loaded.counterexample?.provenance?.commit, currentCommit());
     if (warning !== null) io.err(`dispatch-spec: warning: ${warning}\n`);
-    const mismatch = flags.variant === undefined ? variantMismatch(loaded) : null;
+    const mismatch = asMade !== null ? variantMismatch(asMade) : null;
     if (mismatch !== null) io.err(`dispatch-spec: warning: ${mismatch}\n`);
     return report(io, r, r.recorded);
   }

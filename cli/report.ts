@@ -2,16 +2,17 @@
 // job summary or PR comment, junit.xml (one testcase per design x property) and a self-contained index.html.
 
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { variantByName } from "../model/variants/index.ts";
+import { judgesOf } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 import { CoverageCollector, coverageExpectations } from "../reports/coverage.ts";
 import { provenance, statesOf } from "../reports/provenance.ts";
 import { renderHtml, renderJunit, renderSummaryMarkdown } from "../reports/render.ts";
 import type { CellResult, Coverage, CoverageExpectations, Results, Verdict } from "../reports/results.ts";
 import { corpus, corpusSummary, type CorpusRun, type Io } from "./common.ts";
-import { InputError } from "./load.ts";
+import { InputError, shownPath } from "./load.ts";
 import { replayNamed } from "./replay.ts";
 import { replayCommandFor } from "./entry.ts";
 import type { ConcurrentResult } from "../model/concurrent.ts";
@@ -25,6 +26,8 @@ export interface CellInput {
   readonly changed: boolean;
   /** Where its counterexample was saved, if it failed. */
   readonly file: string | null;
+  /** The baseline the design was judged against, and the change (CellResult.against). */
+  readonly against?: CellResult["against"];
 }
 
 /** The readable trace of a failed cell's counterexample, as plain lines, and the line to bring into view. */
@@ -87,6 +90,8 @@ export function cellResult(c: CellInput): CellResult {
     verdict: o.ok ? "holds" : "fails",
     expected: c.expected,
     changed: c.changed,
+    ...(c.against !== undefined ? { against: c.against } : {}),
+    judges: judgesOf(c.property),
     runs: o.runs,
     ms: Math.round(o.ms),
     seed: o.seed,
@@ -117,9 +122,13 @@ export interface ResultsInput {
  * The end check and gate share: replay the regression corpus and print its summary, decide the run's verdict
  * (`passed` says whether the command's own cells are as they should be), and write the report if one was asked for.
  */
-export function finishRun(io: Io, report: string | undefined, run: Omit<ResultsInput, "corpus" | "ok" | "durationMs"> & { readonly started: number; readonly passed: boolean }): { corpus: CorpusRun; ok: boolean } {
+export function finishRun(
+  io: Io,
+  report: string | undefined,
+  run: Omit<ResultsInput, "corpus" | "ok" | "durationMs"> & { readonly started: number; readonly passed: boolean; readonly judged?: ReadonlyArray<string> },
+): { corpus: CorpusRun; ok: boolean } {
   const c = corpus();
-  io.out(corpusSummary(c));
+  io.out(corpusSummary(c, run.judged));
   const ok = run.passed && c.failed === 0;
   if (report !== undefined) {
     const results = buildResults({ command: run.command, seed: run.seed, runs: run.runs, startedAt: run.startedAt, durationMs: performance.now() - run.started, cells: run.cells, corpus: c, ok });
@@ -203,6 +212,6 @@ export function writeReport(dir: string, results: Results): string[] {
     } catch (e) {
       throw new InputError(`--report: cannot write ${path} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
     }
-    return relative(process.cwd(), path);
+    return shownPath(path);
   });
 }

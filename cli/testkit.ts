@@ -2,6 +2,8 @@
 
 import { stripVTControlCharacters } from "node:util";
 import { silentProgress, type Progress } from "./check.ts";
+import { COUNTEREXAMPLE_DIR } from "./common.ts";
+import { shownPath } from "./load.ts";
 import { main } from "./main.ts";
 
 export interface CliRun {
@@ -17,3 +19,6 @@ export async function cli(argv: ReadonlyArray<string>, progress: Progress = sile
   const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) }, progress);
   return { code, out: stripVTControlCharacters(out), err: stripVTControlCharacters(err) };
 }
+
+/** Where the commands print a saved counterexample goes (the suite's own directory, vitest.config.ts), as a RegExp source. */
+export const SAVED_DIR_RE = shownPath(COUNTEREXAMPLE_DIR).replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");

@@ -204,3 +204,8 @@ export const UPSTREAM_ARCH: ArchHooks = {
   arch_ftrace_set_direct_caller,
   ftrace_update_ftrace_func,
 };
+
+/** Whether a design replaces any of upstream's arch hooks with code of its own (a change written as hooks). */
+export function bringsOwnArch(arch: ArchHooks): boolean {
+  return (Object.keys(UPSTREAM_ARCH) as Array<keyof ArchHooks>).some((h) => arch[h] !== UPSTREAM_ARCH[h]);
+}

@@ -73,6 +73,12 @@ export type KernelEvent =
   | { readonly kind: "bug"; readonly message: string }
   | { readonly kind: "sync"; readonly what: "synchronize_rcu_tasks_rude" | "synchronize_rcu_tasks" };
 
+/**
+ * A design's own code threw (a hook of a design given with --design FILE): not a verdict on the design but a fault
+ * of the file. The message is one line naming the hook and where in the file it threw.
+ */
+export class DesignFault extends Error {}
+
 /** The arm64 arch hooks (arch/arm64/kernel/ftrace.c); a variant may replace any of them. */
 export interface ArchHooks {
   readonly ftrace_init_nop: (k: Kernel, rec: DynFtrace) => Ret;

@@ -32,6 +32,16 @@ import { variantByName, VARIANT_NAMES } from "./variants/index.ts";
 
 export class ScenarioError extends Error {}
 
+/** A scenario names a design this run does not know (one read from a binary, or loaded from a file, elsewhere). */
+export class UnknownVariantError extends ScenarioError {
+  constructor(
+    readonly variant: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 const HEX = /^0x[0-9a-fA-F]{1,16}$/;
 const SCHEDULE_ENTRY = /^(updater|cpu([1-9]))(?: x([1-9][0-9]{0,3}))?$/;
 
@@ -260,7 +270,11 @@ function checkLimits(json: unknown): void {
   if (ticks > SCENARIO_LIMITS.scheduleTicks) throw new ScenarioError(`schedule: at most ${SCENARIO_LIMITS.scheduleTicks} ticks in all, got ${ticks}`);
 }
 
-export function parseScenario(json: unknown): Scenario {
+/**
+ * Parse and check a scenario file's JSON. With `on` (run/replay --variant) the scenario and its counterexample are
+ * taken to that design first, so the file's own design need not be known here (one made with --design FILE).
+ */
+export function parseScenario(json: unknown, on?: string): Scenario {
   checkLimits(json);
   const r = scenarioSchema.safeParse(json);
   if (!r.success) {
@@ -270,11 +284,11 @@ export function parseScenario(json: unknown): Scenario {
     const what = first.code === "unrecognized_keys" ? `unknown key(s) ${first.keys.map((x) => `"${x}"`).join(", ")}` : first.message;
     throw new ScenarioError(`${where}: ${what}`);
   }
-  const s = r.data;
+  const s = on === undefined ? r.data : { ...r.data, variant: on, ...(r.data.counterexample !== undefined ? { counterexample: { ...r.data.counterexample, variant: on } } : {}) };
   if (variantByName(s.variant) === undefined) {
     // A design read from a binary, or loaded from a file of the user's, exists only in the run that read it.
     const hint = s.variant.startsWith("entry:") ? "; it was read from a binary: give that file again with --entry FILE" : ` (known: ${VARIANT_NAMES.join(", ")}; a design of your own: give its file with --design FILE)`;
-    throw new ScenarioError(`variant: unknown variant "${s.variant}"${hint}`);
+    throw new UnknownVariantError(s.variant, `variant: unknown variant "${s.variant}"${hint}`);
   }
   checkNames(s);
   checkExpectations(s);

@@ -10,7 +10,7 @@ import type { MutantName } from "../model/mutants.ts";
 import { parseScenario, scenarioLayout, scheduleEntries, scheduleTicks, type Scenario } from "../model/scenario.ts";
 import { concurrentArbFor, type ConcurrentSpec } from "../generators/concurrent.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
-import type { Outcome, RunOptions } from "./property.ts";
+import { brokenOutcome, type Outcome, type RunOptions } from "./property.ts";
 import { CoverageCollector, observeWindows } from "../reports/coverage.ts";
 
 /** Schedules a concurrent mutant gets to be killed in (its window can be narrow), unless its kill names its own. */
@@ -104,7 +104,7 @@ export function runConcurrentProperty(p: ConcurrentProperty, design: Design, opt
   if (!d.failed) return { ...base, ok: true };
   const spec = d.counterexample?.[0];
   const err = d.errorInstance;
-  if (spec === undefined || !(err instanceof ConcurrentViolation)) return { ...base, ok: false, path: d.counterexamplePath ?? "", error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+  if (spec === undefined || !(err instanceof ConcurrentViolation)) return brokenOutcome(base, d.counterexamplePath ?? "", err);
   const path = d.counterexamplePath ?? "";
   const s = specScenario(spec, design.name);
   return {

@@ -185,7 +185,7 @@ function keyUnder(k: Kernel, ref: RefState, rename: ReadonlyMap<string, string>)
   };
   const recs = k.recs.map((r) => `${r.fn}:${r.flags.toString(16)}:${lit(k.mem.read64(literalAddr(r.ip)))}:${k.mem.read32(r.ip).toString(16)}`).join(",");
   const direct = [...k.directFunctions].map(([ip, a]) => `${fnName.get(ip)}=${a.toString(16)}`).sort().join(",");
-  const movers = [...ref.lastMoverCallable].map(([f, c]) => `${f}${c ? "+" : "-"}`).sort().join("");
+  const movers = [...ref.callable.values()].map((m) => [...m].map(([f, c]) => `${f}${c ? "+" : "-"}`).sort().join("")).join("/");
   // The manager's subop_list order decides how its hashes are rebuilt, so states that differ in it are distinct.
   const subops = k.subopList.map(nameOf).join(">");
   return `${ops}|${recs}|${direct}|${movers}|${subops}|${k.disabled ? "dead" : ""}`;

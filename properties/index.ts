@@ -46,6 +46,12 @@ export function notApplicable(p: Needs, d: Design): string | null {
   return null;
 }
 
+/** One line per reason some of `props` have nothing to judge on the design, naming them: "n/a on d (why): a, b". */
+export function notApplicableLines(props: ReadonlyArray<Needs & { readonly name: string }>, d: Design): string[] {
+  const na = props.filter((p) => notApplicable(p, d) !== null);
+  return [...new Set(na.map((p) => notApplicable(p, d)))].map((why) => `n/a on ${d.name} (${why ?? ""}): ${na.filter((p) => notApplicable(p, d) === why).map((p) => p.name).join(", ")}`);
+}
+
 /** Whether a property has anything to judge on a design. */
 export function propertyApplies(p: Needs, d: Design): boolean {
   return notApplicable(p, d) === null;

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { boot } from "../model/boot.ts";
 import { callFunction, type CallObservation } from "../model/exec.ts";
-import type { Design, Kernel } from "../model/kernel.ts";
+import { DesignFault, type Design, type Kernel } from "../model/kernel.ts";
 import type { MutantName } from "../model/mutants.ts";
 import { runStep, scenarioLayout, type Provenance, type Scenario, type Step, type StepResult } from "../model/scenario.ts";
 import { provenance, statesOf } from "../reports/provenance.ts";
@@ -178,6 +178,8 @@ export interface Outcome {
   readonly message?: string;
   /** An exception that is not a property violation (a bug in the suite or the model). */
   readonly error?: string;
+  /** Set (with error) when the exception is the design's own code throwing (DesignFault): one line, hook and place. */
+  readonly fault?: string;
   /** What the runs exercised. */
   readonly coverage?: Coverage;
 }
@@ -189,8 +191,12 @@ export function counterexampleScenario(s: Scenario, f: Failure, meta: { property
   return { ...s, variant: meta.variant, steps, counterexample: { property: meta.property, variant: meta.variant, seed: meta.seed, path: meta.path, message: f.message } };
 }
 
-/** Where counterexample scenario files go (check, gate and vitest alike). */
-export const COUNTEREXAMPLE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "reports", "counterexamples");
+/**
+ * Where counterexample scenario files go (check, gate and vitest alike): reports/counterexamples/, or the directory
+ * $DISPATCH_SPEC_COUNTEREXAMPLES names. The test suite sets it to a temporary directory (vitest.config.ts), so that
+ * `npm test` leaves a user's own counterexamples alone.
+ */
+export const COUNTEREXAMPLE_DIR = process.env["DISPATCH_SPEC_COUNTEREXAMPLES"] ?? join(dirname(fileURLToPath(import.meta.url)), "..", "reports", "counterexamples");
 
 /** Save a counterexample scenario as `<variant>--<property>.json`, with what made it; returns the path. */
 export function writeCounterexample(s: Scenario, made?: Provenance): string {
@@ -222,9 +228,7 @@ export function runProperty(p: Property, design: Design, opts: RunOptions): Outc
   if (!details.failed) return { ...base, ok: true };
   const s = details.counterexample?.[0];
   const err = details.errorInstance;
-  if (s === undefined || !(err instanceof PropertyViolation)) {
-    return { ...base, ok: false, path: details.counterexamplePath ?? "", error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
-  }
+  if (s === undefined || !(err instanceof PropertyViolation)) return brokenOutcome(base, details.counterexamplePath ?? "", err);
   const path = details.counterexamplePath ?? "";
   // fast-check's shrink, then the domain's (properties/minimize.ts): the file is the smallest scenario found.
   let min;
@@ -236,6 +240,12 @@ export function runProperty(p: Property, design: Design, opts: RunOptions): Outc
     throw e;
   }
   return { ...base, ok: false, path, message: min.failure.message, counterexample: min.scenario };
+}
+
+/** A run that broke on an exception rather than a verdict; a design's own fault says so in one line. */
+export function brokenOutcome<B extends Omit<Outcome, "ok">>(base: B, path: string, err: unknown): B & Outcome {
+  if (err instanceof DesignFault) return { ...base, ok: false, path, error: err.message, fault: err.message };
+  return { ...base, ok: false, path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
 }
 
 /** What one generated run did to each property checked on it together with others: its failure, or null. */
@@ -302,8 +312,10 @@ export function runProperties(ps: ReadonlyArray<Property>, design: Design, opts:
     let v: FusedVerdict[];
     try {
       v = checkRunFused(live, s, design, coverage);
-    } catch {
-      // An exception is not a verdict: each property alone reports it as runProperty does.
+    } catch (e) {
+      // The design's own code threw: the same for every property, said once for them all rather than re-run each.
+      if (e instanceof DesignFault) return ps.map((p) => brokenOutcome({ property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: 0 }, "", e));
+      // Any other exception is not a verdict: each property alone reports it as runProperty does.
       v = live.map(() => "rerun");
     }
     let j = 0;

@@ -3,7 +3,9 @@
 // ops (filters, notrace, flags, trampolines) and the layout, never rec->flags or memory; properties compare the
 // model against it. Its rules for return codes follow kernel/trace/ftrace.c's documented errors.
 
+import { bringsOwnArch } from "../model/arm64.ts";
 import type { Path } from "../model/exec.ts";
+import type { ArchHooks } from "../model/kernel.ts";
 import type { StepFlag } from "../model/flags.ts";
 import { ScenarioError, type Scenario, type Step } from "../model/scenario.ts";
 
@@ -62,8 +64,13 @@ export interface RefState {
    * re-test runs while the ops still has its old hash).
    */
   readonly regs: Set<string>;
-  /** The survivor-fix rule: a decrement to one ops is judged by the ops that remains. */
-  readonly callOpsOnSurvivor: boolean;
+  /**
+   * The rules a lone ops' CALL_OPS may follow after its record's count changed, the design's declared one first:
+   * "as-written" (judged by the ops that entered or left, the kernel as written), "survivor" (a decrement judged by
+   * the ops that remains: survivor-fix). A design that brings arch code of its own may implement either; the
+   * reference cannot read its code, so it accepts both and the properties judge behaviour, not switches.
+   */
+  readonly rules: ReadonlyArray<CallOpsRule>;
   readonly functions: ReadonlyArray<RefFunction>;
   readonly modules: ReadonlyMap<string, RefModule>;
   readonly trampolines: ReadonlyMap<bigint, string>;
@@ -82,11 +89,15 @@ export interface RefState {
   /** Which functions have a direct caller, and where (the kernel's direct_functions). */
   readonly entries: Map<string, bigint>;
   /**
-   * Per function, whether the last ops to enter or leave it can be called without the assist wrapper. The kernel
-   * as written decides CALL_OPS (a lone ops called straight from the literal) on that ops, not on the one left.
+   * Per rule and function, whether a lone ops may be called straight from the literal. As written, the kernel
+   * decides it on the last ops to enter or leave the function, not on the one left; the survivor rule on the one
+   * left. Only the rules in `rules` are kept.
    */
-  readonly lastMoverCallable: Map<string, boolean>;
+  readonly callable: ReadonlyMap<CallOpsRule, Map<string, boolean>>;
 }
+
+/** How CALL_OPS is judged for a lone ops after a change of its record's count (see RefState.rules). */
+export type CallOpsRule = "as-written" | "survivor";
 
 const SZ_128M = 1n << 27n;
 const TWO64 = 1n << 64n;
@@ -109,8 +120,18 @@ const PLT_ENTRY_SIZE = 12n;
 
 export function initRef(
   s: Scenario,
-  opts: { directCalls: boolean; callOpsOnSurvivor?: boolean; callOps?: boolean; withRegs?: boolean; subopsHashRule?: "append-intersect" | "skip-nothing"; singleDirectOps?: true } = { directCalls: true },
+  opts: {
+    directCalls: boolean;
+    callOpsOnSurvivor?: boolean;
+    callOps?: boolean;
+    withRegs?: boolean;
+    subopsHashRule?: "append-intersect" | "skip-nothing";
+    singleDirectOps?: true;
+    arch?: ArchHooks;
+  } = { directCalls: true },
 ): RefState {
+  const rules: CallOpsRule[] =
+    opts.callOpsOnSurvivor === true ? ["survivor"] : opts.arch !== undefined && bringsOwnArch(opts.arch) ? ["as-written", "survivor"] : ["as-written"];
   const bti = s.config.bti;
   const ftraceCaller = s.kernel.ftrace_caller === undefined ? DEFAULT_FTRACE_CALLER : BigInt(s.kernel.ftrace_caller);
   const modules = new Map(s.modules.map((m) => [m.name, { ...refRegion(m), init: m.init === undefined ? null : refRegion(m.init) }] as const));
@@ -121,7 +142,7 @@ export function initRef(
     callOps: opts.callOps !== false,
     ftraceRegsCaller: opts.withRegs === true ? ftraceCaller + FTRACE_REGS_CALLER_OFFSET : null,
     regs: new Set(),
-    callOpsOnSurvivor: opts.callOpsOnSurvivor === true,
+    rules,
     // The BL sits after the MOV, which follows the optional BTI C at the symbol.
     functions: s.functions.map((f) => ({ name: f.name, addr: BigInt(f.addr), ip: BigInt(f.addr) + ((f.bti ?? bti) ? 8n : 4n), module: f.module ?? null })),
     modules,
@@ -134,7 +155,7 @@ export function initRef(
     subopsHashRule: opts.subopsHashRule,
     singleDirectOps: opts.singleDirectOps === true,
     entries: new Map(),
-    lastMoverCallable: new Map(),
+    callable: new Map(rules.map((r) => [r, new Map<string, boolean>()])),
   };
 }
 
@@ -145,23 +166,25 @@ export function tracedBy(ref: RefState, o: { filter: ReadonlySet<string>; notrac
 
 /** An ops entered or left these functions: remember whether it could be called directly. */
 function moved(ref: RefState, fns: ReadonlyArray<string>, callable: boolean): void {
-  for (const fn of fns) ref.lastMoverCallable.set(fn, callable);
+  for (const m of ref.callable.values()) for (const fn of fns) m.set(fn, callable);
 }
 
-/** An ops left these functions (already unlinked): judged by the removed ops, or by the one left (survivor-fix). */
+/** An ops left these functions (already unlinked): judged by the removed ops, or by the one left (survivor rule). */
 function left(ref: RefState, fns: ReadonlyArray<string>, removed: RefOps): void {
-  for (const fn of fns) {
-    const rest = tracers(ref, fn);
-    ref.lastMoverCallable.set(fn, ref.callOpsOnSurvivor ? rest.length === 1 && !needsAssist(rest[0]!) : !needsAssist(removed));
-  }
+  for (const [rule, m] of ref.callable)
+    for (const fn of fns) {
+      const rest = tracers(ref, fn);
+      m.set(fn, rule === "survivor" ? rest.length === 1 && !needsAssist(rest[0]!) : !needsAssist(removed));
+    }
 }
 
 /** A live filter change: leaving functions are judged while the ops still has its old hash (so the survivor rule
  * finds two ops and refuses), entering ones by the ops itself. */
 function refiltered(ref: RefState, before: ReadonlyArray<string>, after: ReadonlyArray<string>, o: RefOps): void {
-  if (!ref.callOpsOnSurvivor) return moved(ref, [...before, ...after], !needsAssist(o));
-  for (const fn of before) if (!after.includes(fn)) ref.lastMoverCallable.set(fn, false);
-  moved(ref, after, !needsAssist(o));
+  for (const [rule, m] of ref.callable) {
+    if (rule === "survivor") for (const fn of before) if (!after.includes(fn)) m.set(fn, false);
+    for (const fn of rule === "survivor" ? after : [...before, ...after]) m.set(fn, !needsAssist(o));
+  }
 }
 
 function tramplineAddr(ref: RefState, a: string): bigint {
@@ -577,7 +600,7 @@ function trampName(ref: RefState, addr: bigint): string {
  * called straight from the literal (CALL_OPS) when the last ops to enter or leave fn was directly callable, as
  * the kernel writes the rule; otherwise the literal is ftrace_list_ops.
  */
-export function expected(ref: RefState, fn: string): Expected {
+export function expected(ref: RefState, fn: string, rule: CallOpsRule = ref.rules[0]!): Expected {
   const f = fnOf(ref, fn);
   const ts = tracers(ref, fn);
   const direct = ts.find((o) => o.kind === "direct");
@@ -589,7 +612,7 @@ export function expected(ref: RefState, fn: string): Expected {
     if (ts.length === 0) return { path: "untraced", handlers: [], tramp: null, literal: "ftrace_nop_ops", target: { kind: "nop" } };
     return { path: "caller-list", handlers: handlerNames(ref, fn, ts), tramp, literal: "ftrace_list_ops", target: callerTarget(ref, f) };
   }
-  const callOps = ref.lastMoverCallable.get(fn) ?? true;
+  const callOps = ref.callable.get(rule)?.get(fn) ?? true;
   const literal = callOps ? only.name : "ftrace_list_ops";
   if (only.kind === "direct" && directTramp !== null) {
     // DIRECT_EN depends only on the count: a reachable trampoline (its direct_functions entry) is called by the site
@@ -601,6 +624,15 @@ export function expected(ref: RefState, fn: string): Expected {
     return { path: "caller-list", handlers: [only.name], tramp, literal, target: callerTarget(ref, f) };
   }
   return { path: callOps ? "caller-ops" : "caller-list", handlers: handlerNames(ref, fn, ts), tramp: null, literal, target: callerTarget(ref, f) };
+}
+
+/**
+ * What each rule the design may follow prescribes for fn, the declared rule first, without repeats: one entry
+ * unless the design brings its own arch code and the two rules part for fn.
+ */
+export function permitted(ref: RefState, fn: string): Expected[] {
+  const all = ref.rules.map((r) => expected(ref, fn, r));
+  return all.filter((e, i) => all.findIndex((o) => o.path === e.path && o.literal === e.literal) === i);
 }
 
 /** What a patch-site without a literal shows in its literal column. */

@@ -42,3 +42,8 @@ export interface ColumnHead {
 export function columnHeads(): ColumnHead[] {
   return [...PROPERTIES.map((p) => ({ p: p.name, c: false })), ...CONCURRENT_PROPERTIES.map((p) => ({ p: p.name, c: true }))].map(({ p, c }) => ({ short: shortName(p), property: p, judges: judgesOf(p), concurrent: c }));
 }
+
+/** What a failure line adds when the property judges agreement (empty for a safety property). */
+export function agreementNote(property: string): string {
+  return judgesOf(property) === "agreement" ? " [agreement with upstream's choices, not safety: a design may differ here and be safe]" : "";
+}

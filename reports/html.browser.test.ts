@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { itWithTool } from "../cli/needs-tool.ts";
-import { cli } from "../cli/testkit.ts";
+import { cli, SAVED_DIR_RE } from "../cli/testkit.ts";
 import { FIXTURE_PROPERTIES, FIXTURE_VARIANTS, sampleResults } from "./fixtures.ts";
 import { renderHtml } from "./render.ts";
 
@@ -117,7 +117,7 @@ describe("a real gate report in headless Chromium", () => {
         expect(p.legend).toBe(16);
         expect(p.agreement).toBe(2);
         expect(p.replays.length).toBeGreaterThanOrEqual(3);
-        for (const cmd of p.replays) expect(cmd).toMatch(/^npx dispatch-spec replay reports\/counterexamples\/upstream\+free-without-grace--\S+\.json$/);
+        for (const cmd of p.replays) expect(cmd).toMatch(new RegExp(`^npx dispatch-spec replay ${SAVED_DIR_RE}/upstream\\+free-without-grace--\\S+\\.json$`));
         expect(p.hits.length, `width ${width}: marked focus lines`).toBeGreaterThanOrEqual(2);
         expect(p.hits.every((h) => h), `width ${width}: each marked line shows in its trace block`).toBe(true);
       }

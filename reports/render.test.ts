@@ -200,3 +200,57 @@ describe("renderHtml", () => {
     expect(html).toMatch(/<details class="failure known" id="cell-v1-posted--stack-aligned"><summary>[^]*ftrace_regs is 120 bytes[^]*<\/summary>[^]*<pre class="trace">variant v1-posted/);
   });
 });
+
+describe("a design judged against a baseline (gate --variant/--design)", () => {
+  /** list-ops-only's gate: safety unchanged, the finding cured, two agreement properties newly failing. */
+  function againstResults(): Results {
+    const base = sampleResults();
+    const cell = (property: string, was: "holds" | "fails", now: "holds" | "fails", change: NonNullable<CellResult["against"]>["change"], judges: "safety" | "agreement"): CellResult => ({
+      design: "list-ops-only",
+      property,
+      kind: "variant",
+      verdict: now,
+      expected: was,
+      changed: change === "newly failing",
+      against: { baseline: "upstream", verdict: was, change },
+      judges,
+      runs: 2000,
+      ms: 10,
+      seed: 20261125,
+      path: now === "fails" ? "0:1" : null,
+      message: now === "fails" ? "f: literal is ftrace_list_ops, expected D (caller-direct)" : null,
+      error: null,
+      counterexample: null,
+    });
+    return {
+      ...base,
+      ok: false,
+      cells: [
+        cell("literal-valid", "holds", "holds", "unchanged", "safety"),
+        cell("path-selection", "holds", "fails", "newly failing", "agreement"),
+        cell("recursion-protected", "fails", "holds", "newly holding", "safety"),
+      ],
+    };
+  }
+
+  it("summary.md leads with the design against its baseline: what each property judges, both verdicts and the change", () => {
+    const text = renderSummaryMarkdown(againstResults());
+    expect(text).toContain("## ❌ dispatch-spec gate: list-ops-only against upstream: 1 newly failing (it judges agreement, not safety), 1 newly holding");
+    expect(text).toContain("### `list-ops-only` against `upstream`");
+    expect(text).toContain("| property | judges | upstream | now | change |");
+    expect(text).toContain("| `path-selection` | agreement | holds | fails | **❌ newly failing** (agreement, not safety) |");
+    expect(text).toContain("| `recursion-protected` | safety | fails | holds | ✅ newly holding |");
+    expect(text).toContain("#### ⚠️ Newly failing against upstream [agreement]: `list-ops-only` × `path-selection`");
+    expect(text).toContain("**newly failing against upstream (upstream holds, now fails)**");
+  });
+
+  it("index.html has the same table above the grid, with agreement tags and the change of each property", () => {
+    const html = renderHtml(againstResults());
+    expect(html).toContain('<section id="against-list-ops-only"><h2>list-ops-only against upstream<small>1 newly failing (it judges agreement, not safety), 1 newly holding</small></h2>');
+    expect(html).toContain('<span class="tag bad">newly failing (agreement)</span>');
+    expect(html).toContain('<span class="tag ok">newly holding</span>');
+    expect(html.indexOf('id="against-list-ops-only"')).toBeLessThan(html.indexOf('id="verdicts"'));
+    expect(html).toContain("<b>1</b><span>newly failing against upstream</span>");
+    expect(html).toContain("<h2>Failures<small>1 newly failing against upstream · 0 expected;");
+  });
+});

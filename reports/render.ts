@@ -2,7 +2,7 @@
 // views, and index.html, one self-contained page for people. Pure: Results in, text out; writing files is cli/'s.
 
 import { stripVTControlCharacters } from "node:util";
-import { unreached, type CellResult, type Coverage, type CoverageExpectations, type Results } from "./results.ts";
+import { unreached, type BaselineChange, type CellResult, type Coverage, type CoverageExpectations, type Results } from "./results.ts";
 import { provenanceRows } from "./provenance.ts";
 import { plural } from "./format.ts";
 import { columnHeads, type ColumnHead } from "./heads.ts";
@@ -56,9 +56,40 @@ function expectation(c: CellResult): "holds" | "fails" {
   return c.expected ?? "holds";
 }
 
-/** Why a changed cell is flagged, e.g. "expected holds, got fails". */
+/** Why a changed cell is flagged, e.g. "expected holds, got fails", or "newly failing against upstream (...)". */
 function mismatch(c: CellResult): string {
+  const a = c.against;
+  if (a !== undefined) return `${a.change} against ${a.baseline} (${a.baseline} ${a.verdict ?? "n/a"}, now ${shown(c)})`;
   return `expected ${expectation(c)}, got ${shown(c)}`;
+}
+
+/** Whether the cell's property judges agreement with upstream's choices rather than safety. */
+function isAgreement(c: CellResult): boolean {
+  return c.judges === "agreement";
+}
+
+/** Cells judged against a baseline, by design: gate --variant/--design, or check of a design with no row. */
+function baselineDesigns(r: Results): Array<{ readonly design: string; readonly baseline: string; readonly cells: CellResult[] }> {
+  const judged = r.cells.filter((c) => c.against !== undefined);
+  return designs(judged).map((d) => {
+    const cells = judged.filter((c) => c.design === d);
+    return { design: d, baseline: cells[0]?.against?.baseline ?? "upstream", cells };
+  });
+}
+
+/** "2 newly failing (both agreement), 1 newly holding": a design's changes against its baseline, or "no change". */
+function changeTally(cells: ReadonlyArray<CellResult>): string {
+  const of = (ch: BaselineChange): CellResult[] => cells.filter((c) => c.against?.change === ch);
+  const failing = of("newly failing");
+  const agreement = failing.filter(isAgreement).length;
+  const judged = failing.length === 0 ? "" : agreement === failing.length ? ` (${failing.length === 1 ? "it judges" : `all ${failing.length} judge`} agreement, not safety)` : agreement > 0 ? ` (${agreement} of them agreement)` : "";
+  const parts = [
+    ...(failing.length > 0 ? [`${failing.length} newly failing${judged}`] : []),
+    ...(of("broke").length > 0 ? [`${of("broke").length} broke`] : []),
+    ...(of("newly holding").length > 0 ? [`${of("newly holding").length} newly holding`] : []),
+    ...(of("inherited").length > 0 ? [`${of("inherited").length} inherited`] : []),
+  ];
+  return parts.length === 0 ? "no change" : parts.join(", ");
 }
 
 /** A cell worth a section of its own: a failure, a change or an error. */
@@ -113,6 +144,11 @@ function duration(ms: number): string {
 
 /** One line on the whole run, e.g. "every verdict as expected" or "2 unexpected verdicts, corpus: 1 of 14 files fail". */
 function headline(r: Results): string {
+  const judged = baselineDesigns(r);
+  if (judged.length > 0) {
+    const corpus = r.corpus.failed > 0 ? `, corpus: ${r.corpus.failed} of ${r.corpus.files} files fail` : "";
+    return judged.map((j) => `${j.design} against ${j.baseline}: ${changeTally(j.cells)}`).join("; ") + corpus;
+  }
   const changed = r.cells.filter((c) => c.changed).length;
   const parts = [
     ...(changed > 0 ? [plural(changed, "unexpected verdict")] : []),
@@ -208,6 +244,29 @@ function mdVerdicts(r: Results): string[] {
   return ["### Verdicts", "", ...mdTable(["variant", ...props.map(md)], rows), ""];
 }
 
+/** A change's mark in summary.md. */
+function mdChange(c: CellResult): string {
+  const ch = c.against?.change ?? "unchanged";
+  if (ch === "newly failing") return `**❌ newly failing**${isAgreement(c) ? " (agreement, not safety)" : ""}`;
+  if (ch === "broke") return "**⚠️ broke**";
+  if (ch === "newly holding") return "✅ newly holding";
+  if (ch === "inherited") return "inherited (upstream's recorded finding)";
+  return "unchanged";
+}
+
+/** Per design judged against a baseline: property, what it judges, the baseline's verdict, now, the change. */
+function mdBaseline(r: Results): string[] {
+  return baselineDesigns(r).flatMap((j) => [
+    `### ${mdCode(j.design)} against ${mdCode(j.baseline)}: ${md(changeTally(j.cells))}`,
+    "",
+    ...mdTable(
+      ["property", "judges", j.baseline, "now", "change"],
+      j.cells.map((c) => [mdCode(c.property), c.judges ?? "safety", c.against?.verdict ?? "n/a", shown(c), mdChange(c)]),
+    ),
+    "",
+  ]);
+}
+
 function mdMutants(r: Results): string[] {
   const cells = ofKind(r, "mutant");
   if (cells.length === 0) return [];
@@ -254,7 +313,7 @@ function mdFacts(c: CellResult): string {
 }
 
 function mdFailure(c: CellResult): string[] {
-  const mark = c.changed ? "⚠️ Unexpected" : c.kind === "mutant" ? "Mutant killed" : c.kind === "history" ? "Bug flagged" : "Expected failure";
+  const mark = (c.changed ? (c.against !== undefined ? `⚠️ ${c.against.change === "broke" ? "Broke" : "Newly failing"} against ${c.against.baseline}` : "⚠️ Unexpected") : c.kind === "mutant" ? "Mutant killed" : c.kind === "history" ? "Bug flagged" : "Expected failure") + (isAgreement(c) && c.changed ? " [agreement]" : "");
   const text = c.error ?? c.message;
   return [
     `#### ${mark}: ${mdCode(c.design)} × ${mdCode(c.property)}`,
@@ -341,7 +400,7 @@ export const SUMMARY_LIMIT = 65_536;
 export function renderSummaryMarkdown(r: Results): string {
   const title = `## ${r.ok ? "✅" : "❌"} dispatch-spec ${r.command}: ${md(headline(r))}`;
   const meta = `${mdCode(r.command)} · seed ${mdCode(String(r.seed))} · ${plural(r.runs, "run")} per cell · ${duration(r.durationMs)} · ${plural(r.cells.length, "cell")} · started ${md(r.startedAt)}`;
-  const head = [title, "", meta, "", ...mdVerdicts(r), ...mdMutants(r), ...mdHistory(r)];
+  const head = [title, "", meta, "", ...mdBaseline(r), ...mdVerdicts(r), ...mdMutants(r), ...mdHistory(r)];
   const tail = [...mdCorpus(r), ...mdCoverage(r), ...mdProvenance(r)];
   const full = [...head, ...mdFailures(r), ...tail].join("\n").trimEnd() + "\n";
   if (utf8Bytes(full) < SUMMARY_LIMIT) return full;
@@ -595,7 +654,7 @@ function tag(kind: "ok" | "bad" | "warn" | "muted", text: string): string {
 }
 
 function htmlTitle(c: CellResult): string {
-  const head = c.changed ? `UNEXPECTED: ${mismatch(c)}` : shown(c) === "holds" ? "holds" : c.kind === "mutant" ? "fails, as a mutant must" : c.kind === "history" ? "fails, as the bug must" : "fails, as expected";
+  const head = c.changed ? (c.against !== undefined ? mismatch(c) : `UNEXPECTED: ${mismatch(c)}`) : shown(c) === "holds" ? "holds" : c.kind === "mutant" ? "fails, as a mutant must" : c.kind === "history" ? "fails, as the bug must" : "fails, as expected";
   const text = c.error ?? c.message;
   return text !== null ? `${head}\n${text}` : head;
 }
@@ -642,6 +701,33 @@ function htmlVerdicts(r: Results): string {
   const sub = `${plural(designs(cells).length, "variant")} × ${plural(props.length, "property", "properties")}`;
   const width = NAME_PX + COLUMN_PX * props.length;
   return `<section id="verdicts"><h2>Verdicts<small>${sub}</small></h2><div class="card scroll"><table class="verdicts grid" style="min-width:${width}px"><thead>${head}</thead><tbody>${rows.join("")}</tbody></table></div>${htmlLegend(props)}</section>`;
+}
+
+/** A change's tag on the page. */
+function htmlChange(c: CellResult): string {
+  const ch = c.against?.change ?? "unchanged";
+  if (ch === "newly failing") return tag("bad", isAgreement(c) ? "newly failing (agreement)" : "newly failing");
+  if (ch === "broke") return tag("bad", "broke");
+  if (ch === "newly holding") return tag("ok", "newly holding");
+  if (ch === "inherited") return `${tag("warn", "inherited")} <small>upstream's recorded finding</small>`;
+  return tag("muted", "unchanged");
+}
+
+/** Per design judged against a baseline: the baseline's verdict beside the design's, and the change. */
+function htmlBaseline(r: Results): string {
+  return baselineDesigns(r)
+    .map((j) => {
+      const head = `<tr><th style="width:28%">property</th><th style="width:110px">judges</th><th style="width:110px;text-align:center">${escapeHtml(j.baseline)}</th><th style="width:90px;text-align:center">now</th><th>change</th></tr>`;
+      const rows = j.cells.map((c) => {
+        const judges = isAgreement(c) ? tag("warn", "agreement") : tag("muted", "safety");
+        const was = c.against?.verdict ?? null;
+        const base = was === null ? `<td class="v"><span class="tag muted">n/a</span></td>` : `<td class="v ${was}"><span class="pill">${was}</span></td>`;
+        return `<tr><td><code>${escapeHtml(c.property)}</code></td><td>${judges}</td>${base}${htmlCell(c)}<td>${htmlChange(c)}</td></tr>`;
+      });
+      const id = `against-${j.design.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+      return `<section id="${id}"><h2>${escapeHtml(j.design)} against ${escapeHtml(j.baseline)}<small>${escapeHtml(changeTally(j.cells))}</small></h2><div class="card"><table class="verdicts mutants"><thead>${head}</thead><tbody>${rows.join("")}</tbody></table></div></section>`;
+    })
+    .join("\n");
 }
 
 function htmlMutantRow(c: CellResult): string {
@@ -740,12 +826,14 @@ function htmlMessage(c: CellResult): string {
 }
 
 function cellTitle(c: CellResult): string {
-  return `<code>${escapeHtml(c.design)}</code><span class="x">×</span><code>${escapeHtml(c.property)}</code>`;
+  const judges = isAgreement(c) ? ` ${tag("warn", "agreement")}` : "";
+  return `<code>${escapeHtml(c.design)}</code><span class="x">×</span><code>${escapeHtml(c.property)}</code>${judges}`;
 }
 
 /** An unexpected verdict or an error: shown in full, trace open unless it is long. */
 function htmlChanged(c: CellResult): string {
-  return `<article class="failure unexpected" id="${anchor(c)}"><h3>${tag("warn", c.error !== null ? "⚠ error" : "⚠ unexpected")}${cellTitle(c)}</h3>${htmlMessage(c)}${htmlFacts(c)}${htmlTrace(c)}</article>`;
+  const mark = c.error !== null ? "⚠ error" : c.against !== undefined ? `⚠ newly failing against ${c.against.baseline}` : "⚠ unexpected";
+  return `<article class="failure unexpected" id="${anchor(c)}"><h3>${tag("warn", mark)}${cellTitle(c)}</h3>${htmlMessage(c)}${htmlFacts(c)}${htmlTrace(c)}</article>`;
 }
 
 /** An expected failure: one line with its message, the facts and trace folded beneath. */
@@ -760,7 +848,8 @@ function htmlFailures(r: Results): string {
   const cells = noteworthy(r);
   if (cells.length === 0) return "";
   const changed = cells.filter((c) => c.changed).length;
-  const sub = `${changed} unexpected · ${cells.length - changed} expected`;
+  const base = baselineDesigns(r)[0]?.baseline;
+  const sub = `${changed} ${base !== undefined ? `newly failing against ${base}` : "unexpected"} · ${cells.length - changed} expected`;
   const items = cells.map((c) => (c.changed || c.error !== null ? htmlChanged(c) : htmlKnown(c)));
   return `<section id="failures"><h2>Failures<small>${sub}; expected ones fold open on a click</small></h2>${items.join("")}</section>`;
 }
@@ -822,9 +911,14 @@ function htmlStats(r: Results): string {
   const errors = r.cells.filter((c) => c.error !== null).length;
   const known = r.cells.filter((c) => !c.changed && c.verdict === "fails").length;
   const lost = coverageDesigns(r).reduce((n, d) => n + missingCount(r, d), 0);
+  // Against a baseline a change is newly failing or newly holding, not "unexpected".
+  const base = baselineDesigns(r)[0]?.baseline;
+  const holding = r.cells.filter((c) => c.against?.change === "newly holding").length;
   return `<div class="stats">${[
     htmlStat(r.cells.length, "cells (design × property)"),
-    htmlStat(changed, "unexpected verdicts", changed > 0 ? "bad" : ""),
+    ...(base !== undefined
+      ? [htmlStat(changed, `newly failing against ${base}`, changed > 0 ? "bad" : ""), htmlStat(holding, `newly holding against ${base}`)]
+      : [htmlStat(changed, "unexpected verdicts", changed > 0 ? "bad" : "")]),
     htmlStat(errors, "errors", errors > 0 ? "bad" : ""),
     htmlStat(known, "expected failures"),
     htmlStat(`${r.corpus.files - r.corpus.failed}/${r.corpus.files}`, "corpus files hold", r.corpus.failed > 0 ? "bad" : ""),
@@ -853,7 +947,7 @@ export interface HtmlOptions {
 export function renderHtml(r: Results, opts: HtmlOptions = {}): string {
   const title = `${r.ok ? "✅" : "❌"} dispatch-spec ${r.command}: ${headline(r)}`;
   const footer = `<footer>Generated ${escapeHtml(opts.generatedAt ?? finishedAt(r))} from ${escapeHtml(r.schema)} · run started ${escapeHtml(r.startedAt)}, took ${duration(r.durationMs)}</footer>`;
-  const main = [htmlStats(r), htmlVerdicts(r), htmlMutants(r), htmlHistory(r), htmlFailures(r), htmlCorpus(r), htmlCoverage(r), htmlProvenance(r)].join("\n");
+  const main = [htmlStats(r), htmlBaseline(r), htmlVerdicts(r), htmlMutants(r), htmlHistory(r), htmlFailures(r), htmlCorpus(r), htmlCoverage(r), htmlProvenance(r)].join("\n");
   return [
     "<!DOCTYPE html>",
     `<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title><style>${CSS}</style></head>`,

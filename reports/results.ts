@@ -5,6 +5,12 @@ import type { Provenance } from "../model/scenario.ts";
 
 export type Verdict = "holds" | "fails";
 
+/**
+ * A design's verdict against its baseline's recorded one (gate --variant/--design, check of a design with no row):
+ * a failure the baseline records for a finding of the kernel as written is inherited; a cell whose run broke, broke.
+ */
+export type BaselineChange = "newly failing" | "newly holding" | "unchanged" | "inherited" | "broke";
+
 /** Counts of what a run exercised, per design. Keys are readable labels. */
 export interface Coverage {
   /** Patch-site states seen after steps, e.g. "literal=ordinary ops, insn=bl ftrace_caller". */
@@ -45,6 +51,10 @@ export interface CellResult {
   readonly expected: Verdict | null;
   /** Differs from the expectation, or the run broke. */
   readonly changed: boolean;
+  /** Set when the design was judged against a baseline's recorded row (see BaselineChange). Absent from older results. */
+  readonly against?: { readonly baseline: string; readonly verdict: Verdict | null; readonly change: BaselineChange };
+  /** What the property judges: the safety of dispatch, or agreement with upstream's choices. Absent from older results. */
+  readonly judges?: "safety" | "agreement";
   readonly runs: number;
   readonly ms: number;
   readonly seed: number;
