@@ -26,7 +26,7 @@ function unknown(job: Job): Outcome {
 }
 
 /** Run one batch (every job shares batchKey); outcomes in the batch's order. */
-export function runBatch(batch: ReadonlyArray<Job>, tick: (runs: number) => void): Outcome[] {
+export function runBatch(batch: ReadonlyArray<Job>, tick: (runs: number) => void, onFound: (o: Outcome) => void = () => {}): Outcome[] {
   const first = batch[0];
   if (first === undefined) return [];
   const design = variantByName(first.variant);
@@ -42,7 +42,7 @@ export function runBatch(batch: ReadonlyArray<Job>, tick: (runs: number) => void
       pending = 0;
     }
   };
-  const opts = { seed: first.seed, numRuns: first.runs, onRun: () => count(1), onFusedRun: () => count(known.length) };
+  const opts = { seed: first.seed, numRuns: first.runs, onRun: () => count(1), onFusedRun: () => count(known.length), onFailure: onFound };
   const outs = concurrent
     ? runConcurrentProperties(found.filter((p): p is ConcurrentProperty => p !== undefined), design, opts)
     : runProperties(found.filter((p): p is Property => p !== undefined), design, opts);
@@ -54,7 +54,11 @@ export function runBatch(batch: ReadonlyArray<Job>, tick: (runs: number) => void
 const port = parentPort;
 if (port !== null) {
   port.on("message", (batch: ReadonlyArray<Job>) => {
-    const outcomes = runBatch(batch, (runs) => port.postMessage({ type: "progress", runs }));
+    const outcomes = runBatch(
+      batch,
+      (runs) => port.postMessage({ type: "progress", runs }),
+      (outcome) => port.postMessage({ type: "found", outcome }),
+    );
     port.postMessage({ type: "done", outcomes });
   });
 }

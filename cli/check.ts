@@ -15,6 +15,8 @@ export interface Progress {
   readonly start: (total: number) => void;
   readonly tick: (runs: number) => void;
   readonly stop: () => void;
+  /** Print a line while the run goes on (above a terminal's bar); absent: the command prints it as any other. */
+  readonly log?: (line: string) => void;
 }
 
 export const silentProgress: Progress = { start: () => {}, tick: () => {}, stop: () => {} };
@@ -47,7 +49,17 @@ export function terminalProgress(): Progress {
     { stream: process.stderr, format: "checking {bar} {value}/{total} runs ({percentage}%) {eta_formatted} left", hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
   );
-  return { start: (total) => bar.start(total, 0), tick: (runs) => bar.increment(runs), stop: () => bar.stop() };
+  return {
+    start: (total) => bar.start(total, 0),
+    tick: (runs) => bar.increment(runs),
+    stop: () => bar.stop(),
+    // Clear the bar's line, print, and draw the bar again below.
+    log: (line) => {
+      process.stderr.write("\r\u001b[K");
+      process.stdout.write(line);
+      bar.render();
+    },
+  };
 }
 
 /**
@@ -103,7 +115,7 @@ export async function dispatch<J, M, R>(pool: ReadonlyArray<Worker>, jobs: Reado
  * Run the jobs on up to `workers` threads; outcomes come back in job order. Jobs that share a design, seed, run
  * count and kind go to one worker as a batch, whose generated runs are executed once for all of them.
  */
-export async function runJobs(allJobs: ReadonlyArray<Job>, workers: number, progress: Progress): Promise<Outcome[]> {
+export async function runJobs(allJobs: ReadonlyArray<Job>, workers: number, progress: Progress, onFailure?: (o: Outcome) => void): Promise<Outcome[]> {
   // A cell whose design behaves exactly as another cell's (a bug of the history that is upstream with one of the
   // suite's mutants) with the same property, seed and runs is the same computation: run it once.
   const firstOf = new Map<string, number>();
@@ -132,7 +144,12 @@ export async function runJobs(allJobs: ReadonlyArray<Job>, workers: number, prog
     replies = await dispatch(
       pool,
       batches.map((b) => b.map((i) => jobs[i]!)),
-      (m: { type: "progress"; runs: number } | { type: "done"; outcomes: Outcome[] }, b) => {
+      (m: { type: "progress"; runs: number } | { type: "found"; outcome: Outcome } | { type: "done"; outcomes: Outcome[] }, b) => {
+        // A failure as soon as a worker has it (shrunk), while the rest of its batch runs on.
+        if (m.type === "found") {
+          onFailure?.(m.outcome);
+          return undefined;
+        }
         const planned = batches[b]!.reduce((n, i) => n + jobs[i]!.runs, 0);
         if (m.type === "done") {
           // A cell that fails stops before its planned runs: its batch's remainder counts as done, so the bar ends at 100%.

@@ -4,6 +4,7 @@
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pc } from "../reports/colours.ts";
+import { plural } from "../reports/format.ts";
 import { LayoutError } from "../model/layout.ts";
 import { InsnError } from "../model/insn.ts";
 import { runScenario, ScenarioError } from "../model/scenario.ts";
@@ -113,6 +114,21 @@ export function saveCounterexample(o: Outcome): string | null {
 }
 
 /** One line (plus failing files) saying how the scenario and regression corpora fared. */
+/**
+ * The line a failure gets the moment a worker has it (check, gate --variant/--design), before the table: which
+ * property, on which design, after how many runs, and the violation. Printed above a terminal's bar.
+ */
+export function announceFailure(io: Io, progress: { readonly log?: (line: string) => void }): (o: Outcome) => void {
+  return (o) => {
+    // A design's own fault stops the command with its one line; it is not a failure to announce.
+    if (o.fault !== undefined) return;
+    const what = o.error !== undefined ? `the run broke: ${o.error.split("\n")[0] ?? ""}` : (o.message ?? "").split("\n")[0];
+    const line = `found: ${o.property} fails on ${o.variant} (run ${o.runs}${o.counterexample !== undefined ? `, shrunk to ${plural(o.counterexample.steps.length, "step")}` : ""}): ${what}\n`;
+    if (progress.log !== undefined) progress.log(line);
+    else io.out(line);
+  };
+}
+
 export function corpusSummary(c: CorpusRun, judged: ReadonlyArray<string> = []): string {
   // The corpus is the suite's own regression check: each file runs on the design it names, so it says when it
   // judged none of the designs this command is about.

@@ -273,3 +273,32 @@ describe("npm run typecheck-design", () => {
     expect(r.out).toContain("bad.mts(3,47): error TS2322: Type 'string' is not assignable to type 'boolean'.");
   });
 });
+
+describe("a design that loops gets its verdict (issue 30)", () => {
+  const LOOPS = "model/variants/examples/direct-exit-loops.ts";
+
+  it("gate --design: each failure printed as it is found, before the table; the looping calls end as loops, not at the step limit", { timeout: 180_000 }, () => {
+    const r = binary("gate", "--design", LOOPS);
+    // Nothing on standard error but the progress lines a log gets.
+    expect(r.err.split("\n").filter((l) => l !== "" && !/^progress: \d+\/\d+ runs \(\d+%\)$/.test(l))).toEqual([]);
+    const table = r.out.indexOf("direct-exit-loops against upstream:");
+    const found = r.out.indexOf("found: exact-handlers fails on direct-exit-loops");
+    expect(found).toBeGreaterThan(0);
+    expect(found).toBeLessThan(table);
+    expect(r.out).toMatch(/exact-handlers\s+safety\s+holds\s+fails\s+newly failing/);
+    expect(r.out).toMatch(/transitional-handlers\s+safety\s+holds\s+fails\s+newly failing/);
+    expect(r.out).toMatch(/fault: a loop: ftrace_caller\S* reached again after \d+ steps with the same registers and memory, so the call never returns/);
+    expect(r.out).not.toContain("no return to the caller after 4000 steps");
+    expect(r.status).toBe(1);
+  });
+
+  it("replaying its exact-handlers counterexample shows the call stopped as a loop within a few dozen steps", { timeout: 120_000 }, () => {
+    binary("check", "--design", LOOPS, "--property", "exact-handlers", "--seed", "20261125", "--runs", "200");
+    const r = binary("run", shownPath(join(COUNTEREXAMPLE_DIR, "direct-exit-loops--exact-handlers.json")), "--design", LOOPS, "--trace");
+    expect(r.out).toContain("violation: fault: a loop: ftrace_caller_direct reached again after 6 steps with the same registers and memory, so the call never returns");
+    // The trace: the site, then ftrace_caller's six instructions twice round (the check met the state again).
+    const traced = r.out.split("\n").filter((l) => /^ {8}(f|ftrace_caller\S*) {2,}\S/.test(l)).length;
+    expect(traced).toBeGreaterThan(0);
+    expect(traced).toBeLessThan(64);
+  });
+});

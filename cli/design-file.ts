@@ -7,7 +7,10 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { boot } from "../model/boot.ts";
+import { InsnError } from "../model/insn.ts";
 import { DesignFault, type ArchHooks, type Design } from "../model/kernel.ts";
+import { parseScenario, scenarioLayout } from "../model/scenario.ts";
 import { UPSTREAM_ARCH } from "../model/arm64.ts";
 import { isMutant } from "../model/mutants.ts";
 import { designNameTaken, registerDesign, variantByName } from "../model/variants/index.ts";
@@ -161,6 +164,25 @@ function withFaultReports(d: Design, given: string, abs: string): Design {
 }
 
 /**
+ * Whether the design boots (its ftrace_caller listing assembles, its layout constants fit), on a small kernel with
+ * and without BTI: a listing that names an unknown symbol is the file's mistake, said once at load, not a stack
+ * trace from every run. Null when it boots; a DesignFault (a hook that throws) is said as such.
+ */
+function bootProblem(d: Design): string | null {
+  for (const bti of [false, true]) {
+    const s = parseScenario({ variant: "upstream", config: { bti }, functions: [{ name: "f", addr: "0xffff800009000000" }], trampolines: [{ name: "T1", addr: "0xffff800001000000" }], steps: [] });
+    try {
+      boot(scenarioLayout(s), d);
+    } catch (e) {
+      if (e instanceof DesignFault) return e.message.replace(/^--design [^:]*: /, "");
+      const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+      return `it does not boot${bti ? " with BTI" : ""}: ${e instanceof InsnError ? `its ftrace_caller listing does not assemble: ${msg}` : msg}`;
+    }
+  }
+  return null;
+}
+
+/**
  * Load FILE's design and make it known by its name; the same file twice is one design. Every problem (no such file,
  * not a module, an exception while loading, a shape that is not a Design's, a name already taken) is one line.
  */
@@ -188,6 +210,8 @@ export async function loadDesignFile(file: string): Promise<Design> {
   const why = designProblem(value);
   if (why !== null) throw new InputError(`${at}: ${why}`);
   const design = withFaultReports(value as Design, file, abs);
+  const unbootable = bootProblem(design);
+  if (unbootable !== null) throw new InputError(`${at}: ${unbootable}`);
   const other = GIVEN.get(design.name);
   if (other !== undefined) throw new InputError(`${at}: its name ${design.name} is the name of the design loaded from ${other}; give each change a name of its own`);
   if (designNameTaken(design.name)) {

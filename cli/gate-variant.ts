@@ -11,7 +11,7 @@ import { pc } from "../reports/colours.ts";
 import { agreementNote } from "../reports/heads.ts";
 import { designCells, expectedVerdict, recordedRow, type Cell, type Expected, type Verdict } from "../reports/gate.ts";
 import { runJobs, workersFlag, type Progress } from "./check.ts";
-import { intFlag, saveCounterexample, seconds, validateCorpus, type Io } from "./common.ts";
+import { announceFailure, intFlag, saveCounterexample, seconds, validateCorpus, type Io } from "./common.ts";
 import { replayCommandFor } from "./entry.ts";
 import { DEFAULT_RUNS, EXPECTED_FILE, gateJobs, gateSeedFlag, loadExpected } from "./gate.ts";
 import { designFileOf } from "./design-file.ts";
@@ -84,7 +84,7 @@ export async function variantGateCommand(io: Io, flags: VariantGateFlags, progre
   validateCorpus();
   const started = performance.now();
   const startedAt = new Date();
-  const outcomes = await runJobs(gateJobs(expected, cells, seed, runs), workers, progress);
+  const outcomes = await runJobs(gateJobs(expected, cells, seed, runs), workers, progress, announceFailure(io, progress));
   const verdicts: VariantVerdict[] = cells.map((c, i) => {
     const o = outcomes[i]!;
     const got: Verdict = o.ok ? "holds" : "fails";

@@ -32,7 +32,7 @@ import { historyCommand, type HistoryFlags } from "./history.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
 import type { Outcome } from "../properties/property.ts";
-import { intFlag, printableLine, processIo, ROOT, saveCounterexample, seconds, validateCorpus, wrapInput, type Io } from "./common.ts";
+import { announceFailure, intFlag, printableLine, processIo, ROOT, saveCounterexample, seconds, validateCorpus, wrapInput, type Io } from "./common.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -183,7 +183,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   validateCorpus();
   const started = performance.now();
   const startedAt = new Date();
-  const outcomes = await runJobs(jobs, workers, progress);
+  const outcomes = await runJobs(jobs, workers, progress, announceFailure(io, progress));
   // Judged as the gate judges the design: by its row in reports/expected.json (a binary read with --entry by
   // upstream's), where that row names the property; otherwise a recorded finding is expected to fail on a design
   // that keeps the kernel's rules. A run that broke (an exception, not a verdict) is never the expected failure.

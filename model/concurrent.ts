@@ -372,18 +372,31 @@ export function runConcurrent(input: ConcurrentInput, describe: (st: ApiStep) =>
     return true;
   };
 
+  /**
+   * When the updater cannot move and every CPU with work is in a call that came back to a state of its own at the
+   * memory's current generation, memory has not changed since the earliest of those states (the generation only
+   * grows) and none of them can change it: each goes round for ever. Those calls end there, as loops.
+   */
+  const endLoops = (): void => {
+    if (updaterHasWork() && !blocked()) return;
+    const gen = shared.mem.generation;
+    const live = cpus.filter(cpuHasWork);
+    if (live.every((o) => o.run !== null && o.run.loopAt === gen)) for (const o of live) o.run?.endAsLoop();
+  };
+
   const stepCpu = (i: number): boolean => {
     const c = cpus[i]!;
     if (!cpuHasWork(c)) return false;
     if (c.run === null) {
       const fn = c.calls[c.next++]!;
-      c.run = new CallRun(shared, fn, cpuSetup(shared, i + 1));
+      c.run = new CallRun(shared, fn, cpuSetup(shared, i + 1), "note");
       c.start = tick;
       c.epoch++;
       timeline.push({ tick, actor: i + 1, text: `call ${fn}` });
       return true;
     }
     const run = c.run;
+    endLoops();
     const wasIn = run.inFtrace;
     const before = run.traceCount;
     run.step();

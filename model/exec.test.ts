@@ -7,9 +7,11 @@
 import { describe, expect, it } from "vitest";
 import { assemble, type Listing } from "./asm.ts";
 import { FTRACE_ADDR } from "./core.ts";
-import { callFunction, defaultSetup, type CallObservation, type Path } from "./exec.ts";
+import { boot } from "./boot.ts";
+import { STUB_DIRECT_TRAMP } from "./entry.ts";
+import { CallRun, callFunction, defaultSetup, MAX_STEPS, type CallObservation, type Path } from "./exec.ts";
 import { NOP_WORD, encode } from "./insn.ts";
-import type { Kernel } from "./kernel.ts";
+import type { Design, Kernel } from "./kernel.ts";
 import { literalAddr } from "./layout.ts";
 import {
   FTRACE_CALLER,
@@ -26,6 +28,7 @@ import {
   regOrdinary,
   siteWords,
 } from "./testkit.ts";
+import { upstream } from "./variants/upstream.ts";
 
 const RET_X9 = encode({ kind: "ret", rn: 9 });
 const RET_X30 = encode({ kind: "ret", rn: 30 });
@@ -314,5 +317,43 @@ describe("the observation catches broken code", () => {
     const obs = callFunction(k, "f");
     expect(obs.path).toBe("untraced");
     expectClean(k, obs, "f");
+  });
+});
+
+describe("a call that loops", () => {
+  /** Upstream with ftrace_caller replaced by a listing of the test's own. */
+  const looping = (listing: Listing): Design => ({ ...upstream, name: "looping", entry: { kind: "listing", ftraceCaller: () => listing, stubDirectTramp: STUB_DIRECT_TRAMP } });
+  const traced = (d: Design): Kernel => {
+    const k = boot(layout(), d);
+    expect(regOrdinary(k, "A", ["f"]).ret).toBe(0);
+    return k;
+  };
+
+  it("stops at the first revisit of its state, as a loop, long before MAX_STEPS", () => {
+    const obs = callFunction(traced(looping(["spin:", "b spin"])), "f");
+    expect(obs.fault).toBe("a loop: ftrace_caller reached again after 1 step with the same registers and memory, so the call never returns");
+    expect(obs.returned).toBe(false);
+    expect(obs.violations).toContain(`fault: ${obs.fault}`);
+    expect(obs.trace.length).toBeLessThan(8);
+  });
+
+  it("a loop that stores what memory already holds is the same loop; one round of several steps is found within two rounds of its start", () => {
+    const obs = callFunction(traced(looping(["sub sp, sp, #16", "spin:", "str x0, [sp]", "add x1, sp, #0", "b spin"])), "f");
+    expect(obs.fault).toMatch(/^a loop: ftrace_caller\+0x(4|8|c) reached again after 3 steps with the same registers and memory/);
+    expect(obs.trace.length).toBeLessThan(20);
+  });
+
+  it("a loop that changes memory each time round is no revisit: it runs to MAX_STEPS", () => {
+    const obs = callFunction(traced(looping(["sub sp, sp, #16", "str xzr, [sp]", "spin:", "ldr x1, [sp]", "add x1, x1, #1", "str x1, [sp]", "b spin"])), "f");
+    expect(obs.fault).toBe(`no return to the caller after ${MAX_STEPS} steps`);
+  });
+
+  it("among other CPUs (whose stores a spinning CPU may wait for) a loop is only noted, and runs to MAX_STEPS alone", () => {
+    const k = traced(looping(["spin:", "b spin"]));
+    const run = new CallRun(k, "f", defaultSetup(k), "note");
+    const obs = run.finish();
+    expect(obs.fault).toBe(`no return to the caller after ${MAX_STEPS} steps`);
+    // The loop is noted, for the concurrent run to end once no other actor can change memory.
+    expect(run.loopAt).toBe(k.mem.generation);
   });
 });

@@ -594,11 +594,25 @@ export class CallRun {
   private steps = 0;
   /** Set once the site's BL has executed and until the body is entered: inside ftrace's code and data. */
   private inFtraceFlag = false;
+  /**
+   * The loop check (Brent's): the CPU's state at the last power-of-two step. Meeting it again, with no store and no
+   * C function run in between, means the call goes round the same instructions for ever.
+   */
+  private mark: { readonly pc: bigint; readonly sp: bigint; readonly x: ReadonlyArray<bigint>; readonly gen: number; readonly hostRuns: number; readonly at: number } | null = null;
+  private nextMark = 1;
+  private hostRuns = 0;
+  private loop: { readonly gen: number; readonly message: string } | null = null;
 
   constructor(
     private readonly k: Kernel,
     readonly fn: string,
     private readonly setup: CallSetup = defaultSetup(k),
+    /**
+     * What a revisited state does: "stop" ends the call as a loop (a fault) rather than at MAX_STEPS, for a call
+     * that runs alone; "note" only records it (loopAt), for a call among other CPUs, one of which may yet store
+     * what this one waits for: the concurrent run ends it (endAsLoop) once no actor can change memory any more.
+     */
+    private readonly loops: "stop" | "note" = "stop",
   ) {
     const f = k.layout.functions.find((x) => x.name === fn);
     const drec = k.recs.find((r) => r.fn === fn);
@@ -625,6 +639,19 @@ export class CallRun {
       seq: 0,
     };
     this.tramps = trampolineAddrs(k);
+  }
+
+  /**
+   * The memory generation at which the call last came back to a state it was in (a revisit), or null: while memory
+   * stays at that generation the call goes round for ever.
+   */
+  get loopAt(): number | null {
+    return this.loop?.gen ?? null;
+  }
+
+  /** End the call as the loop it is in (loopAt is the memory's generation and no actor can change it). */
+  endAsLoop(): void {
+    if (this.loop !== null && this.fault === null) this.fault = this.loop.message;
   }
 
   get done(): boolean {
@@ -700,6 +727,7 @@ export class CallRun {
         rec.violations.push(...checkHandoff(`body of ${host.fn}`, snap(cpu), { x: setup.args, x30: setup.lr, sp: setup.sp }, k));
         rec.violations.push(...calleeSavedBreaches(`body of ${host.fn}`, cpu, setup));
       }
+      this.hostRuns++;
       const gen = hostSteps(k, host, cpu.x.slice(0, 4), rec, cpu);
       if (gen.next().done === true) this.returnFromHost(where);
       else this.host = { gen, where };
@@ -707,6 +735,10 @@ export class CallRun {
     }
     if (!k.mem.has(pc)) {
       this.fault = `instruction fetch from unmapped ${name(k, pc)}`;
+      return;
+    }
+    if (this.revisited() && this.loops === "stop") {
+      this.endAsLoop();
       return;
     }
     useAfterFree(k, pc, rec, "instruction fetch");
@@ -726,6 +758,27 @@ export class CallRun {
       useAfterFree(k, wrap(base + BigInt(insn.kind === "ldr_imm" ? insn.imm : insn.simm9)), rec, `${disasm(insn, pc)} at ${name(k, pc)}`);
     }
     this.fault = step(k, cpu, insn, rec);
+  }
+
+  /**
+   * Whether the CPU is back in the state it was in at the last mark, with memory untouched and no C function run
+   * since: then, while memory stays so, it repeats the same steps for ever (the loop is noted). Otherwise
+   * a new mark is taken at each power-of-two step, so a loop of any length is met within twice its start plus its
+   * length.
+   */
+  private revisited(): boolean {
+    const { cpu, k } = this;
+    const m = this.mark;
+    if (m !== null && m.pc === cpu.pc && m.sp === cpu.sp && m.gen === k.mem.generation && m.hostRuns === this.hostRuns && m.x.every((v, i) => v === cpu.x[i])) {
+      const n = this.steps - m.at;
+      this.loop = { gen: m.gen, message: `a loop: ${name(k, cpu.pc)} reached again after ${n} step${n === 1 ? "" : "s"} with the same registers and memory, so the call never returns` };
+      return true;
+    }
+    if (this.steps >= this.nextMark) {
+      this.mark = { pc: cpu.pc, sp: cpu.sp, x: [...cpu.x], gen: k.mem.generation, hostRuns: this.hostRuns, at: this.steps };
+      this.nextMark *= 2;
+    }
+    return false;
   }
 
   /**

@@ -74,3 +74,28 @@ describe("Memory", () => {
     expect(() => new Memory().writeWords(BASE + 1n, new Uint32Array(1))).toThrow(/misaligned/);
   });
 });
+
+describe("Memory.generation", () => {
+  it("counts the stores that change memory, and only those (a call's loop check relies on it)", () => {
+    const m = new Memory();
+    const g0 = m.generation;
+    m.write32(BASE, 7);
+    expect(m.generation).toBe(g0 + 1);
+    m.write32(BASE, 7);
+    m.write64(BASE, 7n);
+    expect(m.generation).toBe(g0 + 2);
+    m.write64(BASE, 7n);
+    expect(m.generation).toBe(g0 + 2);
+    // Counted per word: both halves change.
+    m.write64(BASE, 1n << 40n);
+    expect(m.generation).toBe(g0 + 4);
+    // A zero stored where nothing was written yet is a change: the word becomes mapped.
+    m.write32(BASE + 64n, 0);
+    expect(m.generation).toBe(g0 + 5);
+    // A clone goes on from its original's count; a store to it is not one to the original.
+    const c = m.clone();
+    c.write32(BASE, 9);
+    expect(c.generation).toBe(g0 + 6);
+    expect(m.generation).toBe(g0 + 5);
+  });
+});

@@ -35,15 +35,26 @@ function newPage(): Page {
 export class Memory {
   private readonly pages: Map<bigint, Page>;
   listener: WriteListener | null = null;
+  /**
+   * Bumped by every store that changes memory (a store of the value already there leaves it): two moments with the
+   * same generation saw the same memory (a call's loop check).
+   */
+  private gen = 0;
 
   constructor(words?: ReadonlyMap<bigint, number>) {
     this.pages = new Map();
     if (words !== undefined) for (const [a, w] of words) this.write32Quiet(a, w);
   }
 
+  /** How many stores this memory has taken (see gen). */
+  get generation(): number {
+    return this.gen;
+  }
+
   /** A copy that shares every page until either side writes it. */
   clone(): Memory {
     const c = new Memory();
+    c.gen = this.gen;
     for (const [n, p] of this.pages) {
       p.shared = true;
       c.pages.set(n, p);
@@ -119,6 +130,8 @@ export class Memory {
   private write32Quiet(addr: bigint, value: number): void {
     const n = addr >> PAGE_SHIFT;
     let p = this.pages.get(n);
+    const i = wordIndex(addr);
+    if (p === undefined || p.written[i] !== 1 || p.words[i] !== value >>> 0) this.gen++;
     if (p === undefined) {
       p = newPage();
       this.pages.set(n, p);
@@ -126,7 +139,6 @@ export class Memory {
       p = { words: p.words.slice(), written: p.written.slice(), shared: false };
       this.pages.set(n, p);
     }
-    const i = wordIndex(addr);
     p.words[i] = value >>> 0;
     p.written[i] = 1;
   }

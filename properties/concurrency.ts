@@ -5,12 +5,12 @@
 import { BTI_BREACH } from "../model/exec.ts";
 import fc from "fast-check";
 import { runConcurrent, type ApiStep, type CallRecord, type ConcurrentResult } from "../model/concurrent.ts";
-import type { Design } from "../model/kernel.ts";
+import { DesignFault, type Design } from "../model/kernel.ts";
 import type { MutantName } from "../model/mutants.ts";
 import { parseScenario, scenarioLayout, scheduleEntries, scheduleTicks, type Scenario } from "../model/scenario.ts";
 import { concurrentArbFor, type ConcurrentSpec } from "../generators/concurrent.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
-import { brokenOutcome, type Outcome, type RunOptions } from "./property.ts";
+import { brokenOutcome, reported, type Outcome, type RunOptions } from "./property.ts";
 import { CoverageCollector, observeWindows } from "../reports/coverage.ts";
 
 /** Schedules a concurrent mutant gets to be killed in (its window can be narrow), unless its kill names its own. */
@@ -122,10 +122,13 @@ export function runConcurrentProperty(p: ConcurrentProperty, design: Design, opt
  * property that holds on all gets runConcurrentProperty's outcome, one that fails is run again alone and shrunk.
  */
 export function runConcurrentProperties(ps: ReadonlyArray<ConcurrentProperty>, design: Design, opts: RunOptions & { readonly onFusedRun?: () => void }): Outcome[] {
-  if (ps.length === 1 || opts.path !== undefined) return ps.map((p) => runConcurrentProperty(p, design, opts));
+  const alone = (p: ConcurrentProperty): Outcome => reported(runConcurrentProperty(p, design, opts), opts);
+  if (ps.length === 1 || opts.path !== undefined) return ps.map(alone);
   const started = performance.now();
   const holds = ps.map(() => true);
   const coverage = new CoverageCollector();
+  // A property that stops holding is run alone (shrunk) at once, so its failure is reported while the sweep goes on.
+  const failed = new Map<number, Outcome>();
   for (const spec of fc.sample(concurrentArbFor(design.scope), { seed: opts.seed, numRuns: opts.numRuns })) {
     opts.onFusedRun?.();
     if (!holds.some((h) => h)) break;
@@ -134,14 +137,18 @@ export function runConcurrentProperties(ps: ReadonlyArray<ConcurrentProperty>, d
       const ctx: ConcurrentContext = { result: runConcurrentScenario(s, design), states: referenceStates(s, design) };
       observeWindows(coverage, ctx.result.windows);
       ps.forEach((p, i) => {
-        if (holds[i] === true && p.check(ctx) !== null) holds[i] = false;
+        if (holds[i] !== true || p.check(ctx) === null) return;
+        holds[i] = false;
+        failed.set(i, alone(p));
       });
-    } catch {
-      // An exception is not a verdict: each property alone reports it.
+    } catch (e) {
+      // The design's own code threw: the same for every property, said once for them all.
+      if (e instanceof DesignFault) return ps.map((p) => brokenOutcome({ property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: 0 }, "", e));
+      // Any other exception is not a verdict: each property alone reports it.
       holds.fill(false);
     }
   }
   const share = (performance.now() - started) / Math.max(1, holds.filter((h) => h).length);
   const covered = coverage.result();
-  return ps.map((p, i) => (holds[i] === true ? { property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: share, coverage: covered, ok: true } : runConcurrentProperty(p, design, opts)));
+  return ps.map((p, i) => (holds[i] === true ? { property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: share, coverage: covered, ok: true } : (failed.get(i) ?? alone(p))));
 }

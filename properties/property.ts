@@ -163,6 +163,11 @@ export interface RunOptions {
   readonly path?: string;
   /** Called after each generated run (shrinking included), for progress lines. */
   readonly onRun?: () => void;
+  /**
+   * Called with a failing property's outcome (shrunk) as soon as it is known, while the properties that share its
+   * runs go on: a design that breaks one property on run 1 is reported then, not after the others' sweep.
+   */
+  readonly onFailure?: (o: Outcome) => void;
 }
 
 export interface Outcome {
@@ -301,10 +306,13 @@ function checkRunFused(ps: ReadonlyArray<Property>, s: Scenario, design: Design,
  * each holding property's `ms` is its share of the fused pass.
  */
 export function runProperties(ps: ReadonlyArray<Property>, design: Design, opts: RunOptions & { readonly onFusedRun?: () => void }): Outcome[] {
-  if (ps.length === 1 || opts.path !== undefined) return ps.map((p) => runProperty(p, design, opts));
+  const alone = (p: Property): Outcome => reported(runProperty(p, design, opts), opts);
+  if (ps.length === 1 || opts.path !== undefined) return ps.map(alone);
   const started = performance.now();
   const coverage = { calls: new CoverageCollector(), plain: new CoverageCollector() };
   const state: FusedVerdict[] = ps.map(() => "holds");
+  // A property that stops holding is run alone (shrunk) at once, so its failure is reported while the sweep goes on.
+  const failed = new Map<number, Outcome>();
   for (const s of fc.sample(runArb(design.name, design.scope), { seed: opts.seed, numRuns: opts.numRuns })) {
     opts.onFusedRun?.();
     const live = ps.filter((_, i) => state[i] === "holds");
@@ -319,8 +327,10 @@ export function runProperties(ps: ReadonlyArray<Property>, design: Design, opts:
       v = live.map(() => "rerun");
     }
     let j = 0;
-    ps.forEach((_, i) => {
-      if (state[i] === "holds") state[i] = v[j++]!;
+    ps.forEach((p, i) => {
+      if (state[i] !== "holds") return;
+      state[i] = v[j++]!;
+      if (state[i] !== "holds") failed.set(i, alone(p));
     });
   }
   const holding = state.filter((v) => v === "holds").length;
@@ -328,6 +338,12 @@ export function runProperties(ps: ReadonlyArray<Property>, design: Design, opts:
   return ps.map((p, i) =>
     state[i] === "holds"
       ? { property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: share, ok: true, coverage: (p.needsCalls ? coverage.calls : coverage.plain).result() }
-      : runProperty(p, design, opts),
+      : (failed.get(i) ?? alone(p)),
   );
+}
+
+/** The outcome, told to opts.onFailure first when it is a failure. */
+export function reported(o: Outcome, opts: RunOptions): Outcome {
+  if (!o.ok) opts.onFailure?.(o);
+  return o;
 }
