@@ -8,6 +8,7 @@ import { plural } from "../reports/format.ts";
 import { LayoutError } from "../model/layout.ts";
 import { InsnError } from "../model/insn.ts";
 import { runScenario, ScenarioError } from "../model/scenario.ts";
+import { designFileProvenance } from "./design-file.ts";
 import { outcomeProvenance, writeCounterexample, type Outcome } from "../properties/property.ts";
 import { InputError, loadScenario, scenarioFiles, shownPath } from "./load.ts";
 import { loadCounterexample, replayFile } from "./replay.ts";
@@ -110,7 +111,9 @@ export function seconds(ms: number): string {
 /** Write a counterexample scenario where people and CI can find it; returns its path relative to the cwd. */
 export function saveCounterexample(o: Outcome): string | null {
   if (o.counterexample === undefined) return null;
-  return shownPath(writeCounterexample(o.counterexample, outcomeProvenance(o)));
+  const made = outcomeProvenance(o);
+  const files = designFileProvenance([o.variant]);
+  return shownPath(writeCounterexample(o.counterexample, files.length === 0 ? made : { ...made, designFiles: files }));
 }
 
 /** One line (plus failing files) saying how the scenario and regression corpora fared. */

@@ -3,6 +3,7 @@
 // replay, and every kind of bad file refused in one line.
 
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -222,7 +223,7 @@ describe("--design: a hook that throws, and the other mistakes a user makes", ()
     expect(oneLine(await cli(["run", s, "--design", throwing]))).toContain("ftrace_make_call threw at");
   });
 
-  it("a counterexample made with --design replays with --variant alone, from standard input too, and a wrong --design says whose file it needs", { timeout: 120_000 }, () => {
+  it("a counterexample made with --design replays with --variant alone, from standard input too, and --design takes any file to its design", { timeout: 120_000 }, () => {
     const made = binary("check", "--design", EXAMPLE, "--property", "path-selection", "--runs", "100", "--seed", "20261125");
     const file = /counterexample: (\S+)/.exec(made.out)?.[1];
     expect(file).toBeDefined();
@@ -234,14 +235,17 @@ describe("--design: a hook that throws, and the other mistakes a user makes", ()
     expect(piped.stderr).toBe("");
     expect(piped.stdout).toContain("path-selection still fails on list-ops-only");
     expect(piped.status).toBe(1);
-    const wrong = binary("replay", file!, "--design", "model/variants/examples/survivor-as-hooks.ts");
-    expect(wrong.status).toBe(2);
-    expect(wrong.err.trim()).toBe(
-      `dispatch-spec: ${file}: it was made on list-ops-only, but --design model/variants/examples/survivor-as-hooks.ts is survivor-as-hooks: give list-ops-only's own file (or --variant survivor-as-hooks to replay it there)`,
-    );
+    // --design runs the file on the design it loads (as --variant would), and says so when the file names another.
+    const other = binary("replay", file!, "--design", "model/variants/examples/survivor-as-hooks.ts");
+    expect(other.err.trim()).toBe(`dispatch-spec: warning: ${file} names list-ops-only; --design model/variants/examples/survivor-as-hooks.ts runs it on survivor-as-hooks instead`);
+    expect(other.out).toContain("path-selection holds on survivor-as-hooks for this scenario");
+    expect(other.status).toBe(0);
+    const seed = binary("run", "properties/scenarios/seed-example-if-supported.json", "--design", EXAMPLE);
+    expect(seed.err).toContain("names upstream; --design model/variants/examples/list-ops-only.ts runs it on list-ops-only instead");
+    expect(seed.out).toContain("variant list-ops-only");
     // run's last line says why it exits 1 when only the counterexample's property fails.
     const ran = binary("run", file!, "--design", EXAMPLE);
-    expect(ran.out.trimEnd().split("\n").at(-1)).toBe("but path-selection still fails on list-ops-only (first line): exit 1");
+    expect(ran.out.trimEnd().split("\n").at(-1)).toBe("path-selection still fails on list-ops-only, as the first line says (1 step, all expectations held): exit 1");
     expect(ran.status).toBe(1);
   });
 
@@ -271,6 +275,16 @@ describe("npm run typecheck-design", () => {
     const r = tsc(bad);
     expect(r.status).not.toBe(0);
     expect(r.out).toContain("bad.mts(3,47): error TS2322: Type 'string' is not assignable to type 'boolean'.");
+    // An untyped default export is judged as the Design it must be: a hook that returns nothing is refused.
+    const untyped = join(dir, "untyped.mts");
+    writeFileSync(untyped, `import { UPSTREAM_ARCH } from "${join(ROOT, "model/arm64.ts")}";\nimport { upstream } from "${join(ROOT, "model/variants/upstream.ts")}";\nexport default { ...upstream, name: "untyped", arch: { ...UPSTREAM_ARCH, ftrace_make_call: () => undefined } };\n`);
+    const u = tsc(untyped);
+    expect(u.status).not.toBe(0);
+    expect(u.out).toContain("Type 'undefined' is not assignable to type 'number'.");
+    // Without a file: one line saying what to give, exit 2.
+    const none = spawnSync("npm", ["run", "-s", "typecheck-design"], { cwd: ROOT, encoding: "utf8" });
+    expect(none.stderr.trim()).toBe("typecheck-design: give one design file: npm run typecheck-design -- FILE (a .ts or .mts module whose default export is a Design)");
+    expect(none.status).toBe(2);
   });
 });
 
@@ -300,5 +314,41 @@ describe("a design that loops gets its verdict (issue 30)", () => {
     const traced = r.out.split("\n").filter((l) => /^ {8}(f|ftrace_caller\S*) {2,}\S/.test(l)).length;
     expect(traced).toBeGreaterThan(0);
     expect(traced).toBeLessThan(64);
+  });
+});
+
+describe("--design: what the report keeps, and three more mistakes", () => {
+  const HOOKS = "model/variants/examples/survivor-as-hooks.ts";
+
+  it("--report records the baseline framing, the n/a properties and the design file's SHA-256", { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "design-report-"));
+    const r = await cli(["gate", "--design", HOOKS, "--runs", "100", "--report", dir]);
+    expect(r.code).toBe(0);
+    const results = JSON.parse(readFileSync(join(dir, "results.json"), "utf8")) as {
+      cells: Array<{ property: string; against?: { baseline: string; verdict: string; change: string }; judges?: string }>;
+      notApplicable?: Record<string, Array<{ property: string; why: string }>>;
+      provenance?: { designFiles?: Array<{ name: string; file: string; sha256: string }> };
+    };
+    const rp = results.cells.find((c) => c.property === "recursion-protected");
+    expect(rp?.against).toEqual({ baseline: "upstream", verdict: "fails", change: "newly holding" });
+    expect(results.cells.find((c) => c.property === "path-selection")?.judges).toBe("agreement");
+    expect(results.notApplicable?.["survivor-as-hooks"]).toEqual([{ property: "manager-exact", why: "no fgraph subops in its runs" }]);
+    expect(results.provenance?.designFiles).toEqual([{ name: "survivor-as-hooks", file: HOOKS, sha256: createHash("sha256").update(readFileSync(join(ROOT, HOOKS))).digest("hex") }]);
+    const md = readFileSync(join(dir, "summary.md"), "utf8");
+    expect(md).toContain("### `survivor-as-hooks` against `upstream`: 1 newly holding");
+    expect(md).toContain("_n/a on survivor-as-hooks (no fgraph subops in its runs): manager-exact_");
+    expect(r.out).toContain(`report: ${join(dir, "results.json")}`);
+  });
+
+  it("a --report directory that cannot be made, a file as --baseline, and JSON with a newline in it: one line each, exit 2", async () => {
+    const proc = await cli(["check", "--report", "/proc/dispatch-spec-nope", "--runs", "1", "--property", "literal-valid"]);
+    expect(proc.err.trim()).toBe("dispatch-spec: --report: cannot make directory /proc/dispatch-spec-nope (ENOENT)");
+    expect(proc.code).toBe(2);
+    const base = await cli(["gate", "--variant", "survivor-fix", "--baseline", HOOKS]);
+    expect(base.err.trim()).toMatch(/^dispatch-spec: --baseline: model\/variants\/examples\/survivor-as-hooks\.ts looks like a file; a baseline is the name of a design with recorded verdicts/);
+    expect(base.code).toBe(2);
+    const piped = spawnSync(process.execPath, [join(ROOT, "cli", "bin.js"), "replay", "-"], { cwd: ROOT, input: "not json\n", encoding: "utf8" });
+    expect(piped.stderr).toBe(`dispatch-spec: -: not valid JSON (Unexpected token 'o', "not json\\n" is not valid JSON)\n`);
+    expect(piped.status).toBe(2);
   });
 });

@@ -4,6 +4,7 @@
 // It is checked for a Design's shape, made known by its own name here and in every worker thread, and named in the
 // replay commands printed for its counterexamples.
 
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -100,6 +101,20 @@ const ABSOLUTE = new Map<string, string>();
 /** The file a design was loaded from, as given on the command line; undefined for any other design. */
 export function designFileOf(name: string): string | undefined {
   return GIVEN.get(name.split("+")[0] ?? name);
+}
+
+/**
+ * Provenance of the designs among `designs` (names, mutants allowed) that came from --design files: the file as
+ * given and a SHA-256 of its text, so a report says which version of the file it judged.
+ */
+export function designFileProvenance(designs: ReadonlyArray<string>): Array<{ name: string; file: string; sha256: string }> {
+  const names = [...new Set(designs.map((d) => d.split("+")[0] ?? d))];
+  return names.flatMap((name) => {
+    const abs = ABSOLUTE.get(name);
+    const file = GIVEN.get(name);
+    if (abs === undefined || file === undefined) return [];
+    return [{ name, file, sha256: createHash("sha256").update(readFileSync(abs)).digest("hex") }];
+  });
 }
 
 /** The absolute paths of the design files loaded so far, for worker threads to load too. */

@@ -93,7 +93,8 @@ export async function exploreCommand(io: Io, flags: ExploreFlags): Promise<numbe
   const rate = Math.round(r.statesFound / Math.max(0.001, r.ms / 1000));
   io.out(`states found ${r.statesFound}, distinct ${r.distinct}, depth reached ${r.depthReached}, ${(r.ms / 1000).toFixed(1)} s, ${rate} states/s\n`);
   const made = provenance({ design: variant, seed: 0, runs: 0, totalRuns: 0, states: r.statesFound, wallMs: r.ms });
-  const saved = (s: Scenario): string => shownPath(writeCounterexample(s, made));
+  // Named apart from check's and gate's file for the same design and property, which it would otherwise replace.
+  const saved = (s: Scenario): string => shownPath(writeCounterexample(s, made, "explored"));
   for (const f of r.expected) {
     const file = saved(f.scenario);
     io.out(pc.yellow(`${f.property} fails as expected on ${variant} (a known finding, see README) at depth ${f.depth}: ${f.message}\n`) + `  shortest scenario: ${file}\n`);

@@ -58,6 +58,8 @@ export function baselineRow(e: Expected, baseline: string): Readonly<Record<stri
   const row = recordedRow(e, baseline);
   if (row !== undefined) return row;
   const recorded = [...Object.keys(e.variants), ...Object.keys(e.history ?? {})];
+  if (/[/\\]|\.m?[tj]s$/.test(baseline))
+    throw new InputError(`--baseline: ${baseline} looks like a file; a baseline is the name of a design with recorded verdicts (${recorded.slice(0, 4).join(", ")}, ...), and a design file goes with --design`);
   const file = designFileOf(baseline);
   if (file !== undefined)
     throw new InputError(`--baseline: ${baseline} is the design loaded from ${file}, which has no recorded verdicts; a baseline is a design with a row in reports/expected.json (${recorded.slice(0, 4).join(", ")}, ...): gate each design against it`);

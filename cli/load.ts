@@ -3,21 +3,10 @@
 import { readFileSync, readSync, readdirSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { LayoutError } from "../model/layout.ts";
-import { parseScenario, ScenarioError, UnknownVariantError, type Scenario } from "../model/scenario.ts";
+import { parseScenario, ScenarioError, type Scenario } from "../model/scenario.ts";
 
 /** A problem with the user's input: printed as one line, exit code 2. */
 export class InputError extends Error {}
-
-/** A scenario file names a design this run does not know (see UnknownVariantError). */
-export class UnknownVariantInput extends InputError {
-  constructor(
-    readonly file: string,
-    readonly variant: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** The largest file the command line reads (a scenario, expected.json, a saved console): 16 MiB. */
 export const MAX_FILE_BYTES = 16 * 1024 * 1024;
@@ -76,20 +65,36 @@ export function readJson(file: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new InputError(`${file}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
+    // The parser quotes the text around the error, newlines and all: one line, with them shown as \n.
+    throw new InputError(`${file}: not valid JSON (${(e as Error).message.replace(/\r?\n/g, "\\n")})`);
   }
 }
 
 /** A scenario file, parsed and checked; with `on` (run/replay --variant), taken to that design (parseScenario). */
 export function loadScenario(file: string, on?: string): Scenario {
+  return loadScenarioNamed(file, on).s;
+}
+
+/**
+ * loadScenario, with the design the file itself names (its counterexample's, else its own; null when it names none
+ * readable), for a command that says so when it runs the file on another.
+ */
+export function loadScenarioNamed(file: string, on?: string): { readonly s: Scenario; readonly named: string | null } {
   const json = readJson(file);
+  const named = namedDesign(json);
   try {
-    return parseScenario(json, on);
+    return { s: parseScenario(json, on), named };
   } catch (e) {
-    if (e instanceof UnknownVariantError) throw new UnknownVariantInput(file, e.variant, `${file}: ${e.message}`);
     if (e instanceof ScenarioError || e instanceof LayoutError) throw new InputError(`${file}: ${e.message}`);
     throw e;
   }
+}
+
+function namedDesign(json: unknown): string | null {
+  if (typeof json !== "object" || json === null) return null;
+  const o = json as { variant?: unknown; counterexample?: { variant?: unknown } };
+  const v = typeof o.counterexample === "object" && o.counterexample !== null && typeof o.counterexample.variant === "string" ? o.counterexample.variant : o.variant;
+  return typeof v === "string" ? v : null;
 }
 
 /** Scenario files of a directory, sorted by name. */

@@ -4,6 +4,7 @@
 import { Command, CommanderError } from "commander";
 import { pc } from "../reports/colours.ts";
 import { agreementNote } from "../reports/heads.ts";
+import { plural } from "../reports/format.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";
 import { formatRun, jsonLines } from "../reports/format.ts";
 import { upstream } from "../model/variants/upstream.ts";
@@ -14,11 +15,11 @@ import { runJobs, silentProgress, workersFlag, type Progress } from "./check.ts"
 import { listCommand } from "./list.ts";
 import { variantChange, variantGateCommand } from "./gate-variant.ts";
 import { requireDesign, unknownName } from "./names.ts";
-import { InputError, loadScenario, UnknownVariantInput } from "./load.ts";
+import { InputError, loadScenarioNamed } from "./load.ts";
 import { DesignFault } from "../model/kernel.ts";
 import { EXPECTED_FILE, GATE_SEED, gateCommand, loadExpected, type GateFlags } from "./gate.ts";
 import { expectedForBinary, recordedRow } from "../reports/gate.ts";
-import { replayCommand, replayConcurrent, variantMismatch, type ReplayFlags } from "./replay.ts";
+import { designOverride, replayCommand, replayConcurrent, variantMismatch, type ReplayFlags } from "./replay.ts";
 import { stepText } from "../reports/trace.ts";
 import { exploreCommand, type ExploreFlags } from "./explore.ts";
 import { kernelCommand, type KernelFlags } from "./kernel.ts";
@@ -49,19 +50,6 @@ async function designFlag(flags: { readonly design?: string; readonly entry?: st
   if (flags.design === undefined) return undefined;
   if (flags.entry !== undefined) throw new InputError("give --design or --entry, not both: each brings a design of its own");
   return (await loadDesignFile(flags.design)).name;
-}
-
-/**
- * Run a command that reads a scenario file; a file made on another design than --design's gets a line that says
- * which file it needs, rather than the list of known designs.
- */
-async function withDesignFor<T>(flags: { readonly design?: string }, named: string | undefined, f: () => T | Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    if (!(e instanceof UnknownVariantInput) || named === undefined || flags.design === undefined) throw e;
-    throw new InputError(`${e.file}: it was made on ${e.variant}, but --design ${flags.design} is ${named}: give ${e.variant}'s own file (or --variant ${named} to replay it there)`);
-  }
 }
 
 /**
@@ -103,13 +91,14 @@ function runConcurrentCommand(io: Io, file: string, s: Scenario, json: boolean):
   return 0;
 }
 
-function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolean; entry?: string; variant?: string }): number {
+function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolean; entry?: string; variant?: string; design?: string }): number {
   if (opts.entry !== undefined && opts.variant !== undefined) throw new InputError("run: give --variant or --entry, not both");
   // With --entry the scenario (and a counterexample's verdict) runs on the binary's design, mutations kept; the
   // design is read first, so a file that names it is found.
   const design = opts.entry !== undefined ? loadEntry(opts.entry) : null;
   if (opts.variant !== undefined) requireDesign(opts.variant, "--variant");
-  const loaded = loadScenario(file, opts.variant);
+  const { s: loaded, named } = loadScenarioNamed(file, opts.variant);
+  if (opts.design !== undefined && named !== null && named !== opts.variant) io.err(`dispatch-spec: warning: ${designOverride(file, named, opts.variant ?? "", opts.design)}\n`);
   const cx = loaded.counterexample;
   // The table and a counterexample's verdict run on one design: --variant's, --entry's, or the counterexample's.
   const mismatch = opts.variant === undefined && design === null ? variantMismatch(loaded) : null;
@@ -121,9 +110,8 @@ function runCommand(io: Io, file: string, opts: { json?: boolean; trace?: boolea
   const run = wrapInput(file, () => runScenario(s));
   const verdict = opts.json === true ? null : wrapInput(file, () => verdictLine(s));
   if (verdict !== null) io.out(verdict.line + "\n");
-  io.out((opts.json === true ? jsonLines(run) : formatRun(file, run, { trace: opts.trace === true })) + "\n");
-  // The last line says why the run fails when only the counterexample's property does (the steps' own held).
-  if (verdict?.fails === true && opts.json !== true) io.out(pc.red(`but ${cx?.property ?? "its property"} still fails on ${variant} (first line): exit 1\n`));
+  const stillFails = verdict?.fails === true ? { stillFails: `${cx?.property ?? "its property"} still fails on ${variant}, as the first line says` } : {};
+  io.out((opts.json === true ? jsonLines(run) : formatRun(file, run, { trace: opts.trace === true, ...stillFails })) + "\n");
   // A counterexample whose property still fails is a failing run, whatever its step expectations say.
   return run.failures.length === 0 && verdict?.fails !== true ? 0 : 1;
 }
@@ -220,7 +208,8 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
     );
     const file = saveCounterexample(o);
     if (file !== null) files.set(o, file);
-    if (file !== null) io.out(`  counterexample: ${file}  (replay: ${replayCommandFor(file, o.variant)})\n${JSON.stringify(o.counterexample, null, 2)}\n`);
+    // The file and the command that prints its step table and trace; the scenario itself stays in the file.
+    if (file !== null) io.out(`  counterexample: ${file} (${plural(o.counterexample?.steps.length ?? 0, "step")})\n  replay: ${replayCommandFor(file, o.variant)}\n`);
   }
   const { corpus: c, ok } = finishRun(io, flags.report, {
     command: "check",
@@ -276,8 +265,9 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .option("--design <file>", DESIGN_HELP)
     .description("execute a scenario file on the model")
     .action(async (file: string, opts: { json?: boolean; trace?: boolean; entry?: string; variant?: string; design?: string }) => {
+      // --design runs the file on the design it loads, unless --variant names another.
       const named = await designFlag(opts);
-      code = await withDesignFor(opts, named, () => runCommand(io, file, opts));
+      code = runCommand(io, file, { ...opts, ...(opts.variant === undefined && named !== undefined ? { variant: named } : {}) });
     });
   program
     .command("list")
@@ -315,7 +305,8 @@ export async function main(argv: ReadonlyArray<string>, io: Io = processIo, prog
     .description("re-run a counterexample and print its trace; exit 1 if the property still fails, 0 if it holds")
     .action(async (file: string | undefined, flags: ReplayFlags & { design?: string }) => {
       const named = await designFlag(flags);
-      code = await withDesignFor(flags, named, () => replayCommand(io, file, { ...flags, ...(file === undefined && flags.variant === undefined && named !== undefined ? { variant: named } : {}) }));
+      // --design replays on the design it loads, unless --variant names another.
+      code = replayCommand(io, file, { ...flags, ...(flags.variant === undefined && named !== undefined ? { variant: named } : {}) });
     });
   program
     .command("explore")

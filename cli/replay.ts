@@ -15,7 +15,7 @@ import { traceLines } from "../reports/trace.ts";
 import type { Design } from "../model/kernel.ts";
 import { intFlag, saveCounterexample, wrapInput, type Io } from "./common.ts";
 import { requireDesign, unknownName } from "./names.ts";
-import { InputError, loadScenario } from "./load.ts";
+import { InputError, loadScenario, loadScenarioNamed } from "./load.ts";
 import { currentCommit } from "../reports/provenance.ts";
 
 export interface Replay {
@@ -123,7 +123,14 @@ function report(io: Io, r: Replay, recorded: string | null): number {
   return 1;
 }
 
+/** The warning when --design takes a file made on one design to another. */
+export function designOverride(file: string, named: string, on: string, designFile: string): string {
+  return `${file} names ${named}; --design ${designFile} runs it on ${on} instead`;
+}
+
 export interface ReplayFlags {
+  /** The --design file whose design `variant` names (for the warning when the file names another). */
+  readonly design?: string;
   readonly seed?: string;
   readonly path?: string;
   readonly property?: string;
@@ -146,7 +153,8 @@ export function replayCommand(io: Io, file: string | undefined, flags: ReplayFla
     if (flags.property !== undefined || flags.runs !== undefined) throw new InputError("replay FILE: the file names its property and run; --property and --runs are for --seed/--path");
     // Read once: "-" is standard input. A --variant takes the file to that design, so its own need not be known.
     if (flags.variant !== undefined) designNamed(flags.variant, "--variant");
-    const loaded = loadScenario(file, flags.variant);
+    const { s: loaded, named } = loadScenarioNamed(file, flags.variant);
+    if (flags.design !== undefined && named !== null && named !== flags.variant) io.err(`dispatch-spec: warning: ${designOverride(file, named, flags.variant ?? "", flags.design)}\n`);
     const asMade = flags.variant === undefined ? loaded : null;
     const r = replayFile(file, fromEntry, flags.variant, loaded);
     const warning = otherCommit(loaded.counterexample?.provenance?.commit, currentCommit());

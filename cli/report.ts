@@ -1,21 +1,23 @@
 // `--report DIR` for check and gate: results.json (the stable schema of reports/results.ts), summary.md for a CI
 // job summary or PR comment, junit.xml (one testcase per design x property) and a self-contained index.html.
 
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { variantByName } from "../model/variants/index.ts";
-import { judgesOf } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, judgesOf, notApplicable, PROPERTIES } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 import { CoverageCollector, coverageExpectations } from "../reports/coverage.ts";
 import { provenance, statesOf } from "../reports/provenance.ts";
 import { renderHtml, renderJunit, renderSummaryMarkdown } from "../reports/render.ts";
 import type { CellResult, Coverage, CoverageExpectations, Results, Verdict } from "../reports/results.ts";
 import { corpus, corpusSummary, type CorpusRun, type Io } from "./common.ts";
+import { designFileProvenance } from "./design-file.ts";
 import { InputError, shownPath } from "./load.ts";
 import { replayNamed } from "./replay.ts";
 import { replayCommandFor } from "./entry.ts";
 import type { ConcurrentResult } from "../model/concurrent.ts";
+import type { Provenance } from "../model/scenario.ts";
 
 export interface CellInput {
   readonly design: string;
@@ -149,6 +151,20 @@ export function coverageByDesign(cells: ReadonlyArray<{ readonly design: string;
   return Object.fromEntries([...byDesign].map(([d, c]) => [d, c.result()]));
 }
 
+/** Per variant of the cells, the properties (of the kinds the cells judge) with nothing to judge on it. */
+function notApplicableOf(cells: ReadonlyArray<CellInput>): Record<string, Array<{ property: string; why: string }>> {
+  const judged = new Set(cells.map((c) => c.property));
+  const kinds = [PROPERTIES, CONCURRENT_PROPERTIES].filter((ps) => ps.some((p) => judged.has(p.name)));
+  const out: Record<string, Array<{ property: string; why: string }>> = {};
+  for (const name of new Set(cells.filter((c) => c.kind === "variant").map((c) => c.design))) {
+    const d = variantByName(name);
+    if (d === undefined) continue;
+    const na = kinds.flatMap((ps) => ps.flatMap((p) => (notApplicable(p, d) === null ? [] : [{ property: p.name, why: notApplicable(p, d) ?? "" }])));
+    if (na.length > 0) out[name] = na;
+  }
+  return out;
+}
+
 export function buildResults(r: ResultsInput): Results {
   const coverage = coverageByDesign(r.cells);
   const coverageExpected: Record<string, CoverageExpectations> = {};
@@ -166,10 +182,11 @@ export function buildResults(r: ResultsInput): Results {
     durationMs: Math.round(r.durationMs),
     cells: r.cells.map(cellResult),
     coverage,
+    notApplicable: notApplicableOf(r.cells),
     coverageExpected,
     corpus: { files: r.corpus.files, failed: r.corpus.failed, failures: r.corpus.rows.map((f) => stripVTControlCharacters(f)) },
     ok: r.ok,
-    provenance: provenance({
+    provenance: withDesignFiles(provenance({
       design: designsOf(r.cells),
       seed: r.seed,
       runs: r.runs,
@@ -177,8 +194,14 @@ export function buildResults(r: ResultsInput): Results {
       states: statesOf(r.cells.map((c) => c.outcome.coverage)),
       wallMs: r.durationMs,
       at: new Date(r.startedAt.getTime() + r.durationMs),
-    }),
+    }), r.cells.map((c) => c.design)),
   };
+}
+
+/** The run's provenance with the --design files its designs came from, when any did. */
+function withDesignFiles(p: Provenance, designs: ReadonlyArray<string>): Provenance {
+  const files = designFileProvenance(designs);
+  return files.length === 0 ? p : { ...p, designFiles: files };
 }
 
 /** The design a run judged, or how many (a gate run judges every variant, mutant and design of the history). */
@@ -190,7 +213,11 @@ function designsOf(cells: ReadonlyArray<{ readonly design: string }>): string {
 /** Make the report directory, before a run, so a bad --report fails in a second rather than after the run. */
 export function prepareReportDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    // One level at a time: Node's recursive mkdir never returns under /proc, where each level fails at once.
+    const missing: string[] = [];
+    for (let d = resolve(dir); !existsSync(d); d = dirname(d)) missing.unshift(d);
+    for (const d of missing) mkdirSync(d);
+    if (!statSync(resolve(dir)).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
   } catch (e) {
     throw new InputError(`--report: cannot make directory ${dir} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
   }

@@ -32,16 +32,6 @@ import { variantByName, VARIANT_NAMES } from "./variants/index.ts";
 
 export class ScenarioError extends Error {}
 
-/** A scenario names a design this run does not know (one read from a binary, or loaded from a file, elsewhere). */
-export class UnknownVariantError extends ScenarioError {
-  constructor(
-    readonly variant: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const HEX = /^0x[0-9a-fA-F]{1,16}$/;
 const SCHEDULE_ENTRY = /^(updater|cpu([1-9]))(?: x([1-9][0-9]{0,3}))?$/;
 
@@ -173,6 +163,8 @@ export const provenanceSchema = z
     runsPerSec: z.number().nonnegative(),
     statesPerSec: z.number().nonnegative(),
     createdAt: z.string(),
+    /** The --design files the run's designs came from (the file as given, a SHA-256 of its text). */
+    designFiles: z.array(z.object({ name: z.string(), file: z.string(), sha256: z.string() }).strict()).optional(),
   })
   .strict();
 export type Provenance = z.infer<typeof provenanceSchema>;
@@ -288,7 +280,7 @@ export function parseScenario(json: unknown, on?: string): Scenario {
   if (variantByName(s.variant) === undefined) {
     // A design read from a binary, or loaded from a file of the user's, exists only in the run that read it.
     const hint = s.variant.startsWith("entry:") ? "; it was read from a binary: give that file again with --entry FILE" : ` (known: ${VARIANT_NAMES.join(", ")}; a design of your own: give its file with --design FILE)`;
-    throw new UnknownVariantError(s.variant, `variant: unknown variant "${s.variant}"${hint}`);
+    throw new ScenarioError(`variant: unknown variant "${s.variant}"${hint}`);
   }
   checkNames(s);
   checkExpectations(s);

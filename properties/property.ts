@@ -203,10 +203,13 @@ export function counterexampleScenario(s: Scenario, f: Failure, meta: { property
  */
 export const COUNTEREXAMPLE_DIR = process.env["DISPATCH_SPEC_COUNTEREXAMPLES"] ?? join(dirname(fileURLToPath(import.meta.url)), "..", "reports", "counterexamples");
 
-/** Save a counterexample scenario as `<variant>--<property>.json`, with what made it; returns the path. */
-export function writeCounterexample(s: Scenario, made?: Provenance): string {
+/**
+ * Save a counterexample scenario as `<variant>--<property>.json` (`--<by>` before `.json` when another search made
+ * it, e.g. the explorer's, so it leaves check's and gate's file alone), with what made it; returns the path.
+ */
+export function writeCounterexample(s: Scenario, made?: Provenance, by?: string): string {
   const cx = s.counterexample;
-  const file = join(COUNTEREXAMPLE_DIR, `${cx?.variant ?? s.variant}--${cx?.property ?? "scenario"}.json`);
+  const file = join(COUNTEREXAMPLE_DIR, `${cx?.variant ?? s.variant}--${cx?.property ?? "scenario"}${by === undefined ? "" : `--${by}`}.json`);
   mkdirSync(COUNTEREXAMPLE_DIR, { recursive: true });
   const out: Scenario = cx !== undefined && made !== undefined ? { ...s, counterexample: { provenance: made, ...cx } } : s;
   writeFileSync(file, JSON.stringify(out, null, 2) + "\n");

@@ -9,6 +9,8 @@ import { foldViolations } from "./fold.ts";
 export interface FormatOptions {
   /** Print the instruction-by-instruction trace of every call. */
   readonly trace: boolean;
+  /** Set when the file's counterexample property still fails: the last line says so (e.g. "literal-valid still fails on D"). */
+  readonly stillFails?: string;
 }
 
 function site(before: SiteView | undefined, after: SiteView): string {
@@ -45,7 +47,9 @@ export function formatRun(title: string, run: ScenarioRun, opts: FormatOptions):
     pc.bold(`${title}: variant ${k.design.name}, BTI ${k.layout.bti ? "on" : "off"}, ftrace_caller at ${toHex(k.layout.kernel.ftrace_caller)}`),
     ...run.results.flatMap((r) => formatStep(r, opts)),
   ];
-  lines.push(run.failures.length === 0 ? pc.green(`${plural(run.results.length, "step")}, all expectations held`) : pc.red(`${run.failures.length} expectation(s) failed`));
+  // A counterexample whose property still fails ends on that, whatever the steps' own expectations say.
+  const steps = run.failures.length === 0 ? `${plural(run.results.length, "step")}, all expectations held` : `${run.failures.length} expectation(s) failed`;
+  lines.push(opts.stillFails !== undefined ? pc.red(`${opts.stillFails} (${steps}): exit 1`) : run.failures.length === 0 ? pc.green(steps) : pc.red(steps));
   return lines.join("\n");
 }
 

@@ -91,5 +91,6 @@ export function provenanceRows(p: Provenance): Array<readonly [string, string]> 
     ["runs/s", String(p.runsPerSec)],
     ["states/s", String(p.statesPerSec)],
     ["created", p.createdAt],
+    ...(p.designFiles ?? []).map((f) => [`design file`, `${f.name}: ${f.file}, sha256 ${f.sha256}`] as const),
   ];
 }

@@ -244,6 +244,12 @@ function mdVerdicts(r: Results): string[] {
   return ["### Verdicts", "", ...mdTable(["variant", ...props.map(md)], rows), ""];
 }
 
+/** "n/a on D (why): a, b": the properties with nothing to judge on the design, by reason. */
+function naLines(r: Results, design: string): string[] {
+  const na = r.notApplicable?.[design] ?? [];
+  return [...new Set(na.map((x) => x.why))].map((why) => `n/a on ${design} (${why}): ${na.filter((x) => x.why === why).map((x) => x.property).join(", ")}`);
+}
+
 /** A change's mark in summary.md. */
 function mdChange(c: CellResult): string {
   const ch = c.against?.change ?? "unchanged";
@@ -259,6 +265,8 @@ function mdBaseline(r: Results): string[] {
   return baselineDesigns(r).flatMap((j) => [
     `### ${mdCode(j.design)} against ${mdCode(j.baseline)}: ${md(changeTally(j.cells))}`,
     "",
+    ...naLines(r, j.design).map((l) => `_${md(l)}_`),
+    ...(naLines(r, j.design).length > 0 ? [""] : []),
     ...mdTable(
       ["property", "judges", j.baseline, "now", "change"],
       j.cells.map((c) => [mdCode(c.property), c.judges ?? "safety", c.against?.verdict ?? "n/a", shown(c), mdChange(c)]),
@@ -355,7 +363,7 @@ function mdSectionCounts(r: Results, design: string, s: Section, name: string): 
   const reached = rows.filter((x) => x.expected && x.count > 0).length;
   const want = rows.filter((x) => x.expected).length;
   const items = rows.map((x) => (x.expected && x.count === 0 ? `**${mdCode(x.label)} 0 ⚠️ never reached**` : `${mdCode(x.label)} ${x.count}`));
-  return `- ${name} (${reached}/${want} expected reached): ${items.join(" · ")}`;
+  return `- ${name} (${want === 0 ? "none expected" : `${reached}/${want} expected reached`}): ${items.join(" · ")}`;
 }
 
 function mdCoverage(r: Results): string[] {
@@ -725,7 +733,8 @@ function htmlBaseline(r: Results): string {
         return `<tr><td><code>${escapeHtml(c.property)}</code></td><td>${judges}</td>${base}${htmlCell(c)}<td>${htmlChange(c)}</td></tr>`;
       });
       const id = `against-${j.design.replace(/[^A-Za-z0-9_-]/g, "_")}`;
-      return `<section id="${id}"><h2>${escapeHtml(j.design)} against ${escapeHtml(j.baseline)}<small>${escapeHtml(changeTally(j.cells))}</small></h2><div class="card"><table class="verdicts mutants"><thead>${head}</thead><tbody>${rows.join("")}</tbody></table></div></section>`;
+      const na = naLines(r, j.design).map((l) => `<p class="heads-note">${escapeHtml(l)}</p>`).join("");
+      return `<section id="${id}"><h2>${escapeHtml(j.design)} against ${escapeHtml(j.baseline)}<small>${escapeHtml(changeTally(j.cells))}</small></h2>${na}<div class="card"><table class="verdicts mutants"><thead>${head}</thead><tbody>${rows.join("")}</tbody></table></div></section>`;
     })
     .join("\n");
 }

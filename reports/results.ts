@@ -90,6 +90,11 @@ export interface Results {
   readonly cells: ReadonlyArray<CellResult>;
   /** Per design (variant or variant+mutant). */
   readonly coverage: Readonly<Record<string, Coverage>>;
+  /**
+   * Per variant, the properties of the kinds the run judged that have nothing to judge on it (no cell), and why
+   * (e.g. manager-exact: "no fgraph subops in its runs"). Absent from older results.
+   */
+  readonly notApplicable?: Readonly<Record<string, ReadonlyArray<{ readonly property: string; readonly why: string }>>>;
   readonly coverageExpected: Readonly<Record<string, CoverageExpectations>>;
   readonly corpus: { readonly files: number; readonly failed: number; readonly failures: ReadonlyArray<string> };
   /** Everything as expected (gate) or everything holds (check), and the corpus holds. */
