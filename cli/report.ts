@@ -55,7 +55,7 @@ export function failingTick(result: ConcurrentResult, message: string): number |
   if (call === null) return null;
   const [, cpu, fn, what] = call;
   const calls = result.calls.filter((c) => c.cpu === Number(cpu) && c.fn === fn);
-  const hit = calls.find((c) => c.obs.violations.some((v) => what!.includes(v) || v.includes(what!))) ?? calls.find((c) => c.obs.violations.length > 0) ?? calls.at(-1);
+  const hit = calls.find((c) => c.obs.violations.some((v) => what!.includes(v.message) || v.message.includes(what!))) ?? calls.find((c) => c.obs.violations.length > 0) ?? calls.at(-1);
   if (hit === undefined) return null;
   // The instruction the violation names ("ldr x4, [x2] at ftrace_caller+0x64"), as that CPU's row shows it
   // ("ftrace_caller+0x64: ldr x4, [x2]"): its last tick within the call; else where the call ended.

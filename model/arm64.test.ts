@@ -153,7 +153,7 @@ describe("ftrace_make_call", () => {
     k.events = [];
     expect(ftrace_find_callable_addr(k, recOf(k, "z"), FTRACE_ADDR(k))).toBeNull();
     expect(k.events).toEqual([
-      { kind: "warn", message: `ftrace_find_callable_addr: z at ${toHex(ipOf(k, "z"))} cannot reach ${toHex(FTRACE_CALLER)} and is not in a module` },
+      { kind: "warn", fn: "ftrace_find_callable_addr", message: `ftrace_find_callable_addr: z at ${toHex(ipOf(k, "z"))} cannot reach ${toHex(FTRACE_CALLER)} and is not in a module` },
     ]);
     expect(k.design.arch.ftrace_make_call(k, recOf(k, "z"), FTRACE_ADDR(k))).toBe(EINVAL);
     expect(siteWords(k, "z").insn).toBe(NOP_WORD);
@@ -298,6 +298,7 @@ describe("ftrace_find_callable_addr at the BL range edges", () => {
     expect(k.events).toEqual([
       {
         kind: "warn",
+        fn: "aarch64_insn_gen_branch_imm",
         message: `aarch64_insn_gen_branch_imm: BL from ${toHex(ipB)} to ${toHex(ipB + SZ_128M)}: offset +0x8000000 is out of range [-128 MiB, +128 MiB - 4]`,
       },
     ]);
@@ -418,7 +419,7 @@ describe("module init text and its own ftrace PLT (a7ed7b9d0ebb)", () => {
     const l = withInit();
     const k = bootUpstream({ ...l, modules: [{ ...l.modules[0]!, init: { text: INIT_TEXT, textSize: 0x200000n, plt: null } }] });
     expect(ftrace_find_callable_addr(k, recOf(k, "i"), FTRACE_CALLER)).toBeNull();
-    expect(k.events).toContainEqual({ kind: "warn", message: "ftrace: no module PLT for i in m1" });
+    expect(k.events).toContainEqual({ kind: "warn", fn: "ftrace_find_callable_addr", message: "ftrace: no module PLT for i in m1" });
   });
 });
 
@@ -442,7 +443,7 @@ describe("ftrace_modify_code", () => {
     expect(ret).toBe(EINVAL);
     expect(w.map((e) => e.what)).toEqual(["literal"]);
     expect(k.events.filter((e) => e.kind === "warn")).toEqual([
-      { kind: "warn", message: `ftrace_modify_code: f at ${toHex(r.ip)} holds ".word 0x00001234" (0x00001234), expected "nop" (0xd503201f)` },
+      { kind: "warn", fn: "ftrace_modify_code", message: `ftrace_modify_code: f at ${toHex(r.ip)} holds ".word 0x00001234" (0x00001234), expected "nop" (0xd503201f)` },
     ]);
     expect(k.mem.read32(r.ip)).toBe(0x1234);
   });
@@ -490,7 +491,7 @@ describe("hooks that find no callable address (a far module function without a P
     expect(w.map((e) => e.what)).toEqual(["literal"]);
     // One failed lookup (the old address), none for the new one.
     expect(k.events.filter((e) => e.kind === "warn")).toEqual([
-      { kind: "warn", message: `ftrace_find_callable_addr: f at ${toHex(r.ip)} cannot reach ${toHex(ks.ftrace_caller)} and is not in a module` },
+      { kind: "warn", fn: "ftrace_find_callable_addr", message: `ftrace_find_callable_addr: f at ${toHex(r.ip)} cannot reach ${toHex(ks.ftrace_caller)} and is not in a module` },
     ]);
     expect(k.mem.read32(r.ip)).toBe(blFrom(k, "f", T_NEAR));
   });

@@ -32,7 +32,7 @@ export function aarch64_insn_gen_branch_imm(k: Kernel, pc: bigint, addr: bigint,
   } catch (e) {
     // Stryker disable next-line all: every caller passes a target ftrace_find_callable_addr found within range
     if (e instanceof InsnError) {
-      warn(k, `aarch64_insn_gen_branch_imm: ${e.message}`);
+      warn(k, "aarch64_insn_gen_branch_imm", `aarch64_insn_gen_branch_imm: ${e.message}`);
       return AARCH64_BREAK_FAULT;
     }
     throw e;
@@ -56,7 +56,7 @@ export function ftrace_modify_code(k: Kernel, rec: DynFtrace, pc: bigint, old: n
   const replaced = k.mem.read32(pc);
   if (replaced !== old >>> 0) {
     const text = (w: number): string => `"${disasm(decode(w), pc, (x) => symbolize(k, x))}" (0x${(w >>> 0).toString(16).padStart(8, "0")})`;
-    warn(k, `ftrace_modify_code: ${rec.fn} at ${toHex(pc)} holds ${text(replaced)}, expected ${text(old)}`);
+    warn(k, "ftrace_modify_code", `ftrace_modify_code: ${rec.fn} at ${toHex(pc)} holds ${text(replaced)}, expected ${text(old)}`);
     return -ERRNO.EINVAL;
   }
   const before = k.mem.read32(pc);
@@ -81,7 +81,7 @@ export function arm64_rec_get_ops(k: Kernel, rec: DynFtrace): FtraceOps {
   if (hasFlag(rec.flags, FTRACE_FL.CALL_OPS_EN)) {
     const ops = ftrace_find_unique_ops(k, rec);
     if (ops !== null) return ops;
-    warn(k, `arm64_rec_get_ops: ${rec.fn} has CALL_OPS_EN but no unique ops`);
+    warn(k, "arm64_rec_get_ops", `arm64_rec_get_ops: ${rec.fn} has CALL_OPS_EN but no unique ops`);
   }
   return k.listOps;
 }
@@ -114,12 +114,12 @@ export function ftrace_find_callable_addr(k: Kernel, rec: DynFtrace, addr: bigin
   if (reachable_by_bl(k, target, pc)) return target;
   const mod = moduleTextAt(k.layout, pc);
   if (mod === undefined) {
-    warn(k, `ftrace_find_callable_addr: ${rec.fn} at ${toHex(pc)} cannot reach ${toHex(target)} and is not in a module`);
+    warn(k, "ftrace_find_callable_addr", `ftrace_find_callable_addr: ${rec.fn} at ${toHex(pc)} cannot reach ${toHex(target)} and is not in a module`);
     return null;
   }
   const plt = get_ftrace_plt(k, mod, pc);
   if (plt === null) {
-    warn(k, `ftrace: no module PLT for ${rec.fn} in ${mod.name}`);
+    warn(k, "ftrace_find_callable_addr", `ftrace: no module PLT for ${rec.fn} in ${mod.name}`);
     return null;
   }
   return plt;
@@ -172,7 +172,7 @@ export function ftrace_init_nop(k: Kernel, rec: DynFtrace): Ret {
 export function arch_ftrace_set_direct_caller(k: Kernel, fregs: bigint, addr: bigint): void {
   const off = k.design.fregs.direct_tramp;
   if (off === null) {
-    warn(k, "arch_ftrace_set_direct_caller: this design's ftrace_regs has no direct_tramp slot");
+    warn(k, "arch_ftrace_set_direct_caller", "arch_ftrace_set_direct_caller: this design's ftrace_regs has no direct_tramp slot");
     return;
   }
   k.mem.write64(fregs + BigInt(off), addr);
@@ -186,7 +186,7 @@ export function ftrace_update_ftrace_func(k: Kernel, func: bigint): Ret {
   if (hasCallOps(k.design)) return 0;
   const pc = k.ftraceCallSite;
   if (pc === null) {
-    warn(k, "ftrace_update_ftrace_func: this design's ftrace_caller has no ftrace_call");
+    warn(k, "ftrace_update_ftrace_func", "ftrace_update_ftrace_func: this design's ftrace_caller has no ftrace_call");
     return -ERRNO.EINVAL;
   }
   const nw = aarch64_insn_gen_branch_imm(k, pc, func, true);

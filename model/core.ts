@@ -122,8 +122,8 @@ export function ftrace_kill(k: Kernel): void {
 }
 
 /** FTRACE_WARN_ON: warn and kill ftrace. */
-function ftraceWarnOn(k: Kernel, message: string): void {
-  warn(k, message);
+function ftraceWarnOn(k: Kernel, fn: string, message: string): void {
+  warn(k, fn, message);
   ftrace_kill(k);
 }
 
@@ -143,7 +143,7 @@ export function __ftrace_hash_rec_update(k: Kernel, ops: FtraceOps, inc: boolean
       f = (f + 1) >>> 0;
       rec.flags = f;
       if (recCount(f) === FTRACE_REF_MAX) {
-        ftraceWarnOn(k, `ftrace: ref count of ${rec.fn} hit FTRACE_REF_MAX`);
+        ftraceWarnOn(k, "__ftrace_hash_rec_update", `ftrace: ref count of ${rec.fn} hit FTRACE_REF_MAX`);
         // Stryker disable next-line BooleanLiteral: ftrace is dead now, and every caller tests ftrace_disabled before it patches
         return false;
       }
@@ -152,7 +152,7 @@ export function __ftrace_hash_rec_update(k: Kernel, ops: FtraceOps, inc: boolean
       if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS)) f = setFlag(f, FTRACE_FL.REGS, true);
     } else {
       if (recCount(f) === 0) {
-        ftraceWarnOn(k, `ftrace: ref count of ${rec.fn} already 0 on removal of ${ops.name}`);
+        ftraceWarnOn(k, "__ftrace_hash_rec_update", `ftrace: ref count of ${rec.fn} already 0 on removal of ${ops.name}`);
         // Stryker disable next-line BooleanLiteral: ftrace is dead now, and every caller tests ftrace_disabled before it patches
         return false;
       }
@@ -231,12 +231,12 @@ export function ftrace_get_addr_new(k: Kernel, rec: DynFtrace): bigint {
   if (hasFlag(rec.flags, FTRACE_FL.DIRECT) && (recCount(rec.flags) === 1 || anyCount)) {
     const addr = ftrace_find_rec_direct(k, rec.ip);
     if (addr !== 0n) return addr;
-    warn(k, `ftrace_get_addr_new: ${rec.fn} wants a direct call but has no direct_functions entry`);
+    warn(k, "ftrace_get_addr_new", `ftrace_get_addr_new: ${rec.fn} wants a direct call but has no direct_functions entry`);
   }
   if (hasFlag(rec.flags, FTRACE_FL.TRAMP)) {
     const ops = ftrace_find_tramp_ops_new(k, rec);
     if (ops === null || ops.trampoline === 0n) {
-      ftraceWarnOn(k, `ftrace_get_addr_new: no trampoline ops for ${rec.fn}`);
+      ftraceWarnOn(k, "ftrace_get_addr_new", `ftrace_get_addr_new: no trampoline ops for ${rec.fn}`);
       return FTRACE_ADDR(k);
     }
     return ops.trampoline;
@@ -250,12 +250,12 @@ export function ftrace_get_addr_curr(k: Kernel, rec: DynFtrace): bigint {
   if (hasFlag(rec.flags, FTRACE_FL.DIRECT_EN)) {
     const addr = ftrace_find_rec_direct(k, rec.ip);
     if (addr !== 0n) return addr;
-    warn(k, `ftrace_get_addr_curr: ${rec.fn} has DIRECT_EN but no direct_functions entry`);
+    warn(k, "ftrace_get_addr_curr", `ftrace_get_addr_curr: ${rec.fn} has DIRECT_EN but no direct_functions entry`);
   }
   if (hasFlag(rec.flags, FTRACE_FL.TRAMP_EN)) {
     const ops = ftrace_find_tramp_ops_curr(k, rec);
     if (ops === null) {
-      ftraceWarnOn(k, `ftrace_get_addr_curr: no current trampoline ops for ${rec.fn}`);
+      ftraceWarnOn(k, "ftrace_get_addr_curr", `ftrace_get_addr_curr: no current trampoline ops for ${rec.fn}`);
       return FTRACE_ADDR(k);
     }
     return ops.trampoline;
@@ -328,7 +328,7 @@ function update_ftrace_func(k: Kernel, func: string): void {
   if (k.savedUpdateFunc === func) return;
   k.savedUpdateFunc = func;
   const ret = k.design.arch.ftrace_update_ftrace_func(k, traceFunctionAddr(k, func));
-  if (ret !== 0) ftraceWarnOn(k, `update_ftrace_func: ftrace_update_ftrace_func(${func}) failed with ${ret}`);
+  if (ret !== 0) ftraceWarnOn(k, "update_ftrace_func", `update_ftrace_func: ftrace_update_ftrace_func(${func}) failed with ${ret}`);
 }
 
 /**
@@ -359,7 +359,7 @@ function __ftrace_hash_update_ipmodify(k: Kernel, ops: FtraceOps, oldHash: IpSet
   const isIpmodify = hasFlag(ops.flags, FTRACE_OPS_FL.IPMODIFY);
   const isDirect = hasFlag(ops.flags, FTRACE_OPS_FL.DIRECT);
   if (isIpmodify && isDirect) {
-    warn(k, `__ftrace_hash_update_ipmodify: ${ops.name} is both IPMODIFY and DIRECT`);
+    warn(k, "__ftrace_hash_update_ipmodify", `__ftrace_hash_update_ipmodify: ${ops.name} is both IPMODIFY and DIRECT`);
     return 0;
   }
   if (oldHash === null || newHash === null) return -ERRNO.EINVAL;
@@ -375,7 +375,7 @@ function __ftrace_hash_update_ipmodify(k: Kernel, ops: FtraceOps, oldHash: IpSet
           for (const r of changed) r.flags = setFlag(r.flags, FTRACE_FL.IPMODIFY, !hasFlag(r.flags, FTRACE_FL.IPMODIFY));
           return -ERRNO.EBUSY;
         }
-        if (!updateTarget && hasFlag(rec.flags, FTRACE_FL.DIRECT)) ftraceWarnOn(k, `__ftrace_hash_update_ipmodify: ${rec.fn} already has a direct call`);
+        if (!updateTarget && hasFlag(rec.flags, FTRACE_FL.DIRECT)) ftraceWarnOn(k, "__ftrace_hash_update_ipmodify", `__ftrace_hash_update_ipmodify: ${rec.fn} already has a direct call`);
         // A direct ops meeting an IPMODIFY ops needs ops->ops_func to agree; the model's ops have none.
         return -ERRNO.EBUSY;
       } else if (isIpmodify) {
@@ -406,7 +406,7 @@ function ftrace_hash_ipmodify_disable(k: Kernel, ops: FtraceOps): void {
 function __register_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
   if (hasFlag(ops.flags, FTRACE_OPS_FL.DELETED)) return -ERRNO.EINVAL;
   if (hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) {
-    warn(k, `__register_ftrace_function: ${ops.name} is already enabled`);
+    warn(k, "__register_ftrace_function", `__register_ftrace_function: ${ops.name} is already enabled`);
     return -ERRNO.EBUSY;
   }
   // Without DYNAMIC_FTRACE_WITH_REGS (arm64 since v6.2) SAVE_REGS is refused unless only asked for if supported.
@@ -423,7 +423,7 @@ function __register_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
 /** __unregister_ftrace_function: -EBUSY (with a warning) unless enabled; -1 (-EPERM) if not on the list. */
 function __unregister_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
   if (!hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) {
-    warn(k, `__unregister_ftrace_function: ${ops.name} is not enabled`);
+    warn(k, "__unregister_ftrace_function", `__unregister_ftrace_function: ${ops.name} is not enabled`);
     return -ERRNO.EBUSY;
   }
   if (!remove_ftrace_ops(k, ops)) return -ERRNO.EPERM;
@@ -523,7 +523,7 @@ export function ftrace_shutdown(k: Kernel, ops: FtraceOps): Ret {
       // With no ops left, every record must be back to its sticky bits (FTRACE_WARN_ON_ONCE kills ftrace).
       for (const rec of k.recs) {
         if ((rec.flags & ~FTRACE_NOCLEAR_FLAGS) >>> 0 !== 0)
-          ftraceWarnOn(k, `ftrace_shutdown: ${rec.fn} still has flags ${formatRecFlags(rec.flags)} with no ops registered`);
+          ftraceWarnOn(k, "ftrace_shutdown", `ftrace_shutdown: ${rec.fn} still has flags ${formatRecFlags(rec.flags)} with no ops registered`);
       }
     }
     ops.oldHash = null;
@@ -817,7 +817,7 @@ function modifyDirectInPlace(k: Kernel, ops: FtraceOps, addr: bigint): Ret {
 /** ftrace_free_filter: empty both hashes in place, unless the ops is still enabled (then only warn). */
 function ftrace_free_filter(k: Kernel, ops: FtraceOps): void {
   if (hasFlag(ops.flags, FTRACE_OPS_FL.ENABLED)) {
-    warn(k, `ftrace_free_filter: ${ops.name} is still enabled`);
+    warn(k, "ftrace_free_filter", `ftrace_free_filter: ${ops.name} is still enabled`);
     return;
   }
   ops.funcHash.filter = EMPTY;
@@ -971,7 +971,7 @@ function fgraphSlot(k: Kernel): number {
 export function ftrace_startup_subops(k: Kernel, manager: FtraceOps, subops: FtraceOps): Ret {
   if (k.disabled) return -ERRNO.ENODEV;
   if (hasFlag(subops.flags, FTRACE_OPS_FL.ENABLED)) {
-    warn(k, `ftrace_startup_subops: ${subops.name} is already enabled`);
+    warn(k, "ftrace_startup_subops", `ftrace_startup_subops: ${subops.name} is already enabled`);
     return -ERRNO.EBUSY;
   }
   ftrace_ops_init(subops);

@@ -211,8 +211,8 @@ describe("the observation catches broken code", () => {
     const obs = callFunction(k, "f");
     expect(obs.handlers.map((h) => h.ops)).toEqual(["A"]);
     expect(obs.bodies).toEqual([]);
-    expect(obs.violations).toContain("body of f ran 0 times");
-    expect(obs.violations.some((v) => /^RET used as a forward branch/.test(v))).toBe(true);
+    expect(obs.violations).toContainEqual({ kind: "body-count", where: "f", message: "body of f ran 0 times" });
+    expect(obs.violations.some((v) => v.kind === "ret-forward" && /^RET used as a forward branch/.test(v.message))).toBe(true);
   });
 
   it("a NOP in place of ftrace_caller's BTI C is a BTI violation for the module PLT's BR x16", () => {
@@ -221,7 +221,9 @@ describe("the observation catches broken code", () => {
     k.mem.write32(FTRACE_CALLER, NOP_WORD);
     const obs = callFunction(k, "m");
     expect(obs.violations.length).toBeGreaterThan(0);
-    expect(obs.violations[0]).toMatch(/^BTI: br x16 at m1\.ftrace_plt\+0x8 lands on "nop" at ftrace_caller$/);
+    expect(obs.violations[0]?.kind).toBe("bti-landing");
+    expect(obs.violations[0]?.where).toBe("m1.ftrace_plt+0x8");
+    expect(obs.violations[0]?.message).toMatch(/^BTI: br x16 at m1\.ftrace_plt\+0x8 lands on "nop" at ftrace_caller$/);
   });
 
   it("the same NOP is not a violation without BTI", () => {
@@ -261,7 +263,7 @@ describe("the observation catches broken code", () => {
   it("with BTI, a BR x9 landing on BTI C is reported as a BTI violation (and only that)", () => {
     const k = craftT1(brTo(9), true);
     const obs = callFunction(k, "f");
-    expect(obs.violations).toEqual([`BTI: br x9 at T1+0x10 lands on "bti c" at T1+0x14`]);
+    expect(obs.violations).toEqual([{ kind: "bti-landing", where: "T1+0x10", message: `BTI: br x9 at T1+0x10 lands on "bti c" at T1+0x14` }]);
     expect(obs.bodies.map((b) => b.fn)).toEqual(["f"]);
     expect(obs.returned).toBe(true);
   });
@@ -293,7 +295,7 @@ describe("the observation catches broken code", () => {
       false,
     );
     const obs = callFunction(k, "f");
-    expect(obs.violations[0]).toBe("RET used as a forward branch to T1+0x10 at T1+0xc");
+    expect(obs.violations[0]).toEqual({ kind: "ret-forward", where: "T1+0xc", message: "RET used as a forward branch to T1+0x10 at T1+0xc" });
     expect(obs.branches).toContainEqual(expect.objectContaining({ kind: "ret", reg: 12, from: T_NEAR + 0xcn, to: landing, predicted: false }));
     // The function still ran once and returned: only the predictor was fooled.
     expect(obs.bodies.map((b) => b.fn)).toEqual(["f"]);
@@ -333,7 +335,7 @@ describe("a call that loops", () => {
     const obs = callFunction(traced(looping(["spin:", "b spin"])), "f");
     expect(obs.fault).toBe("a loop: ftrace_caller reached again after 1 step with the same registers and memory, so the call never returns");
     expect(obs.returned).toBe(false);
-    expect(obs.violations).toContain(`fault: ${obs.fault}`);
+    expect(obs.violations).toContainEqual({ kind: "fault", where: "f", message: `fault: ${obs.fault}` });
     expect(obs.trace.length).toBeLessThan(8);
   });
 

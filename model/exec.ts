@@ -63,6 +63,8 @@ export interface TraceLine {
   readonly pc: bigint;
   readonly where: string;
   readonly text: string;
+  /** The instruction executed (what a reader of the trace matches on); null for a C function's entry. */
+  readonly insn: Insn | null;
 }
 
 export interface CallObservation {
@@ -80,7 +82,7 @@ export interface CallObservation {
   readonly boundaries: ReadonlyArray<Boundary>;
   readonly trace: ReadonlyArray<TraceLine>;
   /** Breaches of the register, stack, BTI and return-stack rules seen during the call. */
-  readonly violations: ReadonlyArray<string>;
+  readonly violations: ReadonlyArray<Violation>;
   readonly fault: string | null;
 }
 
@@ -95,8 +97,55 @@ export interface CallSetup {
 
 export const MAX_STEPS = 4000;
 
-/** How a call's violations name a BR/BLR into guarded text that lands where it may not (branch-hygiene judges it). */
-export const BTI_BREACH = "BTI:";
+/**
+ * Which check of the observer found a breach during a call: what the judges (properties/) match on, so that a
+ * reworded message never blinds one.
+ * - sp-alignment-fault: SP used as a base register while not 16-byte aligned (the CPU's SP alignment check)
+ * - sp-alignment: SP not 16-byte aligned on entry to a C function
+ * - ret-forward: a RET to an address no BL/BLR pushed (RET used as a forward branch)
+ * - bti-landing: a BR/BLR into guarded text lands where BTI forbids
+ * - use-after-free: a load from, or a branch into, a freed ops or trampoline
+ * - recursion: ftrace_caller called an ops' func straight from the literal where it needs ftrace_ops_assist_func
+ * - list-walk: ftrace_ops_list_func met something that is not an ops, a NULL func, or a callback it cannot call
+ * - handoff: a register or sp at a hand-off (direct trampoline entry, body entry) is not what the contract says
+ * - callee-saved: x19-x29 not the caller's at body entry or return
+ * - caller-stack: a store at or above the callsite's sp, into the caller's frame
+ * - return-sp: sp on return to the caller is not the callsite's
+ * - body-count: the traced function's body ran other than once
+ * - foreign-body: another function's body ran during the call
+ * - fault: the call stopped (unmapped fetch, a loop, no return within MAX_STEPS, ...)
+ */
+export type ViolationKind =
+  | "sp-alignment-fault"
+  | "sp-alignment"
+  | "ret-forward"
+  | "bti-landing"
+  | "use-after-free"
+  | "recursion"
+  | "list-walk"
+  | "handoff"
+  | "callee-saved"
+  | "caller-stack"
+  | "return-sp"
+  | "body-count"
+  | "foreign-body"
+  | "fault";
+
+/** A breach seen during a call: which check, where (a symbol+offset, a hand-off, a function), and the message. */
+export interface Violation {
+  readonly kind: ViolationKind;
+  readonly where: string;
+  /** As scenario files record it (and as every report prints it). */
+  readonly message: string;
+}
+
+/** A call's violations as the messages scenario files and reports show. */
+export function violationMessages(vs: ReadonlyArray<Violation>): string[] {
+  return vs.map((v) => v.message);
+}
+
+/** How a bti-landing violation's message starts (as scenario files record it). */
+const BTI_BREACH = "BTI:";
 
 const DEFAULT_ARGS: ReadonlyArray<bigint> = Object.freeze(Array.from({ length: 9 }, (_, i) => 0xa000000000000000n + BigInt(i)));
 const DEFAULT_CALLEE_SAVED: ReadonlyArray<bigint> = Object.freeze(Array.from({ length: 10 }, (_, i) => 0xc500000000000000n + BigInt(19 + i)));
@@ -126,7 +175,7 @@ interface Recorder {
   branches: BranchEvent[];
   boundaries: Boundary[];
   trace: TraceLine[];
-  violations: string[];
+  violations: Violation[];
   siteTarget: bigint | null;
   opCalled: bigint | null;
   /** The last branch taken, as text or as the instruction and its address (formatted only when needed). */
@@ -141,7 +190,7 @@ class LazyTraceLine implements TraceLine {
   constructor(
     private readonly k: Kernel,
     readonly pc: bigint,
-    private readonly insn: Insn,
+    readonly insn: Insn,
   ) {}
   get where(): string {
     return name(this.k, this.pc);
@@ -178,7 +227,7 @@ function wr(cpu: Cpu, r: number, v: bigint, sp31: boolean): void {
 
 function spCheck(k: Kernel, cpu: Cpu, rn: number, rec: Recorder): void {
   if (rn === 31 && cpu.sp % 16n !== 0n)
-    rec.violations.push(`SP alignment fault: sp=${toHex(cpu.sp)} used as a base register at ${name(k, cpu.pc)}`);
+    rec.violations.push({ kind: "sp-alignment-fault", where: name(k, cpu.pc), message: `SP alignment fault: sp=${toHex(cpu.sp)} used as a base register at ${name(k, cpu.pc)}` });
 }
 
 /** Which landing pads accept an indirect branch (BTYPE rules of the Arm ARM, SCTLR_EL1.BT=0 for PAC*SP). */
@@ -207,11 +256,11 @@ function indirect(k: Kernel, cpu: Cpu, rec: Recorder, kind: "br" | "blr" | "ret"
   if (kind === "ret") {
     const expect = cpu.rs.pop();
     predicted = expect === to;
-    if (!predicted) rec.violations.push(`RET used as a forward branch to ${name(k, to)} at ${name(k, cpu.pc)}`);
+    if (!predicted) rec.violations.push({ kind: "ret-forward", where: name(k, cpu.pc), message: `RET used as a forward branch to ${name(k, to)} at ${name(k, cpu.pc)}` });
   } else if (k.layout.bti) {
     const target = host !== undefined ? "host" : k.mem.has(to) ? decode(k.mem.read32(to)) : null;
     if (target !== null && !landingOk(kind, reg, target))
-      rec.violations.push(`${BTI_BREACH} ${kind} x${reg} at ${name(k, cpu.pc)} lands on "${landingText(k, to)}" at ${name(k, to)}`);
+      rec.violations.push({ kind: "bti-landing", where: name(k, cpu.pc), message: `${BTI_BREACH} ${kind} x${reg} at ${name(k, cpu.pc)} lands on "${landingText(k, to)}" at ${name(k, to)}` });
   }
   const from = cpu.pc;
   rec.branches.push({
@@ -379,7 +428,7 @@ function load64(k: Kernel, addr: bigint, rec: Recorder, what: string): bigint {
 function useAfterFree(k: Kernel, addr: bigint, rec: Recorder, access: string): void {
   if (k.freed.length === 0) return;
   const f = k.freed.find((x) => addr >= x.lo && addr < x.hi);
-  if (f !== undefined) rec.violations.push(`use after free: ${access} at ${toHex(addr)} in freed ${f.what} ${f.name}`);
+  if (f !== undefined) rec.violations.push({ kind: "use-after-free", where: access, message: `use after free: ${access} at ${toHex(addr)} in freed ${f.what} ${f.name}` });
 }
 
 /**
@@ -395,7 +444,7 @@ function* hostSteps(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: R
       const o = k.ops.get(host.ops);
       if (via === "caller" && o !== undefined && !ftrace_ops_get_func_is_func(o)) {
         const why = hasFlag(o.flags, FTRACE_OPS_FL.RECURSION) ? "RECURSION" : "RCU";
-        rec.violations.push(`recursion: ${o.name} needs ftrace_ops_assist_func (${why}) but ftrace_caller called ${o.name}.func directly from the literal (caller-ops path)`);
+        rec.violations.push({ kind: "recursion", where: o.name, message: `recursion: ${o.name} needs ftrace_ops_assist_func (${why}) but ftrace_caller called ${o.name}.func directly from the literal (caller-ops path)` });
       }
       return;
     }
@@ -427,7 +476,7 @@ function* hostSteps(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: R
       while (a !== k.listEnd.addr && a !== 0n) {
         const o = opsAt(k, a);
         if (o === undefined) {
-          rec.violations.push(`ftrace_ops_list_func: ${toHex(a)} on the list is not an ops`);
+          rec.violations.push({ kind: "list-walk", where: "ftrace_ops_list_func", message: `ftrace_ops_list_func: ${toHex(a)} on the list is not an ops` });
           return;
         }
         if (!hasFlag(o.flags, FTRACE_OPS_FL.STUB)) {
@@ -436,12 +485,12 @@ function* hostSteps(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: R
             const func = load64(k, o.addr + BigInt(k.design.ops.func), rec, `${o.name}->func`);
             if (func === 0n) {
               // FTRACE_WARN_ON(!op->func): warn, kill ftrace, stop the walk.
-              rec.violations.push(`ftrace_ops_list_func: ${o.name} has a NULL func`);
+              rec.violations.push({ kind: "list-walk", where: "ftrace_ops_list_func", message: `ftrace_ops_list_func: ${o.name} has a NULL func` });
               ftrace_kill(k);
               return;
             }
             const problem = callCallback(k, func, ip, pip, o.addr, fregs, rec);
-            if (problem !== null) rec.violations.push(`ftrace_ops_list_func: ${problem}`);
+            if (problem !== null) rec.violations.push({ kind: "list-walk", where: "ftrace_ops_list_func", message: `ftrace_ops_list_func: ${problem}` });
           }
         }
         a = load64(k, o.addr + BigInt(FTRACE_OPS_NEXT), rec, `${o.name}->next`);
@@ -503,24 +552,26 @@ function inFtraceCaller(k: Kernel, pc: bigint): boolean {
 }
 
 /** x19-x28 and the frame pointer as the caller left them (AAPCS64 callee-saved), checked at `where`. */
-function calleeSavedBreaches(where: string, cpu: Cpu, setup: CallSetup): string[] {
-  const out: string[] = [];
+function calleeSavedBreaches(where: string, cpu: Cpu, setup: CallSetup): Violation[] {
+  const out: Violation[] = [];
+  const at = (message: string): Violation => ({ kind: "callee-saved", where, message });
   cpu.x.slice(19, 29).forEach((v, i) => {
-    if (v !== setup.calleeSaved[i]) out.push(`${where}: x${19 + i} = ${toHex(v)}, expected ${toHex(setup.calleeSaved[i] ?? 0n)}`);
+    if (v !== setup.calleeSaved[i]) out.push(at(`${where}: x${19 + i} = ${toHex(v)}, expected ${toHex(setup.calleeSaved[i] ?? 0n)}`));
   });
-  if (cpu.x[29] !== setup.fp) out.push(`${where}: x29 = ${toHex(cpu.x[29]!)}, expected the caller's fp ${toHex(setup.fp)}`);
+  if (cpu.x[29] !== setup.fp) out.push(at(`${where}: x29 = ${toHex(cpu.x[29]!)}, expected the caller's fp ${toHex(setup.fp)}`));
   return out;
 }
 
 /** Check a hand-off against the call's setup; returns the mismatches as messages. */
-function checkHandoff(where: string, got: RegSnapshot, want: { x: ReadonlyArray<bigint>; x9?: bigint; x30: bigint; sp: bigint }, k: Kernel): string[] {
-  const out: string[] = [];
+function checkHandoff(where: string, got: RegSnapshot, want: { x: ReadonlyArray<bigint>; x9?: bigint; x30: bigint; sp: bigint }, k: Kernel): Violation[] {
+  const out: Violation[] = [];
+  const at = (message: string): Violation => ({ kind: "handoff", where, message });
   for (let i = 0; i < want.x.length; i++) {
-    if (got.x[i] !== want.x[i]) out.push(`${where}: x${i} = ${toHex(got.x[i] ?? 0n)}, expected argument ${toHex(want.x[i]!)}`);
+    if (got.x[i] !== want.x[i]) out.push(at(`${where}: x${i} = ${toHex(got.x[i] ?? 0n)}, expected argument ${toHex(want.x[i]!)}`));
   }
-  if (want.x9 !== undefined && got.x[9] !== want.x9) out.push(`${where}: x9 = ${name(k, got.x[9] ?? 0n)}, expected the caller's return address ${name(k, want.x9)}`);
-  if (got.x30 !== want.x30) out.push(`${where}: x30 = ${name(k, got.x30)}, expected ${name(k, want.x30)}`);
-  if (got.sp !== want.sp) out.push(`${where}: sp = ${toHex(got.sp)}, expected ${toHex(want.sp)}`);
+  if (want.x9 !== undefined && got.x[9] !== want.x9) out.push(at(`${where}: x9 = ${name(k, got.x[9] ?? 0n)}, expected the caller's return address ${name(k, want.x9)}`));
+  if (got.x30 !== want.x30) out.push(at(`${where}: x30 = ${name(k, got.x30)}, expected ${name(k, want.x30)}`));
+  if (got.sp !== want.sp) out.push(at(`${where}: sp = ${toHex(got.sp)}, expected ${toHex(want.sp)}`));
   return out;
 }
 
@@ -719,9 +770,9 @@ export class CallRun {
     if (host !== undefined) {
       const where = name(k, pc);
       useAfterFree(k, pc, rec, "call");
-      rec.trace.push({ pc, where, text: `<C function ${where}>` });
+      rec.trace.push({ pc, where, text: `<C function ${where}>`, insn: null });
       rec.boundaries.push({ at: where, sp: cpu.sp });
-      if (cpu.sp % 16n !== 0n) rec.violations.push(`SP alignment: sp ${toHex(cpu.sp)} is not 16-byte aligned on entry to ${where}`);
+      if (cpu.sp % 16n !== 0n) rec.violations.push({ kind: "sp-alignment", where, message: `SP alignment: sp ${toHex(cpu.sp)} is not 16-byte aligned on entry to ${where}` });
       if (host.kind === "body") {
         this.inFtraceFlag = false;
         rec.violations.push(...checkHandoff(`body of ${host.fn}`, snap(cpu), { x: setup.args, x30: setup.lr, sp: setup.sp }, k));
@@ -798,7 +849,7 @@ export class CallRun {
     } else return;
     const stackLo = k.layout.kernel.stackTop - STACK_SPAN;
     if (lo + bytes <= setup.sp || lo >= k.layout.kernel.stackTop || lo + bytes <= stackLo) return;
-    this.rec.violations.push(`caller's stack: ${disasm(insn, pc)} at ${name(k, pc)} writes ${toHex(lo)}..+${bytes}, at or above the callsite's sp ${toHex(setup.sp)}`);
+    this.rec.violations.push({ kind: "caller-stack", where: name(k, pc), message: `caller's stack: ${disasm(insn, pc)} at ${name(k, pc)} writes ${toHex(lo)}..+${bytes}, at or above the callsite's sp ${toHex(setup.sp)}` });
   }
 
   private returnFromHost(where: string): void {
@@ -826,13 +877,13 @@ export class CallRun {
     if (fault === null && !returned) fault = `no return to the caller after ${MAX_STEPS} steps`;
     const calleeSaved = [...cpu.x.slice(19, 29)];
     if (returned) {
-      if (cpu.sp !== setup.sp) violations.push(`return to caller: sp = ${toHex(cpu.sp)}, expected ${toHex(setup.sp)}`);
+      if (cpu.sp !== setup.sp) violations.push({ kind: "return-sp", where: "return to caller", message: `return to caller: sp = ${toHex(cpu.sp)}, expected ${toHex(setup.sp)}` });
       violations.push(...calleeSavedBreaches("return to caller", cpu, setup));
     }
     const bodiesOfFn = rec.bodies.filter((b) => b.fn === fn).length;
-    if (fault === null && bodiesOfFn !== 1) violations.push(`body of ${fn} ran ${bodiesOfFn} times`);
-    for (const b of rec.bodies) if (b.fn !== fn) violations.push(`body of ${b.fn} ran during a call of ${fn}`);
-    if (fault !== null) violations.push(`fault: ${fault}`);
+    if (fault === null && bodiesOfFn !== 1) violations.push({ kind: "body-count", where: fn, message: `body of ${fn} ran ${bodiesOfFn} times` });
+    for (const b of rec.bodies) if (b.fn !== fn) violations.push({ kind: "foreign-body", where: b.fn, message: `body of ${b.fn} ran during a call of ${fn}` });
+    if (fault !== null) violations.push({ kind: "fault", where: fn, message: `fault: ${fault}` });
     return {
       fn,
       path: pathOf(k, rec, this.tramps),

@@ -69,7 +69,8 @@ export type KernelEvent =
       /** For a BL: the target the arch code meant it to reach. */
       readonly meant?: bigint;
     }
-  | { readonly kind: "warn"; readonly message: string }
+  /** A WARN (or pr_err) of the kernel function `fn`; the message as scenario files record it. */
+  | { readonly kind: "warn"; readonly fn: string; readonly message: string }
   | { readonly kind: "bug"; readonly message: string }
   | { readonly kind: "sync"; readonly what: "synchronize_rcu_tasks_rude" | "synchronize_rcu_tasks" };
 
@@ -284,8 +285,8 @@ export function opsNamed(k: Kernel, name: string): FtraceOps | undefined {
   return k.ops.get(name) ?? (name === k.tmpOps.name ? k.tmpOps : name === k.graphOps.name ? k.graphOps : undefined);
 }
 
-export function warn(k: Kernel, message: string): void {
-  k.events.push({ kind: "warn", message });
+export function warn(k: Kernel, fn: string, message: string): void {
+  k.events.push({ kind: "warn", fn, message });
 }
 
 /** Name an address for tables and disassembly: a symbol, or symbol+offset inside a known code region. */

@@ -22,7 +22,7 @@ import {
   update_ftrace_direct_mod,
 } from "./core.ts";
 import { ERRNO, errName, type Ret } from "./errno.ts";
-import { callFunction, type CallObservation, type Path } from "./exec.ts";
+import { callFunction, violationMessages, type CallObservation, type Path } from "./exec.ts";
 import { FTRACE_OPS_FL, STEP_FLAGS, USER_OPS_FLAGS, formatRecFlags, hasFlag } from "./flags.ts";
 import { InsnError, decode, disasm, toHex } from "./insn.ts";
 import type { DynFtrace, FtraceOps, Kernel, KernelEvent, OpsKind } from "./kernel.ts";
@@ -651,7 +651,7 @@ export function runStep(k: Kernel, st: Step, index: number): StepResult {
       tramp: obs.tramps[0]?.tramp ?? null,
       body: obs.bodies.filter((b) => b.fn === st.fn).length,
       returned: obs.returned,
-      violations: obs.violations,
+      violations: violationMessages(obs.violations),
     };
     return { step: stepNo, do: "call", fn: st.fn, ...r, obs, failures: checkCall(st, r) };
   }

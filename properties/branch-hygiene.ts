@@ -1,6 +1,5 @@
 // branch-hygiene: BTI landing pads are reached only by the branches allowed to, and RET is used only to return.
 
-import { BTI_BREACH } from "../model/exec.ts";
 import { decode } from "../model/insn.ts";
 import type { Property } from "./property.ts";
 import { symbolOr } from "./sites.ts";
@@ -27,8 +26,8 @@ export const branchHygiene: Property = {
           return `call ${fn}: br x${b.reg} at ${symbolOr(k, b.from)} lands on BTI C at ${symbolOr(k, b.to)}`;
       }
       // The interpreter applies the landing rule to every BR/BLR into guarded text (config.bti): a miss faults.
-      const landing = obs.violations.find((v) => v.startsWith(BTI_BREACH));
-      if (landing !== undefined) return `call ${fn}: ${landing}`;
+      const landing = obs.violations.find((v) => v.kind === "bti-landing");
+      if (landing !== undefined) return `call ${fn}: ${landing.message}`;
     }
     return null;
   },

@@ -2,7 +2,8 @@
 // with 2-3 CPUs calling functions (model/concurrent.ts); each property judges the whole run (every micro-step,
 // every call) against the sequential reference states the steps pass through.
 
-import { BTI_BREACH } from "../model/exec.ts";
+import { match } from "ts-pattern";
+import type { Violation, ViolationKind } from "../model/exec.ts";
 import fc from "fast-check";
 import { runConcurrent, type ApiStep, type CallRecord, type ConcurrentResult } from "../model/concurrent.ts";
 import { DesignFault, type Design } from "../model/kernel.ts";
@@ -81,9 +82,16 @@ export function specScenario(spec: ConcurrentSpec, variant: string): Scenario {
  * alignment, BTI and return-stack rules are the sequential properties' business (stack-aligned, branch-hygiene),
  * and recursion is recursion-protected's; a design breaking those fails there, not twice.
  */
-export function dispatchBreach(violations: ReadonlyArray<string>): string | undefined {
-  const elsewhere = ["recursion:", "SP alignment", "RET used as a forward branch", BTI_BREACH];
-  return violations.find((v) => !elsewhere.some((e) => v.startsWith(e)));
+export function dispatchBreach(violations: ReadonlyArray<Violation>): string | undefined {
+  return violations.find((v) => judgedConcurrently(v.kind))?.message;
+}
+
+/** Whether the concurrent properties judge a breach of this kind (the rest are the sequential properties'). */
+function judgedConcurrently(kind: ViolationKind): boolean {
+  return match(kind)
+    .with("recursion", "sp-alignment", "sp-alignment-fault", "ret-forward", "bti-landing", () => false)
+    .with("use-after-free", "list-walk", "handoff", "callee-saved", "caller-stack", "return-sp", "body-count", "foreign-body", "fault", () => true)
+    .exhaustive();
 }
 
 class ConcurrentViolation extends Error {}

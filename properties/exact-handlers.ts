@@ -45,8 +45,8 @@ export const exactHandlers: Property = {
       const bad = setup.calleeSaved.findIndex((v, i) => cs[i] !== v);
       if (bad >= 0) return `call ${fn}: x${19 + bad} not preserved across the call`;
       if (obs.final?.sp !== setup.sp) return `call ${fn}: sp not restored on return`;
-      const clobber = obs.violations.find((v) => v.startsWith("caller's stack"));
-      if (clobber !== undefined) return `call ${fn}: ${clobber}`;
+      const clobber = obs.violations.find((v) => v.kind === "caller-stack");
+      if (clobber !== undefined) return `call ${fn}: ${clobber.message}`;
     }
     return null;
   },

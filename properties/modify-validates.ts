@@ -7,11 +7,11 @@ import type { Property } from "./property.ts";
  * The WARNs a caller earns by its own misuse, each with the -EBUSY it comes with: __register_ftrace_function (or,
  * for a subops, ftrace_startup_subops) on an enabled ops and __unregister_ftrace_function on a disabled one. Any other WARN means the core's bookkeeping broke.
  */
-function misuseWarning(step: string, expectedRet: 0 | string | null, message: string): boolean {
+function misuseWarning(step: string, expectedRet: 0 | string | null, fn: string): boolean {
   if (expectedRet !== "-EBUSY") return false;
   // register_ftrace_graph of a gops that is already enabled: ftrace_startup_subops' own WARN, with the same -EBUSY.
-  if (step === "register_ftrace_function") return message.startsWith("__register_ftrace_function:") || message.startsWith("ftrace_startup_subops:");
-  if (step === "unregister_ftrace_function") return message.startsWith("__unregister_ftrace_function:");
+  if (step === "register_ftrace_function") return fn === "__register_ftrace_function" || fn === "ftrace_startup_subops";
+  if (step === "unregister_ftrace_function") return fn === "__unregister_ftrace_function";
   return false;
 }
 
@@ -34,7 +34,7 @@ export const modifyValidates: Property = {
     if (result.do === "call") return null;
     for (const e of result.events) {
       if (e.kind === "bug") return `${result.do} ${result.ops}: ${e.message}`;
-      if (e.kind === "warn" && !misuseWarning(result.do, expectedRet, e.message)) return `${result.do} ${result.ops}: ${e.message}`;
+      if (e.kind === "warn" && !misuseWarning(result.do, expectedRet, e.fn)) return `${result.do} ${result.ops}: ${e.message}`;
     }
     if (k.disabled) return `${result.do} ${result.ops}: ftrace was killed`;
     if (expectedRet !== null && result.ret !== expectedRet) return `${result.do} ${result.ops} returned ${result.ret}, the kernel returns ${expectedRet}`;

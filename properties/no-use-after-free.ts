@@ -14,8 +14,8 @@ export const noUseAfterFree: ConcurrentProperty = {
   ],
   check: ({ result }) => {
     for (const c of result.calls) {
-      const v = c.obs.violations.find((x) => x.startsWith("use after free"));
-      if (v !== undefined) return `cpu${c.cpu} call ${c.fn}: ${v}`;
+      const v = c.obs.violations.find((x) => x.kind === "use-after-free");
+      if (v !== undefined) return `cpu${c.cpu} call ${c.fn}: ${v.message}`;
     }
     return null;
   },

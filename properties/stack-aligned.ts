@@ -21,8 +21,8 @@ export const stackAligned: Property = {
     for (const { fn, obs } of calls) {
       const b = obs.boundaries.find((x) => x.sp % 16n !== 0n);
       if (b !== undefined) return `call ${fn}: sp = ${toHex(b.sp)} (${b.sp % 16n} mod 16) on entry to ${b.at}`;
-      const fault = obs.violations.find((v) => v.startsWith("SP alignment fault"));
-      if (fault !== undefined) return `call ${fn}: ${fault}`;
+      const fault = obs.violations.find((v) => v.kind === "sp-alignment-fault");
+      if (fault !== undefined) return `call ${fn}: ${fault.message}`;
     }
     return null;
   },

@@ -2,6 +2,7 @@
 // reader sees which store landed while which CPU was where; then each call's outcome.
 
 import type { ConcurrentResult } from "../model/concurrent.ts";
+import { violationMessages } from "../model/exec.ts";
 import { foldViolations } from "./fold.ts";
 
 const WIDTH = 46;
@@ -18,7 +19,7 @@ export function timelineLines(r: ConcurrentResult, cpus: number): string[] {
   });
   const calls = r.calls.map(
     (c) =>
-      `cpu${c.cpu} call ${c.fn} [ticks ${c.start}-${c.end}]: path ${c.obs.path}, handlers [${c.obs.handlers.map((h) => h.ops).join(", ")}], tramp ${c.obs.tramps.map((t) => t.tramp).join(", ") || "-"}, ${c.obs.returned ? "returned" : "did not return"}${c.obs.violations.length > 0 ? `\n    ! ${foldViolations(c.obs.violations).join("\n    ! ")}` : ""}`,
+      `cpu${c.cpu} call ${c.fn} [ticks ${c.start}-${c.end}]: path ${c.obs.path}, handlers [${c.obs.handlers.map((h) => h.ops).join(", ")}], tramp ${c.obs.tramps.map((t) => t.tramp).join(", ") || "-"}, ${c.obs.returned ? "returned" : "did not return"}${c.obs.violations.length > 0 ? `\n    ! ${foldViolations(violationMessages(c.obs.violations)).join("\n    ! ")}` : ""}`,
   );
   const literals = r.badLiterals.slice(0, 5).map((b) => `! tick ${b.tick}: ${b.message}`);
   return [head, ...rows, "", ...calls, ...literals];

@@ -3,8 +3,9 @@
 // the dispatch path as a short chain (site BL, literal, callbacks, trampolines, body, return); and where a
 // property broke, its message. Plain text; the CLI colours it on a terminal.
 
+import { match } from "ts-pattern";
 import type { CallObservation } from "../model/exec.ts";
-import { decode, disasm, toHex } from "../model/insn.ts";
+import { decode, disasm, toHex, type Insn } from "../model/insn.ts";
 import type { Kernel, KernelEvent } from "../model/kernel.ts";
 import { symbolize } from "../model/kernel.ts";
 import type { ScenarioRun, Step, StepResult } from "../model/scenario.ts";
@@ -75,6 +76,40 @@ export function siteChanges(k: Kernel, events: ReadonlyArray<KernelEvent>): stri
   return out;
 }
 
+/**
+ * What an instruction is to the dispatch chain: a jump it follows (B, BR, RET: the next hop is where it lands), a
+ * 64-bit load (the first in ftrace_caller is the literal's), or nothing it shows.
+ */
+function hopOf(insn: Insn): "jump" | "load" | "none" {
+  return match(insn)
+    .with({ kind: "b" }, { kind: "br" }, { kind: "ret" }, () => "jump" as const)
+    .with({ kind: "ldr_imm" }, { kind: "ldur" }, () => "load" as const)
+    .with(
+      { kind: "nop" },
+      { kind: "bti" },
+      { kind: "hint" },
+      { kind: "orr_reg" },
+      { kind: "add_imm" },
+      { kind: "sub_imm" },
+      { kind: "and_imm" },
+      { kind: "str_imm" },
+      { kind: "stur" },
+      { kind: "ldp" },
+      { kind: "stp" },
+      { kind: "cbz" },
+      { kind: "cbnz" },
+      { kind: "bl" },
+      { kind: "blr" },
+      { kind: "adrp" },
+      { kind: "movz" },
+      { kind: "movk" },
+      { kind: "brk" },
+      { kind: "unknown" },
+      () => "none" as const,
+    )
+    .exhaustive();
+}
+
 /** The dispatch of one call as a chain of hops. */
 export function dispatchChain(k: Kernel, fn: string, obs: CallObservation): string {
   const rec = k.recs.find((r) => r.fn === fn);
@@ -86,7 +121,8 @@ export function dispatchChain(k: Kernel, fn: string, obs: CallObservation): stri
     const line = t[i]!;
     const next = t[i + 1];
     const text = line.text;
-    if (text.startsWith("<C function")) {
+    const insn = line.insn;
+    if (insn === null) {
       const name = line.where;
       if (name.endsWith(".body")) {
         const body = `${name.slice(0, -".body".length)} body`;
@@ -96,14 +132,16 @@ export function dispatchChain(k: Kernel, fn: string, obs: CallObservation): stri
       else if (!name.endsWith(".func") || k.ops.has(name.slice(0, -".func".length))) hops.push(name);
       continue;
     }
-    if (rec !== undefined && line.pc === rec.ip && text.startsWith("bl ")) hops.push(`${line.where}: ${text}`);
-    else if (!literalShown && lit !== null && (text.startsWith("ldr ") || text.startsWith("ldur ")) && line.where.startsWith("ftrace_caller")) {
+    const role = hopOf(insn);
+    if (rec !== undefined && line.pc === rec.ip && insn.kind === "bl") hops.push(`${line.where}: ${text}`);
+    else if (!literalShown && lit !== null && role === "load" && line.where.startsWith("ftrace_caller")) {
       hops.push(`ldr literal = ${lit.startsWith("(") ? lit : `&${lit}`}`);
       literalShown = true;
-    } else if (/^(br|ret|b) /.test(text) || text === "ret") {
+    } else if (role === "jump") {
       hops.push(`${text}${next !== undefined ? ` -> ${next.where.replace(/\.body$/, " body")}` : ""}`);
     }
-    if (text.startsWith("cbnz x17") && next?.where === "ftrace_caller_direct_late") {
+    // ftrace_caller's late direct exit: the CBNZ on fregs->direct_tramp (x17) taken.
+    if (insn.kind === "cbnz" && insn.rt === 17 && next?.where === "ftrace_caller_direct_late") {
       const tramp = obs.tramps[0]?.tramp;
       if (tramp !== undefined) hops.push(`direct_tramp = ${tramp}`);
     }

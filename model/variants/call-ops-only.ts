@@ -35,7 +35,7 @@ function callOpsFtraceCaller(c: TrampolineConsts): ReadonlyArray<string> {
 function ftrace_modify_call(k: Kernel, rec: DynFtrace, oldAddr: bigint, addr: bigint): Ret {
   const caller = k.layout.kernel.ftrace_caller;
   if (oldAddr !== caller || addr !== caller) {
-    warn(k, `ftrace_modify_call: ${rec.fn} asked to move from ${oldAddr === caller ? "ftrace_caller" : "a custom trampoline"} to ${addr === caller ? "ftrace_caller" : "a custom trampoline"}`);
+    warn(k, "ftrace_modify_call", `ftrace_modify_call: ${rec.fn} asked to move from ${oldAddr === caller ? "ftrace_caller" : "a custom trampoline"} to ${addr === caller ? "ftrace_caller" : "a custom trampoline"}`);
     return -ERRNO.EINVAL;
   }
   return ftrace_rec_update_ops(k, rec);

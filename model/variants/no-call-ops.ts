@@ -36,12 +36,12 @@ function ftrace_find_callable_addr_v5(k: Kernel, rec: DynFtrace, addr: bigint): 
   if (reachable_by_bl(k, addr, rec.ip)) return addr;
   const mod = moduleTextAt(k.layout, rec.ip);
   if (mod === undefined) {
-    warn(k, `ftrace_find_callable_addr: ${rec.fn} at ${toHex(rec.ip)} cannot reach ${toHex(addr)} and is not in a module`);
+    warn(k, "ftrace_find_callable_addr", `ftrace_find_callable_addr: ${rec.fn} at ${toHex(rec.ip)} cannot reach ${toHex(addr)} and is not in a module`);
     return null;
   }
   const plt = get_ftrace_plt(k, mod, rec.ip, addr);
   if (plt === null) {
-    warn(k, `ftrace: no module PLT for ${symbolize(k, addr) ?? toHex(addr)}`);
+    warn(k, "ftrace_find_callable_addr", `ftrace: no module PLT for ${symbolize(k, addr) ?? toHex(addr)}`);
     return null;
   }
   return plt;
