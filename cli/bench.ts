@@ -17,7 +17,7 @@ import { defaultWorkers } from "./check.ts";
 import { exploreParallel } from "./explore.ts";
 import { EXPECTED_FILE, GATE_SEED, gateJobs, loadExpected } from "./gate.ts";
 import { runJobs, silentProgress } from "./check.ts";
-import { designCells, gateCells } from "../reports/gate.ts";
+import { designCells, gateCells } from "./gate-plan.ts";
 import { loadDesignFile } from "./design-file.ts";
 import { baselineRow } from "./gate-variant.ts";
 import { differential } from "../conformance/differential.ts";

@@ -9,9 +9,10 @@ import { CONCURRENT_PROPERTIES, judgesOf, notApplicableLines, PROPERTIES, proper
 import type { Outcome } from "../properties/property.ts";
 import { pc } from "../reports/colours.ts";
 import { agreementNote } from "../reports/heads.ts";
-import { designCells, expectedVerdict, recordedRow, type Cell, type Expected, type Verdict } from "../reports/gate.ts";
+import { designCells, expectedVerdict, recordedRow, type Cell, type Expected, type Verdict } from "./gate-plan.ts";
 import { runJobs, workersFlag, type Progress } from "./check.ts";
-import { announceFailure, intFlag, saveCounterexample, seconds, validateCorpus, type Io } from "./common.ts";
+import { announceFailure, intFlag, saveCounterexample, seconds, type Io } from "./common.ts";
+import { validateCorpus } from "./corpus.ts";
 import { replayCommandFor } from "./entry.ts";
 import { DEFAULT_RUNS, EXPECTED_FILE, gateJobs, gateSeedFlag, loadExpected } from "./gate.ts";
 import { designFileOf } from "./design-file.ts";

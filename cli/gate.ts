@@ -12,11 +12,12 @@ import { CONCURRENT_PROPERTIES, PROPERTIES, propertyApplies } from "../propertie
 import { variantByName } from "../model/variants/index.ts";
 import { CONCURRENT_MUTANT_RUNS } from "../properties/concurrency.ts";
 import type { Outcome } from "../properties/property.ts";
-import { changes, designCells, expectedForBinary, expectedSchema, expectedVerdict, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "../reports/gate.ts";
+import { changes, designCells, expectedForBinary, expectedSchema, expectedVerdict, gateCells, judge, updatedExpected, type Cell, type Expected, type Judged } from "./gate-plan.ts";
 import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
 import { runJobs, workersFlag, type Progress } from "./check.ts";
 import type { Job } from "./check-worker.ts";
-import { COUNTEREXAMPLE_DIR, intFlag, ROOT, saveCounterexample, seconds, validateCorpus, type Io } from "./common.ts";
+import { COUNTEREXAMPLE_DIR, intFlag, ROOT, saveCounterexample, seconds, type Io } from "./common.ts";
+import { validateCorpus } from "./corpus.ts";
 import { InputError, readJson, shownPath } from "./load.ts";
 import { coverageByDesign, finishRun, prepareReportDir } from "./report.ts";
 import { minimumsSchema, shortfallLine, shortfalls, updatedMinimums, type Minimums } from "../reports/coverage-gate.ts";

@@ -148,7 +148,7 @@ describe("mutated scenarios", () => {
 
 describe("the corpus, checked before a run", () => {
   it("names a corpus file whose recorded property does not exist, in one line, before any run", async () => {
-    const { validateCorpus } = await import("./common.ts");
+    const { validateCorpus } = await import("./corpus.ts");
     const scenarios = mkdtempSync(join(tmpdir(), "dispatch-spec-corpus-s-"));
     const corpus = mkdtempSync(join(tmpdir(), "dispatch-spec-corpus-c-"));
     writeFileSync(join(corpus, "a.json"), JSON.stringify({ functions: F, steps: [], counterexample: { property: "no-such-property", seed: 1, path: "0", message: "m" } }));

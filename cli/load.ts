@@ -2,8 +2,8 @@
 
 import { readFileSync, readSync, readdirSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { LayoutError } from "../model/layout.ts";
-import { parseScenario, ScenarioError, type Scenario } from "../model/scenario.ts";
+import { ModelInputError } from "../model/errors.ts";
+import { parseScenario, type Scenario } from "../model/scenario.ts";
 
 /** A problem with the user's input: printed as one line, exit code 2. */
 export class InputError extends Error {}
@@ -85,7 +85,7 @@ export function loadScenarioNamed(file: string, on?: string): { readonly s: Scen
   try {
     return { s: parseScenario(json, on), named };
   } catch (e) {
-    if (e instanceof ScenarioError || e instanceof LayoutError) throw new InputError(`${file}: ${e.message}`);
+    if (e instanceof ModelInputError) throw new InputError(`${file}: ${e.message}`);
     throw e;
   }
 }

@@ -18,7 +18,7 @@ import { requireDesign, unknownName } from "./names.ts";
 import { InputError, loadScenarioNamed } from "./load.ts";
 import { DesignFault } from "../model/kernel.ts";
 import { EXPECTED_FILE, GATE_SEED, gateCommand, loadExpected, type GateFlags } from "./gate.ts";
-import { expectedForBinary, recordedRow } from "../reports/gate.ts";
+import { expectedForBinary, recordedRow } from "./gate-plan.ts";
 import { designOverride, replayCommand, replayConcurrent, variantMismatch, type ReplayFlags } from "./replay.ts";
 import { stepText } from "../reports/trace.ts";
 import { exploreCommand, type ExploreFlags } from "./explore.ts";
@@ -33,7 +33,8 @@ import { historyCommand, type HistoryFlags } from "./history.ts";
 import { timelineLines } from "../reports/timeline.ts";
 import { finishRun, prepareReportDir } from "./report.ts";
 import type { Outcome } from "../properties/property.ts";
-import { announceFailure, intFlag, printableLine, processIo, ROOT, saveCounterexample, seconds, validateCorpus, wrapInput, type Io } from "./common.ts";
+import { announceFailure, intFlag, printableLine, processIo, ROOT, saveCounterexample, seconds, wrapInput, type Io } from "./common.ts";
+import { validateCorpus } from "./corpus.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { cli as run, type CliRun } from "./testkit.ts";
-import { CORPUS_DIR } from "./common.ts";
+import { CORPUS_DIR } from "./corpus.ts";
 
 function cli(...argv: string[]): Promise<CliRun> {
   return run(argv);

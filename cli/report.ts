@@ -11,7 +11,8 @@ import { CoverageCollector, coverageExpectations } from "../reports/coverage.ts"
 import { provenance, statesOf } from "../reports/provenance.ts";
 import { renderHtml, renderJunit, renderSummaryMarkdown } from "../reports/render.ts";
 import type { CellResult, Coverage, CoverageExpectations, Results, Verdict } from "../reports/results.ts";
-import { corpus, corpusSummary, type CorpusRun, type Io } from "./common.ts";
+import type { Io } from "./common.ts";
+import { corpus, corpusSummary, type CorpusRun } from "./corpus.ts";
 import { designFileProvenance } from "./design-file.ts";
 import { InputError, shownPath } from "./load.ts";
 import { replayNamed } from "./replay.ts";

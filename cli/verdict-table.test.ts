@@ -3,7 +3,7 @@
 
 import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
-import type { Cell, Judged } from "../reports/gate.ts";
+import type { Cell, Judged } from "./gate-plan.ts";
 import { verdictLegend, verdictTable } from "./gate.ts";
 
 function judged(cell: Cell, got: "holds" | "fails"): Judged {

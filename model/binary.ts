@@ -12,9 +12,10 @@ import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_NEXT, FTRACE_OPS_SIZE, type FtraceRe
 import { callOpsOnly } from "./variants/call-ops-only.ts";
 import { upstream } from "./variants/upstream.ts";
 import { withScope } from "./mutants.ts";
+import { ModelInputError } from "./errors.ts";
 
 /** Input the model cannot take as a design: one line, naming the word or symbol and its address. */
-export class EntryError extends Error {}
+export class EntryError extends ModelInputError {}
 
 /** A symbol of the image: inside its code, a branch target, or one the model binds by name. */
 export interface ImageSymbol {
@@ -151,8 +152,31 @@ export function reachable(code: ImageCode): { readonly offsets: ReadonlyArray<nu
         const page = (pc & ~0xfffn) + BigInt(i.offset);
         throw new EntryError(`${at(code, off)}: ${disasm(i, pc)} refers to data at ${toHex(page)}, which the model does not bind`);
       })
+      // An indirect branch or a return ends the block: where it goes is not in the words.
       .with({ kind: "br" }, { kind: "ret" }, () => undefined)
-      .otherwise(() => todo.push(off + 4));
+      // Everything else falls through to the next word (a BLR returns there, BRK is judged when it runs).
+      .with(
+        { kind: "nop" },
+        { kind: "bti" },
+        { kind: "hint" },
+        { kind: "orr_reg" },
+        { kind: "add_imm" },
+        { kind: "sub_imm" },
+        { kind: "and_imm" },
+        { kind: "ldr_imm" },
+        { kind: "str_imm" },
+        { kind: "ldur" },
+        { kind: "stur" },
+        { kind: "ldp" },
+        { kind: "stp" },
+        { kind: "blr" },
+        { kind: "movz" },
+        { kind: "movk" },
+        { kind: "brk" },
+        { kind: "unknown" },
+        () => todo.push(off + 4),
+      )
+      .exhaustive();
   }
   return { offsets: [...seen].sort((a, b) => a - b), exits };
 }

@@ -8,13 +8,14 @@ import { FTRACE_OPS_FL } from "./flags.ts";
 import { match } from "ts-pattern";
 import { BTI_C_WORD, NOP_WORD, decode, encode, genBranch, toHex } from "./insn.ts";
 import type { BinaryCode, Design, DynFtrace, FtraceOps, HostFn, Kernel, OpsKind } from "./kernel.ts";
-import { hasCallOps } from "./kernel.ts";
+import { designSwitches, hasCallOps } from "./kernel.ts";
 import { CTEXT_SPAN, LISTING_SPANS, PLT_ENTRY_SIZE, patchSite, validateLayout, type CodeSpans, type Layout } from "./layout.ts";
 import { Memory } from "./memory.ts";
 import { FTRACE_OPS_SIZE } from "./structs.ts";
 import { TRAMP_HELPER_OFFSET, modulePlt, testDirectTrampoline } from "./entry.ts";
+import { ModelInputError } from "./errors.ts";
 
-export class BootError extends Error {}
+export class BootError extends ModelInputError {}
 
 const CTEXT_SLOT = 0x10n;
 
@@ -136,7 +137,7 @@ function recordsInOrder(layout: Layout): DynFtrace[] {
 /** What the design's trampoline code occupies: the listings' reservation, or a binary's own sizes. */
 function codeSpans(design: Design): CodeSpans {
   return match(design.entry)
-    .with({ kind: "listing" }, () => (design.withRegs === true ? { ...LISTING_SPANS, pltSpan: 2n * PLT_ENTRY_SIZE } : LISTING_SPANS))
+    .with({ kind: "listing" }, () => (designSwitches(design).withRegs ? { ...LISTING_SPANS, pltSpan: 2n * PLT_ENTRY_SIZE } : LISTING_SPANS))
     .with({ kind: "binary" }, (e) => ({
       ...(design.ops.size !== undefined ? { opsSpan: BigInt(design.ops.size) } : {}),
       ftraceCaller: BigInt(e.ftraceCaller.words.length * 4),
@@ -156,6 +157,7 @@ export function boot(layout: Layout, design: Design): Kernel {
   const k: Kernel = {
     layout,
     design,
+    switches: designSwitches(design),
     mem: new Memory(),
     recs,
     opsList: [],
@@ -214,8 +216,8 @@ export function boot(layout: Layout, design: Design): Kernel {
     })
     .exhaustive();
   if (!hasCallOps(design)) k.ftraceCallSite = symbolAddress(k, "ftrace_call") ?? null;
-  const regsCaller = design.withRegs === true ? symbolAddress(k, "ftrace_regs_caller") : undefined;
-  if (design.withRegs === true && regsCaller === undefined) throw new BootError(`${design.name}: WITH_REGS but ftrace_caller's code has no ftrace_regs_caller`);
+  const regsCaller = designSwitches(design).withRegs ? symbolAddress(k, "ftrace_regs_caller") : undefined;
+  if (designSwitches(design).withRegs && regsCaller === undefined) throw new BootError(`${design.name}: WITH_REGS but ftrace_caller's code has no ftrace_regs_caller`);
   k.ftraceRegsCaller = regsCaller ?? null;
   for (const m of layout.modules) {
     if (m.plt !== null) place(k, `${m.name}.ftrace_plt`, m.plt, modulePlt(ks.ftrace_caller));

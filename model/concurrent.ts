@@ -20,7 +20,7 @@ import type { Design, DynFtrace, FtraceOps, Kernel, OpsKind } from "./kernel.ts"
 import { allOps, hasCallOps, opsNamed, symbolize } from "./kernel.ts";
 import { literalAddr, type Layout } from "./layout.ts";
 import { mutated } from "./mutants.ts";
-import { applyApi, siteView, type Step } from "./scenario.ts";
+import { applyApi, type Step } from "./scenario.ts";
 import { FTRACE_OPS_SIZE } from "./structs.ts";
 import { TRAMPOLINE_SPAN } from "./layout.ts";
 
@@ -430,10 +430,4 @@ export function runConcurrent(input: ConcurrentInput, describe: (st: ApiStep) =>
     } else idle++;
   }
   return { timeline, calls, stepSpans, badLiterals, kernel: shared, ticks: tick, windows };
-}
-
-/** A site's state, for timelines and reports. */
-export function describeSite(k: Kernel, fn: string): string {
-  const s = siteView(k, fn);
-  return `${fn}: literal ${s.literal}, ${s.insn}`;
 }

@@ -169,7 +169,7 @@ export function __ftrace_hash_rec_update(k: Kernel, ops: FtraceOps, inc: boolean
     // CALL_OPS is judged on the ops being added or removed, in both directions (as written); the survivor-fix
     // variant judges a decrement by the ops that remains.
     rec.flags = f;
-    const judged = !inc && k.design.callOpsOnSurvivor === true && recCount(f) === 1 ? ftrace_find_unique_ops(k, rec) : ops;
+    const judged = !inc && k.switches.callOpsOnSurvivor && recCount(f) === 1 ? ftrace_find_unique_ops(k, rec) : ops;
     const callable = judged !== null && (mutated(k.design, "call-ops-ignores-assist") || ftrace_ops_get_func_is_func(judged));
     f = setFlag(f, FTRACE_FL.CALL_OPS, hasCallOps(k.design) && recCount(f) === 1 && callable);
     rec.flags = f;
@@ -410,7 +410,7 @@ function __register_ftrace_function(k: Kernel, ops: FtraceOps): Ret {
     return -ERRNO.EBUSY;
   }
   // Without DYNAMIC_FTRACE_WITH_REGS (arm64 since v6.2) SAVE_REGS is refused unless only asked for if supported.
-  if (k.design.withRegs !== true) {
+  if (!k.switches.withRegs) {
     if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS) && !hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS_IF_SUPPORTED)) return -ERRNO.EINVAL;
     if (hasFlag(ops.flags, FTRACE_OPS_FL.SAVE_REGS_IF_SUPPORTED)) ops.flags |= FTRACE_OPS_FL.SAVE_REGS;
   }
@@ -488,7 +488,7 @@ export function ftrace_startup(k: Kernel, ops: FtraceOps): Ret {
     // Roll back: unlink and clear ENABLED (ADDING stays set, as written).
     __unregister_ftrace_function(k, ops);
     ops.flags &= ~FTRACE_OPS_FL.ENABLED;
-    if (k.design.rollbackWaits === true) waitForListWalkers(k, ops);
+    if (k.switches.rollbackWaits) waitForListWalkers(k, ops);
     return ipm;
   }
   const updateCalls = __ftrace_hash_rec_update(k, ops, true);
@@ -498,7 +498,7 @@ export function ftrace_startup(k: Kernel, ops: FtraceOps): Ret {
   if (k.disabled && !mutated(k.design, "startup-keeps-dead-ops")) {
     // ftrace broke while patching (c3b0f72e805f): only unlink the ops, leaving its flags and the counts as they are.
     __unregister_ftrace_function(k, ops);
-    if (k.design.rollbackWaits === true) waitForListWalkers(k, ops);
+    if (k.switches.rollbackWaits) waitForListWalkers(k, ops);
     return -ERRNO.ENODEV;
   }
   ops.flags &= ~FTRACE_OPS_FL.ADDING;
@@ -651,7 +651,7 @@ function check_direct_multi(ops: FtraceOps): Ret {
  */
 function publishDirectFunctions(k: Kernel, next: Map<bigint, bigint>): void {
   k.directFunctions = next;
-  if (k.design.singleDirectOps === true) k.note?.({ kind: "direct", entries: next });
+  if (k.switches.singleDirectOps) k.note?.({ kind: "direct", entries: next });
 }
 
 /** reset_direct / remove_direct_functions_hash: drop the ops' entries whose address is addr. */

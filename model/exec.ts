@@ -453,7 +453,7 @@ function* hostSteps(k: Kernel, host: HostFn, args: ReadonlyArray<bigint>, rec: R
       // then arch_ftrace_set_direct_caller.
       const ops = opsAt(k, op);
       rec.handlers.push({ ops: ops?.name ?? name(k, op), ip, parentIp: pip, op: name(k, op), seq: rec.seq++, via: cpu === null ? "list" : "caller" });
-      const byIp = k.design.singleDirectOps === true && !mutated(k.design, "single-direct-no-lookup");
+      const byIp = k.switches.singleDirectOps && !mutated(k.design, "single-direct-no-lookup");
       const addr = byIp ? (k.directFunctions.get(ip) ?? 0n) : load64(k, op + BigInt(k.design.ops.direct_call), rec, "ops->direct_call");
       if (addr !== 0n) k.design.arch.arch_ftrace_set_direct_caller(k, fregs, addr);
       return;

@@ -3,6 +3,7 @@
 // arch/arm64/include/asm/insn.h, plus an objdump-style disassembler with symbolic targets.
 
 import { match } from "ts-pattern";
+import { ModelInputError } from "./errors.ts";
 
 /** A general-purpose register number 0..31; whether 31 means SP or XZR depends on the field. */
 export type Reg = number;
@@ -44,7 +45,7 @@ export type Insn =
 // ---------------------------------------------------------------------------------------------
 
 /** An operand that has no encoding (out of range, misaligned, unencodable, or UNPREDICTABLE). */
-export class InsnError extends Error {
+export class InsnError extends ModelInputError {
   override readonly name = "InsnError";
 }
 

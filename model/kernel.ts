@@ -220,6 +220,8 @@ export type UpdaterNote =
 export interface Kernel {
   readonly layout: Layout;
   readonly design: Design;
+  /** The design's switches, defaults filled in (designSwitches). */
+  readonly switches: DesignSwitches;
   readonly mem: Memory;
   readonly recs: ReadonlyArray<DynFtrace>;
   /** ftrace_ops_list, newest first (without the ftrace_list_end sentinel). */
@@ -272,7 +274,30 @@ export interface Kernel {
 
 /** DYNAMIC_FTRACE_WITH_CALL_OPS: the design's patch-sites have the ops literal. */
 export function hasCallOps(d: Design): boolean {
-  return d.callOps !== false;
+  return designSwitches(d).callOps;
+}
+
+/** A design's optional switches with what "unset" means filled in. */
+export interface DesignSwitches {
+  readonly callOps: boolean;
+  readonly withRegs: boolean;
+  readonly callOpsOnSurvivor: boolean;
+  readonly rollbackWaits: boolean;
+  readonly singleDirectOps: boolean;
+}
+
+/**
+ * The one place that says what an unset switch of a Design means: CALL_OPS is on (the kernel as merged has it);
+ * every other switch is off (the kernel as written has none of them). The model reads k.switches, filled at boot.
+ */
+export function designSwitches(d: Pick<Design, "callOps" | "withRegs" | "callOpsOnSurvivor" | "rollbackWaits" | "singleDirectOps">): DesignSwitches {
+  return {
+    callOps: d.callOps ?? true,
+    withRegs: d.withRegs ?? false,
+    callOpsOnSurvivor: d.callOpsOnSurvivor ?? false,
+    rollbackWaits: d.rollbackWaits ?? false,
+    singleDirectOps: d.singleDirectOps ?? false,
+  };
 }
 
 /** Every ftrace_ops the kernel holds: the static ones (list, nop, list end, tmp_ops) and the registered ones. */

@@ -5,6 +5,7 @@
 
 import { toHex } from "./insn.ts";
 import { FTRACE_OPS_SIZE } from "./structs.ts";
+import { ModelInputError } from "./errors.ts";
 
 export const SZ_128M = 0x8000000n;
 export const AARCH64_INSN_SIZE = 4n;
@@ -88,7 +89,7 @@ export interface Layout {
   readonly trampolines: ReadonlyArray<TrampolineLayout>;
 }
 
-export class LayoutError extends Error {}
+export class LayoutError extends ModelInputError {}
 
 /** The patch-site of one function, as the addresses that matter. */
 export interface PatchSite {

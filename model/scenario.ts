@@ -29,8 +29,9 @@ import type { DynFtrace, FtraceOps, Kernel, KernelEvent, OpsKind } from "./kerne
 import { hasCallOps, symbolize } from "./kernel.ts";
 import { DEFAULT_KERNEL, DEFAULT_MODULE_TEXT_SIZE, LayoutError, literalAddr, type KernelSymbols, type Layout } from "./layout.ts";
 import { variantByName, VARIANT_NAMES } from "./variants/index.ts";
+import { ModelInputError } from "./errors.ts";
 
-export class ScenarioError extends Error {}
+export class ScenarioError extends ModelInputError {}
 
 const HEX = /^0x[0-9a-fA-F]{1,16}$/;
 const SCHEDULE_ENTRY = /^(updater|cpu([1-9]))(?: x([1-9][0-9]{0,3}))?$/;
@@ -559,7 +560,7 @@ export function applyApi(k: Kernel, st: Exclude<Step, { do: "call" }>): Ret {
     case "register_ftrace_direct": {
       const refused = directOnly();
       if (refused !== null) return refused;
-      if (k.design.singleDirectOps === true) {
+      if (k.switches.singleDirectOps) {
         // D's ip->trampoline pairs go into the one shared ops; D keeps only its functions, for del and mod.
         const d = opsByName(k, st.ops, "direct");
         if (!hashEmpty(d.funcHash.filter)) return -ERRNO.EINVAL;
@@ -577,7 +578,7 @@ export function applyApi(k: Kernel, st: Exclude<Step, { do: "call" }>): Ret {
       const refused = directOnly();
       if (refused !== null) return refused;
       const ops = opsByName(k, st.ops, "direct");
-      if (k.design.singleDirectOps === true) {
+      if (k.switches.singleDirectOps) {
         const r = update_ftrace_direct_del(k, opsByName(k, SINGLE_DIRECT_OPS, "direct"), ops.funcHash.filter);
         if (r === 0) ops.funcHash.filter = new Set();
         return r;
@@ -587,7 +588,7 @@ export function applyApi(k: Kernel, st: Exclude<Step, { do: "call" }>): Ret {
     case "modify_ftrace_direct": {
       const refused = directOnly();
       if (refused !== null) return refused;
-      if (k.design.singleDirectOps === true) return update_ftrace_direct_mod(k, opsByName(k, SINGLE_DIRECT_OPS, "direct"), opsByName(k, st.ops, "direct").funcHash.filter, resolveAddr(k, st.addr));
+      if (k.switches.singleDirectOps) return update_ftrace_direct_mod(k, opsByName(k, SINGLE_DIRECT_OPS, "direct"), opsByName(k, st.ops, "direct").funcHash.filter, resolveAddr(k, st.addr));
       return modify_ftrace_direct(k, opsByName(k, st.ops, "direct"), resolveAddr(k, st.addr));
     }
   }

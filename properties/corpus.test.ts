@@ -6,7 +6,8 @@ import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { scenarioFiles } from "../cli/load.ts";
 import { replayFile } from "../cli/replay.ts";
-import { CORPUS_DIR, ROOT } from "../cli/common.ts";
+import { ROOT } from "../cli/common.ts";
+import { CORPUS_DIR } from "../cli/corpus.ts";
 const files = scenarioFiles(CORPUS_DIR);
 
 describe("regression corpus", () => {

@@ -5,7 +5,7 @@
 
 import { bringsOwnArch } from "../model/arm64.ts";
 import type { Path } from "../model/exec.ts";
-import type { ArchHooks } from "../model/kernel.ts";
+import { designSwitches, type ArchHooks } from "../model/kernel.ts";
 import type { StepFlag } from "../model/flags.ts";
 import { ScenarioError, type Scenario, type Step } from "../model/scenario.ts";
 
@@ -130,8 +130,9 @@ export function initRef(
     arch?: ArchHooks;
   } = { directCalls: true },
 ): RefState {
+  const sw = designSwitches(opts);
   const rules: CallOpsRule[] =
-    opts.callOpsOnSurvivor === true ? ["survivor"] : opts.arch !== undefined && bringsOwnArch(opts.arch) ? ["as-written", "survivor"] : ["as-written"];
+    sw.callOpsOnSurvivor ? ["survivor"] : opts.arch !== undefined && bringsOwnArch(opts.arch) ? ["as-written", "survivor"] : ["as-written"];
   const bti = s.config.bti;
   const ftraceCaller = s.kernel.ftrace_caller === undefined ? DEFAULT_FTRACE_CALLER : BigInt(s.kernel.ftrace_caller);
   const modules = new Map(s.modules.map((m) => [m.name, { ...refRegion(m), init: m.init === undefined ? null : refRegion(m.init) }] as const));
@@ -139,8 +140,8 @@ export function initRef(
   trampolines.set(s.kernel.ftrace_stub_direct_tramp === undefined ? DEFAULT_STUB_TRAMP : BigInt(s.kernel.ftrace_stub_direct_tramp), "ftrace_stub_direct_tramp");
   return {
     directCalls: opts.directCalls,
-    callOps: opts.callOps !== false,
-    ftraceRegsCaller: opts.withRegs === true ? ftraceCaller + FTRACE_REGS_CALLER_OFFSET : null,
+    callOps: sw.callOps,
+    ftraceRegsCaller: sw.withRegs ? ftraceCaller + FTRACE_REGS_CALLER_OFFSET : null,
     regs: new Set(),
     rules,
     // The BL sits after the MOV, which follows the optional BTI C at the symbol.
@@ -153,7 +154,7 @@ export function initRef(
     subopSlots: [],
     subopList: [],
     subopsHashRule: opts.subopsHashRule,
-    singleDirectOps: opts.singleDirectOps === true,
+    singleDirectOps: sw.singleDirectOps,
     entries: new Map(),
     callable: new Map(rules.map((r) => [r, new Map<string, boolean>()])),
   };

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CORPUS_DIR } from "../../cli/common.ts";
+import { CORPUS_DIR } from "../../cli/corpus.ts";
 import { parseScenario } from "../scenario.ts";
 import { checkConcurrentScenario } from "../../properties/concurrency.ts";
 import { noUseAfterFree } from "../../properties/no-use-after-free.ts";

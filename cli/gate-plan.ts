@@ -1,6 +1,7 @@
 // The gate: every property on every variant, and each mutant on the property that must kill it, compared with
 // the committed expected verdicts (reports/expected.json). Pure: it plans the cells and judges outcomes; running
-// them and printing belong to cli/.
+// them and printing belong to cli/gate.ts and cli/gate-variant.ts. (It lives in cli/ so that reports/ renders
+// results and imports nothing of the command line.)
 
 import { z } from "zod";
 import { VARIANT_NAMES, variantByName } from "../model/variants/index.ts";
