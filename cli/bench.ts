@@ -11,7 +11,7 @@ import { upstream } from "../model/variants/upstream.ts";
 import { variantByName } from "../model/variants/index.ts";
 import { PROPERTIES } from "../properties/index.ts";
 import { expectedFindings, explore } from "../properties/explore.ts";
-import { runProperty } from "../properties/property.ts";
+import { runProperty } from "../properties/runner.ts";
 import { ROOT } from "./common.ts";
 import { defaultWorkers } from "./check.ts";
 import { exploreParallel } from "./explore.ts";

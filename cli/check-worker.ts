@@ -5,7 +5,8 @@ import { parentPort } from "node:worker_threads";
 import { variantByName } from "../model/variants/index.ts";
 import { concurrentPropertyByName, propertyByName } from "../properties/index.ts";
 import { runConcurrentProperties, type ConcurrentProperty } from "../properties/concurrency.ts";
-import { runProperties, type Outcome, type Property } from "../properties/property.ts";
+import { type Outcome, type Property } from "../properties/property.ts";
+import { runProperties } from "../properties/runner.ts";
 
 export interface Job {
   readonly property: string;

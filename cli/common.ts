@@ -6,12 +6,13 @@ import { fileURLToPath } from "node:url";
 import { plural } from "../reports/format.ts";
 import { ModelInputError } from "../model/errors.ts";
 import { designFileProvenance } from "./design-file.ts";
-import { outcomeProvenance, writeCounterexample, type Outcome } from "../properties/property.ts";
+import { type Outcome } from "../properties/property.ts";
+import { outcomeProvenance, writeCounterexample } from "../properties/runner.ts";
 import { InputError, shownPath } from "./load.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const SCENARIO_DIR = join(ROOT, "properties", "scenarios");
-export { COUNTEREXAMPLE_DIR } from "../properties/property.ts";
+export { COUNTEREXAMPLE_DIR } from "../properties/runner.ts";
 
 /** Where the command line writes: the process's streams, or a test's buffers. */
 export interface Io {

@@ -8,7 +8,7 @@ import { explore, expectedFindings, HANG_GUARD_MS, hangGuardMessage, scopeContex
 import type { Property } from "../properties/property.ts";
 import { dispatch, spawnWorker, workersFlag } from "./check.ts";
 import { entrySummary, loadEntry, replayCommandFor } from "./entry.ts";
-import { writeCounterexample } from "../properties/property.ts";
+import { writeCounterexample } from "../properties/runner.ts";
 import { provenance } from "../reports/provenance.ts";
 import type { Scenario } from "../model/scenario.ts";
 import { pc } from "../reports/colours.ts";

@@ -10,7 +10,8 @@ import { HISTORY, OUT_OF_SCOPE, type HistoryDesign } from "../model/variants/his
 import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, propertyByName } from "../properties/index.ts";
 import { CONCURRENT_MUTANT_RUNS, runConcurrentProperty } from "../properties/concurrency.ts";
 import { explore, HANG_GUARD_MS, hangGuardMessage } from "../properties/explore.ts";
-import { runProperty, type Outcome } from "../properties/property.ts";
+import { type Outcome } from "../properties/property.ts";
+import { runProperty } from "../properties/runner.ts";
 import { pc } from "../reports/colours.ts";
 import { intFlag, ROOT, seconds, type Io } from "./common.ts";
 import { EXPECTED_FILE, GATE_SEED, loadExpected } from "./gate.ts";

@@ -27,7 +27,7 @@ async function runWorkload(w: Workload): Promise<void> {
   const { upstream } = await import("../model/variants/upstream.ts");
   const { PROPERTIES, CONCURRENT_PROPERTIES } = await import("../properties/index.ts");
   if (w === "seq") {
-    const { runProperties } = await import("../properties/property.ts");
+    const { runProperties } = await import("../properties/runner.ts");
     runProperties(PROPERTIES, upstream, { seed: SEED, numRuns: 2000 });
   } else if (w === "conc") {
     const { runConcurrentProperties } = await import("../properties/concurrency.ts");

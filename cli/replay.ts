@@ -10,7 +10,8 @@ import { CONCURRENT_PROPERTIES, concurrentPropertyByName, PROPERTIES, propertyBy
 import { referenceStates, runConcurrentProperty, runConcurrentScenario, type ConcurrentProperty } from "../properties/concurrency.ts";
 import type { ConcurrentResult } from "../model/concurrent.ts";
 import { timelineLines } from "../reports/timeline.ts";
-import { checkRun, runProperty, type Failure, type Outcome, type Property } from "../properties/property.ts";
+import { checkRun, type Failure, type Outcome, type Property } from "../properties/property.ts";
+import { runProperty } from "../properties/runner.ts";
 import { traceLines } from "../reports/trace.ts";
 import type { Design } from "../model/kernel.ts";
 import { intFlag, saveCounterexample, wrapInput, type Io } from "./common.ts";

@@ -12,7 +12,8 @@ import { symbolize, type Kernel } from "../model/kernel.ts";
 import { literalAddr } from "../model/layout.ts";
 import { parseScenario, runStep, scenarioLayout, type Scenario, type Step } from "../model/scenario.ts";
 import { upstream } from "../model/variants/upstream.ts";
-import { binaryDesign, EntryError, imageFromDump, type EntryImage } from "../model/binary.ts";
+import { EntryError, imageFromDump, type EntryImage } from "../model/binary.ts";
+import { binaryDesign } from "../model/variants/from-binary.ts";
 import type { Design } from "../model/kernel.ts";
 import { DSMOD_DEPTH, MODULE_NAME, trampName, type GuestScenario } from "./guest.ts";
 

@@ -4,7 +4,8 @@
 
 import { describe, expect, it } from "vitest";
 import { assemble } from "./asm.ts";
-import { binaryDesign, describeWord, entryFacts, EntryError, imageFromDump, reachable, type EntryImage } from "./binary.ts";
+import { describeWord, entryFacts, EntryError, imageFromDump, reachable, type EntryImage } from "./binary.ts";
+import { binaryDesign } from "./variants/from-binary.ts";
 import { boot } from "./boot.ts";
 import { callFunction } from "./exec.ts";
 import { decode, disasm, encode, genBranch } from "./insn.ts";

@@ -7,11 +7,8 @@
 import { match } from "ts-pattern";
 import { z } from "zod";
 import { decode, disasm, HINT_NAMES, toHex, type Insn } from "./insn.ts";
-import type { BinaryCode, Design } from "./kernel.ts";
+import type { BinaryCode } from "./kernel.ts";
 import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_NEXT, FTRACE_OPS_SIZE, type FtraceRegsLayout, type OpsLayout } from "./structs.ts";
-import { callOpsOnly } from "./variants/call-ops-only.ts";
-import { upstream } from "./variants/upstream.ts";
-import { withScope } from "./mutants.ts";
 import { ModelInputError } from "./errors.ts";
 
 /** Input the model cannot take as a design: one line, naming the word or symbol and its address. */
@@ -291,12 +288,12 @@ export function factLines(f: EntryFacts, btf: ImageBtf | null): string[] {
 // The design
 // ---------------------------------------------------------------------------------------------------------------
 
-function codeNamed(image: EntryImage, name: string): ImageCode | null {
+export function codeNamed(image: EntryImage, name: string): ImageCode | null {
   return image.code.find((c) => c.name === name) ?? null;
 }
 
 /** The words as the model places them: internal labels by offset, and each exit bound to a symbol the model has. */
-function binaryCode(image: EntryImage, code: ImageCode): BinaryCode {
+export function binaryCode(image: EntryImage, code: ImageCode): BinaryCode {
   const { exits } = reachable(code);
   const end = code.addr + BigInt(code.words.length * 4);
   const labels = image.symbols.filter((s) => s.addr >= code.addr && s.addr < end).map((s) => ({ name: s.name, offset: Number(s.addr - code.addr) }));
@@ -313,7 +310,7 @@ function binaryCode(image: EntryImage, code: ImageCode): BinaryCode {
 }
 
 /** Offsets the C side uses: BTF's when the image has them, else what the code loads. */
-function opsLayout(image: EntryImage, facts: EntryFacts, direct: boolean): OpsLayout {
+export function opsLayout(image: EntryImage, facts: EntryFacts, direct: boolean): OpsLayout {
   const b = image.btf?.ops ?? null;
   const func = b?.func ?? facts.opsFunc;
   // Without DIRECT_CALLS the ops has no direct_call member: nothing reads it, so the model keeps it in its own slot.
@@ -326,47 +323,6 @@ function opsLayout(image: EntryImage, facts: EntryFacts, direct: boolean): OpsLa
   }
   if (func === directCall) throw new EntryError(`ops->func and ops->direct_call are both at ${func}`);
   return { func, direct_call: directCall, ...(b?.size !== undefined ? { size: b.size } : {}) };
-}
-
-/**
- * What a kernel release has of fgraph's subops (v6.11 on): its runs register subops (scope `subops`), and a 6.11 to
- * 6.14 release keeps the merge from before 0ae6b8ce200d (v6.15), as Debian's 6.12.117 does (kernel/scenarios/k13-k15
- * show it on the booted kernel). An unknown release gets upstream's.
- */
-export function subopsOfRelease(release: string | null): Pick<Design, "subopsHashRule" | "scope"> {
-  const m = release === null ? null : /^(\d+)\.(\d+)/.exec(release);
-  if (m === null) return {};
-  const [major, minor] = [Number(m[1]), Number(m[2])];
-  if (major < 6 || (major === 6 && minor < 11)) return {};
-  return { ...withScope(upstream, ["subops"]), ...(major === 6 && minor < 15 ? { subopsHashRule: "append-intersect" as const } : {}) };
-}
-
-/** Upstream's ftrace core and arch code with the image's ftrace_caller and ftrace_stub_direct_tramp. */
-export function binaryDesign(image: EntryImage): Design {
-  const caller = codeNamed(image, "ftrace_caller");
-  if (caller === null) throw new EntryError("no ftrace_caller (a kernel built with DYNAMIC_FTRACE_WITH_CALL_OPS has one)");
-  if (caller.words.length * 4 > MAX_FTRACE_CALLER_BYTES) throw new EntryError(`ftrace_caller is ${caller.words.length * 4} bytes; the model has room for ${MAX_FTRACE_CALLER_BYTES}`);
-  const stub = codeNamed(image, "ftrace_stub_direct_tramp");
-  if (stub !== null && stub.words.length * 4 > MAX_STUB_BYTES) throw new EntryError(`ftrace_stub_direct_tramp is ${stub.words.length * 4} bytes; the model has room for ${MAX_STUB_BYTES}`);
-  const facts = entryFacts(caller);
-  const direct = stub !== null;
-  if (!direct && facts.opsDirectCall !== null) throw new EntryError("ftrace_caller tests ops->direct_call, but the image has no ftrace_stub_direct_tramp");
-  const base = direct ? upstream : callOpsOnly;
-  const fregs = image.btf?.regs ?? facts.fregs;
-  if (fregs === null) throw new EntryError("ftrace_caller: cannot tell struct ftrace_regs from its stores (x0-x8, fp, lr, sp and pc below the frame), and the image has no BTF");
-  if (facts.frame === null) throw new EntryError("ftrace_caller: no `sub sp, sp, #N` reserving its frame");
-  if (direct && fregs.direct_tramp === null) throw new EntryError("ftrace_regs has no direct_tramp slot, but the image has ftrace_stub_direct_tramp (DIRECT_CALLS)");
-  return {
-    ...base,
-    name: image.name,
-    description: `upstream's ftrace core with ftrace_caller${direct ? " and ftrace_stub_direct_tramp" : ""} from ${image.source}`,
-    ...subopsOfRelease(image.release),
-    fregs,
-    ops: opsLayout(image, facts, direct),
-    frame: facts.frame,
-    entry: { kind: "binary", source: image.source, ftraceCaller: binaryCode(image, caller), stubDirectTramp: stub === null ? null : binaryCode(image, stub) },
-    mutations: new Set(),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

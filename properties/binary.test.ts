@@ -2,7 +2,8 @@
 // the property that guards what the defect breaks, with a short counterexample, while the words as shipped hold.
 
 import { describe, expect, it } from "vitest";
-import { binaryDesign, type EntryImage } from "../model/binary.ts";
+import type { EntryImage } from "../model/binary.ts";
+import { binaryDesign } from "../model/variants/from-binary.ts";
 import { encode } from "../model/insn.ts";
 import { debian612Image } from "../model/variants/debian-6.12.ts";
 import { registerEntryImage } from "../model/variants/index.ts";
@@ -12,7 +13,8 @@ import { TEST_SEED, failureReport } from "./harness.ts";
 import { literalDiscovery } from "./literal-discovery.ts";
 import { pathSelection } from "./path-selection.ts";
 import { referenceAgreement } from "./reference-agreement.ts";
-import { runProperty, type Property } from "./property.ts";
+import { type Property } from "./property.ts";
+import { runProperty } from "./runner.ts";
 import { stackAligned } from "./stack-aligned.ts";
 
 /** Debian's image with words of ftrace_caller replaced (byte offset, new word), under a name of its own. */

@@ -11,7 +11,8 @@ import type { MutantName } from "../model/mutants.ts";
 import { parseScenario, scenarioLayout, scheduleEntries, scheduleTicks, type Scenario } from "../model/scenario.ts";
 import { concurrentArbFor, type ConcurrentSpec } from "../generators/concurrent.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
-import { brokenOutcome, reported, type Outcome, type RunOptions } from "./property.ts";
+import { type Outcome, type RunOptions } from "./property.ts";
+import { brokenOutcome, reported } from "./runner.ts";
 import { CoverageCollector, observeWindows } from "../reports/coverage.ts";
 
 /** Schedules a concurrent mutant gets to be killed in (its window can be narrow), unless its kill names its own. */

@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { VARIANT_NAMES, variantByName } from "../model/variants/index.ts";
 import { CONCURRENT_PROPERTIES, PROPERTIES, propertyApplies } from "./index.ts";
 import { runConcurrentProperties, runConcurrentProperty } from "./concurrency.ts";
-import { runProperties, runProperty, type Outcome } from "./property.ts";
+import { type Outcome } from "./property.ts";
+import { runProperties, runProperty } from "./runner.ts";
 import { TEST_SEED } from "./harness.ts";
 
 /** What a verdict consists of (the time aside). */

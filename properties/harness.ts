@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { withMutant } from "../model/mutants.ts";
 import { upstream } from "../model/variants/upstream.ts";
 import { variantByName } from "../model/variants/index.ts";
-import { outcomeProvenance, runProperty, writeCounterexample, type Outcome, type Property } from "./property.ts";
+import { type Outcome, type Property } from "./property.ts";
+import { outcomeProvenance, runProperty, writeCounterexample } from "./runner.ts";
 import { CONCURRENT_MUTANT_RUNS, runConcurrentProperty, type ConcurrentProperty } from "./concurrency.ts";
 
 /** Seeds and run counts for the test suite (npm test); `npm run check` runs more. */

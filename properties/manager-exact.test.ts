@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { variantByName } from "../model/variants/index.ts";
 import { describeProperty, failureReport, TEST_RUNS, TEST_SEED } from "./harness.ts";
 import { managerExact } from "./manager-exact.ts";
-import { runProperty } from "./property.ts";
+import { runProperty } from "./runner.ts";
 
 describeProperty(managerExact);
 

@@ -4,7 +4,7 @@
 import { describe, it } from "vitest";
 import { survivorFix } from "../model/variants/survivor-fix.ts";
 import { describeProperty, failureReport, TEST_RUNS, TEST_SEED } from "./harness.ts";
-import { runProperty } from "./property.ts";
+import { runProperty } from "./runner.ts";
 import { recursionProtected } from "./recursion-protected.ts";
 
 describeProperty(recursionProtected);

@@ -3,7 +3,7 @@
 // differ in anything but their names do not share a key.
 
 import { describe, expect, it } from "vitest";
-import { runProperty } from "../../properties/property.ts";
+import { runProperty } from "../../properties/runner.ts";
 import { propertyByName } from "../../properties/index.ts";
 import { TEST_SEED } from "../../properties/harness.ts";
 import { VARIANT_NAMES, behaviourKey, variantByName } from "./index.ts";

@@ -3,7 +3,8 @@
 // a booted kernel (`npm run kernel` writes reports/kernel/entry-kaslr-off.json; this is that file, committed), and
 // struct ftrace_ops / ftrace_regs offsets from its BTF.
 
-import { binaryDesign, imageFromDump } from "../binary.ts";
+import { imageFromDump } from "../binary.ts";
+import { binaryDesign } from "./from-binary.ts";
 import type { Design } from "../kernel.ts";
 import dump from "./debian-6.12.entry.json" with { type: "json" };
 

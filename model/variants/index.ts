@@ -4,7 +4,7 @@
 // do designs written as TypeScript files of the user's own (`--design FILE`), by the name they give themselves.
 
 import type { EntryImage } from "../binary.ts";
-import { binaryDesign } from "../binary.ts";
+import { binaryDesign } from "./from-binary.ts";
 import type { Design } from "../kernel.ts";
 import { isMutant, LISTING_MUTANTS, withMutant } from "../mutants.ts";
 import { callOpsOnly } from "./call-ops-only.ts";
