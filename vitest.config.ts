@@ -16,6 +16,7 @@ export default defineConfig({
     reporters: ciReporters(),
     // Counterexamples the tests make (and the commands they run) go to a directory of the run's own, never into the
     // working tree's reports/counterexamples/ among the user's (properties/property.ts COUNTEREXAMPLE_DIR).
+    globalSetup: ["./cli/tree-guard.ts"],
     env: { DISPATCH_SPEC_COUNTEREXAMPLES: process.env["DISPATCH_SPEC_COUNTEREXAMPLES"] ?? mkdtempSync(join(tmpdir(), "dispatch-spec-counterexamples-")) },
   },
 });
