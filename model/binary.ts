@@ -6,7 +6,7 @@
 
 import { match } from "ts-pattern";
 import { z } from "zod";
-import { decode, disasm, HINT_NAMES, toHex, type Insn } from "./insn.ts";
+import { decode, disasm, HINT_NAMES, insnRole, pcOffset, toHex, type Insn } from "./insn.ts";
 import type { BinaryCode } from "./kernel.ts";
 import { FTRACE_OPS_DIRECT_CALL, FTRACE_OPS_NEXT, FTRACE_OPS_SIZE, type FtraceRegsLayout, type OpsLayout } from "./structs.ts";
 import { ModelInputError } from "./errors.ts";
@@ -141,38 +141,17 @@ export function reachable(code: ImageCode): { readonly offsets: ReadonlyArray<nu
       else todo.push(t);
       if (fallThrough) todo.push(off + 4);
     };
-    match(insn)
-      .with({ kind: "b" }, (i) => follow(pc + BigInt(i.offset), false))
-      .with({ kind: "bl" }, (i) => follow(pc + BigInt(i.offset), true))
-      .with({ kind: "cbz" }, { kind: "cbnz" }, (i) => follow(pc + BigInt(i.offset), true))
-      .with({ kind: "adrp" }, (i) => {
-        const page = (pc & ~0xfffn) + BigInt(i.offset);
-        throw new EntryError(`${at(code, off)}: ${disasm(i, pc)} refers to data at ${toHex(page)}, which the model does not bind`);
+    const target = pc + BigInt(pcOffset(insn) ?? 0);
+    match(insnRole(insn))
+      .with("jump", () => follow(target, false))
+      .with("call", "cond-jump", () => follow(target, true))
+      .with("address", () => {
+        throw new EntryError(`${at(code, off)}: ${disasm(insn, pc)} refers to data at ${toHex((pc & ~0xfffn) + BigInt(pcOffset(insn) ?? 0))}, which the model does not bind`);
       })
       // An indirect branch or a return ends the block: where it goes is not in the words.
-      .with({ kind: "br" }, { kind: "ret" }, () => undefined)
+      .with("indirect-jump", "return", () => undefined)
       // Everything else falls through to the next word (a BLR returns there, BRK is judged when it runs).
-      .with(
-        { kind: "nop" },
-        { kind: "bti" },
-        { kind: "hint" },
-        { kind: "orr_reg" },
-        { kind: "add_imm" },
-        { kind: "sub_imm" },
-        { kind: "and_imm" },
-        { kind: "ldr_imm" },
-        { kind: "str_imm" },
-        { kind: "ldur" },
-        { kind: "stur" },
-        { kind: "ldp" },
-        { kind: "stp" },
-        { kind: "blr" },
-        { kind: "movz" },
-        { kind: "movk" },
-        { kind: "brk" },
-        { kind: "unknown" },
-        () => todo.push(off + 4),
-      )
+      .with("indirect-call", "load", "store", "other", () => todo.push(off + 4))
       .exhaustive();
   }
   return { offsets: [...seen].sort((a, b) => a - b), exits };

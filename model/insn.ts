@@ -427,6 +427,36 @@ function memOffset(rn: Reg, imm: number): string {
   return imm === 0 ? `[${xr(rn, true)}]` : `[${xr(rn, true)}, #${imm}]`;
 }
 
+/**
+ * What an instruction does to the flow of control and to memory, decided once for every kind: the readers of code
+ * (model/binary.ts's basic blocks, reports/trace.ts's dispatch chain) match on this rather than on kinds or text.
+ * - jump (B), call (BL), cond-jump (CBZ/CBNZ): a PC-relative target; a call and a conditional jump also fall through
+ * - indirect-jump (BR), indirect-call (BLR), return (RET): through a register
+ * - load, store: memory; address (ADRP): a PC-relative page; other: none of these
+ */
+export type InsnRole = "jump" | "call" | "cond-jump" | "indirect-jump" | "indirect-call" | "return" | "load" | "store" | "address" | "other";
+
+export function insnRole(insn: Insn): InsnRole {
+  return match(insn)
+    .returnType<InsnRole>()
+    .with({ kind: "b" }, () => "jump")
+    .with({ kind: "bl" }, () => "call")
+    .with({ kind: "cbz" }, { kind: "cbnz" }, () => "cond-jump")
+    .with({ kind: "br" }, () => "indirect-jump")
+    .with({ kind: "blr" }, () => "indirect-call")
+    .with({ kind: "ret" }, () => "return")
+    .with({ kind: "ldr_imm" }, { kind: "ldur" }, { kind: "ldp" }, () => "load")
+    .with({ kind: "str_imm" }, { kind: "stur" }, { kind: "stp" }, () => "store")
+    .with({ kind: "adrp" }, () => "address")
+    .with({ kind: "nop" }, { kind: "bti" }, { kind: "hint" }, { kind: "orr_reg" }, { kind: "add_imm" }, { kind: "sub_imm" }, { kind: "and_imm" }, { kind: "movz" }, { kind: "movk" }, { kind: "brk" }, { kind: "unknown" }, () => "other")
+    .exhaustive();
+}
+
+/** The PC-relative offset of a B, BL, CBZ, CBNZ or ADRP; null for any other instruction. */
+export function pcOffset(insn: Insn): number | null {
+  return insn.kind === "b" || insn.kind === "bl" || insn.kind === "cbz" || insn.kind === "cbnz" || insn.kind === "adrp" ? insn.offset : null;
+}
+
 /** objdump-style text of `insn` at address `pc`; branch targets go through `symbolize` when it names them. */
 export function disasm(insn: Insn, pc: bigint, symbolize?: (addr: bigint) => string | undefined): string {
   const target = (addr: bigint): string => symbolize?.(addr) ?? toHex(addr);

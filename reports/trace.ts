@@ -5,7 +5,7 @@
 
 import { match } from "ts-pattern";
 import type { CallObservation } from "../model/exec.ts";
-import { decode, disasm, toHex, type Insn } from "../model/insn.ts";
+import { decode, disasm, insnRole, toHex, type Insn } from "../model/insn.ts";
 import type { Kernel, KernelEvent } from "../model/kernel.ts";
 import { symbolize } from "../model/kernel.ts";
 import type { ScenarioRun, Step, StepResult } from "../model/scenario.ts";
@@ -81,32 +81,11 @@ export function siteChanges(k: Kernel, events: ReadonlyArray<KernelEvent>): stri
  * 64-bit load (the first in ftrace_caller is the literal's), or nothing it shows.
  */
 function hopOf(insn: Insn): "jump" | "load" | "none" {
-  return match(insn)
-    .with({ kind: "b" }, { kind: "br" }, { kind: "ret" }, () => "jump" as const)
-    .with({ kind: "ldr_imm" }, { kind: "ldur" }, () => "load" as const)
-    .with(
-      { kind: "nop" },
-      { kind: "bti" },
-      { kind: "hint" },
-      { kind: "orr_reg" },
-      { kind: "add_imm" },
-      { kind: "sub_imm" },
-      { kind: "and_imm" },
-      { kind: "str_imm" },
-      { kind: "stur" },
-      { kind: "ldp" },
-      { kind: "stp" },
-      { kind: "cbz" },
-      { kind: "cbnz" },
-      { kind: "bl" },
-      { kind: "blr" },
-      { kind: "adrp" },
-      { kind: "movz" },
-      { kind: "movk" },
-      { kind: "brk" },
-      { kind: "unknown" },
-      () => "none" as const,
-    )
+  return match(insnRole(insn))
+    .returnType<"jump" | "load" | "none">()
+    .with("jump", "indirect-jump", "return", () => "jump")
+    .with("load", () => (insn.kind === "ldp" ? "none" : "load"))
+    .with("call", "cond-jump", "indirect-call", "store", "address", "other", () => "none")
     .exhaustive();
 }
 
