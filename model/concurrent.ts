@@ -294,8 +294,34 @@ interface CpuState {
   epoch: number;
 }
 
+/**
+ * An interleaving being built one move at a time: who can move now, one move of an actor (0 = the updater, i =
+ * CPU i), and the run taken to completion. runConcurrent drives it by a schedule; an explorer of interleavings can
+ * drive it by choice (replaying a prefix, since a CPU in the middle of a C function cannot be copied).
+ */
+export interface Interleaving {
+  /** Ticks taken so far. */
+  readonly tick: number;
+  /** The actors that can move now, updater first: the updater unless done or waiting for a grace period, each CPU with work. */
+  movable(): number[];
+  /** One move of that actor (a micro-step of the updater, one instruction or C-function step of a CPU); false if it cannot move. */
+  move(actor: number): boolean;
+  /** Everyone in turn, one move each, until all are done (or MAX_TICKS); then what the run saw. */
+  finish(): ConcurrentResult;
+}
+
 /** Run API steps interleaved with calls on several CPUs, following the schedule, then to completion. */
 export function runConcurrent(input: ConcurrentInput, describe: (st: ApiStep) => string): ConcurrentResult {
+  const run = interleave(input, describe);
+  for (const actor of input.schedule) {
+    if (run.tick >= MAX_TICKS) break;
+    run.move(actor);
+  }
+  return run.finish();
+}
+
+/** The start of an interleaving of the input's API steps with its CPUs' calls (see Interleaving). */
+export function interleave(input: ConcurrentInput, describe: (st: ApiStep) => string): Interleaving {
   const truth = boot(input.layout, input.design);
   const shared = boot(input.layout, input.design);
   const timeline: TimelineEntry[] = [];
@@ -411,23 +437,31 @@ export function runConcurrent(input: ConcurrentInput, describe: (st: ApiStep) =>
     return true;
   };
 
-  for (const actor of input.schedule) {
-    if (tick >= MAX_TICKS) break;
-    const moved = actor === 0 ? stepUpdater() : actor - 1 < cpus.length ? stepCpu(actor - 1) : false;
+  const move = (actor: number): boolean => {
+    const moved = actor === 0 ? stepUpdater() : actor - 1 < cpus.length && actor >= 1 ? stepCpu(actor - 1) : false;
     if (moved) tick++;
-  }
-  // After the schedule: everyone in turn, one micro-step each (updater, cpu1, cpu2, ...), until all are done.
-  const actors = cpus.length + 1;
-  let rr = 0;
-  let idle = 0;
-  while (tick < MAX_TICKS && idle < actors) {
-    const actor = rr % actors;
-    rr++;
-    const moved = actor === 0 ? stepUpdater() : stepCpu(actor - 1);
-    if (moved) {
-      tick++;
-      idle = 0;
-    } else idle++;
-  }
-  return { timeline, calls, stepSpans, badLiterals, kernel: shared, ticks: tick, windows };
+    return moved;
+  };
+  const movable = (): number[] => [...(updaterHasWork() && !blocked() ? [0] : []), ...cpus.flatMap((c, i) => (cpuHasWork(c) ? [i + 1] : []))];
+  const finish = (): ConcurrentResult => {
+    // After the schedule: everyone in turn, one micro-step each (updater, cpu1, cpu2, ...), until all are done.
+    const actors = cpus.length + 1;
+    let rr = 0;
+    let idle = 0;
+    while (tick < MAX_TICKS && idle < actors) {
+      const actor = rr % actors;
+      rr++;
+      if (move(actor)) idle = 0;
+      else idle++;
+    }
+    return { timeline, calls, stepSpans, badLiterals, kernel: shared, ticks: tick, windows };
+  };
+  return {
+    get tick() {
+      return tick;
+    },
+    movable,
+    move,
+    finish,
+  };
 }
