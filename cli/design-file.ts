@@ -181,7 +181,7 @@ function withFaultReports(d: Design, given: string, abs: string): Design {
 /**
  * Whether the design boots (its ftrace_caller listing assembles, its layout constants fit), on a small kernel with
  * and without BTI: a listing that names an unknown symbol is the file's mistake, said once at load, not a stack
- * trace from every run. Null when it boots; a DesignFault (a hook that throws) is said as such.
+ * trace from every run. Null when it boots; a hook that throws at boot is its own one-line error.
  */
 function bootProblem(d: Design): string | null {
   for (const bti of [false, true]) {
@@ -189,7 +189,8 @@ function bootProblem(d: Design): string | null {
     try {
       boot(scenarioLayout(s), d);
     } catch (e) {
-      if (e instanceof DesignFault) return e.message.replace(/^--design [^:]*: /, "");
+      // A hook that threw at boot: its line already names the file, the hook and the place.
+      if (e instanceof DesignFault) throw new InputError(e.message);
       const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
       return `it does not boot${bti ? " with BTI" : ""}: ${e instanceof InsnError ? `its ftrace_caller listing does not assemble: ${msg}` : msg}`;
     }

@@ -4,9 +4,8 @@
 import { Command, CommanderError } from "commander";
 import { pc } from "../reports/colours.ts";
 import { agreementNote } from "../reports/heads.ts";
-import { plural } from "../reports/format.ts";
 import { runScenario, type Scenario } from "../model/scenario.ts";
-import { formatRun, jsonLines } from "../reports/format.ts";
+import { formatRun, jsonLines, plural } from "../reports/format.ts";
 import { upstream } from "../model/variants/upstream.ts";
 import { CONCURRENT_PROPERTIES, PROPERTIES, concurrentPropertyByName, notApplicableLines, propertyApplies, propertyByName, type Needs } from "../properties/index.ts";
 import { checkRun } from "../properties/property.ts";
@@ -183,6 +182,8 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
   // Without a row of its own the design is judged as gate --variant judges it: a hold where upstream fails is a
   // change the design makes (newly holding), not a failure; with its own row, a recorded failure must fail.
   const newlyHolding = (o: Outcome): boolean => own === undefined && o.ok && finding(o);
+  // Not as it should be: a hold where a failure is recorded (unless newly holding), or a failure not recorded.
+  const wrong = (o: Outcome): boolean => o.ok === finding(o) && !newlyHolding(o);
   for (const o of outcomes) {
     const verdict = o.ok ? pc.green("holds  ") : finding(o) ? pc.yellow("fails  ") : pc.red("FAILS  ");
     const note = newlyHolding(o)
@@ -194,7 +195,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
         : "";
     io.out(`${o.property.padEnd(22)} ${String(o.runs).padStart(6)}  ${verdict} ${seconds(o.ms)}${note}\n`);
   }
-  const failures = outcomes.filter((o) => o.ok === finding(o) && !newlyHolding(o));
+  const failures = outcomes.filter(wrong);
   const files = new Map<Outcome, string>();
   // Every failure's counterexample is saved, a recorded one's too, so that the report gives each a replay command.
   for (const o of outcomes.filter((x) => !x.ok && x.error === undefined && finding(x))) {
@@ -224,7 +225,7 @@ async function checkCommand(io: Io, flags: CheckFlags, progress: Progress): Prom
       kind: "variant",
       outcome: o,
       expected: finding(o) ? "fails" : null,
-      changed: o.ok === finding(o) && !newlyHolding(o),
+      changed: wrong(o),
       file: files.get(o) ?? null,
       // A design without a row of its own is judged against upstream's, and the report says so.
       ...(own === undefined ? { against: { baseline: upstream.name, verdict: recorded?.[o.property] ?? null, change: variantChange(o.property, recorded?.[o.property] ?? null, o.ok ? "holds" : "fails", true, o.error !== undefined) } } : {}),

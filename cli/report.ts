@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { variantByName } from "../model/variants/index.ts";
-import { CONCURRENT_PROPERTIES, judgesOf, notApplicable, PROPERTIES } from "../properties/index.ts";
+import { CONCURRENT_PROPERTIES, judgesOf, notApplicableTo, PROPERTIES } from "../properties/index.ts";
 import type { Outcome } from "../properties/property.ts";
 import { CoverageCollector, coverageExpectations } from "../reports/coverage.ts";
 import { provenance, statesOf } from "../reports/provenance.ts";
@@ -160,7 +160,7 @@ function notApplicableOf(cells: ReadonlyArray<CellInput>): Record<string, Array<
   for (const name of new Set(cells.filter((c) => c.kind === "variant").map((c) => c.design))) {
     const d = variantByName(name);
     if (d === undefined) continue;
-    const na = kinds.flatMap((ps) => ps.flatMap((p) => (notApplicable(p, d) === null ? [] : [{ property: p.name, why: notApplicable(p, d) ?? "" }])));
+    const na = kinds.flatMap((ps) => notApplicableTo(ps, d));
     if (na.length > 0) out[name] = na;
   }
   return out;

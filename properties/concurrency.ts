@@ -12,7 +12,7 @@ import { parseScenario, scenarioLayout, scheduleEntries, scheduleTicks, type Sce
 import { concurrentArbFor, type ConcurrentSpec } from "../generators/concurrent.ts";
 import { applyRef, initRef, type RefState } from "./reference.ts";
 import { type Outcome, type RunOptions } from "./property.ts";
-import { brokenOutcome, reported } from "./runner.ts";
+import { brokenOutcome, faultOutcomes, reported } from "./runner.ts";
 import { CoverageCollector, observeWindows } from "../reports/coverage.ts";
 
 /** Schedules a concurrent mutant gets to be killed in (its window can be narrow), unless its kill names its own. */
@@ -152,7 +152,7 @@ export function runConcurrentProperties(ps: ReadonlyArray<ConcurrentProperty>, d
       });
     } catch (e) {
       // The design's own code threw: the same for every property, said once for them all.
-      if (e instanceof DesignFault) return ps.map((p) => brokenOutcome({ property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: 0 }, "", e));
+      if (e instanceof DesignFault) return faultOutcomes(ps, design, opts, e);
       // Any other exception is not a verdict: each property alone reports it.
       holds.fill(false);
     }

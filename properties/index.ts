@@ -46,10 +46,22 @@ export function notApplicable(p: Needs, d: Design): string | null {
   return null;
 }
 
-/** One line per reason some of `props` have nothing to judge on the design, naming them: "n/a on d (why): a, b". */
+/** The properties among `props` with nothing to judge on the design, each with why. */
+export function notApplicableTo(props: ReadonlyArray<Needs & { readonly name: string }>, d: Design): Array<{ property: string; why: string }> {
+  return props.flatMap((p) => {
+    const why = notApplicable(p, d);
+    return why === null ? [] : [{ property: p.name, why }];
+  });
+}
+
+/** One line per reason, naming the properties: "n/a on D (why): a, b" (the terminal's and the reports' line). */
+export function notApplicableText(design: string, na: ReadonlyArray<{ readonly property: string; readonly why: string }>): string[] {
+  return [...new Set(na.map((x) => x.why))].map((why) => `n/a on ${design} (${why}): ${na.filter((x) => x.why === why).map((x) => x.property).join(", ")}`);
+}
+
+/** notApplicableText of the properties among `props` with nothing to judge on the design. */
 export function notApplicableLines(props: ReadonlyArray<Needs & { readonly name: string }>, d: Design): string[] {
-  const na = props.filter((p) => notApplicable(p, d) !== null);
-  return [...new Set(na.map((p) => notApplicable(p, d)))].map((why) => `n/a on ${d.name} (${why ?? ""}): ${na.filter((p) => notApplicable(p, d) === why).map((p) => p.name).join(", ")}`);
+  return notApplicableText(d.name, notApplicableTo(props, d));
 }
 
 /** Whether a property has anything to judge on a design. */

@@ -82,6 +82,11 @@ export function brokenOutcome<B extends Omit<Outcome, "ok">>(base: B, path: stri
   return { ...base, ok: false, path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
 }
 
+/** Every property's outcome when the design's own code threw during their shared runs: one fault for them all. */
+export function faultOutcomes(ps: ReadonlyArray<{ readonly name: string }>, design: Design, opts: RunOptions, e: DesignFault): Outcome[] {
+  return ps.map((p) => brokenOutcome({ property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: 0 }, "", e));
+}
+
 /** What one generated run did to each property checked on it together with others: its failure, or null. */
 type FusedVerdict = "holds" | "fails" | "rerun";
 
@@ -151,7 +156,7 @@ export function runProperties(ps: ReadonlyArray<Property>, design: Design, opts:
       v = checkRunFused(live, s, design, coverage);
     } catch (e) {
       // The design's own code threw: the same for every property, said once for them all rather than re-run each.
-      if (e instanceof DesignFault) return ps.map((p) => brokenOutcome({ property: p.name, variant: design.name, runs: opts.numRuns, seed: opts.seed, ms: 0 }, "", e));
+      if (e instanceof DesignFault) return faultOutcomes(ps, design, opts, e);
       // Any other exception is not a verdict: each property alone reports it as runProperty does.
       v = live.map(() => "rerun");
     }

@@ -6,6 +6,7 @@ import { unreached, type BaselineChange, type CellResult, type Coverage, type Co
 import { provenanceRows } from "./provenance.ts";
 import { plural } from "./format.ts";
 import { columnHeads, type ColumnHead } from "./heads.ts";
+import { notApplicableText } from "../properties/index.ts";
 
 type Section = keyof CoverageExpectations;
 
@@ -246,8 +247,7 @@ function mdVerdicts(r: Results): string[] {
 
 /** "n/a on D (why): a, b": the properties with nothing to judge on the design, by reason. */
 function naLines(r: Results, design: string): string[] {
-  const na = r.notApplicable?.[design] ?? [];
-  return [...new Set(na.map((x) => x.why))].map((why) => `n/a on ${design} (${why}): ${na.filter((x) => x.why === why).map((x) => x.property).join(", ")}`);
+  return notApplicableText(design, r.notApplicable?.[design] ?? []);
 }
 
 /** A change's mark in summary.md. */
